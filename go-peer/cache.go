@@ -1,0 +1,101 @@
+package main
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"sort"
+	"sync"
+)
+
+// cacheOp is one call the client made on its ClientSessionCache.
+type cacheOp struct {
+	Op     string `json:"op"` // "get", "put" or "delete" (Put with a nil session)
+	Key    string `json:"key"`
+	Hit    *bool  `json:"hit,omitempty"`
+	Ticket string `json:"ticket,omitempty"` // SHA-256 of the ticket, hex
+	Note   string `json:"note,omitempty"`
+}
+
+// recordingCache wraps the standard LRU cache and records every call in order.
+// With a tamper mode set, Get hands back an altered copy of the stored session.
+type recordingCache struct {
+	inner  tls.ClientSessionCache
+	mu     sync.Mutex
+	ops    []cacheOp
+	keys   map[string]string // key -> ticket hash of what was last put
+	tamper string
+}
+
+func newRecordingCache(capacity int) *recordingCache {
+	return &recordingCache{inner: tls.NewLRUClientSessionCache(capacity), keys: map[string]string{}}
+}
+
+func ticketHash(ticket []byte) string {
+	sum := sha256.Sum256(ticket)
+	return hex.EncodeToString(sum[:])
+}
+
+func (c *recordingCache) Get(key string) (*tls.ClientSessionState, bool) {
+	cs, ok := c.inner.Get(key)
+	hit := ok && cs != nil
+	op := cacheOp{Op: "get", Key: key, Hit: &hit}
+	if hit {
+		op.Ticket = ticketHash(sessionTicket(cs))
+		if c.tamper != "" {
+			altered, note := tamperSession(cs, c.tamper)
+			cs, op.Note = altered, note
+		}
+	}
+	c.mu.Lock()
+	c.ops = append(c.ops, op)
+	c.mu.Unlock()
+	return cs, ok
+}
+
+func (c *recordingCache) Put(key string, cs *tls.ClientSessionState) {
+	op := cacheOp{Op: "delete", Key: key}
+	if cs != nil {
+		op = cacheOp{Op: "put", Key: key, Ticket: ticketHash(sessionTicket(cs))}
+	}
+	c.mu.Lock()
+	c.ops = append(c.ops, op)
+	if cs != nil {
+		c.keys[key] = op.Ticket
+	} else {
+		delete(c.keys, key)
+	}
+	c.mu.Unlock()
+	c.inner.Put(key, cs)
+}
+
+func (c *recordingCache) takeOps() []cacheOp {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ops := c.ops
+	c.ops = nil
+	if ops == nil {
+		ops = []cacheOp{}
+	}
+	return ops
+}
+
+// dump lists the keys whose last Put stored a session, with that ticket's hash.
+func (c *recordingCache) dump() []map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := []map[string]string{}
+	for k, t := range c.keys {
+		out = append(out, map[string]string{"key": k, "ticket": t})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i]["key"] < out[j]["key"] })
+	return out
+}
+
+func (c *recordingCache) setTamper(mode string) error {
+	if err := checkTamper(mode); err != nil {
+		return err
+	}
+	c.tamper = mode
+	return nil
+}

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// endpoint is a named tls.Config plus what the peer needs around it: a clock the
+// harness sets per connection, a seeded random stream, and a key log that each
+// connection reads back. Connections of one endpoint run one at a time.
+type endpoint struct {
+	name   string
+	role   string // "server" or "client"
+	config *tls.Config
+	cache  *recordingCache // client endpoints with a session cache
+
+	mu     sync.Mutex
+	now    time.Time
+	keylog strings.Builder
+}
+
+func (e *endpoint) clock() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now
+}
+
+func (e *endpoint) setClock(unix int64) {
+	e.mu.Lock()
+	e.now = time.Unix(unix, 0).UTC()
+	e.mu.Unlock()
+}
+
+// Write collects key log lines for the connection in progress.
+func (e *endpoint) Write(b []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.keylog.Write(b)
+}
+
+func (e *endpoint) takeKeylog() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.keylog.String()
+	e.keylog.Reset()
+	return s
+}
+
+// bind points the config's callbacks at this endpoint: needed after Clone, which
+// copies the callbacks of the original.
+func (e *endpoint) bind(seed string) {
+	e.config.Time = e.clock
+	e.config.KeyLogWriter = e
+	if seed != "" {
+		e.config.Rand = newSeededRand(seed)
+	}
+}
+
+// configParams is the JSON form of a server or client configuration (PROTOCOL.md).
+type configParams struct {
+	MinVersion             string     `json:"min_version"`
+	MaxVersion             string     `json:"max_version"`
+	CipherSuites           []string   `json:"cipher_suites"`
+	CurvePreferences       []string   `json:"curve_preferences"`
+	Certificates           []certPair `json:"certificates"`
+	ClientAuth             string     `json:"client_auth"`
+	ClientCAs              []string   `json:"client_cas"`
+	RootCAs                []string   `json:"root_cas"`
+	ServerName             string     `json:"server_name"`
+	InsecureSkipVerify     bool       `json:"insecure_skip_verify"`
+	NextProtos             []string   `json:"alpn"`
+	SessionTicketsDisabled bool       `json:"session_tickets_disabled"`
+	SessionTicketKey       string     `json:"session_ticket_key"`
+	TicketKeys             []string   `json:"ticket_keys"`
+	RandSeed               string     `json:"rand_seed"`
+	Cache                  string     `json:"cache"`
+	CacheCapacity          int        `json:"cache_capacity"`
+	CacheTamper            string     `json:"cache_tamper"`
+}
+
+type certPair struct {
+	CertPEM string `json:"cert_pem"`
+	KeyPEM  string `json:"key_pem"`
+}
+
+var versionByName = map[string]uint16{
+	"1.0": tls.VersionTLS10, "1.1": tls.VersionTLS11, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13,
+}
+
+var clientAuthByName = map[string]tls.ClientAuthType{
+	"":                           tls.NoClientCert,
+	"NoClientCert":               tls.NoClientCert,
+	"RequestClientCert":          tls.RequestClientCert,
+	"RequireAnyClientCert":       tls.RequireAnyClientCert,
+	"VerifyClientCertIfGiven":    tls.VerifyClientCertIfGiven,
+	"RequireAndVerifyClientCert": tls.RequireAndVerifyClientCert,
+}
+
+// buildConfig turns configParams into a tls.Config for the given role.
+func (p *peer) buildConfig(role string, c configParams) (*tls.Config, *recordingCache, error) {
+	cfg := &tls.Config{
+		ServerName:             c.ServerName,
+		InsecureSkipVerify:     c.InsecureSkipVerify,
+		NextProtos:             c.NextProtos,
+		SessionTicketsDisabled: c.SessionTicketsDisabled,
+	}
+	var err error
+	if cfg.MinVersion, err = parseVersion("min_version", c.MinVersion); err != nil {
+		return nil, nil, err
+	}
+	if cfg.MaxVersion, err = parseVersion("max_version", c.MaxVersion); err != nil {
+		return nil, nil, err
+	}
+	for _, name := range c.CipherSuites {
+		id, ok := cipherSuiteByName(name)
+		if !ok {
+			return nil, nil, unsupportedError{fmt.Sprintf("cipher suite %s is unknown to %s", name, goRelease())}
+		}
+		cfg.CipherSuites = append(cfg.CipherSuites, id)
+	}
+	for _, name := range c.CurvePreferences {
+		id, ok := curveByName(name)
+		if !ok {
+			return nil, nil, unsupportedError{fmt.Sprintf("group %s is unknown to %s", name, goRelease())}
+		}
+		cfg.CurvePreferences = append(cfg.CurvePreferences, id)
+	}
+	for i, pair := range c.Certificates {
+		cert, err := tls.X509KeyPair([]byte(pair.CertPEM), []byte(pair.KeyPEM))
+		if err != nil {
+			return nil, nil, fmt.Errorf("certificates[%d]: %v", i, err)
+		}
+		cfg.Certificates = append(cfg.Certificates, cert)
+	}
+	auth, ok := clientAuthByName[c.ClientAuth]
+	if !ok {
+		return nil, nil, fmt.Errorf("client_auth: unknown value %q", c.ClientAuth)
+	}
+	cfg.ClientAuth = auth
+	if cfg.ClientCAs, err = certPool("client_cas", c.ClientCAs); err != nil {
+		return nil, nil, err
+	}
+	if cfg.RootCAs, err = certPool("root_cas", c.RootCAs); err != nil {
+		return nil, nil, err
+	}
+	if c.SessionTicketKey != "" {
+		key, err := ticketKey(c.SessionTicketKey)
+		if err != nil {
+			return nil, nil, fmt.Errorf("session_ticket_key: %v", err)
+		}
+		cfg.SessionTicketKey = key
+	}
+	if len(c.TicketKeys) > 0 {
+		keys, err := ticketKeys(c.TicketKeys)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.SetSessionTicketKeys(keys)
+	}
+	var cache *recordingCache
+	if c.Cache != "" {
+		if role != "client" {
+			return nil, nil, fmt.Errorf("cache: only a client has a session cache")
+		}
+		cache, err = p.cacheNamed(c.Cache, c.CacheCapacity)
+		if err != nil {
+			return nil, nil, err
+		}
+		if c.CacheTamper != "" {
+			if err := cache.setTamper(c.CacheTamper); err != nil {
+				return nil, nil, err
+			}
+		}
+		cfg.ClientSessionCache = cache
+	}
+	return cfg, cache, nil
+}
+
+func parseVersion(field, v string) (uint16, error) {
+	if v == "" {
+		return 0, nil
+	}
+	id, ok := versionByName[v]
+	if !ok {
+		return 0, fmt.Errorf("%s: unknown TLS version %q (expected 1.0, 1.1, 1.2 or 1.3)", field, v)
+	}
+	return id, nil
+}
+
+func certPool(field string, pems []string) (*x509.CertPool, error) {
+	if len(pems) == 0 {
+		return nil, nil
+	}
+	pool := x509.NewCertPool()
+	for i, pem := range pems {
+		if !pool.AppendCertsFromPEM([]byte(pem)) {
+			return nil, fmt.Errorf("%s[%d]: no certificate in PEM", field, i)
+		}
+	}
+	return pool, nil
+}
+
+func ticketKey(h string) ([32]byte, error) {
+	var key [32]byte
+	b, err := hex.DecodeString(h)
+	if err != nil || len(b) != 32 {
+		return key, fmt.Errorf("want 64 hex digits, got %q", h)
+	}
+	copy(key[:], b)
+	return key, nil
+}
+
+func ticketKeys(hexKeys []string) ([][32]byte, error) {
+	var keys [][32]byte
+	for i, h := range hexKeys {
+		key, err := ticketKey(h)
+		if err != nil {
+			return nil, fmt.Errorf("ticket_keys[%d]: %v", i, err)
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+func cipherSuiteByName(name string) (uint16, bool) {
+	for _, s := range tls.CipherSuites() {
+		if s.Name == name {
+			return s.ID, true
+		}
+	}
+	for _, s := range tls.InsecureCipherSuites() {
+		if s.Name == name {
+			return s.ID, true
+		}
+	}
+	return 0, false
+}
+
+// seededRand is a deterministic byte stream: SHA-256(seed || counter) blocks.
+// It pins what each release still draws from Config.Rand (randoms, ticket IVs,
+// ticket_age_add, automatic ticket keys).
+type seededRand struct {
+	mu      sync.Mutex
+	seed    []byte
+	counter uint64
+	buf     []byte
+}
+
+func newSeededRand(seed string) *seededRand { return &seededRand{seed: []byte(seed)} }
+
+func (r *seededRand) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for n < len(p) {
+		if len(r.buf) == 0 {
+			var ctr [8]byte
+			binary.BigEndian.PutUint64(ctr[:], r.counter)
+			r.counter++
+			block := sha256.Sum256(append(append([]byte{}, r.seed...), ctr[:]...))
+			r.buf = block[:]
+		}
+		c := copy(p[n:], r.buf)
+		r.buf = r.buf[c:]
+		n += c
+	}
+	return n, nil
+}
+
+func decodeParams(raw json.RawMessage, v interface{}) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("bad params: %v", err)
+	}
+	return nil
+}

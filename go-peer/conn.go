@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// The application data each connection exchanges after the handshake, so that
+// TLS 1.3 tickets and post-handshake alerts are read.
+var (
+	pingData = []byte("tlsdiff-ping")
+	pongData = []byte("tlsdiff-pong")
+)
+
+// recordingConn keeps every byte written to and read from the socket.
+type recordingConn struct {
+	net.Conn
+	mu      sync.Mutex
+	written bytes.Buffer
+	read    bytes.Buffer
+}
+
+func (c *recordingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.mu.Lock()
+	c.read.Write(b[:n])
+	c.mu.Unlock()
+	return n, err
+}
+
+func (c *recordingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.mu.Lock()
+	c.written.Write(b[:n])
+	c.mu.Unlock()
+	return n, err
+}
+
+// observation is what one side saw of one connection (PROTOCOL.md).
+type observation struct {
+	ConnID         string                 `json:"conn_id"`
+	Role           string                 `json:"role"`
+	HandshakeError *string                `json:"handshake_error"`
+	IOError        *string                `json:"io_error"`
+	Received       string                 `json:"received"`
+	State          map[string]interface{} `json:"state,omitempty"`
+	Written        []byte                 `json:"written"`
+	Read           []byte                 `json:"read"`
+	Keylog         string                 `json:"keylog"`
+	CacheOps       []cacheOp              `json:"cache_ops"`
+}
+
+type connParams struct {
+	Listener  string `json:"listener"`
+	Endpoint  string `json:"endpoint"`
+	Port      int    `json:"port"`
+	ConnID    string `json:"conn_id"`
+	Time      int64  `json:"time"`
+	TimeoutMS int    `json:"timeout_ms"`
+}
+
+func (c connParams) deadline() time.Time {
+	ms := c.TimeoutMS
+	if ms <= 0 {
+		ms = 5000
+	}
+	return time.Now().Add(time.Duration(ms) * time.Millisecond)
+}
+
+func errString(err error) *string {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	return &s
+}
+
+// accept serves one connection on a listener made by listen, then closes it.
+func opAccept(p *peer, raw json.RawMessage) (interface{}, error) {
+	var params connParams
+	if err := decodeParams(raw, &params); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	l, ok := p.listeners[params.Listener]
+	if ok {
+		delete(p.listeners, params.Listener)
+	}
+	p.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("no listener named %q", params.Listener)
+	}
+	defer l.ln.Close()
+	if tcp, ok := l.ln.(*net.TCPListener); ok {
+		tcp.SetDeadline(params.deadline())
+	}
+	raw2, err := l.ln.Accept()
+	if err != nil {
+		return nil, fmt.Errorf("accept: %v", err)
+	}
+	e := l.endpoint
+	e.setClock(params.Time)
+	e.takeKeylog()
+	rc := &recordingConn{Conn: raw2}
+	rc.SetDeadline(params.deadline())
+	conn := tls.Server(rc, e.config)
+	obs := &observation{ConnID: params.ConnID, Role: "server"}
+	obs.HandshakeError = errString(conn.Handshake())
+	if obs.HandshakeError == nil {
+		got := make([]byte, len(pingData))
+		_, err := io.ReadFull(conn, got)
+		obs.Received = string(got)
+		if err == nil {
+			_, err = conn.Write(pongData)
+		}
+		if err == nil {
+			// Read to the client's close_notify, so both sides record the same end.
+			var rest [1]byte
+			_, err = conn.Read(rest[:])
+			if errors.Is(err, io.EOF) {
+				err = nil
+			} else if err == nil {
+				err = errors.New("unexpected application data after ping")
+			}
+		}
+		obs.IOError = errString(err)
+	}
+	obs.State = connectionState(conn)
+	conn.Close()
+	finish(obs, rc, e)
+	return obs, nil
+}
+
+// connect dials 127.0.0.1:port as a client endpoint and runs one connection.
+func opConnect(p *peer, raw json.RawMessage) (interface{}, error) {
+	var params connParams
+	if err := decodeParams(raw, &params); err != nil {
+		return nil, err
+	}
+	e, err := p.endpointNamed(params.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if e.role != "client" {
+		return nil, fmt.Errorf("endpoint %q is a %s, not a client", params.Endpoint, e.role)
+	}
+	e.setClock(params.Time)
+	e.takeKeylog()
+	if e.cache != nil {
+		e.cache.takeOps()
+	}
+	dialer := net.Dialer{Deadline: params.deadline()}
+	raw2, err := dialer.Dial("tcp", "127.0.0.1:"+strconv.Itoa(params.Port))
+	if err != nil {
+		return nil, fmt.Errorf("dial: %v", err)
+	}
+	rc := &recordingConn{Conn: raw2}
+	rc.SetDeadline(params.deadline())
+	conn := tls.Client(rc, e.config)
+	obs := &observation{ConnID: params.ConnID, Role: "client"}
+	obs.HandshakeError = errString(conn.Handshake())
+	if obs.HandshakeError == nil {
+		_, err := conn.Write(pingData)
+		if err == nil {
+			got := make([]byte, len(pongData))
+			_, err = io.ReadFull(conn, got)
+			obs.Received = string(got)
+		}
+		obs.IOError = errString(err)
+	}
+	obs.State = connectionState(conn)
+	conn.Close()
+	finish(obs, rc, e)
+	return obs, nil
+}
+
+func finish(obs *observation, rc *recordingConn, e *endpoint) {
+	rc.mu.Lock()
+	obs.Written = append([]byte{}, rc.written.Bytes()...)
+	obs.Read = append([]byte{}, rc.read.Bytes()...)
+	rc.mu.Unlock()
+	obs.Keylog = e.takeKeylog()
+	obs.CacheOps = []cacheOp{}
+	if e.cache != nil {
+		obs.CacheOps = e.cache.takeOps()
+	}
+}

@@ -1,0 +1,113 @@
+// Command go-peer drives crypto/tls on command for tlsdiff.
+//
+// It reads JSON requests, one per line, on stdin and writes one JSON response per
+// request on stdout (PROTOCOL.md). Requests run concurrently, so a server can be
+// accepting while the same process is asked to connect as a client. Everything
+// it does on the network stays on 127.0.0.1.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"sync"
+)
+
+// request is one line of the control protocol.
+type request struct {
+	ID     int64           `json:"id"`
+	Op     string          `json:"op"`
+	Params json.RawMessage `json:"params"`
+}
+
+// response answers exactly one request, carrying its id.
+type response struct {
+	ID          int64       `json:"id"`
+	OK          bool        `json:"ok"`
+	Result      interface{} `json:"result,omitempty"`
+	Error       string      `json:"error,omitempty"`
+	Unsupported string      `json:"unsupported,omitempty"`
+}
+
+// unsupportedError says the request cannot be honoured on this Go release.
+type unsupportedError struct{ reason string }
+
+func (e unsupportedError) Error() string { return e.reason }
+
+type handler func(p *peer, params json.RawMessage) (interface{}, error)
+
+var handlers = map[string]handler{
+	"hello":           opHello,
+	"configure":       opConfigure,
+	"clone":           opClone,
+	"set_ticket_keys": opSetTicketKeys,
+	"listen":          opListen,
+	"accept":          opAccept,
+	"connect":         opConnect,
+	"cache_dump":      opCacheDump,
+	"drop":            opDrop,
+	"session":         opSession,
+}
+
+func main() {
+	p := newPeer()
+	out := bufio.NewWriter(os.Stdout)
+	var outMu sync.Mutex
+	write := func(r response) {
+		line, err := json.Marshal(r)
+		if err != nil {
+			line, _ = json.Marshal(response{ID: r.ID, Error: "go-peer: cannot encode response: " + err.Error()})
+		}
+		outMu.Lock()
+		out.Write(line)
+		out.WriteByte('\n')
+		out.Flush()
+		outMu.Unlock()
+	}
+
+	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(make([]byte, 1<<20), 64<<20)
+	var wg sync.WaitGroup
+	for in.Scan() {
+		var req request
+		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
+			write(response{ID: -1, Error: "go-peer: malformed request: " + err.Error()})
+			continue
+		}
+		if req.Op == "shutdown" {
+			break
+		}
+		h, ok := handlers[req.Op]
+		if !ok {
+			write(response{ID: req.ID, Error: fmt.Sprintf("go-peer: unknown op %q", req.Op)})
+			continue
+		}
+		wg.Add(1)
+		go func(req request) {
+			defer wg.Done()
+			write(run(p, h, req))
+		}(req)
+	}
+	wg.Wait()
+}
+
+// run calls a handler and turns its outcome, panics included, into a response.
+func run(p *peer, h handler, req request) (resp response) {
+	resp.ID = req.ID
+	defer func() {
+		if r := recover(); r != nil {
+			resp = response{ID: req.ID, Error: fmt.Sprintf("go-peer: panic in %s: %v\n%s", req.Op, r, debug.Stack())}
+		}
+	}()
+	result, err := h(p, req.Params)
+	switch e := err.(type) {
+	case nil:
+		return response{ID: req.ID, OK: true, Result: result}
+	case unsupportedError:
+		return response{ID: req.ID, Unsupported: e.reason}
+	default:
+		return response{ID: req.ID, Error: err.Error()}
+	}
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+)
+
+// peer holds the named objects the harness creates: endpoints (configs), session
+// caches and listeners. Names are chosen by the harness and unique per case run.
+type peer struct {
+	mu        sync.Mutex
+	endpoints map[string]*endpoint
+	caches    map[string]*recordingCache
+	listeners map[string]*listener
+	nextPort  int
+}
+
+type listener struct {
+	ln       net.Listener
+	endpoint *endpoint
+}
+
+func newPeer() *peer {
+	return &peer{
+		endpoints: map[string]*endpoint{},
+		caches:    map[string]*recordingCache{},
+		listeners: map[string]*listener{},
+	}
+}
+
+func goRelease() string { return runtime.Version() }
+
+func (p *peer) endpointNamed(name string) (*endpoint, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.endpoints[name]
+	if !ok {
+		return nil, fmt.Errorf("no endpoint named %q", name)
+	}
+	return e, nil
+}
+
+func (p *peer) cacheNamed(name string, capacity int) (*recordingCache, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.caches[name]; ok {
+		return c, nil
+	}
+	c := newRecordingCache(capacity)
+	p.caches[name] = c
+	return c, nil
+}
+
+// hello answers what this peer can do, so the harness never has to guess.
+func opHello(p *peer, _ json.RawMessage) (interface{}, error) {
+	return map[string]interface{}{
+		"release":                 strings.TrimPrefix(goRelease(), "go"),
+		"connection_state_fields": connectionStateFields(),
+		"apis":                    apis(),
+		"protocol":                1,
+	}, nil
+}
+
+type configureParams struct {
+	Name   string       `json:"name"`
+	Role   string       `json:"role"`
+	Config configParams `json:"config"`
+}
+
+func opConfigure(p *peer, raw json.RawMessage) (interface{}, error) {
+	var params configureParams
+	if err := decodeParams(raw, &params); err != nil {
+		return nil, err
+	}
+	if params.Role != "server" && params.Role != "client" {
+		return nil, fmt.Errorf("role: want server or client, got %q", params.Role)
+	}
+	cfg, cache, err := p.buildConfig(params.Role, params.Config)
+	if err != nil {
+		return nil, err
+	}
+	e := &endpoint{name: params.Name, role: params.Role, config: cfg, cache: cache}
+	e.bind(params.Config.RandSeed)
+	p.mu.Lock()
+	p.endpoints[params.Name] = e
+	p.mu.Unlock()
+	return map[string]interface{}{"name": params.Name}, nil
+}
+
+type cloneParams struct {
+	Name     string `json:"name"`
+	From     string `json:"from"`
+	RandSeed string `json:"rand_seed"`
+}
+
+// clone makes a new endpoint with Config.Clone of a live one: whether the clone
+// shares the automatic ticket keys is one of the things a case observes.
+func opClone(p *peer, raw json.RawMessage) (interface{}, error) {
+	var params cloneParams
+	if err := decodeParams(raw, &params); err != nil {
+		return nil, err
+	}
+	src, err := p.endpointNamed(params.From)
+	if err != nil {
+		return nil, err
+	}
+	e := &endpoint{name: params.Name, role: src.role, config: src.config.Clone(), cache: src.cache}
+	e.now = src.clock()
+	e.bind(params.RandSeed)
+	p.mu.Lock()
+	p.endpoints[params.Name] = e
+	p.mu.Unlock()
+	return map[string]interface{}{"name": params.Name}, nil
+}
+
+type ticketKeysParams struct {
+	Name string   `json:"name"`
+	Keys []string `json:"keys"`
+}
+
+func opSetTicketKeys(p *peer, raw json.RawMessage) (interface{}, error) {
+	var params ticketKeysParams
+	if err := decodeParams(raw, &params); err != nil {
+		return nil, err
+	}
+	e, err := p.endpointNamed(params.Name)
+	if err != nil {
+		return nil, err
+	}
+	if len(params.Keys) == 0 {
+		return nil, fmt.Errorf("keys: SetSessionTicketKeys panics on an empty list; give at least one key")
+	}
+	keys, err := ticketKeys(params.Keys)
+	if err != nil {
+		return nil, err
+	}
+	e.config.SetSessionTicketKeys(keys)
+	return map[string]interface{}{"name": params.Name}, nil
+}
+
+type listenParams struct {
+	Name     string `json:"name"`
+	Endpoint string `json:"endpoint"`
+}
+
+// listen opens a listener on 127.0.0.1 for one server endpoint and reports its port.
+func opListen(p *peer, raw json.RawMessage) (interface{}, error) {
+	var params listenParams
+	if err := decodeParams(raw, &params); err != nil {
+		return nil, err
+	}
+	e, err := p.endpointNamed(params.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if e.role != "server" {
+		return nil, fmt.Errorf("endpoint %q is a %s, not a server", params.Endpoint, e.role)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.listeners[params.Name] = &listener{ln: ln, endpoint: e}
+	p.mu.Unlock()
+	return map[string]interface{}{"port": ln.Addr().(*net.TCPAddr).Port}, nil
+}
+
+type cacheDumpParams struct {
+	Cache string `json:"cache"`
+}
+
+func opCacheDump(p *peer, raw json.RawMessage) (interface{}, error) {
+	var params cacheDumpParams
+	if err := decodeParams(raw, &params); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	c, ok := p.caches[params.Cache]
+	p.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("no cache named %q", params.Cache)
+	}
+	return map[string]interface{}{"entries": c.dump()}, nil
+}
+
+type dropParams struct {
+	Prefix string `json:"prefix"`
+}
+
+// drop forgets every object whose name starts with prefix (the end of a case).
+func opDrop(p *peer, raw json.RawMessage) (interface{}, error) {
+	var params dropParams
+	if err := decodeParams(raw, &params); err != nil {
+		return nil, err
+	}
+	if params.Prefix == "" {
+		return nil, fmt.Errorf("prefix: must not be empty")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for name := range p.endpoints {
+		if strings.HasPrefix(name, params.Prefix) {
+			delete(p.endpoints, name)
+			n++
+		}
+	}
+	for name := range p.caches {
+		if strings.HasPrefix(name, params.Prefix) {
+			delete(p.caches, name)
+			n++
+		}
+	}
+	for name, l := range p.listeners {
+		if strings.HasPrefix(name, params.Prefix) {
+			l.ln.Close()
+			delete(p.listeners, name)
+			n++
+		}
+	}
+	return map[string]interface{}{"dropped": n}, nil
+}
+
+var _ = tls.VersionTLS13

@@ -1,0 +1,117 @@
+//go:build go1.21
+
+package main
+
+import (
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+)
+
+func apis() map[string]bool {
+	return map[string]bool{"session_state": true, "wrap_session": true, "encrypt_ticket": true, "cache_tamper": true}
+}
+
+// sessionTicket is the ticket (TLS 1.2) or PSK identity (TLS 1.3) of a session.
+func sessionTicket(cs *tls.ClientSessionState) []byte {
+	ticket, _, err := cs.ResumptionState()
+	if err != nil {
+		return nil
+	}
+	return ticket
+}
+
+// secretOffset is where SessionState.Bytes() puts the secret: u16 version, u8
+// type, u16 suite, u64 created_at, then the u8 length of the secret.
+const secretOffset = 14
+
+func checkTamper(mode string) error {
+	if mode != "flip_secret_byte" {
+		return fmt.Errorf("cache_tamper: unknown mode %q (expected flip_secret_byte)", mode)
+	}
+	return nil
+}
+
+// tamperSession returns a copy of cs whose secret has its first byte flipped, so
+// that the client sends a well-formed PSK with a wrong binder.
+func tamperSession(cs *tls.ClientSessionState, mode string) (*tls.ClientSessionState, string) {
+	ticket, state, err := cs.ResumptionState()
+	if err != nil || state == nil {
+		return cs, "tamper skipped: no resumption state"
+	}
+	b, err := state.Bytes()
+	if err != nil || len(b) <= secretOffset {
+		return cs, "tamper skipped: cannot encode session"
+	}
+	b[secretOffset] ^= 0x01
+	altered, err := tls.ParseSessionState(b)
+	if err != nil {
+		return cs, "tamper skipped: " + err.Error()
+	}
+	out, err := tls.NewResumptionState(ticket, altered)
+	if err != nil {
+		return cs, "tamper skipped: " + err.Error()
+	}
+	return out, "secret byte 0 flipped"
+}
+
+type sessionParams struct {
+	Action   string `json:"action"`
+	Endpoint string `json:"endpoint"`
+	Data     string `json:"data"` // base64
+}
+
+// session exposes the 1.21+ session and ticket APIs on a server endpoint.
+func opSession(p *peer, raw json.RawMessage) (interface{}, error) {
+	var params sessionParams
+	if err := decodeParams(raw, &params); err != nil {
+		return nil, err
+	}
+	data, err := base64.StdEncoding.DecodeString(params.Data)
+	if err != nil {
+		return nil, fmt.Errorf("data: not base64: %v", err)
+	}
+	switch params.Action {
+	case "parse":
+		// ParseSessionState then Bytes: what this release keeps of an encoding.
+		state, err := tls.ParseSessionState(data)
+		if err != nil {
+			return map[string]interface{}{"error": err.Error()}, nil
+		}
+		b, err := state.Bytes()
+		if err != nil {
+			return map[string]interface{}{"error": err.Error()}, nil
+		}
+		return map[string]interface{}{"bytes": b}, nil
+	case "decrypt_ticket", "encrypt_ticket":
+		e, err := p.endpointNamed(params.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		if params.Action == "decrypt_ticket" {
+			state, err := e.config.DecryptTicket(data, tls.ConnectionState{})
+			if err != nil {
+				return map[string]interface{}{"error": err.Error()}, nil
+			}
+			if state == nil {
+				return map[string]interface{}{"bytes": nil}, nil
+			}
+			b, err := state.Bytes()
+			if err != nil {
+				return map[string]interface{}{"error": err.Error()}, nil
+			}
+			return map[string]interface{}{"bytes": b}, nil
+		}
+		state, err := tls.ParseSessionState(data)
+		if err != nil {
+			return map[string]interface{}{"error": err.Error()}, nil
+		}
+		ticket, err := e.config.EncryptTicket(tls.ConnectionState{}, state)
+		if err != nil {
+			return map[string]interface{}{"error": err.Error()}, nil
+		}
+		return map[string]interface{}{"ticket": ticket}, nil
+	}
+	return nil, fmt.Errorf("action: unknown %q (expected parse, decrypt_ticket or encrypt_ticket)", params.Action)
+}

@@ -1,0 +1,35 @@
+//go:build !go1.21
+
+package main
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"reflect"
+)
+
+func apis() map[string]bool {
+	return map[string]bool{"session_state": false, "wrap_session": false, "encrypt_ticket": false, "cache_tamper": false}
+}
+
+// sessionTicket reads the unexported ticket of a pre-1.21 session: these releases
+// have no API for it, and the ticket hash is only used to name the session.
+func sessionTicket(cs *tls.ClientSessionState) []byte {
+	f := reflect.ValueOf(cs).Elem().FieldByName("sessionTicket")
+	if !f.IsValid() || f.Kind() != reflect.Slice {
+		return nil
+	}
+	return f.Bytes()
+}
+
+func checkTamper(mode string) error {
+	return unsupportedError{"cache_tamper needs SessionState and NewResumptionState, added in Go 1.21"}
+}
+
+func tamperSession(cs *tls.ClientSessionState, mode string) (*tls.ClientSessionState, string) {
+	return cs, ""
+}
+
+func opSession(p *peer, raw json.RawMessage) (interface{}, error) {
+	return nil, unsupportedError{"the session and ticket APIs (ParseSessionState, EncryptTicket, DecryptTicket) were added in Go 1.21"}
+}

@@ -1,0 +1,1 @@
+"""tlsdiff: a differential interop test harness for Go's crypto/tls."""

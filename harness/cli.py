@@ -1,0 +1,124 @@
+"""The tlsdiff command line. Exit codes: 0 every expectation held, 1 some failed
+or a peer failed, 2 the input was wrong (one line on stderr, no traceback)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from . import toolchains
+from .errors import UserError
+from .paths import CASES_DIR
+
+DEFAULT_RELEASES = "all"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as for every bad input
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="tlsdiff", description="Differential interop tests for Go's crypto/tls across Go releases.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("toolchains", help="show each Go release: exact version, provider, cache path or why unavailable")
+    t.add_argument("--go", default=DEFAULT_RELEASES, help="releases: 'all', '1.21,1.27', '1.24.11' (default all)")
+    t.add_argument("--goroot", action="append", default=[], help="a Go installation to use first (repeatable)")
+    t.add_argument("--no-fetch", action="store_true", help="use only cached toolchains; download nothing")
+
+    r = sub.add_parser("run", help="run cases on Go releases and compare")
+    r.add_argument("selectors", nargs="*", help="case ids or folders under cases/ ('resumption/', 'binder/foo')")
+    r.add_argument("--go", default=os.environ.get("TLSDIFF_GO", DEFAULT_RELEASES), help="releases (default all)")
+    r.add_argument("--goroot", action="append", default=[], help="a Go installation to use first (repeatable)")
+    r.add_argument("--cases", type=Path, default=CASES_DIR, help="the cases folder (default: the repository's cases/)")
+    r.add_argument("--list", action="store_true", help="list what would run; start no peer")
+    r.add_argument("--json", type=Path, help="write the JSON report here")
+    r.add_argument("--junit", type=Path, help="write JUnit XML here")
+    r.add_argument("--runner", choices=["local", "docker"], default="local", help="how peers run (default local)")
+    r.add_argument("--workers", type=int, default=4, help="cases in flight at once (default 4)")
+    r.add_argument("--timeout", type=float, default=5.0, help="seconds a connection may take before the peer is judged hung")
+    r.add_argument("--quiet", "-q", action="store_true", help="no matrix, only the summary line")
+    return p
+
+
+def cmd_toolchains(args: argparse.Namespace) -> int:
+    requested = toolchains.parse_release_list(args.go)
+    results = toolchains.resolve_many(requested, goroots=[Path(g) for g in args.goroot] or None, fetch=not args.no_fetch)
+    print(f"{'line':<6} {'release':<9} {'provider':<8} GOROOT or why unavailable")
+    for row in toolchains.describe(results):
+        if row["status"] == "ok":
+            note = f"  ({row['note']})" if row["note"] else ""
+            print(f"{row['line']:<6} {row['version']:<9} {row['provider']:<8} {row['goroot']}{note}")
+        else:
+            print(f"{row['line']:<6} {'-':<9} {'-':<8} unavailable: {row['reason']}")
+    return 0 if any(isinstance(r, toolchains.Toolchain) for r in results) else 2
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .report import json_report, junit, terminal
+    from .scenario.load import discover
+    from .session import keys_for, prepare_releases, run_cases
+
+    cases = discover(args.selectors, args.cases)
+    if args.workers < 1:
+        raise UserError(f"--workers: {args.workers} is not allowed; expected 1 or more")
+    if args.timeout <= 0:
+        raise UserError(f"--timeout: {args.timeout} is not allowed; expected seconds > 0")
+    if args.list:
+        requested = toolchains.parse_release_list(args.go)
+        print(f"{len(cases)} cases x releases {', '.join(requested)}")
+        for c in cases:
+            print(f"{c.id:<48} {c.pairing:<5} {c.description}")
+        return 0
+
+    started = time.monotonic()
+    releases = prepare_releases(args.go, goroots=[Path(g) for g in args.goroot] or None)
+    prepared = time.monotonic()
+    if args.runner == "docker":
+        from .peers.docker import docker_pool
+        pool = docker_pool(releases.available, releases.binaries)
+    else:
+        from .peers.local import local_pool
+        pool = local_pool(releases.binaries)
+    total = sum(len(keys_for(c, releases.versions)) for c in cases)
+    progress = terminal.Progress(total)
+    try:
+        outcome = run_cases(cases, releases.versions, pool, workers=args.workers,
+                            on_done=lambda run: progress.step(run.case.id),
+                            conn_timeout_ms=int(args.timeout * 1000))
+    finally:
+        pool.close()
+        progress.finish()
+    timing = {"prepare_seconds": round(prepared - started, 3), "run_seconds": round(outcome.seconds, 3),
+              "handshakes": outcome.handshakes}
+    report = json_report.build(outcome.results, releases.rows, timing)
+    if args.json:
+        json_report.write(args.json, report)
+    if args.junit:
+        junit.write(args.junit, outcome.results, outcome.seconds)
+    if not args.quiet:
+        terminal.render(outcome.results, releases.rows)
+    counts = report["summary"]
+    print(f"\n{terminal.summary_line(counts)} ({len(cases)} cases, {total} runs, {outcome.handshakes} connections, "
+          f"{outcome.seconds:.1f} s)")
+    return 0 if counts["fail"] == 0 and counts["error"] == 0 else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        return {"toolchains": cmd_toolchains, "run": cmd_run}[args.command](args)
+    except UserError as exc:
+        print(f"tlsdiff: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("tlsdiff: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Agreement classes across releases and expectation verdicts.
+
+For each case, the observations of every release key are compared field by
+field: the keys fall into agreement classes (A, B, ...) by their outcome, and
+each differing field is listed with its values side by side. Expectations are
+judged per key; one that names a field the release does not have is stale,
+which counts as a failure (a check that can no longer fail is no check).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .observe.normalize import ABSENT, STATE_FIELDS
+from .scenario.model import Case, Expectation
+
+Key = tuple[str, ...]
+
+# The fields whose agreement defines a release's class letter in the matrix.
+OUTCOME_FIELDS = ("error", "io_error", "alerts", "cache", "hrr", "tickets",
+                  "state.DidResume", "state.Version", "state.CipherSuite", "state.HandshakeComplete")
+
+
+def key_text(key: Key) -> str:
+    return ">".join(key)
+
+
+def _get(side_doc: dict[str, Any] | None, name: str) -> Any:
+    if side_doc is None:
+        return None
+    if name.startswith("state."):
+        return side_doc["state"].get(name[6:], ABSENT)
+    return side_doc.get(name)
+
+
+def first_alert(alerts: list[dict[str, Any]]) -> str | None:
+    """The first alert other than close_notify: what a case means by 'the alert'."""
+    for a in alerts:
+        if a["name"] != "close_notify":
+            return a["name"]
+    return None
+
+
+@dataclass
+class Check:
+    expectation: str
+    step: int
+    side: str
+    field: str
+    expected: Any
+    actual: Any
+    outcome: str  # "pass" | "fail" | "stale"
+
+    def message(self) -> str:
+        if self.outcome == "stale":
+            return (f"{self.expectation}: {self.side} {self.field} is absent on this release; "
+                    f"the expectation cannot be checked (stale)")
+        return (f"{self.expectation}: {self.side} {self.field}: expected {json.dumps(self.expected)}, "
+                f"got {json.dumps(self.actual)}")
+
+
+def actual_value(side_doc: dict[str, Any], name: str) -> Any:
+    if name == "alert_sent":
+        return first_alert(side_doc["alerts"]["sent"])
+    if name == "alert_received":
+        return first_alert(side_doc["alerts"]["received"])
+    if name.startswith("state."):
+        return side_doc["state"].get(name[6:], ABSENT)
+    return side_doc.get(name)
+
+
+def judge(exp: Expectation, doc: dict[str, Any]) -> list[Check]:
+    steps = {s["step"]: s for s in doc["steps"]}
+    step = steps.get(exp.step)
+    checks: list[Check] = []
+    for side, fields in exp.sides.items():
+        flat: list[tuple[str, Any]] = []
+        for name, want in fields.items():
+            if name == "state":
+                flat.extend((f"state.{k}", v) for k, v in want.items())
+            else:
+                flat.append((name, want))
+        for name, want in flat:
+            side_doc = step.get(side) if step else None
+            if side_doc is None:
+                got: Any = "(no observation: " + (doc.get("failure") or (step or {}).get("failure") or "step not reached") + ")"
+                outcome = "fail"
+            else:
+                got = actual_value(side_doc, name)
+                outcome = "stale" if got == ABSENT else ("pass" if got == want else "fail")
+            checks.append(Check(exp.label(), exp.step, side, name, want, got, outcome))
+    return checks
+
+
+@dataclass
+class RunVerdict:
+    key: Key
+    verdict: str  # "pass" | "fail" | "error" | "unsupported"
+    checks: list[Check] = field(default_factory=list)
+    reason: str = ""
+
+    def failures(self) -> list[str]:
+        msgs = [c.message() for c in self.checks if c.outcome != "pass"]
+        return ([self.reason] if self.reason else []) + msgs
+
+
+def verdict_for(case: Case, key: Key, doc: dict[str, Any]) -> RunVerdict:
+    if doc.get("unsupported"):
+        return RunVerdict(key, "unsupported", reason=doc["unsupported"])
+    checks = [c for exp in case.expectations if exp.applies(key) for c in judge(exp, doc)]
+    failure = doc.get("failure") or next((s["failure"] for s in doc["steps"] if s.get("failure")), None)
+    if failure:
+        return RunVerdict(key, "error", checks, reason=failure)
+    bad = any(c.outcome != "pass" for c in checks)
+    return RunVerdict(key, "fail" if bad else "pass", checks)
+
+
+def _outcome_signature(doc: dict[str, Any]) -> str:
+    if doc.get("unsupported"):
+        return json.dumps({"unsupported": True})
+    sig = [doc.get("failure")]
+    for s in doc["steps"]:
+        sig.append([s.get("failure")] + [
+            [_get(s.get(side), f) for f in OUTCOME_FIELDS] for side in ("client", "server")])
+    return json.dumps(sig, sort_keys=True)
+
+
+def _letters(n: int) -> list[str]:
+    return [chr(ord("A") + i) if i < 26 else f"Z{i}" for i in range(n)]
+
+
+def agreement_classes(docs: dict[Key, dict[str, Any]]) -> dict[Key, str]:
+    """Class letter per key; A is the class of the first key in order."""
+    sigs: dict[str, str] = {}
+    out: dict[Key, str] = {}
+    for key in docs:
+        sig = _outcome_signature(docs[key])
+        if sig not in sigs:
+            sigs[sig] = _letters(len(sigs) + 1)[-1]
+        out[key] = sigs[sig]
+    return out
+
+
+def differences(docs: dict[Key, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every (step, side, field) whose value is not the same on all keys."""
+    out: list[dict[str, Any]] = []
+    usable = {k: d for k, d in docs.items() if not d.get("unsupported")}
+    if len(usable) < 2:
+        return out
+    steps = sorted({s["step"] for d in usable.values() for s in d["steps"]})
+    names = ["error", "io_error", "alerts", "cache", "hrr", "tickets", "transcript"] + [f"state.{f}" for f in STATE_FIELDS]
+    for n in steps:
+        for side in ("client", "server"):
+            for name in names:
+                values: dict[str, list[str]] = {}
+                for key, doc in usable.items():
+                    step = next((s for s in doc["steps"] if s["step"] == n), None)
+                    v = _get(step.get(side) if step else None, name)
+                    values.setdefault(json.dumps(v, sort_keys=True), []).append(key_text(key))
+                if len(values) > 1:
+                    out.append({"step": n, "side": side, "field": name,
+                                "values": [{"releases": ks, "value": json.loads(v)} for v, ks in values.items()]})
+    return out
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    docs: dict[Key, dict[str, Any]]
+    verdicts: dict[Key, RunVerdict]
+    classes: dict[Key, str]
+    diffs: list[dict[str, Any]]
+
+    @property
+    def verdict(self) -> str:
+        vs = {v.verdict for v in self.verdicts.values()}
+        for worst in ("error", "fail", "pass", "unsupported"):
+            if worst in vs:
+                return worst
+        return "unsupported"
+
+
+def compare_case(case: Case, docs: dict[Key, dict[str, Any]]) -> CaseResult:
+    verdicts = {k: verdict_for(case, k, d) for k, d in docs.items()}
+    return CaseResult(case, docs, verdicts, agreement_classes(docs), differences(docs))

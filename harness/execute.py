@@ -1,0 +1,189 @@
+"""Running cases: a case x a release key -> raw observations from real peers.
+
+A release key is (release,) for 'pairing: same' and (a, b) for 'pairing: cross'.
+Each connect step asks the server's peer to listen and accept while the client's
+peer connects; both sides answer with what they saw. A peer that hangs or dies
+is killed by the protocol client; the step records why and the run goes on.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from . import pki
+from .peers.pool import PeerPool
+from .peers.protocol import PeerError, PeerFailure, Unsupported
+from .scenario.model import Case, Endpoint, Step
+
+ReleaseKey = tuple[str, ...]
+
+#: How long one connection may take on the peer side, and how long the harness
+#: waits for a reply beyond that before it declares the peer hung.
+CONNECT_TIMEOUT_MS = 5000
+REPLY_GRACE_S = 5.0
+
+
+@dataclass
+class StepResult:
+    step: int
+    client: dict[str, Any] | None = None
+    server: dict[str, Any] | None = None
+    failure: str | None = None  # the peer hung, crashed or refused the step
+    stderr: str = ""
+
+
+@dataclass
+class CaseRun:
+    case: Case
+    key: ReleaseKey
+    steps: list[StepResult] = field(default_factory=list)
+    unsupported: str | None = None  # a peer cannot honour the case on its release
+    failure: str | None = None  # setup failed (configure refused, peer died)
+    stderr: str = ""
+    seconds: float = 0.0
+
+
+def ticket_key_hex(name_or_hex: str) -> str:
+    """Case ticket keys are names (derived deterministically) or 64 hex digits."""
+    if len(name_or_hex) == 64 and all(c in "0123456789abcdef" for c in name_or_hex):
+        return name_or_hex
+    return hashlib.sha256(b"tlsdiff-ticket-key/" + name_or_hex.encode()).hexdigest()
+
+
+def peer_config(ep: Endpoint, case: Case, prefix: str) -> dict[str, Any]:
+    """Translate a case endpoint into the go-peer configure parameters."""
+    s = ep.settings
+    cfg: dict[str, Any] = {"rand_seed": f"{case.id}/{ep.name}"}
+    for key in ("min_version", "max_version", "cipher_suites", "curve_preferences", "alpn",
+                "session_tickets_disabled", "insecure_skip_verify", "cache_capacity"):
+        if key in s:
+            cfg[key] = s[key]
+    if ep.role == "server":
+        ident = pki.identity(s.get("certificate", "server"))
+        cfg["certificates"] = [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}]
+        if "client_auth" in s:
+            cfg["client_auth"] = s["client_auth"]
+        cfg["client_cas"] = [pki.root_pem(r) for r in s.get("client_cas", ["root-a"])]
+        if "ticket_keys" in s:
+            cfg["ticket_keys"] = [ticket_key_hex(k) for k in s["ticket_keys"]]
+        if "session_ticket_key" in s:
+            cfg["session_ticket_key"] = ticket_key_hex(s["session_ticket_key"])
+    else:
+        cfg["server_name"] = s.get("server_name", pki.SERVER_NAME)
+        cfg["root_cas"] = [pki.root_pem(r) for r in s.get("root_cas", ["root-a"])]
+        if "certificate" in s:
+            ident = pki.identity(s["certificate"])
+            cfg["certificates"] = [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}]
+        if "cache" in s:
+            cfg["cache"] = prefix + s["cache"]
+        if "flip_secret_byte" in s.get("misbehave", []):
+            cfg["cache_tamper"] = "flip_secret_byte"
+    return cfg
+
+
+def release_of(ep: Endpoint, key: ReleaseKey) -> str:
+    return key[1] if ep.peer == "b" and len(key) > 1 else key[0]
+
+
+def _name(prefix: str, name: str) -> str:
+    return prefix + name
+
+
+def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int = CONNECT_TIMEOUT_MS) -> CaseRun:
+    """Run every step of one case on one release key."""
+    started = time.monotonic()
+    run = CaseRun(case, key)
+    prefix = f"{case.id}#{'>'.join(key)}#"
+    endpoints = dict((n, e) for n, e in case.endpoints.items() if not _created_by_clone(case, n))
+    used: set[str] = set()
+    reply_timeout = conn_timeout_ms / 1000 + REPLY_GRACE_S
+    try:
+        for ep in endpoints.values():
+            release = release_of(ep, key)
+            peer = pool.get(release)
+            used.add(release)
+            peer.call("configure", {"name": _name(prefix, ep.name), "role": ep.role,
+                                    "config": peer_config(ep, case, prefix)}, timeout=reply_timeout)
+        for step in case.steps:
+            result = StepResult(step.number)
+            run.steps.append(result)
+            try:
+                _run_step(case, step, key, prefix, pool, result, conn_timeout_ms, reply_timeout, used)
+            except PeerFailure as exc:
+                result.failure, result.stderr = str(exc), exc.stderr
+                break  # the peer restarts empty: later steps have lost their state
+    except Unsupported as exc:
+        run.unsupported = f"{exc.release}: {exc.reason}"
+    except PeerFailure as exc:
+        run.failure, run.stderr = str(exc), exc.stderr
+    except PeerError as exc:
+        run.failure = str(exc)
+    finally:
+        for release in used:
+            try:
+                pool.get(release).call("drop", {"prefix": prefix}, timeout=reply_timeout)
+            except (PeerFailure, PeerError, Unsupported):
+                pass
+    run.seconds = time.monotonic() - started
+    return run
+
+
+def _created_by_clone(case: Case, name: str) -> bool:
+    return any(s.kind == "clone" and s.args["as"] == name for s in case.steps)
+
+
+def _run_step(case: Case, step: Step, key: ReleaseKey, prefix: str, pool: PeerPool,
+              result: StepResult, conn_timeout_ms: int, reply_timeout: float, used: set[str]) -> None:
+    if step.kind == "clone":
+        src = case.endpoints[step.args["server"]]
+        peer = pool.get(release_of(src, key))
+        peer.call("clone", {"name": _name(prefix, step.args["as"]), "from": _name(prefix, src.name),
+                            "rand_seed": f"{case.id}/{step.args['as']}"}, timeout=reply_timeout)
+        return
+    if step.kind == "set_ticket_keys":
+        ep = case.endpoints[step.args["server"]]
+        pool.get(release_of(ep, key)).call(
+            "set_ticket_keys",
+            {"name": _name(prefix, ep.name), "keys": [ticket_key_hex(k) for k in step.args["keys"]]},
+            timeout=reply_timeout)
+        return
+    server_ep = case.endpoints[step.args["server"]]
+    client_ep = case.endpoints[step.args["client"]]
+    server_peer = pool.get(release_of(server_ep, key))
+    client_peer = pool.get(release_of(client_ep, key))
+    used.update({server_peer.release, client_peer.release})
+    unix = int(pki.EPOCH.timestamp()) + step.at_seconds
+    conn_id = f"{case.id}#{'>'.join(key)}#{step.number}"
+    listener = f"{prefix}listener{step.number}"
+    port = server_peer.call("listen", {"name": listener, "endpoint": _name(prefix, server_ep.name)},
+                            timeout=reply_timeout)["port"]
+    common = {"conn_id": conn_id, "time": unix, "timeout_ms": conn_timeout_ms}
+    accepted = server_peer.send("accept", {"listener": listener, **common})
+    connected = client_peer.send("connect", {"endpoint": _name(prefix, client_ep.name), "port": port, **common})
+    try:
+        result.client = client_peer.wait(connected, reply_timeout)
+    finally:
+        # Always collect the server side, even when the client's peer failed.
+        try:
+            result.server = server_peer.wait(accepted, reply_timeout)
+        except PeerError as exc:
+            result.failure = f"server: {exc}"
+
+
+def run_all(cases: Iterable[Case], keys_for: Callable[[Case], list[ReleaseKey]], pool: PeerPool,
+            workers: int = 4, on_done: Callable[[CaseRun], None] | None = None,
+            conn_timeout_ms: int = CONNECT_TIMEOUT_MS) -> list[CaseRun]:
+    """Run every case on every key, a few at a time; results in a stable order."""
+    jobs = [(case, key) for case in cases for key in keys_for(case)]
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+        futures = [ex.submit(run_case, case, key, pool, conn_timeout_ms) for case, key in jobs]
+        runs = []
+        for fut in futures:
+            run = fut.result()
+            if on_done:
+                on_done(run)
+            runs.append(run)
+    return runs

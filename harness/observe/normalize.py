@@ -1,0 +1,112 @@
+"""Raw peer observations -> the stable, comparable observation of one side.
+
+Alerts and the handshake transcript come from the wire: the bytes the side wrote
+and read, decrypted with its own key log by tlspeer. ConnectionState comes from
+the peer, with certificates named, per-connection values masked by name, and a
+field the release lacks marked "absent".
+"""
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from tlspeer.wire import decode_connection
+
+from ..execute import CaseRun, StepResult
+from .labels import Labeler, cache_key, cert_name
+from .transcript import wire_view
+
+ABSENT = "absent"
+
+#: Every ConnectionState field of every supported release, in report order.
+STATE_FIELDS = (
+    "Version", "HandshakeComplete", "DidResume", "CipherSuite", "NegotiatedProtocol",
+    "NegotiatedProtocolIsMutual", "ServerName", "PeerCertificates", "VerifiedChains",
+    "SignedCertificateTimestamps", "OCSPResponse", "TLSUnique", "ExportKeyingMaterial",
+    "ECHAccepted", "CurveID", "HelloRetryRequest", "LocalCertificate",
+)
+
+
+def _state(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in STATE_FIELDS:
+        if name not in raw:
+            out[name] = ABSENT
+            continue
+        v = raw[name]
+        if name in ("PeerCertificates", "LocalCertificate") and v is not None:
+            v = [cert_name(f) for f in v]
+        elif name == "VerifiedChains":
+            v = [[cert_name(f) for f in chain] for chain in v]
+        elif name == "TLSUnique" and v and set(v) != {"0"}:
+            v = labels.name("U", v)
+        elif name == "ExportKeyingMaterial" and "value" in v:
+            v = labels.name("EKM", v["value"])
+        elif name == "ExportKeyingMaterial":
+            v = {"error": v["error"]}
+        out[name] = v
+    return out
+
+
+def _cache(ops: list[dict[str, Any]], labels: Labeler) -> list[str]:
+    out = []
+    for op in ops:
+        key = cache_key(op["key"])
+        suffix = f" @{key}" if key != "example.test" else ""
+        if op["op"] == "get":
+            text = f"get hit {labels.name('T', op['ticket'])}" if op.get("hit") else "get miss"
+            if op.get("note"):
+                text += f" ({op['note']})"
+        elif op["op"] == "put":
+            text = f"put {labels.name('T', op['ticket'])}"
+        else:
+            text = "delete"
+        out.append(text + suffix)
+    return out
+
+
+def _wire(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
+    written = base64.b64decode(raw.get("written") or "")
+    read = base64.b64decode(raw.get("read") or "")
+    c2s, s2c = (written, read) if raw["role"] == "client" else (read, written)
+    conn = decode_connection(c2s, s2c, raw.get("keylog") or "")
+    return wire_view(conn.to_json(), raw["role"], labels)
+
+
+def normalize_side(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "error": raw.get("handshake_error"),
+        "io_error": raw.get("io_error"),
+        "received": raw.get("received", ""),
+    }
+    doc.update(_wire(raw, labels))
+    doc["cache"] = _cache(raw.get("cache_ops") or [], labels)
+    doc["state"] = _state(raw.get("state") or {}, labels)
+    return doc
+
+
+def normalize_step(step: StepResult, labels: Labeler) -> dict[str, Any]:
+    doc: dict[str, Any] = {"step": step.step}
+    for side in ("client", "server"):
+        raw = getattr(step, side)
+        doc[side] = normalize_side(raw, labels) if raw is not None else None
+    if step.failure:
+        doc["failure"] = step.failure
+        doc["stderr"] = step.stderr[-2000:]
+    return doc
+
+
+def normalize_run(run: CaseRun) -> dict[str, Any]:
+    """The observation document of one case on one release key."""
+    labels = Labeler()
+    doc: dict[str, Any] = {"steps": []}
+    if run.unsupported:
+        doc["unsupported"] = run.unsupported
+    if run.failure:
+        doc["failure"] = run.failure
+        doc["stderr"] = run.stderr[-2000:]
+    connect_steps = {s.number for s in run.case.steps if s.kind == "connect"}
+    for step in run.steps:
+        if step.step in connect_steps or step.failure:
+            doc["steps"].append(normalize_step(step, labels))
+    return doc

@@ -1,0 +1,1 @@
+"""The peers tlsdiff drives: go-peer built per Go release, and the Python peer."""

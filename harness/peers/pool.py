@@ -1,0 +1,51 @@
+"""Long-lived peers, one per Go release, shared by every case of a run."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .protocol import PeerFailure, PeerProcess
+
+
+@dataclass
+class PeerPool:
+    """Starts a peer per release on first use and restarts it after a failure.
+
+    make_argv gives the command that starts the peer of a release: the binary for
+    the local runner, `docker run -i ...` for the docker runner.
+    """
+
+    make_argv: Callable[[str], list[str]]
+    start_timeout: float = 20.0
+    _peers: dict[str, PeerProcess] = field(default_factory=dict)
+    _locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    restarts: dict[str, int] = field(default_factory=dict)
+
+    def get(self, release: str) -> PeerProcess:
+        with self._lock:
+            release_lock = self._locks.setdefault(release, threading.Lock())
+        # One lock per release: a restart of one peer does not stall the others.
+        with release_lock:
+            peer = self._peers.get(release)
+            if peer is not None and not peer.dead:
+                return peer
+            if peer is not None:
+                self.restarts[release] = self.restarts.get(release, 0) + 1
+            peer = PeerProcess(release, self.make_argv(release))
+            try:
+                peer.start(timeout=self.start_timeout)
+            except PeerFailure:
+                raise
+            except Exception as exc:  # the binary is missing or not executable
+                peer.kill(f"cannot start: {exc}")
+                raise PeerFailure(release, f"cannot start: {exc}", peer.stderr()) from None
+            self._peers[release] = peer
+            return peer
+
+    def close(self) -> None:
+        with self._lock:
+            peers, self._peers = list(self._peers.values()), {}
+        for p in peers:
+            p.close()

@@ -1,0 +1,175 @@
+"""The control-protocol client: JSON lines to a peer's stdin, responses by id.
+
+One reader thread per peer dispatches responses to waiting callers, so several
+requests (a server's accept and a client's connect) can be in flight at once.
+Every wait has a timeout; a peer that misses it is killed and reported with its
+stderr (go-peer/PROTOCOL.md).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from collections import deque
+from concurrent.futures import Future, TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+
+class PeerFailure(Exception):
+    """The peer died, hung or answered nonsense. Carries its stderr tail."""
+
+    def __init__(self, release: str, what: str, stderr: str = "") -> None:
+        super().__init__(f"peer {release}: {what}")
+        self.release = release
+        self.what = what
+        self.stderr = stderr
+
+
+class Unsupported(Exception):
+    """The peer cannot honour the request on its release; the reason says why."""
+
+    def __init__(self, release: str, reason: str) -> None:
+        super().__init__(reason)
+        self.release = release
+        self.reason = reason
+
+
+class PeerError(Exception):
+    """The peer refused a request (bad parameters, unknown name)."""
+
+
+@dataclass
+class _Pending:
+    future: Future
+    op: str
+
+
+@dataclass
+class PeerProcess:
+    """A running peer: a local process or a container attached to stdin/stdout."""
+
+    release: str
+    argv: Sequence[str]
+    proc: subprocess.Popen | None = None
+    _next_id: int = 0
+    _pending: dict[int, _Pending] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stderr_tail: deque = field(default_factory=lambda: deque(maxlen=200))
+    dead: str | None = None
+    hello: dict[str, Any] = field(default_factory=dict)
+
+    def start(self, timeout: float = 20.0) -> dict[str, Any]:
+        """Start the process and ask for its capabilities (the preflight)."""
+        self.proc = subprocess.Popen(
+            list(self.argv),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=0,
+        )
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self.hello = self.call("hello", {}, timeout=timeout)
+        return self.hello
+
+    # -- requests -------------------------------------------------------------
+
+    def send(self, op: str, params: dict[str, Any]) -> Future:
+        """Send one request; the future resolves to its result or raises."""
+        future: Future = Future()
+        with self._lock:
+            if self.dead:
+                future.set_exception(PeerFailure(self.release, self.dead, self.stderr()))
+                return future
+            self._next_id += 1
+            rid = self._next_id
+            self._pending[rid] = _Pending(future, op)
+            line = json.dumps({"id": rid, "op": op, "params": params}, separators=(",", ":")) + "\n"
+            try:
+                assert self.proc and self.proc.stdin
+                self.proc.stdin.write(line.encode())
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError) as exc:
+                self._pending.pop(rid, None)
+                future.set_exception(PeerFailure(self.release, f"cannot write to peer: {exc}", self.stderr()))
+        return future
+
+    def wait(self, future: Future, timeout: float) -> dict[str, Any]:
+        """Wait for a reply; on timeout the peer is killed (it is hung)."""
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            self.kill(f"no response within {timeout:g} s")
+            return future.result(timeout=1.0)
+
+    def call(self, op: str, params: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+        return self.wait(self.send(op, params), timeout)
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def kill(self, why: str) -> None:
+        """Kill the process and fail every pending request with why + stderr."""
+        with self._lock:
+            if not self.dead:
+                self.dead = why
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        self._fail_pending()
+
+    def close(self) -> None:
+        if self.proc and self.proc.poll() is None and not self.dead:
+            try:
+                assert self.proc.stdin
+                self.proc.stdin.write(b'{"id":0,"op":"shutdown"}\n')
+                self.proc.stdin.close()
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self.kill("closed")
+
+    def stderr(self) -> str:
+        return "".join(self._stderr_tail)
+
+    # -- reader threads -------------------------------------------------------
+
+    def _read_stdout(self) -> None:
+        assert self.proc and self.proc.stdout
+        for raw in self.proc.stdout:
+            try:
+                msg = json.loads(raw)
+            except json.JSONDecodeError:
+                self._stderr_tail.append(f"[stdout, not JSON] {raw[:200]!r}\n")
+                continue
+            with self._lock:
+                pending = self._pending.pop(msg.get("id"), None)
+            if pending is None:
+                continue
+            if msg.get("ok"):
+                pending.future.set_result(msg.get("result") or {})
+            elif "unsupported" in msg:
+                pending.future.set_exception(Unsupported(self.release, msg["unsupported"]))
+            else:
+                pending.future.set_exception(PeerError(f"{pending.op}: {msg.get('error', 'no error text')}"))
+        # stdout closed: the process exited (crashed, or was killed).
+        code = self.proc.wait()
+        with self._lock:
+            if not self.dead:
+                self.dead = f"exited with status {code}"
+        self._fail_pending()
+
+    def _read_stderr(self) -> None:
+        assert self.proc and self.proc.stderr
+        for raw in self.proc.stderr:
+            self._stderr_tail.append(raw.decode(errors="replace"))
+
+    def _fail_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for p in pending.values():
+            if not p.future.done():
+                p.future.set_exception(PeerFailure(self.release, f"{p.op}: {self.dead}", self.stderr()))

@@ -1,0 +1,127 @@
+"""Cases as pytest items: `pytest cases/ --go 1.19,1.27`.
+
+Each case file under the cases folder becomes one item per release key (a
+release, or an (a, b) pair for cross cases). Peers are built and started once
+per pytest session and shared by every item, as in `tlsdiff run`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from .paths import CASES_DIR
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("tlsdiff")
+    group.addoption("--go", default=os.environ.get("TLSDIFF_GO", "all"),
+                    help="Go releases to run cases on: 'all', '1.19,1.27', '1.24.11' (default all)")
+    group.addoption("--tlsdiff-timeout", type=float, default=5.0,
+                    help="seconds a connection may take before the peer is judged hung")
+
+
+class _Run:
+    """Releases and peers for the whole pytest session, made on first use."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self._releases: Any = None
+        self._pool: Any = None
+
+    @property
+    def releases(self) -> Any:
+        if self._releases is None:
+            from .errors import UserError
+            from .session import prepare_releases
+            try:
+                self._releases = prepare_releases(self.config.getoption("--go"))
+            except UserError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        return self._releases
+
+    @property
+    def pool(self) -> Any:
+        if self._pool is None:
+            from .peers.local import local_pool
+            self._pool = local_pool(self.releases.binaries)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+
+_RUN_KEY = pytest.StashKey[_Run]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_RUN_KEY] = _Run(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(_RUN_KEY, None)
+    if run is not None:
+        run.close()
+
+
+def _is_case_file(path: Path) -> bool:
+    try:
+        path.resolve().relative_to(CASES_DIR.resolve())
+    except ValueError:
+        return False
+    return path.suffix == ".yaml"
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if _is_case_file(file_path):
+        return CaseFile.from_parent(parent, path=file_path)
+    return None
+
+
+class CaseFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        from .errors import UserError
+        from .scenario.load import load_case
+        from .session import keys_for
+        try:
+            case = load_case(self.path, CASES_DIR)
+        except UserError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        run = self.config.stash[_RUN_KEY]
+        for key in keys_for(case, run.releases.versions):
+            yield CaseItem.from_parent(self, name=f"go{'>'.join(key)}", case=case, key=key)
+
+
+class CaseFailed(Exception):
+    pass
+
+
+class CaseItem(pytest.Item):
+    def __init__(self, *, case: Any, key: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.key = key
+
+    def runtest(self) -> None:
+        from .compare import verdict_for
+        from .execute import run_case
+        from .observe.normalize import normalize_run
+        run = self.config.stash[_RUN_KEY]
+        timeout_ms = int(self.config.getoption("--tlsdiff-timeout") * 1000)
+        doc = normalize_run(run_case(self.case, self.key, run.pool, timeout_ms))
+        verdict = verdict_for(self.case, self.key, doc)
+        if verdict.verdict == "unsupported":
+            pytest.skip(verdict.reason)
+        if verdict.verdict != "pass":
+            raise CaseFailed("\n".join(verdict.failures()))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CaseFailed):
+            return f"{self.case.id} on go{'>'.join(self.key)}: {self.case.description}\n{excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.case.id} [go{'>'.join(self.key)}]"

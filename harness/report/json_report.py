@@ -1,0 +1,72 @@
+"""The JSON report (schema in docs/report-json.md).
+
+Stable by construction: keys sorted, lists in case and release order, values
+that differ per run masked by name. Only the "timing" object and each run's
+"seconds" change between two identical runs.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..compare import CaseResult, key_text
+
+SCHEMA_VERSION = 1
+
+
+def release_rows(toolchains: list[Any]) -> list[dict[str, Any]]:
+    rows = []
+    for t in toolchains:
+        if hasattr(t, "goroot"):
+            rows.append({"line": t.line, "version": t.version, "provider": t.provider, "available": True})
+        else:
+            rows.append({"line": t.line, "requested": t.requested, "available": False, "reason": t.reason})
+    return rows
+
+
+def case_entry(r: CaseResult) -> dict[str, Any]:
+    classes: dict[str, list[str]] = {}
+    for key, letter in r.classes.items():
+        classes.setdefault(letter, []).append(key_text(key))
+    runs = {}
+    for key, doc in r.docs.items():
+        v = r.verdicts[key]
+        runs[key_text(key)] = {
+            "verdict": v.verdict,
+            "class": r.classes[key],
+            "failures": v.failures(),
+            "observations": doc,
+        }
+    return {
+        "case": r.case.id,
+        "description": r.case.description,
+        "source": r.case.source,
+        "tags": list(r.case.tags),
+        "pairing": r.case.pairing,
+        "verdict": r.verdict,
+        "classes": classes,
+        "differences": r.diffs,
+        "runs": runs,
+    }
+
+
+def summary(results: list[CaseResult]) -> dict[str, int]:
+    counts = {"cases": len(results), "pass": 0, "fail": 0, "error": 0, "unsupported": 0}
+    for r in results:
+        counts[r.verdict] += 1
+    return counts
+
+
+def build(results: list[CaseResult], toolchains: list[Any], timing: dict[str, float]) -> dict[str, Any]:
+    return {
+        "tlsdiff_report": SCHEMA_VERSION,
+        "releases": release_rows(toolchains),
+        "summary": summary(results),
+        "results": [case_entry(r) for r in results],
+        "timing": timing,
+    }
+
+
+def write(path: Path, report: dict[str, Any]) -> None:
+    path.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")

@@ -1,0 +1,30 @@
+"""JUnit XML: one test per case x release key, for CI dashboards."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from ..compare import CaseResult, key_text
+
+
+def write(path: Path, results: list[CaseResult], seconds: float) -> None:
+    tests = sum(len(r.verdicts) for r in results)
+    failures = sum(1 for r in results for v in r.verdicts.values() if v.verdict == "fail")
+    errors = sum(1 for r in results for v in r.verdicts.values() if v.verdict == "error")
+    skipped = sum(1 for r in results for v in r.verdicts.values() if v.verdict == "unsupported")
+    suites = ET.Element("testsuites", tests=str(tests), failures=str(failures), errors=str(errors),
+                        skipped=str(skipped), time=f"{seconds:.3f}")
+    suite = ET.SubElement(suites, "testsuite", name="tlsdiff", tests=str(tests), failures=str(failures),
+                          errors=str(errors), skipped=str(skipped))
+    for r in results:
+        for key, v in r.verdicts.items():
+            tc = ET.SubElement(suite, "testcase", classname=r.case.id, name=f"go{key_text(key)}")
+            text = "\n".join(v.failures())
+            if v.verdict == "fail":
+                ET.SubElement(tc, "failure", message=(v.failures() or ["failed"])[0]).text = text
+            elif v.verdict == "error":
+                ET.SubElement(tc, "error", message=v.reason.splitlines()[0] if v.reason else "error").text = text
+            elif v.verdict == "unsupported":
+                ET.SubElement(tc, "skipped", message=v.reason)
+    ET.indent(suites)
+    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)

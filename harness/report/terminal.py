@@ -1,0 +1,86 @@
+"""The terminal report: a progress line while running, then the matrix.
+
+Rows are cases, columns releases; each cell is the release's agreement-class
+letter, lower-cased and marked when an expectation failed there. Cross-release
+cases get a grid of their own: the ticket-survival table operators read.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+from ..compare import CaseResult, key_text
+
+MARK = {"pass": " ", "fail": "!", "error": "E", "unsupported": "-"}
+
+
+class Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+        self.total, self.done, self.stream = total, 0, stream
+        self.live = stream.isatty()
+
+    def step(self, label: str = "") -> None:
+        self.done += 1
+        if not self.live:
+            return
+        width = 30
+        filled = int(width * self.done / max(self.total, 1))
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {label[:40]:<40}")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.live:
+            self.stream.write("\r" + " " * 80 + "\r")
+            self.stream.flush()
+
+
+def _cell(r: CaseResult, key: tuple[str, ...]) -> str:
+    v = r.verdicts.get(key)
+    if v is None:
+        return " . "
+    if v.verdict == "unsupported":
+        return " - "
+    return f" {r.classes[key]}{MARK[v.verdict]}"
+
+
+def render(results: list[CaseResult], releases: list[Any], out: TextIO = sys.stdout) -> None:
+    versions = [t.version for t in releases if hasattr(t, "goroot")]
+    missing = [t for t in releases if not hasattr(t, "goroot")]
+    same = [r for r in results if r.case.pairing == "same"]
+    cross = [r for r in results if r.case.pairing == "cross"]
+    width = max([len(r.case.id) for r in results] + [10])
+    if same:
+        header = " " * width + " " + "".join(f"{v:>8}" for v in versions)
+        out.write(header + "\n")
+        for r in same:
+            cells = "".join(f"{_cell(r, (v,)):>8}" for v in versions)
+            out.write(f"{r.case.id:<{width}} {cells}\n")
+    for r in cross:
+        out.write(f"\n{r.case.id}  (rows: release a, columns: release b)\n")
+        out.write(" " * 8 + "".join(f"{v:>8}" for v in versions) + "\n")
+        for a in versions:
+            out.write(f"{a:>8}" + "".join(f"{_cell(r, (a, b)):>8}" for b in versions) + "\n")
+    for t in missing:
+        out.write(f"\nGo {t.requested}: unavailable: {t.reason}\n")
+    out.write("\nLetters are agreement classes per case (same letter = same outcome); "
+              "! an expectation failed, E the peer failed, - unsupported on that release.\n")
+    _failures(results, out)
+
+
+def _failures(results: list[CaseResult], out: TextIO) -> None:
+    for r in results:
+        bad = [(k, v) for k, v in r.verdicts.items() if v.verdict in ("fail", "error")]
+        if not bad:
+            continue
+        out.write(f"\n{r.case.id}: {r.case.description}\n")
+        for key, v in bad:
+            for msg in v.failures()[:6]:
+                out.write(f"  go{key_text(key)}: {msg}\n")
+
+
+def summary_line(counts: dict[str, int]) -> str:
+    return (f"{counts['pass']} passed, {counts['fail']} failed"
+            + (f", {counts['error']} errors" if counts["error"] else "")
+            + (f", {counts['unsupported']} unsupported" if counts["unsupported"] else ""))

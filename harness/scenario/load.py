@@ -1,0 +1,214 @@
+"""Loading case files: YAML -> schema check -> cross-reference checks -> Case.
+
+Every problem becomes one UserError line: file, field path, value, expectation.
+"""
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+import yaml
+
+from ..errors import UserError
+from .model import Case, Endpoint, Expectation, Step
+from .ranges import parse_range
+
+SCHEMA_PATH = Path(__file__).with_name("case.schema.json")
+_AT = re.compile(r"^\+([0-9]+)(s|m|h|d)$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def _where(path: Iterable[Any]) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+def _describe(err: jsonschema.ValidationError) -> str:
+    """One readable line for a schema violation."""
+    v = err.validator
+    if v == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
+        return f"unknown key {extra[0]!r}; expected one of: {', '.join(allowed)}" if extra else err.message
+    if v == "enum":
+        return f"{err.instance!r} is not allowed; expected one of: {', '.join(map(str, err.validator_value))}"
+    if v == "type":
+        return f"{err.instance!r} has the wrong type; expected {err.validator_value}"
+    if v == "required":
+        return err.message.replace("is a required property", "is required")
+    if v == "pattern":
+        return f"{err.instance!r} does not match the expected form ({(err.schema.get('description') or err.validator_value)})"
+    if v in ("minProperties", "maxProperties") and err.schema.get("maxProperties") == 1:
+        return f"a step has exactly one of: {', '.join(sorted(err.schema.get('properties', {})))}"
+    return err.message
+
+
+def _schema_error(path: str, data: Any) -> str | None:
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
+    if not errors:
+        return None
+    best = jsonschema.exceptions.best_match(errors)
+    # anyOf/oneOf errors hide the useful child: take the deepest one.
+    while best.context:
+        best = max(best.context, key=lambda e: len(list(e.absolute_path)))
+    return f"{path}: {_where(best.absolute_path)}: {_describe(best)}"
+
+
+def display(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory if inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def case_id_for(path: Path, root: Path) -> str:
+    try:
+        rel = path.resolve().relative_to(root.resolve())
+    except ValueError:
+        rel = Path(path.name)
+    return str(rel.with_suffix("")).replace("\\", "/")
+
+
+def load_case(path: Path, root: Path) -> Case:
+    """Load and validate one case file; raise UserError naming the problem."""
+    shown = display(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UserError(f"{shown}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"{shown}: {where}malformed YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{shown}: (top level): expected a mapping with description, source, steps")
+    problem = _schema_error(shown, data)
+    if problem:
+        raise UserError(problem)
+    return _build(path, case_id_for(path, root), data)
+
+
+def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
+    pairing = data.get("pairing", "same")
+
+    def fail(where: str, what: str) -> UserError:
+        return UserError(f"{display(path)}: {where}: {what}")
+
+    endpoints: dict[str, Endpoint] = {}
+    for role, key in (("server", "servers"), ("client", "clients")):
+        for name, settings in (data.get(key) or {}).items():
+            if name in endpoints:
+                raise fail(f"{key}.{name}", f"name {name!r} is used by a server and a client; names must be unique")
+            settings = dict(settings or {})
+            peer = settings.pop("peer", "a")
+            if peer != "a" and pairing != "cross":
+                raise fail(f"{key}.{name}.peer", f"{peer!r} needs 'pairing: cross'")
+            endpoints[name] = Endpoint(name, role, settings, peer)
+
+    steps: list[Step] = []
+    at = 0
+    known = dict(endpoints)
+    for i, raw in enumerate(data["steps"]):
+        kind, args = next(iter(raw.items()))
+        number = i + 1
+        if kind == "connect":
+            for role in ("client", "server"):
+                ep = known.get(args[role])
+                if ep is None or ep.role != role:
+                    names = sorted(n for n, e in known.items() if e.role == role)
+                    raise fail(f"steps[{i}].connect.{role}", f"{args[role]!r} is not a {role} defined before this step; expected one of: {', '.join(names) or 'none'}")
+            if "at" in args:
+                m = _AT.match(args["at"])
+                assert m  # the schema checked the form
+                new_at = int(m.group(1)) * _UNIT[m.group(2)]
+                if new_at < at:
+                    raise fail(f"steps[{i}].connect.at", f"{args['at']!r} goes back in time; the clock of each step must not be earlier than the step before")
+                at = new_at
+        elif kind == "clone":
+            src = known.get(args["server"])
+            if src is None or src.role != "server":
+                raise fail(f"steps[{i}].clone.server", f"{args['server']!r} is not a server defined before this step")
+            if args["as"] in known:
+                raise fail(f"steps[{i}].clone.as", f"{args['as']!r} is already defined")
+            known[args["as"]] = Endpoint(args["as"], "server", dict(src.settings), src.peer)
+        elif kind == "set_ticket_keys":
+            ep = known.get(args["server"])
+            if ep is None or ep.role != "server":
+                raise fail(f"steps[{i}].set_ticket_keys.server", f"{args['server']!r} is not a server defined before this step")
+        steps.append(Step(number, kind, dict(args), at))
+
+    expectations: list[Expectation] = []
+    for i, raw in enumerate(data.get("expect") or []):
+        where = f"expect[{i}]"
+        n = raw["step"]
+        if n > len(steps) or steps[n - 1].kind != "connect":
+            raise fail(f"{where}.step", f"{n} is not a connect step; expected one of: {', '.join(str(s.number) for s in steps if s.kind == 'connect')}")
+        ranges = {}
+        for key in ("releases", "a", "b"):
+            if key in raw:
+                if (key == "releases") != (pairing == "same"):
+                    expected = "releases" if pairing == "same" else "a and b"
+                    raise fail(f"{where}.{key}", f"pairing {pairing!r} takes {expected}, not {key}")
+                try:
+                    ranges[key] = parse_range(raw[key])
+                except ValueError as exc:
+                    raise fail(f"{where}.{key}", str(exc)) from None
+        sides = {side: dict(raw[side]) for side in ("client", "server") if side in raw}
+        expectations.append(Expectation(n, sides, ranges.get("releases"), ranges.get("a"), ranges.get("b"), raw.get("why", ""), i))
+
+    return Case(
+        id=case_id,
+        path=path,
+        description=data["description"],
+        source=data["source"],
+        tags=tuple(data.get("tags") or ()),
+        pairing=pairing,
+        endpoints=known,
+        steps=tuple(steps),
+        expectations=tuple(expectations),
+    )
+
+
+def discover(selectors: list[str], root: Path) -> list[Case]:
+    """Cases matching the selectors ('resumption/', 'binder/foo', a path), sorted by id.
+
+    No selector means every case under root. A selector matching nothing is an error.
+    """
+    files: list[Path] = []
+    for sel in selectors or [""]:
+        p = Path(sel)
+        found: list[Path]
+        if p.suffix in (".yaml", ".yml") and p.is_file():
+            found = [p]
+        elif sel and p.is_dir() and not (root / sel).is_dir():
+            found = sorted(p.rglob("*.yaml"))
+        else:
+            target = root / sel
+            if target.is_dir():
+                found = sorted(target.rglob("*.yaml"))
+            elif target.with_suffix(".yaml").is_file():
+                found = [target.with_suffix(".yaml")]
+            else:
+                found = sorted(f for f in root.rglob("*.yaml") if case_id_for(f, root).startswith(sel.rstrip("/")))
+        if not found:
+            raise UserError(f"case selector {sel!r}: no case under {root.name}/ matches; try 'tlsdiff run --list'")
+        files.extend(found)
+    unique = sorted(set(f.resolve() for f in files))
+    cases = [load_case(f, root) for f in unique]
+    return sorted(cases, key=lambda c: c.id)

@@ -1,0 +1,69 @@
+"""The case model: what a loaded, validated case file holds."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .ranges import Range
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A server or client configuration, named in the case."""
+
+    name: str
+    role: str  # "server" | "client"
+    settings: dict[str, Any]
+    peer: str = "a"  # which release of a cross pairing runs it
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step, numbered from 1 as case authors count them."""
+
+    number: int
+    kind: str  # "connect" | "clone" | "set_ticket_keys"
+    args: dict[str, Any]
+    at_seconds: int = 0  # the case clock, seconds after the epoch
+
+
+@dataclass(frozen=True)
+class Expectation:
+    step: int
+    sides: dict[str, dict[str, Any]]  # "client"/"server" -> field -> expected value
+    releases: Range | None = None
+    a: Range | None = None
+    b: Range | None = None
+    why: str = ""
+    index: int = 0  # position in the case file, for messages
+
+    def applies(self, key: tuple[str, ...]) -> bool:
+        """Does this expectation apply to a run keyed by (release,) or (a, b)?"""
+        if len(key) == 1:
+            return self.releases is None or self.releases.contains(key[0])
+        ok_a = self.a is None or self.a.contains(key[0])
+        ok_b = self.b is None or self.b.contains(key[1])
+        return ok_a and ok_b
+
+    def label(self) -> str:
+        scope = [f"{n}{r.text}" if n != "releases" else r.text for n, r in
+                 (("releases", self.releases), ("a", self.a), ("b", self.b)) if r is not None]
+        return f"expect[{self.index}] step {self.step}" + (f" ({', '.join(scope)})" if scope else "")
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str  # the path under cases/ without .yaml, e.g. "resumption/tls13-same-key"
+    path: Path
+    description: str
+    source: str
+    tags: tuple[str, ...]
+    pairing: str  # "same" | "cross"
+    endpoints: dict[str, Endpoint]
+    steps: tuple[Step, ...]
+    expectations: tuple[Expectation, ...] = field(default=())
+
+    @property
+    def area(self) -> str:
+        return self.id.split("/", 1)[0]

@@ -1,0 +1,54 @@
+"""Release ranges in expectations: '<1.21', '>=1.21 <1.25', '1.19', '==1.24.11'."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+Version = tuple[int, ...]
+
+_TERM = re.compile(r"(<=|>=|<|>|==)?\s*(1\.[0-9]+(?:\.[0-9]+)?)")
+
+
+def parse_version(text: str) -> Version:
+    return tuple(int(p) for p in text.split("."))
+
+
+@dataclass(frozen=True)
+class Range:
+    """A conjunction of comparisons. A bare '1.21' means the whole 1.21 line."""
+
+    text: str
+    terms: tuple[tuple[str, Version], ...]
+
+    def contains(self, version: str) -> bool:
+        v = parse_version(version)
+        for op, bound in self.terms:
+            if op == "line":
+                if v[: len(bound)] != bound:
+                    return False
+                continue
+            # A line bound such as 1.21 compares as 1.21.0.
+            b = bound + (0,) * (3 - len(bound))
+            vv = v + (0,) * (3 - len(v))
+            if not {"<": vv < b, "<=": vv <= b, ">": vv > b, ">=": vv >= b, "==": vv == b}[op]:
+                return False
+        return True
+
+
+def parse_range(text: str) -> Range:
+    """Parse a range; raise ValueError with what was expected."""
+    terms: list[tuple[str, Version]] = []
+    pos = 0
+    stripped = text.strip()
+    while pos < len(stripped):
+        m = _TERM.match(stripped, pos)
+        if not m:
+            raise ValueError(f"expected comparisons like '<1.21' or '>=1.21 <1.25', got {text!r}")
+        op, ver = m.group(1), parse_version(m.group(2))
+        terms.append((op or "line", ver))
+        pos = m.end()
+        while pos < len(stripped) and stripped[pos] in " ,":
+            pos += 1
+    if not terms:
+        raise ValueError(f"empty release range {text!r}")
+    return Range(text.strip(), tuple(terms))

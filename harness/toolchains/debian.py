@@ -1,0 +1,155 @@
+"""Provider "debian": Debian's golang-1.N-go + golang-1.N-src packages, unpacked, not installed.
+
+`apt-get download` needs no root and `dpkg-deb -x` of both packages into one
+folder gives a working Go root at usr/lib/go-1.N (its src/ is a relative
+symlink into usr/share, which survives moving the folder).
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+from harness.toolchains.cache import FetchError, Offer, one_line, version_key
+
+NAME = "debian"
+APT_TIMEOUT_S = 300
+KNOWN_LINES = tuple(f"1.{n}" for n in range(19, 28))
+
+_PACKAGE_RE = re.compile(r"^(\S+):\s*$")
+_CANDIDATE_RE = re.compile(r"^\s+Candidate:\s*(\S+)\s*$")
+
+_lock = threading.Lock()
+_candidates: dict[str, str] | None = None
+_update_lock = threading.Lock()
+_updated = False
+
+
+def missing_tools() -> list[str]:
+    """The Debian tools this provider needs that the machine lacks."""
+    return [t for t in ("apt-get", "apt-cache", "dpkg-deb") if shutil.which(t) is None]
+
+
+def upstream_version(deb_version: str) -> str:
+    """"1:1.19.8-2+deb12u1" -> "1.19.8": drop epoch, Debian revision and repack suffixes."""
+    version = deb_version.split(":", 1)[-1]
+    version = version.rsplit("-", 1)[0] if "-" in version else version
+    return re.split(r"[+~]", version, maxsplit=1)[0]
+
+
+def _policy() -> dict[str, str]:
+    """Package -> candidate Debian version, for every golang-1.N-{go,src} apt knows (local, no network)."""
+    packages = [f"golang-{line}-{part}" for line in KNOWN_LINES for part in ("go", "src")]
+    try:
+        proc = subprocess.run(["apt-cache", "policy", *packages], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    found: dict[str, str] = {}
+    package = None
+    for text in proc.stdout.splitlines():
+        if m := _PACKAGE_RE.match(text):
+            package = m.group(1)
+        elif (m := _CANDIDATE_RE.match(text)) and package and m.group(1) != "(none)":
+            found[package] = m.group(1)
+    return found
+
+
+def _apt_get_update() -> str:
+    """Run `apt-get update` (needs root); return "" on success, else why not."""
+    try:
+        proc = subprocess.run(["apt-get", "update"], capture_output=True, text=True, timeout=APT_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"apt-get update: {exc}"
+    return "" if proc.returncode == 0 else f"apt-get update: {one_line(proc.stderr)}"
+
+
+def _update_once() -> bool:
+    """Run `apt-get update` at most once per process; True if this call ran it."""
+    global _updated
+    with _update_lock:
+        if _updated:
+            return False
+        _updated = True
+    _apt_get_update()
+    return True
+
+
+def candidates() -> dict[str, str]:
+    """Package -> candidate version; runs `apt-get update` once if apt knows no Go at all."""
+    global _candidates
+    with _lock:
+        if _candidates is None:
+            _candidates = _policy()
+            if not _candidates and _update_once():  # empty lists, as in a fresh container
+                _candidates = _policy()
+        return _candidates
+
+
+def _lines_on_offer(found: dict[str, str]) -> dict[str, str]:
+    """Line -> upstream release, for lines whose -go and -src packages are both available."""
+    offered = {}
+    for line in KNOWN_LINES:
+        go, src = found.get(f"golang-{line}-go"), found.get(f"golang-{line}-src")
+        if go and src:
+            offered[line] = upstream_version(go)
+    return offered
+
+
+def offer(line: str, exact: str | None) -> Offer | str:
+    """What Debian's archive would give for `line`/`exact`, or why not."""
+    if missing := missing_tools():
+        return f"debian unavailable: no {', '.join(missing)} (not a Debian-like system)"
+    found = candidates()
+    offered = _lines_on_offer(found)
+    have = ", ".join(sorted(offered.values(), key=version_key))
+    release = offered.get(line)
+    if release is None or (exact is not None and version_key(exact) != version_key(release)):
+        return f"debian has {have} only" if have else "debian: apt knows no golang-1.N-go package"
+    pins = [f"golang-{line}-{part}={found[f'golang-{line}-{part}']}" for part in ("go", "src")]
+    return Offer(
+        provider=NAME, version=release, fetch_into=lambda tmp: fetch_into(line, pins, tmp),
+        source=" ".join(pins) + " (apt)",
+    )
+
+
+def _download(pins: list[str], where: Path) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["apt-get", "download", *pins], cwd=where, capture_output=True, text=True, timeout=APT_TIMEOUT_S,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FetchError(f"apt-get download: {exc}") from exc
+
+
+def fetch_into(line: str, pins: list[str], tmp: Path) -> Path:
+    """apt-get download both packages, dpkg-deb -x them into tmp, return the Go root."""
+    download = tmp / ".download"
+    download.mkdir()
+    proc = _download(pins, download)
+    if proc.returncode != 0 and _update_once():
+        # Stale lists: the pinned .deb may have left the mirror. Take the current
+        # candidates; `go version` verification still checks the release.
+        proc = _download([pin.split("=", 1)[0] for pin in pins], download)
+    debs = sorted(download.glob("*.deb"))
+    if proc.returncode != 0 or len(debs) != 2:
+        raise FetchError(f"apt-get download {' '.join(pins)}: {one_line(proc.stderr)}")
+    for deb in debs:
+        _extract(deb, tmp)
+    shutil.rmtree(download)
+    goroot = tmp / "usr" / "lib" / f"go-{line}"
+    if not (goroot / "bin" / "go").is_file():
+        raise FetchError(f"the golang-{line}-go package has no usr/lib/go-{line}/bin/go")
+    return goroot
+
+
+def _extract(deb: Path, dest: Path) -> None:
+    try:
+        proc = subprocess.run(
+            ["dpkg-deb", "-x", str(deb), str(dest)], capture_output=True, text=True, timeout=APT_TIMEOUT_S,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FetchError(f"dpkg-deb -x {deb.name}: {exc}") from exc
+    if proc.returncode != 0:
+        raise FetchError(f"dpkg-deb -x {deb.name}: {one_line(proc.stderr)}")

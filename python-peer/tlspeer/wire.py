@@ -1,0 +1,793 @@
+"""Decode one recorded TLS connection: raw bytes both ways plus a key log in, a
+typed, JSON-friendly account of records, handshake messages, alerts and
+application data out.
+
+This is what the harness calls to see what a peer really sent, so it never raises
+on bad input: a missing key, a record that does not decrypt, a truncated stream or
+a malformed message is reported in the result and decoding carries on with what is
+left.
+
+How keys are chosen:
+
+* The hellos are read first (they are in the clear) to learn the version, the
+  cipher suite and both randoms; the key log entry is looked up by the
+  ClientHello random.
+* TLS 1.3: every record with outer type application_data is protected. Each
+  direction walks its epochs in order (client: early if 0-RTT was offered,
+  handshake, application, then one per KeyUpdate; server: handshake, application,
+  ...). A direction moves to its next epoch after the message that ends the
+  current one (EndOfEarlyData, Finished, KeyUpdate); when the current key does not
+  open a record the later epochs are tried, which covers rejected 0-RTT and
+  messages that could not be read.
+* TLS 1.2: a direction is protected from its ChangeCipherSpec on, with keys from
+  the CLIENT_RANDOM master secret, the two randoms and the suite.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import handshake as hs
+from .keylog import (CLIENT_EARLY_TRAFFIC_SECRET, CLIENT_HANDSHAKE_TRAFFIC_SECRET,
+                     CLIENT_RANDOM, CLIENT_TRAFFIC_SECRET_0, SERVER_HANDSHAKE_TRAFFIC_SECRET,
+                     SERVER_TRAFFIC_SECRET_0, KeyLog, KeyLogError, parse_keylog)
+from .keyschedule import key_block12, next_traffic_secret, traffic_key_iv
+from .record import (ALERT, APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE, BadRecordMac,
+                     Record, RecordError, RecordReader, Tls13Protection, content_type_name,
+                     tls12_protection)
+from .suites import SUITE_BY_ID, CipherSuite, suite_name
+
+TLS12 = 0x0303
+TLS13 = 0x0304
+
+# How many records in a row may fail in one epoch before we stop guessing that
+# the sender skipped sequence numbers (a corrupted record still uses one up).
+_MAX_SEQ_SKIP = 4
+
+
+# ---------------------------------------------------------------------------
+# Result types
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class RecordInfo:
+    index: int
+    offset: int
+    content_type: int
+    legacy_version: int
+    length: int  # fragment length; the record takes 5 more bytes on the wire
+    encrypted: bool
+    decrypted: bool
+    epoch: str | None  # "plaintext", "early", "handshake", "application[_N]", "protected"
+    inner_content_type: int | None = None
+    plaintext_length: int | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        inner = self.inner_content_type
+        return {
+            "index": self.index,
+            "offset": self.offset,
+            "content_type": self.content_type,
+            "content_type_name": content_type_name(self.content_type),
+            "legacy_version": self.legacy_version,
+            "length": self.length,
+            "wire_length": self.length + 5,
+            "encrypted": self.encrypted,
+            "decrypted": self.decrypted,
+            "epoch": self.epoch,
+            "inner_content_type": inner,
+            "inner_content_type_name": None if inner is None else content_type_name(inner),
+            "plaintext_length": self.plaintext_length,
+            "error": self.error,
+        }
+
+
+@dataclass
+class HandshakeInfo:
+    msg_type: int
+    length: int
+    record_index: int  # the record holding the message's first byte
+    encrypted: bool
+    epoch: str | None
+    summary: dict[str, Any] | None = None
+    decode_error: str | None = None
+    body: bytes = field(default=b"", repr=False)
+
+    @property
+    def name(self) -> str:
+        return hs.handshake_type_name(self.msg_type)
+
+    def encode(self) -> bytes:
+        return hs.HandshakeMessage(self.msg_type, self.body).encode()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.msg_type,
+            "name": self.name,
+            "length": self.length,
+            "record_index": self.record_index,
+            "encrypted": self.encrypted,
+            "epoch": self.epoch,
+            "summary": self.summary,
+            "decode_error": self.decode_error,
+        }
+
+
+@dataclass
+class AlertInfo:
+    level: int
+    description: int
+    record_index: int
+    encrypted: bool
+    epoch: str | None
+
+    @property
+    def level_name(self) -> str:
+        return hs.alert_level_name(self.level)
+
+    @property
+    def description_name(self) -> str:
+        return hs.alert_description_name(self.description)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "level_name": self.level_name,
+            "description": self.description,
+            "description_name": self.description_name,
+            "encrypted": self.encrypted,
+            "record_index": self.record_index,
+            "epoch": self.epoch,
+        }
+
+
+@dataclass
+class AppDataInfo:
+    length: int
+    record_index: int
+    encrypted: bool
+    epoch: str | None
+    data: bytes = field(default=b"", repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"length": self.length, "record_index": self.record_index,
+                "encrypted": self.encrypted, "epoch": self.epoch}
+
+
+@dataclass
+class Direction:
+    """What one endpoint sent: `sender` is "client" or "server"."""
+
+    sender: str
+    total_bytes: int = 0
+    records: list[RecordInfo] = field(default_factory=list)
+    handshake_messages: list[HandshakeInfo] = field(default_factory=list)
+    alerts: list[AlertInfo] = field(default_factory=list)
+    application_data: list[AppDataInfo] = field(default_factory=list)
+    change_cipher_spec_count: int = 0
+    truncated_bytes: int = 0  # an incomplete record at the end of the stream
+    unparsed_bytes: int = 0  # bytes after a header that is not TLS
+    pending_handshake_bytes: int = 0  # an incomplete handshake message at the end
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def handshake_types(self) -> list[str]:
+        return [m.name for m in self.handshake_messages]
+
+    @property
+    def undecrypted_records(self) -> int:
+        return sum(1 for r in self.records if r.encrypted and not r.decrypted)
+
+    @property
+    def application_bytes(self) -> bytes:
+        return b"".join(a.data for a in self.application_data)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sender": self.sender,
+            "bytes": self.total_bytes,
+            "records": [r.to_json() for r in self.records],
+            "handshake_messages": [m.to_json() for m in self.handshake_messages],
+            "alerts": [a.to_json() for a in self.alerts],
+            "application_data": [a.to_json() for a in self.application_data],
+            "application_data_bytes": sum(a.length for a in self.application_data),
+            "change_cipher_spec_count": self.change_cipher_spec_count,
+            "undecrypted_records": self.undecrypted_records,
+            "truncated_bytes": self.truncated_bytes,
+            "unparsed_bytes": self.unparsed_bytes,
+            "pending_handshake_bytes": self.pending_handshake_bytes,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass
+class Connection:
+    version: int | None
+    cipher_suite: int | None
+    hello_retry_request: bool
+    resumed: bool | None
+    early_data_offered: bool
+    early_data_accepted: bool | None
+    client_random: bytes | None
+    server_random: bytes | None
+    keylog_labels: list[str]
+    client_to_server: Direction
+    server_to_client: Direction
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def version_name(self) -> str | None:
+        return None if self.version is None else hs.version_name(self.version)
+
+    @property
+    def cipher_suite_name(self) -> str | None:
+        return None if self.cipher_suite is None else suite_name(self.cipher_suite)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "version_name": self.version_name,
+            "cipher_suite": self.cipher_suite,
+            "cipher_suite_name": self.cipher_suite_name,
+            "hello_retry_request": self.hello_retry_request,
+            "resumed": self.resumed,
+            "early_data_offered": self.early_data_offered,
+            "early_data_accepted": self.early_data_accepted,
+            "client_random": None if self.client_random is None else self.client_random.hex(),
+            "server_random": None if self.server_random is None else self.server_random.hex(),
+            "keylog_labels": list(self.keylog_labels),
+            "client_to_server": self.client_to_server.to_json(),
+            "server_to_client": self.server_to_client.to_json(),
+            "notes": list(self.notes),
+        }
+
+
+# ---------------------------------------------------------------------------
+# Framing and the hello pre-scan
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Framed:
+    records: list[Record]
+    total: int
+    truncated: int
+    unparsed: int
+    note: str | None
+
+
+def _frame(data: bytes) -> _Framed:
+    reader = RecordReader()
+    try:
+        records = reader.feed(data)
+    except RecordError as exc:
+        # Keep what framed before the bad header; the rest is out of step.
+        good, _ = _frame_prefix(data)
+        return _Framed(good, len(data), 0, len(data) - sum(r.wire_length for r in good), str(exc))
+    return _Framed(records, len(data), len(reader.pending), 0, None)
+
+
+def _frame_prefix(data: bytes) -> tuple[list[Record], int]:
+    out: list[Record] = []
+    pos = 0
+    reader = RecordReader()
+    # Feed one record at a time so the records before the bad header survive.
+    while pos + 5 <= len(data):
+        length = int.from_bytes(data[pos + 3:pos + 5], "big")
+        try:
+            got = reader.feed(data[pos:pos + 5 + length])
+        except RecordError:
+            break
+        if not got:
+            break
+        out.extend(got)
+        pos += 5 + length
+    return out, pos
+
+
+@dataclass
+class _Hellos:
+    client_hellos: list[hs.ClientHello]
+    server_hellos: list[hs.ServerHello]
+    tls12_abbreviated: bool | None  # server sent CCS before ServerHelloDone
+
+
+def _scan_server_hellos(records: list[Record]) -> tuple[list[hs.ServerHello], bool | None]:
+    reasm = hs.HandshakeReassembler()
+    hellos: list[hs.ServerHello] = []
+    seen: list[int] = []
+    have_sh = False
+    for rec in records:
+        if rec.content_type == APPLICATION_DATA:
+            break
+        if rec.content_type == CHANGE_CIPHER_SPEC:
+            if have_sh:
+                # TLS 1.2: the server's CCS ends its clear flight. Without a
+                # ServerHelloDone before it, the handshake was abbreviated.
+                return hellos, hs.SERVER_HELLO_DONE not in seen
+            continue
+        if rec.content_type != HANDSHAKE:
+            continue
+        for msg in reasm.feed(rec.fragment):
+            seen.append(msg.msg_type)
+            if msg.msg_type == hs.SERVER_HELLO:
+                try:
+                    sh = hs.decode_server_hello(msg.body)
+                except hs.DecodeError:
+                    continue
+                hellos.append(sh)
+                have_sh = have_sh or not sh.is_hello_retry_request
+    return hellos, None
+
+
+def _scan_client_hellos(records: list[Record], hrr: bool) -> list[hs.ClientHello]:
+    reasm = hs.HandshakeReassembler()
+    hellos: list[hs.ClientHello] = []
+    wanted = 2 if hrr else 1
+    for rec in records:
+        if rec.content_type in (CHANGE_CIPHER_SPEC, APPLICATION_DATA):
+            # After an HRR, 0-RTT records and a compatibility CCS may come before
+            # ClientHello2; otherwise the clear part is over.
+            if hrr and len(hellos) < wanted:
+                continue
+            break
+        if rec.content_type != HANDSHAKE:
+            continue
+        for msg in reasm.feed(rec.fragment):
+            if msg.msg_type == hs.CLIENT_HELLO:
+                try:
+                    hellos.append(hs.decode_client_hello(msg.body))
+                except hs.DecodeError:
+                    pass
+        if len(hellos) >= wanted:
+            break
+    return hellos
+
+
+# ---------------------------------------------------------------------------
+# Keys
+# ---------------------------------------------------------------------------
+
+
+class _Epoch:
+    """One TLS 1.3 key epoch of one direction. Several candidate protections exist
+    only while the suite is uncertain (0-RTT under a PSK whose suite we do not see)."""
+
+    def __init__(self, name: str, kind: str, secret: bytes | None,
+                 suites: list[CipherSuite], note: str | None = None) -> None:
+        self.name = name
+        self.kind = kind  # "early", "handshake", "application"
+        self.secret = secret
+        self.suites = suites
+        self.note = note
+        self.candidates: list[tuple[CipherSuite, Tls13Protection]] = []
+        if secret is not None:
+            for suite in suites:
+                if len(secret) == suite.hash_len:
+                    keys = traffic_key_iv(suite.prf_hash, secret, suite.key_len)
+                    self.candidates.append((suite, Tls13Protection(suite.kind, keys.key, keys.iv)))
+        self.missed = 0
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.candidates)
+
+    def try_open(self, rec: Record) -> tuple[int, bytes] | str | None:
+        """(type, content) on success; an error string if the record authenticated
+        but its inner plaintext is invalid; None if no key opens it."""
+        for i, (suite, prot) in enumerate(self.candidates):
+            for seq in range(prot.seq, prot.seq + self.missed + 1):
+                try:
+                    out = prot.decrypt(rec, seq=seq)
+                except BadRecordMac:
+                    continue
+                except RecordError as exc:
+                    self.candidates = [self.candidates[i]]
+                    self.missed = 0
+                    return str(exc)
+                # The first success settles which suite this epoch uses.
+                self.candidates = [self.candidates[i]]
+                self.missed = 0
+                return out
+        return None
+
+    def next_application(self, index: int) -> "_Epoch":
+        secret = None
+        suites = [s for s, _ in self.candidates] or self.suites
+        if self.secret is not None and suites:
+            secret = next_traffic_secret(suites[0].prf_hash, self.secret)
+        return _Epoch(f"application_{index}", "application", secret, suites[:1])
+
+
+@dataclass
+class _Context:
+    version: int | None
+    suite: CipherSuite | None
+    suite_id: int | None
+    client_random: bytes | None
+    server_random: bytes | None
+    secrets: dict[str, bytes]
+    early_offered: bool
+    offered_tls13_suites: list[CipherSuite]
+    encrypt_then_mac: bool
+
+
+# ---------------------------------------------------------------------------
+# One direction
+# ---------------------------------------------------------------------------
+
+
+class _DirectionDecoder:
+    def __init__(self, sender: str, ctx: _Context, framed: _Framed) -> None:
+        self.sender = sender
+        self.ctx = ctx
+        self.framed = framed
+        self.out = Direction(sender, framed.total, truncated_bytes=framed.truncated,
+                             unparsed_bytes=framed.unparsed)
+        if framed.note:
+            self.out.notes.append(f"framing stopped: {framed.note}")
+        self.reasm = hs.HandshakeReassembler()
+        self.reasm_start: int | None = None  # record index of the pending message's start
+        self.early_data_accepted: bool | None = None
+        v = ctx.version
+        self.mode = "tls13" if v == TLS13 else "tls12" if v == TLS12 else "unknown"
+        if v is None and ctx.early_offered and sender == "client" and ctx.offered_tls13_suites:
+            self.mode = "tls13"  # only 0-RTT can be read without a ServerHello
+        if v is not None and v not in (TLS12, TLS13):
+            self.out.notes.append(f"{hs.version_name(v)} records are not decrypted")
+        self.epochs: list[_Epoch] = []
+        self.cur = 0
+        if self.mode == "tls13":
+            self._build_tls13_epochs()
+        self.ccs_seen = False
+        self.prot12 = None
+        self.prot12_note: str | None = None
+
+    # -- key setup --------------------------------------------------------
+
+    def _build_tls13_epochs(self) -> None:
+        ctx, secrets = self.ctx, self.ctx.secrets
+        suites = [ctx.suite] if ctx.suite is not None and ctx.suite.tls13 else []
+        if ctx.suite_id is not None and not suites:
+            self.out.notes.append(f"cipher suite {suite_name(ctx.suite_id)} is not a TLS 1.3 suite we know")
+        if self.sender == "client":
+            if ctx.early_offered:
+                # 0-RTT uses the PSK's suite; prefer the negotiated one, then any other
+                # TLS 1.3 suite the client offered.
+                early = suites + [s for s in ctx.offered_tls13_suites if s not in suites]
+                self._add_epoch("early", "early", CLIENT_EARLY_TRAFFIC_SECRET, early)
+            self._add_epoch("handshake", "handshake", CLIENT_HANDSHAKE_TRAFFIC_SECRET, suites)
+            self._add_epoch("application", "application", CLIENT_TRAFFIC_SECRET_0, suites)
+        else:
+            self._add_epoch("handshake", "handshake", SERVER_HANDSHAKE_TRAFFIC_SECRET, suites)
+            self._add_epoch("application", "application", SERVER_TRAFFIC_SECRET_0, suites)
+
+    def _add_epoch(self, name: str, kind: str, label: str, suites: list[CipherSuite]) -> None:
+        secret = self.ctx.secrets.get(label)
+        note = None if secret is not None else f"no {label} in key log"
+        self.epochs.append(_Epoch(name, kind, secret, suites, note))
+
+    def _epoch(self, i: int) -> _Epoch | None:
+        # Application epochs beyond the first are made on demand (KeyUpdate).
+        while i >= len(self.epochs):
+            last = self.epochs[-1] if self.epochs else None
+            if last is None or last.kind != "application":
+                return None
+            self.epochs.append(last.next_application(len(self.epochs) - self._first_app()))
+        return self.epochs[i]
+
+    def _first_app(self) -> int:
+        for i, e in enumerate(self.epochs):
+            if e.kind == "application":
+                return i
+        return len(self.epochs)
+
+    def _tls12_protection(self):
+        ctx = self.ctx
+        suite = ctx.suite
+        if suite is None:
+            self.prot12_note = "cipher suite unknown: no ServerHello"
+            return None
+        if suite.tls13:
+            self.prot12_note = f"{suite.name} in a TLS 1.2 connection"
+            return None
+        master = ctx.secrets.get(CLIENT_RANDOM)
+        if master is None:
+            self.prot12_note = "no CLIENT_RANDOM in key log"
+            return None
+        if ctx.client_random is None or ctx.server_random is None:
+            self.prot12_note = "hello randoms unknown"
+            return None
+        block = key_block12(suite.prf_hash, master, ctx.client_random, ctx.server_random,
+                            suite.mac_len, suite.key_len, suite.fixed_iv_len)
+        client = self.sender == "client"
+        return tls12_protection(
+            suite,
+            block.client_write_key if client else block.server_write_key,
+            block.client_write_iv if client else block.server_write_iv,
+            block.client_write_mac_key if client else block.server_write_mac_key,
+            encrypt_then_mac=ctx.encrypt_then_mac and suite.kind == "cbc",
+        )
+
+    # -- records ----------------------------------------------------------
+
+    def run(self) -> Direction:
+        for index, rec in enumerate(self.framed.records):
+            self._record(index, rec)
+        pending = self.reasm.pending
+        self.out.pending_handshake_bytes = len(pending)
+        if pending:
+            self.out.notes.append(f"incomplete handshake message at end ({len(pending)} bytes)")
+        return self.out
+
+    def _record(self, index: int, rec: Record) -> None:
+        info = RecordInfo(index, rec.offset, rec.content_type, rec.legacy_version,
+                          len(rec.fragment), encrypted=False, decrypted=False, epoch="plaintext")
+        self.out.records.append(info)
+        opened: tuple[int, bytes] | None
+        triggers: list[int] = []
+        if self._is_protected(rec):
+            info.encrypted = True
+            info.epoch = None
+            opened = self._open(rec, info)
+            if opened is None:
+                if self.reasm.pending:
+                    self.out.notes.append(f"record {index}: handshake bytes lost before it")
+                    self.reasm.clear()
+                return
+            info.decrypted = True
+        else:
+            opened = (rec.content_type, rec.fragment)
+        ctype, content = opened
+        info.inner_content_type = ctype
+        info.plaintext_length = len(content)
+        if ctype == HANDSHAKE:
+            triggers = self._handshake(index, content, info)
+        elif ctype == ALERT:
+            self._alerts(index, content, info)
+        elif ctype == APPLICATION_DATA:
+            self.out.application_data.append(
+                AppDataInfo(len(content), index, info.encrypted, info.epoch, content))
+        elif ctype == CHANGE_CIPHER_SPEC:
+            self._ccs(index, content, info)
+        # Key changes take effect from the next record.
+        for msg_type in triggers:
+            self._advance(msg_type, info.epoch, index)
+
+    def _is_protected(self, rec: Record) -> bool:
+        if self.mode == "tls13":
+            return rec.content_type == APPLICATION_DATA
+        if self.ccs_seen:
+            return True
+        # Before any CCS, application data can only be protected data we cannot place.
+        return self.mode == "unknown" and rec.content_type == APPLICATION_DATA
+
+    def _open(self, rec: Record, info: RecordInfo) -> tuple[int, bytes] | None:
+        if self.mode == "tls13":
+            return self._open13(rec, info)
+        if self.mode == "tls12" and self.ccs_seen:
+            if self.prot12 is None:
+                info.error = self.prot12_note or "no keys"
+                return None
+            try:
+                out = self.prot12.decrypt(rec)
+            except BadRecordMac as exc:
+                info.epoch = "protected"
+                info.error = f"bad_record_mac: {exc}"
+                return None
+            info.epoch = "protected"
+            return out
+        info.error = ("no keys: version unknown" if self.ctx.version is None
+                      else f"{hs.version_name(self.ctx.version)} records are not decrypted")
+        return None
+
+    def _open13(self, rec: Record, info: RecordInfo) -> tuple[int, bytes] | None:
+        notes = []
+        for i in range(self.cur, self.cur + 3):
+            epoch = self._epoch(i)
+            if epoch is None:
+                break
+            if not epoch.usable:
+                if epoch.note:
+                    notes.append(epoch.note)
+                continue
+            got = epoch.try_open(rec)
+            if got is None:
+                continue
+            if i != self.cur:
+                self.out.notes.append(f"record {info.index}: opened with {epoch.name} keys "
+                                      f"(moved on from {self.epochs[self.cur].name})")
+                self.cur = i
+            info.epoch = epoch.name
+            if isinstance(got, str):
+                info.decrypted = True
+                info.error = got
+                return None
+            return got
+        current = self._epoch(self.cur)
+        if current is not None:
+            current.missed = min(current.missed + 1, _MAX_SEQ_SKIP)
+        info.error = "; ".join(dict.fromkeys(notes)) if notes else "no key opens this record"
+        return None
+
+    def _advance(self, msg_type: int, epoch_name: str | None, index: int) -> None:
+        if self.mode != "tls13" or epoch_name is None:
+            return
+        current = self.epochs[self.cur]
+        if current.name != epoch_name:
+            return
+        ends = {"early": hs.END_OF_EARLY_DATA, "handshake": hs.FINISHED,
+                "application": hs.KEY_UPDATE}
+        if ends.get(current.kind) == msg_type:
+            self.cur += 1
+            self._epoch(self.cur)
+
+    def _ccs(self, index: int, content: bytes, info: RecordInfo) -> None:
+        self.out.change_cipher_spec_count += 1
+        if content != b"\x01":
+            self.out.notes.append(f"record {index}: ChangeCipherSpec payload {content.hex()}")
+        if self.mode == "tls13":
+            return  # compatibility-mode dummy; keys do not change
+        if self.ccs_seen:
+            # A second CCS is a renegotiation; its keys need the encrypted hellos.
+            self.out.notes.append(f"record {index}: renegotiation is not followed")
+            self.prot12 = None
+            self.prot12_note = "renegotiated keys are not followed"
+            return
+        self.ccs_seen = True
+        if self.mode == "tls12":
+            self.prot12 = self._tls12_protection()
+            if self.prot12 is None and self.prot12_note:
+                self.out.notes.append(f"record {index}: cannot decrypt after ChangeCipherSpec: "
+                                      f"{self.prot12_note}")
+
+    def _alerts(self, index: int, content: bytes, info: RecordInfo) -> None:
+        if len(content) % 2:
+            self.out.notes.append(f"record {index}: alert record of {len(content)} bytes")
+        for i in range(0, len(content) - 1, 2):
+            self.out.alerts.append(AlertInfo(content[i], content[i + 1], index,
+                                             info.encrypted, info.epoch))
+
+    def _handshake(self, index: int, content: bytes, info: RecordInfo) -> list[int]:
+        if not self.reasm.pending:
+            self.reasm_start = index
+        triggers = []
+        for msg in self.reasm.feed(content):
+            start = self.reasm_start if self.reasm_start is not None else index
+            self.reasm_start = index
+            item = HandshakeInfo(msg.msg_type, msg.length, start, info.encrypted, info.epoch,
+                                 body=msg.body)
+            try:
+                item.summary = hs.summarize(msg, self.ctx.version)
+            except hs.DecodeError as exc:
+                item.decode_error = str(exc)
+            if msg.msg_type == hs.ENCRYPTED_EXTENSIONS and item.summary is not None:
+                self.early_data_accepted = bool(item.summary.get("early_data"))
+            self.out.handshake_messages.append(item)
+            triggers.append(msg.msg_type)
+        if not self.reasm.pending:
+            self.reasm_start = None
+        return triggers
+
+
+# ---------------------------------------------------------------------------
+# The entry point
+# ---------------------------------------------------------------------------
+
+
+def _entry_by_trial(entries: KeyLog, server_records: list[Record], suite: CipherSuite | None,
+                    exclude: bytes | None) -> tuple[bytes, dict[str, bytes]] | None:
+    """Find the key log entry whose server handshake key opens the server's first
+    protected record. Used when the ClientHello random on the wire is not in the
+    key log (with ECH the keys belong to the inner hello's random)."""
+    if suite is None or not suite.tls13:
+        return None
+    first = next((r for r in server_records if r.content_type == APPLICATION_DATA), None)
+    if first is None:
+        return None
+    for client_random, secrets in entries.items():
+        secret = secrets.get(SERVER_HANDSHAKE_TRAFFIC_SECRET)
+        if client_random == exclude or secret is None or len(secret) != suite.hash_len:
+            continue
+        keys = traffic_key_iv(suite.prf_hash, secret, suite.key_len)
+        try:
+            Tls13Protection(suite.kind, keys.key, keys.iv).decrypt(first)
+        except RecordError:
+            continue
+        return client_random, secrets
+    return None
+
+
+def decode_connection(client_to_server: bytes, server_to_client: bytes, keylog: str) -> Connection:
+    """Decode one TLS connection recorded by one endpoint.
+
+    `client_to_server` and `server_to_client` are the raw TCP payload bytes each way
+    (either may be empty or end mid-record); `keylog` is the NSS key log text that
+    endpoint wrote. Never raises for bad input; see Connection.notes and each
+    Direction's notes for what could not be decoded.
+    """
+    notes: list[str] = []
+    try:
+        entries = parse_keylog(keylog)
+    except KeyLogError as exc:
+        notes.append(f"{exc}; malformed key log lines skipped")
+        entries = parse_keylog(keylog, strict=False)
+
+    c_framed = _frame(bytes(client_to_server))
+    s_framed = _frame(bytes(server_to_client))
+
+    server_hellos, abbreviated = _scan_server_hellos(s_framed.records)
+    hrr = any(sh.is_hello_retry_request for sh in server_hellos)
+    client_hellos = _scan_client_hellos(c_framed.records, hrr)
+    final_sh = next((sh for sh in reversed(server_hellos) if not sh.is_hello_retry_request), None)
+    any_sh = final_sh or (server_hellos[0] if server_hellos else None)
+    ch1 = client_hellos[0] if client_hellos else None
+
+    version: int | None = None
+    if any_sh is not None:
+        try:
+            version = any_sh.negotiated_version()
+        except hs.DecodeError as exc:
+            notes.append(f"ServerHello supported_versions: {exc}")
+            version = any_sh.legacy_version
+    suite_id = any_sh.cipher_suite if any_sh is not None else None
+    suite = SUITE_BY_ID.get(suite_id) if suite_id is not None else None
+
+    early_offered = bool(ch1 and ch1.offers_early_data())
+    offered13 = [SUITE_BY_ID[s] for s in (ch1.cipher_suites if ch1 else ())
+                 if s in SUITE_BY_ID and SUITE_BY_ID[s].tls13]
+    client_random = ch1.random if ch1 else None
+    server_random = final_sh.random if final_sh else None
+
+    secrets: dict[str, bytes] = {}
+    if client_random is not None:
+        if client_random in entries:
+            secrets = entries[client_random]
+        elif entries:
+            found = None
+            if version == TLS13:
+                found = _entry_by_trial(entries, s_framed.records, suite, client_random)
+            if found is not None:
+                notes.append("ClientHello random not in key log; used the entry for "
+                             f"{found[0].hex()}, whose keys open the server's records")
+                secrets = found[1]
+            else:
+                notes.append("ClientHello random not in key log")
+    elif entries:
+        notes.append("no ClientHello seen; key log not used")
+
+    encrypt_then_mac = bool(final_sh and final_sh.has_extension(hs.EXT_ENCRYPT_THEN_MAC))
+    ctx = _Context(version, suite, suite_id, client_random, server_random, secrets,
+                   early_offered, offered13, encrypt_then_mac)
+
+    client_dec = _DirectionDecoder("client", ctx, c_framed)
+    server_dec = _DirectionDecoder("server", ctx, s_framed)
+    client_dir = client_dec.run()
+    server_dir = server_dec.run()
+
+    resumed: bool | None = None
+    if final_sh is not None:
+        if version == TLS13:
+            resumed = final_sh.has_extension(hs.EXT_PRE_SHARED_KEY)
+        else:
+            resumed = abbreviated
+    early_accepted = server_dec.early_data_accepted if early_offered else None
+    if early_offered and early_accepted is None and hrr:
+        early_accepted = False  # 0-RTT never survives a HelloRetryRequest
+
+    return Connection(
+        version=version,
+        cipher_suite=suite_id,
+        hello_retry_request=hrr,
+        resumed=resumed,
+        early_data_offered=early_offered,
+        early_data_accepted=early_accepted,
+        client_random=client_random,
+        server_random=server_random,
+        keylog_labels=sorted(secrets),
+        client_to_server=client_dir,
+        server_to_client=server_dir,
+        notes=notes,
+    )

