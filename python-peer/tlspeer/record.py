@@ -86,7 +86,8 @@ class RecordReader:
 
     A header that cannot start a TLS record (unknown content type, a major version
     other than 3, a length beyond 2^14 + 2048) raises RecordError: after that the
-    stream is out of step and nothing later in it can be trusted.
+    stream is out of step and nothing later in it can be trusted. Records complete
+    before such a header are returned first; the error comes with the next call.
     """
 
     def __init__(self) -> None:
@@ -100,12 +101,17 @@ class RecordReader:
             ctype = self._buf[0]
             version = int.from_bytes(self._buf[1:3], "big")
             length = int.from_bytes(self._buf[3:5], "big")
+            problem = None
             if ctype not in CONTENT_TYPE_NAMES:
-                raise RecordError(f"offset {self._offset}: unknown record content type {ctype}")
-            if version >> 8 != 3:
-                raise RecordError(f"offset {self._offset}: record version 0x{version:04x} is not TLS")
-            if length > MAX_FRAGMENT:
-                raise RecordError(f"offset {self._offset}: record length {length} exceeds 2^14+2048")
+                problem = f"unknown record content type {ctype}"
+            elif version >> 8 != 3:
+                problem = f"record version 0x{version:04x} is not TLS"
+            elif length > MAX_FRAGMENT:
+                problem = f"record length {length} exceeds 2^14+2048"
+            if problem is not None:
+                if out:
+                    break
+                raise RecordError(f"offset {self._offset}: {problem}")
             if len(self._buf) < HEADER_LEN + length:
                 break
             fragment = bytes(self._buf[HEADER_LEN:HEADER_LEN + length])

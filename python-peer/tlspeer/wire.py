@@ -33,8 +33,8 @@ from .keylog import (CLIENT_EARLY_TRAFFIC_SECRET, CLIENT_HANDSHAKE_TRAFFIC_SECRE
                      SERVER_TRAFFIC_SECRET_0, KeyLog, KeyLogError, parse_keylog)
 from .keyschedule import key_block12, next_traffic_secret, traffic_key_iv
 from .record import (ALERT, APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE, BadRecordMac,
-                     Record, RecordError, RecordReader, Tls13Protection, content_type_name,
-                     tls12_protection)
+                     Record, RecordError, RecordProtection, RecordReader, Tls13Protection,
+                     content_type_name, tls12_protection)
 from .suites import SUITE_BY_ID, CipherSuite, suite_name
 
 TLS12 = 0x0303
@@ -260,38 +260,14 @@ class _Framed:
 
 def _frame(data: bytes) -> _Framed:
     reader = RecordReader()
+    records: list[Record] = []
     try:
         records = reader.feed(data)
+        reader.feed(b"")  # surfaces a bad header that follows good records
     except RecordError as exc:
-        # Keep what framed before the bad header; the rest is out of step.
-        good, _ = _frame_prefix(data)
-        return _Framed(good, len(data), 0, len(data) - sum(r.wire_length for r in good), str(exc))
+        # The rest of the stream is out of step; keep what framed before it.
+        return _Framed(records, len(data), 0, len(reader.pending), str(exc))
     return _Framed(records, len(data), len(reader.pending), 0, None)
-
-
-def _frame_prefix(data: bytes) -> tuple[list[Record], int]:
-    out: list[Record] = []
-    pos = 0
-    reader = RecordReader()
-    # Feed one record at a time so the records before the bad header survive.
-    while pos + 5 <= len(data):
-        length = int.from_bytes(data[pos + 3:pos + 5], "big")
-        try:
-            got = reader.feed(data[pos:pos + 5 + length])
-        except RecordError:
-            break
-        if not got:
-            break
-        out.extend(got)
-        pos += 5 + length
-    return out, pos
-
-
-@dataclass
-class _Hellos:
-    client_hellos: list[hs.ClientHello]
-    server_hellos: list[hs.ServerHello]
-    tls12_abbreviated: bool | None  # server sent CCS before ServerHelloDone
 
 
 def _scan_server_hellos(records: list[Record]) -> tuple[list[hs.ServerHello], bool | None]:
@@ -442,7 +418,7 @@ class _DirectionDecoder:
         if self.mode == "tls13":
             self._build_tls13_epochs()
         self.ccs_seen = False
-        self.prot12 = None
+        self.prot12: RecordProtection | None = None
         self.prot12_note: str | None = None
 
     # -- key setup --------------------------------------------------------
@@ -484,7 +460,7 @@ class _DirectionDecoder:
                 return i
         return len(self.epochs)
 
-    def _tls12_protection(self):
+    def _tls12_protection(self) -> RecordProtection | None:
         ctx = self.ctx
         suite = ctx.suite
         if suite is None:

