@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 
 class PeerFailure(Exception):
@@ -47,10 +47,16 @@ class _Pending:
 
 @dataclass
 class PeerProcess:
-    """A running peer: a local process or a container attached to stdin/stdout."""
+    """A running peer: a local process or a container attached to stdin/stdout.
+
+    on_exit, if given, runs once when the peer is over (killed, closed, or its
+    process exited): killing a `docker run` client does not stop its container,
+    so the docker runner removes the container there.
+    """
 
     release: str
     argv: Sequence[str]
+    on_exit: Callable[["PeerProcess"], None] | None = None
     proc: subprocess.Popen | None = None
     _next_id: int = 0
     _pending: dict[int, _Pending] = field(default_factory=dict)
@@ -58,6 +64,7 @@ class PeerProcess:
     _stderr_tail: deque = field(default_factory=lambda: deque(maxlen=200))
     dead: str | None = None
     hello: dict[str, Any] = field(default_factory=dict)
+    _exited: bool = False  # on_exit has run (or is running)
 
     def start(self, timeout: float = 20.0) -> dict[str, Any]:
         """Start the process and ask for its capabilities (the preflight)."""
@@ -119,6 +126,7 @@ class PeerProcess:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+        self._run_on_exit()
         self._fail_pending()
 
     def close(self) -> None:
@@ -160,12 +168,23 @@ class PeerProcess:
         with self._lock:
             if not self.dead:
                 self.dead = f"exited with status {code}"
+        self._run_on_exit()
         self._fail_pending()
 
     def _read_stderr(self) -> None:
         assert self.proc and self.proc.stderr
         for raw in self.proc.stderr:
             self._stderr_tail.append(raw.decode(errors="replace"))
+
+    def _run_on_exit(self) -> None:
+        with self._lock:
+            if self._exited or self.on_exit is None:
+                return
+            self._exited = True
+        try:
+            self.on_exit(self)
+        except Exception as exc:  # cleanup must not turn a peer failure into a crash of the run
+            self._stderr_tail.append(f"[harness] cleanup after the peer failed: {exc}\n")
 
     def _fail_pending(self) -> None:
         with self._lock:

@@ -424,7 +424,7 @@ class _DirectionDecoder:
     # -- key setup --------------------------------------------------------
 
     def _build_tls13_epochs(self) -> None:
-        ctx, secrets = self.ctx, self.ctx.secrets
+        ctx = self.ctx
         suites = [ctx.suite] if ctx.suite is not None and ctx.suite.tls13 else []
         if ctx.suite_id is not None and not suites:
             self.out.notes.append(f"cipher suite {suite_name(ctx.suite_id)} is not a TLS 1.3 suite we know")
