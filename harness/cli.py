@@ -95,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress.finish()
     timing = {"prepare_seconds": round(prepared - started, 3), "run_seconds": round(outcome.seconds, 3),
               "handshakes": outcome.handshakes}
-    report = json_report.build(outcome.results, releases.rows, timing)
+    report = json_report.build(outcome.results, releases.rows, outcome.capabilities, timing)
     if args.json:
         json_report.write(args.json, report)
     if args.junit:

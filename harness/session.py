@@ -17,6 +17,7 @@ from .execute import CONNECT_TIMEOUT_MS, CaseRun, ReleaseKey, run_all
 from .observe.normalize import normalize_run
 from .peers.build import BuildFailure, build_peers
 from .peers.pool import PeerPool
+from .peers.protocol import PeerFailure
 from .scenario.model import Case
 
 
@@ -75,6 +76,7 @@ class Outcome:
     runs: list[CaseRun]
     seconds: float
     handshakes: int
+    capabilities: dict[str, dict[str, Any]]  # release -> the peer's hello (its preflight answer)
 
 
 def run_cases(cases: list[Case], versions: list[str], pool: PeerPool, *, workers: int = 4,
@@ -88,4 +90,14 @@ def run_cases(cases: list[Case], versions: list[str], pool: PeerPool, *, workers
         by_case.setdefault(run.case.id, {})[run.key] = normalize_run(run)
     results = [compare_case(c, by_case[c.id]) for c in cases]
     handshakes = sum(1 for run in runs for s in run.steps if s.client is not None)
-    return Outcome(results, runs, time.monotonic() - started, handshakes)
+    seconds = time.monotonic() - started
+    capabilities = {v: _capabilities(pool, v) for v in versions}
+    return Outcome(results, runs, seconds, handshakes, capabilities)
+
+
+def _capabilities(pool: PeerPool, version: str) -> dict[str, Any]:
+    try:
+        hello = pool.get(version).hello
+    except PeerFailure as exc:
+        return {"error": str(exc)}
+    return {"apis": hello.get("apis", {}), "connection_state_fields": hello.get("connection_state_fields", [])}

@@ -13,11 +13,13 @@ class PeerPool:
     """Starts a peer per release on first use and restarts it after a failure.
 
     make_argv gives the command that starts the peer of a release: the binary for
-    the local runner, `docker run -i ...` for the docker runner.
+    the local runner, `docker run -i ...` for the docker runner. on_exit is handed
+    to every peer (PeerProcess.on_exit): the runner's cleanup once a peer is over.
     """
 
     make_argv: Callable[[str], list[str]]
     start_timeout: float = 20.0
+    on_exit: Callable[[PeerProcess], None] | None = None
     _peers: dict[str, PeerProcess] = field(default_factory=dict)
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -33,7 +35,7 @@ class PeerPool:
                 return peer
             if peer is not None:
                 self.restarts[release] = self.restarts.get(release, 0) + 1
-            peer = PeerProcess(release, self.make_argv(release))
+            peer = PeerProcess(release, self.make_argv(release), on_exit=self.on_exit)
             try:
                 peer.start(timeout=self.start_timeout)
             except PeerFailure:

@@ -64,7 +64,8 @@ class PeerProcess:
     _stderr_tail: deque = field(default_factory=lambda: deque(maxlen=200))
     dead: str | None = None
     hello: dict[str, Any] = field(default_factory=dict)
-    _exited: bool = False  # on_exit has run (or is running)
+    _exited: bool = False  # on_exit has run
+    _exit_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self, timeout: float = 20.0) -> dict[str, Any]:
         """Start the process and ask for its capabilities (the preflight)."""
@@ -126,8 +127,8 @@ class PeerProcess:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-        self._run_on_exit()
         self._fail_pending()
+        self._run_on_exit()
 
     def close(self) -> None:
         if self.proc and self.proc.poll() is None and not self.dead:
@@ -168,8 +169,8 @@ class PeerProcess:
         with self._lock:
             if not self.dead:
                 self.dead = f"exited with status {code}"
-        self._run_on_exit()
         self._fail_pending()
+        self._run_on_exit()
 
     def _read_stderr(self) -> None:
         assert self.proc and self.proc.stderr
@@ -177,14 +178,16 @@ class PeerProcess:
             self._stderr_tail.append(raw.decode(errors="replace"))
 
     def _run_on_exit(self) -> None:
-        with self._lock:
+        # Held while the hook runs: whoever comes second (kill or the reader thread)
+        # returns only once the cleanup is done, so close() leaves nothing behind.
+        with self._exit_lock:
             if self._exited or self.on_exit is None:
                 return
             self._exited = True
-        try:
-            self.on_exit(self)
-        except Exception as exc:  # cleanup must not turn a peer failure into a crash of the run
-            self._stderr_tail.append(f"[harness] cleanup after the peer failed: {exc}\n")
+            try:
+                self.on_exit(self)
+            except Exception as exc:  # a failed cleanup must not crash the run
+                self._stderr_tail.append(f"[harness] cleanup after the peer failed: {exc}\n")
 
     def _fail_pending(self) -> None:
         with self._lock:

@@ -15,11 +15,12 @@ from ..compare import CaseResult, key_text
 SCHEMA_VERSION = 1
 
 
-def release_rows(toolchains: list[Any]) -> list[dict[str, Any]]:
+def release_rows(toolchains: list[Any], capabilities: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for t in toolchains:
         if hasattr(t, "goroot"):
-            rows.append({"line": t.line, "version": t.version, "provider": t.provider, "available": True})
+            rows.append({"line": t.line, "version": t.version, "provider": t.provider, "available": True,
+                         "peer": capabilities.get(t.version, {})})
         else:
             rows.append({"line": t.line, "requested": t.requested, "available": False, "reason": t.reason})
     return rows
@@ -58,10 +59,11 @@ def summary(results: list[CaseResult]) -> dict[str, int]:
     return counts
 
 
-def build(results: list[CaseResult], toolchains: list[Any], timing: dict[str, float]) -> dict[str, Any]:
+def build(results: list[CaseResult], toolchains: list[Any], capabilities: dict[str, dict[str, Any]],
+          timing: dict[str, float]) -> dict[str, Any]:
     return {
         "tlsdiff_report": SCHEMA_VERSION,
-        "releases": release_rows(toolchains),
+        "releases": release_rows(toolchains, capabilities),
         "summary": summary(results),
         "results": [case_entry(r) for r in results],
         "timing": timing,

@@ -1,0 +1,184 @@
+"""The docker runner: each Go release's peer is a long-lived container.
+
+The container runs the same statically linked go-peer binary the local runner
+uses, in a `FROM scratch` image built here (no image is ever pulled). It is
+attached to stdin/stdout by `docker run -i`, so PeerProcess speaks the control
+protocol to it unchanged, and it shares the host's network: peers listen on and
+dial 127.0.0.1 exactly as local ones do.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import os
+import re
+import shutil
+import tarfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.errors import EnvironmentProblem
+from harness.toolchains import Toolchain
+
+from .pool import PeerPool
+from .protocol import PeerProcess
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+IMAGE_REPO = "tlsdiff-go-peer"
+LABEL = "tlsdiff=peer"
+NAME_PREFIX = "tlsdiff-peer-"
+DOCKERFILE = 'FROM scratch\nCOPY go-peer /go-peer\nENTRYPOINT ["/go-peer"]\n'
+PARALLEL_BUILDS = 2  # CI machines have 2 cores
+PING_TIMEOUT_S = 5
+API_TIMEOUT_S = 120  # image builds and force-removals can be slow on a loaded machine
+HINT = "start dockerd, or use --runner local"
+
+_NAME_RE = re.compile(rf"^/?{re.escape(NAME_PREFIX)}(\d+)-")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def engine(timeout: float = API_TIMEOUT_S) -> DockerClient:
+    """A client of the Docker engine that answers a ping; EnvironmentProblem otherwise."""
+    if shutil.which("docker") is None:
+        raise EnvironmentProblem(f"--runner docker: the docker command is not on PATH; install the Docker CLI, "
+                                 f"or use --runner local")
+    try:
+        import docker
+    except ImportError as exc:
+        raise EnvironmentProblem(f"--runner docker: the docker Python package is missing ({_one_line(exc)}); "
+                                 f"pip install docker, or use --runner local") from None
+    try:
+        # Ping with a short timeout so a dead socket fails fast; then a patient client.
+        docker.from_env(timeout=PING_TIMEOUT_S).ping()
+        return docker.from_env(timeout=timeout)
+    except Exception as exc:  # the SDK raises DockerException, requests or socket errors
+        raise EnvironmentProblem(f"--runner docker: no Docker engine answers ({_one_line(exc)}); {HINT}") from None
+
+
+# ---------------------------------------------------------------- images
+
+
+def image_tag(version: str, binary: Path) -> str:
+    """tlsdiff-go-peer:<version>-<sha256 of the binary, 12 hex>: a rebuilt peer gets a new image."""
+    digest = hashlib.sha256(binary.read_bytes()).hexdigest()
+    return f"{IMAGE_REPO}:{version}-{digest[:12]}"
+
+
+def _context(binary: Path) -> io.BytesIO:
+    """The build context, in memory: the Dockerfile and the binary, nothing else."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data, mode in (("Dockerfile", DOCKERFILE.encode(), 0o644), ("go-peer", binary.read_bytes(), 0o755)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    return buf
+
+
+def ensure_image(client: DockerClient, version: str, binary: Path) -> str:
+    """The image tag for this release's binary, built unless the engine has it already."""
+    import docker.errors
+
+    tag = image_tag(version, binary)
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        client.images.build(fileobj=_context(binary), custom_context=True, tag=tag, rm=True, forcerm=True,
+                            pull=False, labels={"tlsdiff": "peer-image", "tlsdiff.go": version})
+    except Exception as exc:  # BuildError, APIError, a timeout: all mean this engine cannot build
+        raise EnvironmentProblem(f"--runner docker: cannot build image {tag}: {_one_line(exc)}") from None
+    return tag
+
+
+def ensure_images(client: DockerClient, binaries: dict[str, Path], jobs: int = PARALLEL_BUILDS) -> dict[str, str]:
+    """version -> image tag for every binary, `jobs` builds at a time."""
+    versions = list(binaries)
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(versions) or 1))) as pool:
+        tags = list(pool.map(lambda v: ensure_image(client, v, binaries[v]), versions))
+    return dict(zip(versions, tags))
+
+
+# ---------------------------------------------------------------- containers
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_container(client: DockerClient, name: str) -> None:
+    """Force-remove a container by name; gone already is fine."""
+    import docker.errors
+
+    try:
+        client.api.remove_container(name, force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        if exc.status_code != 409:  # 409: --rm is removing it already; wait for that
+            raise
+        try:
+            client.api.wait(name, timeout=30, condition="removed")
+        except Exception:
+            pass
+
+
+def remove_stale_containers(client: DockerClient | None = None) -> list[str]:
+    """Force-remove tlsdiff peer containers left by a run that died; names removed.
+
+    A container's name carries the pid of the tlsdiff process that started it
+    (tlsdiff-peer-<pid>-...); one whose process is gone is stale. Containers of
+    live runs, this one included, are left alone.
+    """
+    client = client if client is not None else engine()
+    removed = []
+    for c in client.containers.list(all=True, filters={"label": LABEL}):
+        m = _NAME_RE.match(c.name)
+        if m and _pid_alive(int(m.group(1))):
+            continue
+        remove_container(client, c.name)
+        removed.append(c.name)
+    return removed
+
+
+def container_name(argv: list[str] | tuple[str, ...]) -> str:
+    """The --name of a `docker run` command line built by docker_pool."""
+    return argv[list(argv).index("--name") + 1]
+
+
+def docker_pool(toolchains: list[Toolchain], binaries: dict[str, Path]) -> PeerPool:
+    """A pool whose peers are containers of per-release FROM scratch images."""
+    client = engine()
+    remove_stale_containers(client)
+    wanted = {tc.version: binaries[tc.version] for tc in toolchains}
+    images = ensure_images(client, wanted)
+    counter = itertools.count(1)
+
+    def make_argv(release: str) -> list[str]:
+        # A fresh name per start: a killed container may still be being removed.
+        name = f"{NAME_PREFIX}{os.getpid()}-{release}-{next(counter)}"
+        return ["docker", "run", "-i", "--rm", "--network", "host", "--name", name, "--label", LABEL,
+                images[release]]
+
+    def on_exit(peer: PeerProcess) -> None:
+        # Killing the `docker run` client leaves its container running: remove it.
+        remove_container(client, container_name(list(peer.argv)))
+
+    return PeerPool(make_argv, on_exit=on_exit)

@@ -1,0 +1,226 @@
+"""The docker runner against a real Docker engine, with real Go 1.19 and 1.27 peers.
+
+Every test that needs an engine is skipped, with the reason, only when no
+engine answers; .ci/start-docker.sh installs and starts one in CI. The tests
+that check what a user without an engine sees run everywhere.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import EDGE_RELEASES, REPO
+from harness.compare import verdict_for
+from harness.errors import EnvironmentProblem
+from harness.execute import run_case
+from harness.observe.normalize import normalize_run
+from harness.paths import CASES_DIR
+from harness.peers import docker as docker_runner
+from harness.peers.local import local_pool
+from harness.report.json_report import case_entry
+from harness.scenario.load import discover
+from harness.session import run_cases
+
+CASE_IDS = ["resumption/tls13-same-server", "tickets/tls13-cross-release-shared-key"]
+
+
+def _engine_problem() -> str | None:
+    try:
+        import docker
+        docker.from_env(timeout=5).ping()
+    except Exception as exc:
+        return " ".join(str(exc).split())[:200] or type(exc).__name__
+    return None
+
+
+_PROBLEM = _engine_problem()
+needs_engine = pytest.mark.skipif(_PROBLEM is not None, reason=f"no Docker engine answers: {_PROBLEM}")
+
+
+def _containers(prefix: str) -> list[str]:
+    """Names of tlsdiff peer containers (running or not) whose name starts with prefix."""
+    client = docker_runner.engine()
+    return sorted(c.name for c in client.containers.list(all=True, filters={"label": docker_runner.LABEL})
+                  if c.name.startswith(prefix))
+
+
+def _docker(*args: str) -> None:
+    subprocess.run(["docker", *args], check=True, capture_output=True, timeout=60)
+
+
+def _mine() -> str:
+    return f"{docker_runner.NAME_PREFIX}{os.getpid()}-"
+
+
+@pytest.fixture
+def docker_peers(edge_releases):
+    pool = docker_runner.docker_pool(edge_releases.available, edge_releases.binaries)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="module")
+def cases():
+    found = discover(CASE_IDS, CASES_DIR)
+    assert [c.id for c in found] == CASE_IDS
+    return found
+
+
+# ---------------------------------------------------------------- images
+
+
+@needs_engine
+def test_images_are_from_scratch_tagged_by_binary_and_reused(edge_releases) -> None:
+    client = docker_runner.engine()
+    tags = docker_runner.ensure_images(client, edge_releases.binaries)
+    assert set(tags) == {"1.19.8", "1.27.3"}
+    for version, tag in tags.items():
+        assert tag == docker_runner.image_tag(version, edge_releases.binaries[version])
+        assert tag.startswith(f"tlsdiff-go-peer:{version}-") and len(tag.rsplit("-", 1)[1]) == 12
+        image = client.images.get(tag)
+        assert image.attrs["Config"]["Entrypoint"] == ["/go-peer"]
+        # FROM scratch: the only layer is the binary.
+        assert len(image.attrs["RootFS"]["Layers"]) == 1
+        assert image.attrs["Size"] < edge_releases.binaries[version].stat().st_size + 4096
+    ids = {v: client.images.get(t).id for v, t in tags.items()}
+    started = time.monotonic()
+    assert docker_runner.ensure_images(client, edge_releases.binaries) == tags
+    assert time.monotonic() - started < 5  # the tags exist: nothing is rebuilt
+    assert {v: client.images.get(t).id for v, t in tags.items()} == ids
+
+
+# ---------------------------------------------------------------- runs
+
+
+@needs_engine
+def test_docker_observations_equal_local_ones(docker_peers, edge_releases, cases) -> None:
+    docker_out = run_cases(cases, edge_releases.versions, docker_peers)
+    running = _containers(_mine())
+    assert len(running) == 2, running  # one long-lived container per release
+    local = local_pool(edge_releases.binaries)
+    try:
+        local_out = run_cases(cases, edge_releases.versions, local)
+    finally:
+        local.close()
+    for result in docker_out.results:
+        assert result.verdict == "pass", [v.failures() for v in result.verdicts.values()]
+    assert [case_entry(r) for r in docker_out.results] == [case_entry(r) for r in local_out.results]
+    assert docker_out.handshakes == local_out.handshakes > 0
+
+
+@needs_engine
+def test_killed_container_is_restarted_and_next_case_passes(docker_peers, edge_releases, cases) -> None:
+    case, release = cases[0], edge_releases.versions[-1]
+    name = docker_runner.container_name(docker_peers.get(release).argv)
+    # Freeze it so the case is surely waiting on it, then kill it: a crash mid-case.
+    _docker("pause", name)
+    threading.Timer(0.3, lambda: _docker("kill", name)).start()
+    run = run_case(case, (release,), docker_peers)
+    verdict = verdict_for(case, (release,), normalize_run(run))
+    assert verdict.verdict == "error"
+    assert "exited with status" in verdict.reason
+    again = run_case(case, (release,), docker_peers)
+    assert verdict_for(case, (release,), normalize_run(again)).verdict == "pass"
+    assert docker_runner.container_name(docker_peers.get(release).argv) != name
+    assert docker_peers.restarts[release] == 1
+    assert name not in _containers(_mine())
+
+
+@needs_engine
+def test_hung_container_is_removed_when_its_client_is_killed(docker_peers, edge_releases, cases) -> None:
+    case, release = cases[0], edge_releases.versions[0]
+    name = docker_runner.container_name(docker_peers.get(release).argv)
+    _docker("pause", name)  # hung: it neither answers nor exits when its stdin closes
+    run = run_case(case, (release,), docker_peers, conn_timeout_ms=300)
+    failure = run.failure or next(s.failure for s in run.steps if s.failure)
+    assert "no response within" in failure
+    # PeerProcess.kill killed the `docker run` client; the container must not outlive it.
+    assert name not in _containers(_mine())
+    again = run_case(case, (release,), docker_peers)
+    assert verdict_for(case, (release,), normalize_run(again)).verdict == "pass"
+
+
+@needs_engine
+def test_no_container_is_left_after_close(edge_releases) -> None:
+    pool = docker_runner.docker_pool(edge_releases.available, edge_releases.binaries)
+    for release in edge_releases.versions:
+        pool.get(release)
+    assert len(_containers(_mine())) == 2
+    pool.close()
+    assert _containers(_mine()) == []
+
+
+@needs_engine
+def test_stale_containers_of_dead_runs_are_removed(edge_releases) -> None:
+    client = docker_runner.engine()
+    image = docker_runner.ensure_images(client, edge_releases.binaries)["1.27.3"]
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs: its run crashed
+    stale = f"{docker_runner.NAME_PREFIX}{gone.pid}-1.27.3-1"
+    live = f"{_mine()}1.27.3-999"
+    for name in (stale, live):
+        client.containers.create(image, name=name, labels={"tlsdiff": "peer"}, network_mode="host")
+    try:
+        assert stale in docker_runner.remove_stale_containers(client)
+        left = _containers(docker_runner.NAME_PREFIX)
+        assert stale not in left and live in left
+    finally:
+        for name in (stale, live):
+            docker_runner.remove_container(client, name)
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+def tlsdiff(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, int]:
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    out, err = proc.communicate(timeout=600)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), proc.pid
+
+
+@needs_engine
+def test_cli_run_with_docker_runner_matches_local(tmp_path: Path, edge_releases) -> None:
+    reports = {}
+    for runner in ("docker", "local"):
+        out = tmp_path / f"{runner}.json"
+        p, pid = tlsdiff("run", CASE_IDS[0], "--go", EDGE_RELEASES, "--runner", runner, "--json", str(out))
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "passed" in p.stdout.splitlines()[-1]
+        report = json.loads(out.read_text())
+        report.pop("timing")
+        reports[runner] = report
+        assert _containers(f"{docker_runner.NAME_PREFIX}{pid}-") == []
+    assert reports["docker"] == reports["local"]
+
+
+def test_no_engine_is_one_line_naming_the_fix(monkeypatch, edge_releases) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with pytest.raises(EnvironmentProblem) as err:
+        docker_runner.docker_pool(edge_releases.available, edge_releases.binaries)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("--runner docker: no Docker engine answers (")
+    assert message.endswith("start dockerd, or use --runner local")
+
+
+def test_no_docker_command_is_one_line(monkeypatch, tmp_path: Path, edge_releases) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no docker on it
+    with pytest.raises(EnvironmentProblem, match=r"^--runner docker: the docker command is not on PATH; .*--runner local$"):
+        docker_runner.docker_pool(edge_releases.available, edge_releases.binaries)
+
+
+def test_cli_without_engine_exits_2_with_one_line(edge_releases) -> None:
+    env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock")
+    p, _ = tlsdiff("run", CASE_IDS[0], "--go", EDGE_RELEASES, "--runner", "docker", env=env)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "Traceback" not in p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tlsdiff: --runner docker: no Docker engine answers"), p.stderr
