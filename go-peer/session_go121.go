@@ -60,6 +60,10 @@ type sessionParams struct {
 	Action   string `json:"action"`
 	Endpoint string `json:"endpoint"`
 	Data     string `json:"data"` // base64
+	Cache    string `json:"cache"`
+	Key      string `json:"key"`
+	Ticket   []byte `json:"ticket"` // base64 in JSON
+	State    []byte `json:"state"`
 }
 
 // session exposes the 1.21+ session and ticket APIs on a server endpoint.
@@ -73,6 +77,17 @@ func opSession(p *peer, raw json.RawMessage) (interface{}, error) {
 		return nil, fmt.Errorf("data: not base64: %v", err)
 	}
 	switch params.Action {
+	case "export", "import":
+		p.mu.Lock()
+		c, ok := p.caches[params.Cache]
+		p.mu.Unlock()
+		if !ok {
+			return nil, fmt.Errorf("no cache named %q", params.Cache)
+		}
+		if params.Action == "export" {
+			return exportSession(c, params.Key)
+		}
+		return importSession(c, params.Key, params.Ticket, params.State), nil
 	case "parse":
 		// ParseSessionState then Bytes: what this release keeps of an encoding.
 		state, err := tls.ParseSessionState(data)
@@ -114,4 +129,40 @@ func opSession(p *peer, raw json.RawMessage) (interface{}, error) {
 		return map[string]interface{}{"ticket": ticket}, nil
 	}
 	return nil, fmt.Errorf("action: unknown %q (expected parse, decrypt_ticket or encrypt_ticket)", params.Action)
+}
+
+// exportSession serialises a cache entry the way a persistent cache would:
+// ResumptionState, then SessionState.Bytes.
+func exportSession(c *recordingCache, key string) (interface{}, error) {
+	cs, ok := c.inner.Get(key)
+	if !ok || cs == nil {
+		return nil, fmt.Errorf("cache has no session for key %q", key)
+	}
+	ticket, state, err := cs.ResumptionState()
+	if err != nil {
+		return map[string]interface{}{"error": err.Error()}, nil
+	}
+	b, err := state.Bytes()
+	if err != nil {
+		return map[string]interface{}{"error": err.Error()}, nil
+	}
+	return map[string]interface{}{"ticket": ticket, "state": b}, nil
+}
+
+// importSession restores a serialised session into the cache with
+// ParseSessionState and NewResumptionState; their error is the observation.
+func importSession(c *recordingCache, key string, ticket, state []byte) interface{} {
+	ss, err := tls.ParseSessionState(state)
+	if err != nil {
+		return map[string]interface{}{"error": err.Error()}
+	}
+	cs, err := tls.NewResumptionState(ticket, ss)
+	if err != nil {
+		return map[string]interface{}{"error": err.Error()}
+	}
+	c.inner.Put(key, cs)
+	c.mu.Lock()
+	c.keys[key] = ticketHash(ticket)
+	c.mu.Unlock()
+	return map[string]interface{}{"error": nil}
 }

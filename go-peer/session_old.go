@@ -31,5 +31,5 @@ func tamperSession(cs *tls.ClientSessionState, mode string) (*tls.ClientSessionS
 }
 
 func opSession(p *peer, raw json.RawMessage) (interface{}, error) {
-	return nil, unsupportedError{"the session and ticket APIs (ParseSessionState, EncryptTicket, DecryptTicket) were added in Go 1.21"}
+	return nil, unsupportedError{"the session APIs (SessionState.Bytes, ParseSessionState, NewResumptionState, EncryptTicket, DecryptTicket) were added in Go 1.21"}
 }

@@ -105,10 +105,24 @@ class RunVerdict:
         return ([self.reason] if self.reason else []) + msgs
 
 
+def model_checks(doc: dict[str, Any]) -> list[Check]:
+    """The Python model of Go's session encoding against the real release: every
+    exported or imported encoding must get the error the model predicts."""
+    checks = []
+    for s in doc["steps"]:
+        session = s.get("session")
+        if session and "model_error" in session:
+            got, want = session["error"], session["model_error"]
+            checks.append(Check("Python model (tlspeer.gomodel)", s["step"], "session", "error", want, got,
+                                "pass" if got == want else "fail"))
+    return checks
+
+
 def verdict_for(case: Case, key: Key, doc: dict[str, Any]) -> RunVerdict:
     if doc.get("unsupported"):
         return RunVerdict(key, "unsupported", reason=doc["unsupported"])
     checks = [c for exp in case.expectations if exp.applies(key) for c in judge(exp, doc)]
+    checks += model_checks(doc)
     failure = doc.get("failure") or next((s["failure"] for s in doc["steps"] if s.get("failure")), None)
     if failure:
         return RunVerdict(key, "error", checks, reason=failure)
@@ -135,6 +149,9 @@ def agreement_classes(docs: dict[Key, dict[str, Any]]) -> dict[Key, str]:
     sigs: dict[str, str] = {}
     out: dict[Key, str] = {}
     for key in docs:
+        if docs[key].get("unsupported"):
+            out[key] = "-"  # no outcome to agree on
+            continue
         sig = _outcome_signature(docs[key])
         if sig not in sigs:
             sigs[sig] = _letters(len(sigs) + 1)[-1]

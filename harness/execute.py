@@ -31,6 +31,7 @@ class StepResult:
     step: int
     client: dict[str, Any] | None = None
     server: dict[str, Any] | None = None
+    session: dict[str, Any] | None = None  # export_session / import_session result
     failure: str | None = None  # the peer hung, crashed or refused the step
     stderr: str = ""
 
@@ -100,6 +101,7 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
     endpoints = dict((n, e) for n, e in case.endpoints.items() if not _created_by_clone(case, n))
     used: set[str] = set()
     reply_timeout = conn_timeout_ms / 1000 + REPLY_GRACE_S
+    blobs: dict[str, dict[str, Any]] = {}  # exported sessions by name
     try:
         for ep in endpoints.values():
             release = release_of(ep, key)
@@ -111,7 +113,7 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
             result = StepResult(step.number)
             run.steps.append(result)
             try:
-                _run_step(case, step, key, prefix, pool, result, conn_timeout_ms, reply_timeout, used)
+                _run_step(case, step, key, prefix, pool, result, conn_timeout_ms, reply_timeout, used, blobs)
             except PeerFailure as exc:
                 result.failure, result.stderr = str(exc), exc.stderr
                 break  # the peer restarts empty: later steps have lost their state
@@ -136,7 +138,11 @@ def _created_by_clone(case: Case, name: str) -> bool:
 
 
 def _run_step(case: Case, step: Step, key: ReleaseKey, prefix: str, pool: PeerPool,
-              result: StepResult, conn_timeout_ms: int, reply_timeout: float, used: set[str]) -> None:
+              result: StepResult, conn_timeout_ms: int, reply_timeout: float, used: set[str],
+              blobs: dict[str, dict[str, Any]]) -> None:
+    if step.kind in ("export_session", "import_session"):
+        _session_step(case, step, key, prefix, pool, result, reply_timeout, blobs)
+        return
     if step.kind == "clone":
         src = case.endpoints[step.args["server"]]
         peer = pool.get(release_of(src, key))
@@ -171,6 +177,27 @@ def _run_step(case: Case, step: Step, key: ReleaseKey, prefix: str, pool: PeerPo
             result.server = server_peer.wait(accepted, reply_timeout)
         except PeerError as exc:
             result.failure = f"server: {exc}"
+
+
+def _session_step(case: Case, step: Step, key: ReleaseKey, prefix: str, pool: PeerPool,
+                  result: StepResult, reply_timeout: float, blobs: dict[str, dict[str, Any]]) -> None:
+    """Export a client's cache entry as bytes, or import such bytes into a cache."""
+    client = case.endpoints[step.args["client"]]
+    release = release_of(client, key)
+    params = {"cache": prefix + client.settings["cache"],
+              "key": client.settings.get("server_name", pki.SERVER_NAME)}
+    if step.kind == "export_session":
+        out = pool.get(release).call("session", {"action": "export", **params}, timeout=reply_timeout)
+        blobs[step.args["as"]] = out
+        result.session = {"release": release, **out}
+    else:
+        blob = blobs[step.args["from"]]
+        if "state" not in blob:
+            result.session = {"release": release, "error": "nothing to import: the export failed"}
+            return
+        out = pool.get(release).call("session", {"action": "import", **params, "ticket": blob["ticket"],
+                                                 "state": blob["state"]}, timeout=reply_timeout)
+        result.session = {"release": release, "state": blob["state"], **out}
 
 
 def run_all(cases: Iterable[Case], keys_for: Callable[[Case], list[ReleaseKey]], pool: PeerPool,

@@ -8,8 +8,10 @@ field the release lacks marked "absent".
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
 
+from tlspeer import gomodel
 from tlspeer.wire import decode_connection
 
 from ..execute import CaseRun, StepResult
@@ -85,8 +87,24 @@ def normalize_side(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
     return doc
 
 
+def normalize_session(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
+    """An export or import: the Go error, the encoding as the Python model reads
+    it, and (import) what the model predicted the importing release would say."""
+    doc: dict[str, Any] = {"error": raw.get("error")}
+    state = base64.b64decode(raw["state"]) if raw.get("state") else None
+    if raw.get("ticket"):
+        doc["ticket"] = labels.name("T", hashlib.sha256(base64.b64decode(raw["ticket"])).hexdigest())
+    if state is not None:
+        doc.update(gomodel.describe(state))
+        doc["model_error"] = gomodel.parse(state, raw["release"]).error
+    return doc
+
+
 def normalize_step(step: StepResult, labels: Labeler) -> dict[str, Any]:
     doc: dict[str, Any] = {"step": step.step}
+    if step.session is not None:
+        doc["session"] = normalize_session(step.session, labels)
+        return doc
     for side in ("client", "server"):
         raw = getattr(step, side)
         doc[side] = normalize_side(raw, labels) if raw is not None else None
@@ -105,8 +123,8 @@ def normalize_run(run: CaseRun) -> dict[str, Any]:
     if run.failure:
         doc["failure"] = run.failure
         doc["stderr"] = run.stderr[-2000:]
-    connect_steps = {s.number for s in run.case.steps if s.kind == "connect"}
+    observed = {s.number for s in run.case.steps if s.kind in ("connect", "export_session", "import_session")}
     for step in run.steps:
-        if step.step in connect_steps or step.failure:
+        if step.step in observed or step.failure:
             doc["steps"].append(normalize_step(step, labels))
     return doc

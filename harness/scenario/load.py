@@ -124,6 +124,7 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
     steps: list[Step] = []
     at = 0
     known = dict(endpoints)
+    blobs: set[str] = set()
     for i, raw in enumerate(data["steps"]):
         kind, args = next(iter(raw.items()))
         number = i + 1
@@ -147,6 +148,14 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
             if args["as"] in known:
                 raise fail(f"steps[{i}].clone.as", f"{args['as']!r} is already defined")
             known[args["as"]] = Endpoint(args["as"], "server", dict(src.settings), src.peer)
+        elif kind in ("export_session", "import_session"):
+            ep = known.get(args["client"])
+            if ep is None or ep.role != "client" or "cache" not in ep.settings:
+                raise fail(f"steps[{i}].{kind}.client", f"{args['client']!r} is not a client with a cache defined before this step")
+            if kind == "export_session":
+                blobs.add(args["as"])
+            elif args["from"] not in blobs:
+                raise fail(f"steps[{i}].import_session.from", f"{args['from']!r} was not exported by an earlier step; expected one of: {', '.join(sorted(blobs)) or 'none'}")
         elif kind == "set_ticket_keys":
             ep = known.get(args["server"])
             if ep is None or ep.role != "server":
@@ -157,8 +166,12 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
     for i, raw in enumerate(data.get("expect") or []):
         where = f"expect[{i}]"
         n = raw["step"]
-        if n > len(steps) or steps[n - 1].kind != "connect":
-            raise fail(f"{where}.step", f"{n} is not a connect step; expected one of: {', '.join(str(s.number) for s in steps if s.kind == 'connect')}")
+        wanted = ("export_session", "import_session") if "session" in raw else ("connect",)
+        if "session" in raw and ("client" in raw or "server" in raw):
+            raise fail(where, "an expectation names either session or client/server, not both")
+        if n > len(steps) or steps[n - 1].kind not in wanted:
+            kinds = " or ".join(k.replace("_", " ") for k in wanted)
+            raise fail(f"{where}.step", f"{n} is not a {kinds} step; expected one of: {', '.join(str(s.number) for s in steps if s.kind in wanted) or 'none'}")
         ranges = {}
         for key in ("releases", "a", "b"):
             if key in raw:
@@ -169,7 +182,7 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
                     ranges[key] = parse_range(raw[key])
                 except ValueError as exc:
                     raise fail(f"{where}.{key}", str(exc)) from None
-        sides = {side: dict(raw[side]) for side in ("client", "server") if side in raw}
+        sides = {side: dict(raw[side]) for side in ("client", "server", "session") if side in raw}
         expectations.append(Expectation(n, sides, ranges.get("releases"), ranges.get("a"), ranges.get("b"), raw.get("why", ""), i))
 
     return Case(

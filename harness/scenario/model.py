@@ -31,7 +31,7 @@ class Step:
 @dataclass(frozen=True)
 class Expectation:
     step: int
-    sides: dict[str, dict[str, Any]]  # "client"/"server" -> field -> expected value
+    sides: dict[str, dict[str, Any]]  # "client"/"server"/"session" -> field -> expected value
     releases: Range | None = None
     a: Range | None = None
     b: Range | None = None
