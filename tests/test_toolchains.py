@@ -205,10 +205,11 @@ def test_fetch_false_never_downloads(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert "fetching is off" in result.reason
 
 
-def test_gobin_falls_back_to_builtin_table_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gobin_falls_back_to_builtin_table_and_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def pip_fails(cmd, *args, **kwargs):
         return subprocess.CompletedProcess(cmd, 1, "", "ERROR: no network")
 
+    monkeypatch.setenv("TLSDIFF_CACHE", str(tmp_path))  # no remembered pip answer
     monkeypatch.setattr(gobin, "_memo", None)
     monkeypatch.setattr(subprocess, "run", pip_fails)
     offer = gobin.offer("1.24", None)
@@ -472,3 +473,15 @@ def test_build_with_a_missing_go_is_a_build_failure(tmp_path: Path) -> None:
     tc = Toolchain("1.22", "1.22.5", "goroot", tmp_path / "nowhere")
     with pytest.raises(BuildFailure, match="1.22.5"):
         build_peer(tc, src_dir=_package(tmp_path / "hello", HELLO), cache_root=tmp_path / "cache")
+
+
+def test_registry_answers_are_remembered(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A second process asking for Go 1.20 does not ask pip or apt again."""
+    monkeypatch.setenv("TLSDIFF_CACHE", str(tmp_path))
+    monkeypatch.setattr(gobin, "_memo", None)
+    first = gobin.index_versions()
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a) or pytest.fail("asked again"))
+    monkeypatch.setattr(gobin, "_memo", None)
+    assert gobin.index_versions() == first
+    assert calls == []

@@ -24,7 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from harness.paths import cache_dir
 
@@ -304,3 +304,29 @@ def one_line(text: str, limit: int = 300) -> str:
     line = lines[-1] if lines else "no output"
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
+
+
+# Registry answers (which releases exist) are kept for a day, so that a run asking
+# for a release no provider has (Go 1.20) does not ask every registry again.
+ANSWER_TTL_S = 24 * 3600
+
+
+def remembered(name: str, compute: Callable[[], Any], *, empty_ok: bool = False) -> Any:
+    """compute(), or its answer saved under <cache>/toolchains/<name>.json within a day."""
+    path = toolchains_dir(None) / f"{name}.json"
+    try:
+        saved = json.loads(path.read_text())
+        if time.time() - saved["checked_at"] < ANSWER_TTL_S:
+            return saved["answer"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    answer = compute()
+    if answer or empty_ok:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"checked_at": time.time(), "answer": answer}))
+            tmp.replace(path)
+        except OSError:
+            pass  # only an optimisation
+    return answer

