@@ -134,7 +134,7 @@ func opAccept(p *peer, raw json.RawMessage) (interface{}, error) {
 		obs.IOError = errString(err)
 	}
 	obs.State = connectionState(conn)
-	conn.Close()
+	closeConn(obs, conn, rc)
 	finish(obs, rc, e)
 	return obs, nil
 }
@@ -177,9 +177,26 @@ func opConnect(p *peer, raw json.RawMessage) (interface{}, error) {
 		obs.IOError = errString(err)
 	}
 	obs.State = connectionState(conn)
-	conn.Close()
+	closeConn(obs, conn, rc)
 	finish(obs, rc, e)
 	return obs, nil
+}
+
+// closeConn ends a connection so that both recordings are the same on every run.
+// Without an error: Close, which sends close_notify. After an error: no
+// close_notify; half-close, then read (and record) until the peer hangs up. So
+// the read recording holds everything the peer sent, not whatever the kernel had
+// delivered when this side gave up, and neither side's close resets the other.
+func closeConn(obs *observation, conn *tls.Conn, rc *recordingConn) {
+	if obs.HandshakeError == nil && obs.IOError == nil {
+		conn.Close()
+		return
+	}
+	if tcp, ok := rc.Conn.(*net.TCPConn); ok {
+		tcp.CloseWrite()
+	}
+	io.Copy(io.Discard, rc)
+	rc.Conn.Close()
 }
 
 func finish(obs *observation, rc *recordingConn, e *endpoint) {
