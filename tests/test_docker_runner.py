@@ -207,7 +207,7 @@ def test_no_engine_is_one_line_naming_the_fix(monkeypatch, edge_releases) -> Non
         docker_runner.docker_pool(edge_releases.available, edge_releases.binaries)
     message = str(err.value)
     assert "\n" not in message
-    assert message.startswith("--runner docker: no Docker engine answers (")
+    assert message.startswith("--runner docker: no Docker engine answers at unix:///nonexistent/docker.sock (")
     assert message.endswith("start dockerd, or use --runner local")
 
 

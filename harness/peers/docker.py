@@ -17,7 +17,7 @@ import shutil
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from harness.errors import EnvironmentProblem
 from harness.toolchains import Toolchain
@@ -48,19 +48,25 @@ def _one_line(exc: BaseException) -> str:
 def engine(timeout: float = API_TIMEOUT_S) -> DockerClient:
     """A client of the Docker engine that answers a ping; EnvironmentProblem otherwise."""
     if shutil.which("docker") is None:
-        raise EnvironmentProblem(f"--runner docker: the docker command is not on PATH; install the Docker CLI, "
-                                 f"or use --runner local")
+        raise EnvironmentProblem("--runner docker: the docker command is not on PATH; install the Docker CLI, "
+                                 "or use --runner local")
     try:
         import docker
     except ImportError as exc:
         raise EnvironmentProblem(f"--runner docker: the docker Python package is missing ({_one_line(exc)}); "
-                                 f"pip install docker, or use --runner local") from None
+                                 "pip install docker, or use --runner local") from None
     try:
         # Ping with a short timeout so a dead socket fails fast; then a patient client.
-        docker.from_env(timeout=PING_TIMEOUT_S).ping()
+        probe = docker.from_env(timeout=PING_TIMEOUT_S)
+        try:
+            probe.ping()
+        finally:
+            probe.close()
         return docker.from_env(timeout=timeout)
     except Exception as exc:  # the SDK raises DockerException, requests or socket errors
-        raise EnvironmentProblem(f"--runner docker: no Docker engine answers ({_one_line(exc)}); {HINT}") from None
+        where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        raise EnvironmentProblem(f"--runner docker: no Docker engine answers at {where} ({_one_line(exc)}); "
+                                 f"{HINT}") from None
 
 
 # ---------------------------------------------------------------- images
@@ -158,9 +164,10 @@ def remove_stale_containers(client: DockerClient | None = None) -> list[str]:
     return removed
 
 
-def container_name(argv: list[str] | tuple[str, ...]) -> str:
+def container_name(argv: Sequence[str]) -> str:
     """The --name of a `docker run` command line built by docker_pool."""
-    return argv[list(argv).index("--name") + 1]
+    argv = list(argv)
+    return argv[argv.index("--name") + 1]
 
 
 def docker_pool(toolchains: list[Toolchain], binaries: dict[str, Path]) -> PeerPool:
@@ -179,6 +186,6 @@ def docker_pool(toolchains: list[Toolchain], binaries: dict[str, Path]) -> PeerP
 
     def on_exit(peer: PeerProcess) -> None:
         # Killing the `docker run` client leaves its container running: remove it.
-        remove_container(client, container_name(list(peer.argv)))
+        remove_container(client, container_name(peer.argv))
 
     return PeerPool(make_argv, on_exit=on_exit)
