@@ -52,6 +52,10 @@ class BadRecordMac(RecordError):
     """Authentication or padding failed on decryption (the bad_record_mac case)."""
 
 
+class RecordTooLong(RecordError):
+    """A record or its plaintext is longer than the protocol allows (record_overflow)."""
+
+
 def content_type_name(content_type: int) -> str:
     return CONTENT_TYPE_NAMES.get(content_type, f"unknown({content_type})")
 
@@ -197,7 +201,7 @@ class Tls13Protection:
         inner = plaintext + bytes([content_type]) + bytes(padding)
         length = len(inner) + 16
         if length > MAX_TLS13_CIPHERTEXT:
-            raise RecordError("TLS 1.3 record too long")
+            raise RecordTooLong("TLS 1.3 record too long")
         header = record_header(APPLICATION_DATA, 0x0303, length)
         sealed = self._aead.encrypt(_xor_nonce(self.iv, self.seq), inner, header)
         self.seq += 1
@@ -220,7 +224,7 @@ class Tls13Protection:
             # All zeros: no content type (RFC 8446 §5.4 unexpected_message).
             raise RecordError("TLS 1.3 inner plaintext has no content type")
         if len(stripped) - 1 > MAX_PLAINTEXT:
-            raise RecordError("TLS 1.3 inner plaintext longer than 2^14")
+            raise RecordTooLong("TLS 1.3 inner plaintext longer than 2^14")
         return stripped[-1], stripped[:-1]
 
 
