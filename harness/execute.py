@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from . import pki
-from .peers.pool import PeerPool
+from .peers.pool import PYTHON_PEER, PeerPool
 from .peers.protocol import PeerError, PeerFailure, Unsupported
 from .scenario.model import Case, Endpoint, Step
 
@@ -80,12 +80,20 @@ def peer_config(ep: Endpoint, case: Case, prefix: str) -> dict[str, Any]:
             cfg["certificates"] = [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}]
         if "cache" in s:
             cfg["cache"] = prefix + s["cache"]
-        if "flip_secret_byte" in s.get("misbehave", []):
+        if s.get("misbehave", {}).get("flip_secret_byte"):
             cfg["cache_tamper"] = "flip_secret_byte"
+    if ep.peer == PYTHON and "misbehave" in s:
+        cfg["misbehave"] = dict(s["misbehave"])
     return cfg
 
 
+PYTHON = PYTHON_PEER
+
+
 def release_of(ep: Endpoint, key: ReleaseKey) -> str:
+    """Which peer runs an endpoint: a release of the key, or tlspeer."""
+    if ep.peer == PYTHON:
+        return PYTHON
     return key[1] if ep.peer == "b" and len(key) > 1 else key[0]
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Sequence
 from harness.errors import EnvironmentProblem
 from harness.toolchains import Toolchain
 
-from .pool import PeerPool
+from .pool import PYTHON_PEER, PeerPool, python_peer_argv
 from .protocol import PeerProcess
 
 if TYPE_CHECKING:
@@ -179,12 +179,16 @@ def docker_pool(toolchains: list[Toolchain], binaries: dict[str, Path]) -> PeerP
     counter = itertools.count(1)
 
     def make_argv(release: str) -> list[str]:
+        if release == PYTHON_PEER:
+            return python_peer_argv()  # tlspeer is this Python: it runs beside the harness
         # A fresh name per start: a killed container may still be being removed.
         name = f"{NAME_PREFIX}{os.getpid()}-{release}-{next(counter)}"
         return ["docker", "run", "-i", "--rm", "--network", "host", "--name", name, "--label", LABEL,
                 images[release]]
 
     def on_exit(peer: PeerProcess) -> None:
+        if peer.release == PYTHON_PEER:
+            return
         # Killing the `docker run` client leaves its container running: remove it.
         remove_container(client, container_name(peer.argv))
 

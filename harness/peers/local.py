@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .pool import PeerPool
+from .pool import PYTHON_PEER, PeerPool, python_peer_argv
 
 
 def local_pool(binaries: dict[str, Path]) -> PeerPool:
-    """A pool that starts the cached binary of each release directly."""
-    return PeerPool(lambda release: [str(binaries[release])])
+    """A pool that starts the cached binary of each release directly, and tlspeer."""
+    return PeerPool(lambda release: python_peer_argv() if release == PYTHON_PEER else [str(binaries[release])])

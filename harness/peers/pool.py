@@ -1,11 +1,21 @@
 """Long-lived peers, one per Go release, shared by every case of a run."""
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
 from .protocol import PeerFailure, PeerProcess
+
+#: The pool key of tlspeer, the Python TLS implementation, which speaks the same
+#: control protocol as the Go peers (python-peer/tlspeer/serve.py).
+PYTHON_PEER = "python"
+
+
+def python_peer_argv() -> list[str]:
+    """tlspeer runs with the harness's own interpreter, as a separate process."""
+    return [sys.executable, "-m", "tlspeer.serve"]
 
 
 @dataclass

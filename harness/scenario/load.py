@@ -104,6 +104,20 @@ def load_case(path: Path, root: Path) -> Case:
     return _build(path, case_id_for(path, root), data)
 
 
+# The only misbehaviour the Go peer has; every other one is tlspeer's.
+GO_MISBEHAVIOURS = {"flip_secret_byte"}
+
+
+def _check_misbehaviour(fail: Any, where: str, peer: str, knobs: dict[str, Any]) -> None:
+    for knob in knobs:
+        if peer == "python" and knob in GO_MISBEHAVIOURS:
+            raise fail(f"{where}.{knob}", "is a Go peer misbehaviour; a python client breaks binders with corrupt_binder")
+        if peer != "python" and knob not in GO_MISBEHAVIOURS:
+            raise fail(f"{where}.{knob}", f"needs 'peer: python' (a Go endpoint can only {', '.join(sorted(GO_MISBEHAVIOURS))})")
+    if "corrupt_binder_byte" in knobs and "corrupt_binder" not in knobs:
+        raise fail(f"{where}.corrupt_binder_byte", "goes with corrupt_binder")
+
+
 def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
     pairing = data.get("pairing", "same")
 
@@ -117,8 +131,9 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
                 raise fail(f"{key}.{name}", f"name {name!r} is used by a server and a client; names must be unique")
             settings = dict(settings or {})
             peer = settings.pop("peer", "a")
-            if peer != "a" and pairing != "cross":
+            if peer == "b" and pairing != "cross":
                 raise fail(f"{key}.{name}.peer", f"{peer!r} needs 'pairing: cross'")
+            _check_misbehaviour(fail, f"{key}.{name}.misbehave", peer, settings.get("misbehave") or {})
             endpoints[name] = Endpoint(name, role, settings, peer)
 
     steps: list[Step] = []
