@@ -1,8 +1,6 @@
 """tlspeer against the RFC 8448 traces, byte for byte.
 
-The trace file (the last draft of RFC 8448, kept beside the repository in
-shared/vectors/) is parsed here into sections of steps, each step with its labelled
-hex blocks. Every step of sections 3 to 7 that shows a computation is checked: the
+The trace is parsed by `rfc8448_trace` (shared with the engine tests). Every step of sections 3 to 7 that shows a computation is checked: the
 HKDF extracts and expansions, traffic keys and IVs, Finished verify_data, the PSK
 binder, the resumption secret, every record's protection, and the transcript hashes
 the derivations use. Then each section's records go through decode_connection.
@@ -10,10 +8,6 @@ the derivations use. Then each section's records go through decode_connection.
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
@@ -23,253 +17,16 @@ from tlspeer import handshake as hs
 from tlspeer.keylog import KeyLogError, format_keylog, parse_keylog
 from tlspeer.keyschedule import (Tls13KeySchedule, derive_secret, finished_key,
                                  finished_verify_data, hkdf_expand_label, hkdf_extract,
-                                 hkdf_label, message_hash, next_traffic_secret, resumption_psk,
-                                 traffic_key_iv, transcript_hash)
+                                 hkdf_label, next_traffic_secret, resumption_psk, traffic_key_iv)
 from tlspeer.record import (Record, RecordError, RecordReader, Tls13Protection, parse_records,
                             record_header)
 from tlspeer.suites import SUITE_BY_ID
 from tlspeer.wire import decode_connection
 
-TRACE = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors" / "tls13-traces.txt"
-SECTIONS = (3, 4, 5, 6, 7)
-H = "sha256"  # every trace uses TLS_AES_128_GCM_SHA256
-
-# ---------------------------------------------------------------------------
-# The trace parser
-# ---------------------------------------------------------------------------
-
-_PAGE_LINE = re.compile(r"^(Thomson\s+Expires .*\[Page \d+\]|Internet-Draft\s+TLS 1\.3 Traces\s.*)$")
-_SECTION = re.compile(r"^(\d+)\.\s+(\S.*?)\s*$")
-_STEP = re.compile(r"^   \{(client|server)\}  (\S.*?)\s*$")
-_BLOCK = re.compile(r"^      ([A-Za-z][A-Za-z ]*?)(?: \((\d+) octets\))?:  (.*?)\s*$")
-_HEX_CONT = re.compile(r"^         ((?:[0-9a-f]{2} ?)+)\s*$")
-_STEP_CONT = re.compile(r"^      (\S.*?)\s*$")
-_HEX_TOKENS = re.compile(r"^(?:[0-9a-f]{2})(?: [0-9a-f]{2})*$")
-
-
-@dataclass
-class Step:
-    actor: str
-    text: str
-    line: int
-    blocks: dict[str, bytes | None] = field(default_factory=dict)  # None: "0 (all zero octets)"
-    sizes: dict[str, int] = field(default_factory=dict)
-
-    def __getitem__(self, label: str) -> bytes:
-        value = self.blocks[label]
-        assert value is not None, f"{label} is the all-zero salt"
-        return value
-
-
-@dataclass
-class Section:
-    number: int
-    title: str
-    steps: list[Step] = field(default_factory=list)
-
-
-class TraceFormatError(AssertionError):
-    pass
-
-
-def parse_trace(text: str) -> dict[int, Section]:
-    """Sections 3.. of the trace; each step with its blocks. Page headers and
-    footers (which can fall inside a hex block) are dropped; every block's declared
-    octet count is checked against the bytes read."""
-    sections: dict[int, Section] = {}
-    current: Section | None = None
-    step: Step | None = None
-    block: str | None = None
-    hexbuf: list[str] = []
-    in_step_header = False
-
-    def finish_block() -> None:
-        nonlocal block, hexbuf
-        if step is not None and block is not None:
-            joined = " ".join(hexbuf).strip()
-            if joined == "(empty)":
-                value: bytes | None = b""
-            elif joined.startswith("0 (all zero octets)"):
-                value = None
-            else:
-                if not _HEX_TOKENS.match(joined):
-                    raise TraceFormatError(f"line {step.line}: {block}: not hex: {joined[:40]!r}")
-                value = bytes.fromhex(joined)
-            declared = step.sizes.get(block)
-            if declared is not None and value is not None and len(value) != declared:
-                raise TraceFormatError(f"step at line {step.line}: {block} declares {declared} "
-                                       f"octets, has {len(value)}")
-            if block in step.blocks:
-                raise TraceFormatError(f"step at line {step.line}: {block} repeated")
-            step.blocks[block] = value
-        block, hexbuf = None, []
-
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.replace("\f", "").rstrip()
-        if _PAGE_LINE.match(line):
-            continue
-        m = _SECTION.match(line)
-        if m and not line.startswith(" "):
-            finish_block()
-            number = int(m.group(1))
-            current = Section(number, m.group(2)) if number in SECTIONS else None
-            if current is not None:
-                sections[number] = current
-            step = None
-            continue
-        if current is None:
-            continue
-        if not line:
-            # Not the end of a block: a page break inside a hex block is blank lines
-            # around the dropped header and footer.
-            in_step_header = False
-            continue
-        m = _STEP.match(line)
-        if m:
-            finish_block()
-            step = Step(m.group(1), m.group(2), lineno)
-            current.steps.append(step)
-            in_step_header = True
-            continue
-        if step is None:
-            continue  # prose at the start of a section
-        m = _BLOCK.match(line)
-        if m:
-            finish_block()
-            in_step_header = False
-            block = m.group(1)
-            if m.group(2) is not None:
-                step.sizes[block] = int(m.group(2))
-            hexbuf = [m.group(3)]
-            continue
-        m = _HEX_CONT.match(line)
-        if m and block is not None:
-            hexbuf.append(m.group(1))
-            continue
-        m = _STEP_CONT.match(line)
-        if m and in_step_header:
-            step.text += " " + m.group(1)  # a step description wrapped onto a second line
-            continue
-        if line.startswith("   ") and not line.startswith("    "):
-            finish_block()
-            step = None  # a prose paragraph (e.g. a Note) ends the step
-            continue
-        raise TraceFormatError(f"line {lineno}: cannot place {line!r}")
-    finish_block()
-    return sections
-
-
-_PARSED: dict[int, Section] | None = None
-
-
-def trace() -> dict[int, Section]:
-    global _PARSED
-    if _PARSED is None:
-        _PARSED = parse_trace(TRACE.read_text(encoding="utf-8"))
-    return _PARSED
-
-
-MISSING = (f"RFC 8448 vectors not found: expected shared/vectors/{TRACE.name} in the folder "
-           "beside the repository root")
-needs_trace = pytest.mark.skipif(not TRACE.is_file(), reason=MISSING)
-
-# ---------------------------------------------------------------------------
-# What each section's steps say
-# ---------------------------------------------------------------------------
-
-_CONTENT = {"handshake": 22, "application_data": 23, "alert": 21, "change_cipher_spec": 20}
-_RECORD_STEP = re.compile(r"^send (\w+) record:?$")
-_EXTRACT_STEP = re.compile(r'^extract secret "(\w+)"')
-_DERIVE_STEP = re.compile(r'^(?:derive secret(?: for \w+)?|generate resumption secret) "tls13 ([^"]+)"')
-_KEYS_STEP = re.compile(r"^derive (write|read) traffic keys for (early application|handshake|application) data")
-_FINISHED_STEP = re.compile(r'^calculate finished "tls13 finished"')
-_BINDER_STEP = re.compile(r"^calculate PSK binder")
-_KEYPAIR_STEP = re.compile(r"^create an ephemeral (x25519|P-256) key pair")
-_MESSAGE_STEP = re.compile(r"^construct a (\w+) handshake message")
-
-
-def _other(actor: str) -> str:
-    return "server" if actor == "client" else "client"
-
-
-@dataclass
-class Flow:
-    """The handshake of one section as the trace shows it."""
-
-    section: Section
-    # (sender, message) in the order the trace sends them
-    messages: list[tuple[str, hs.HandshakeMessage]]
-    # complete records per sender, in order
-    records: dict[str, list[bytes]]
-    # traffic keys by (writer, phase)
-    keys: dict[tuple[str, str], tuple[bytes, bytes]]
-
-    def index(self, pred: Callable[[str, hs.HandshakeMessage], bool], last: bool = False) -> int:
-        found = [i for i, (who, m) in enumerate(self.messages) if pred(who, m)]
-        assert found, "message not in trace"
-        return found[-1] if last else found[0]
-
-    def transcript(self, through: int) -> bytes:
-        """Transcript-Hash of messages[0..through], with ClientHello1 replaced by
-        message_hash when a HelloRetryRequest follows it."""
-        msgs = [m for _, m in self.messages[:through + 1]]
-        encoded = [m.encode() for m in msgs]
-        if len(msgs) > 1 and msgs[1].msg_type == hs.SERVER_HELLO \
-                and hs.decode_server_hello(msgs[1].body).is_hello_retry_request:
-            encoded[0] = message_hash(H, encoded[0])
-        return transcript_hash(H, encoded)
-
-    def hrr(self) -> bool:
-        return any(m.msg_type == hs.SERVER_HELLO and hs.decode_server_hello(m.body).is_hello_retry_request
-                   for _, m in self.messages)
-
-    def point(self, label: str) -> int:
-        """Where in the transcript a Derive-Secret label takes its hash."""
-        is_sh = lambda w, m: (m.msg_type == hs.SERVER_HELLO  # noqa: E731
-                              and not hs.decode_server_hello(m.body).is_hello_retry_request)
-        if label in ("c e traffic", "e exp master"):
-            return self.index(lambda w, m: m.msg_type == hs.CLIENT_HELLO, last=True)
-        if label in ("c hs traffic", "s hs traffic"):
-            return self.index(is_sh)
-        if label in ("c ap traffic", "s ap traffic", "exp master"):
-            return self.index(lambda w, m: w == "server" and m.msg_type == hs.FINISHED)
-        if label == "res master":
-            return self.index(lambda w, m: w == "client" and m.msg_type == hs.FINISHED)
-        raise KeyError(label)
-
-
-def flow(number: int) -> Flow:
-    section = trace()[number]
-    messages: list[tuple[str, hs.HandshakeMessage]] = []
-    records: dict[str, list[bytes]] = {"client": [], "server": []}
-    keys: dict[tuple[str, str], tuple[bytes, bytes]] = {}
-    for step in section.steps:
-        m = _RECORD_STEP.match(step.text)
-        if m and "complete record" in step.blocks:
-            records[step.actor].append(step["complete record"])
-            if m.group(1) == "handshake":
-                msgs, rest = hs.split_handshake_messages(step["payload"])
-                assert rest == b""
-                messages.extend((step.actor, msg) for msg in msgs)
-        m = _KEYS_STEP.match(step.text)
-        if m and "key expanded" in step.blocks:
-            writer = step.actor if m.group(1) == "write" else _other(step.actor)
-            keys[(writer, m.group(2))] = (step["key expanded"], step["iv expanded"])
-    return Flow(section, messages, records, keys)
-
-
-def steps(number: int, pattern: re.Pattern[str], with_blocks: bool = True) -> list[Step]:
-    return [s for s in trace()[number].steps
-            if pattern.match(s.text) and (s.blocks or not with_blocks)]
-
-
-def first_block(number: int, pattern: re.Pattern[str], label: str, block: str = "expanded") -> bytes:
-    for s in steps(number, pattern):
-        m = pattern.match(s.text)
-        if m and m.group(1) == label:
-            return s[block]
-    raise KeyError(f"section {number}: no {label!r} step with blocks")
-
+from rfc8448_trace import (BINDER_STEP, CONTENT, DERIVE_STEP, EXTRACT_STEP, FINISHED_STEP, H,
+                           KEYPAIR_STEP, KEYS_STEP, MESSAGE_STEP, MISSING, RECORD_STEP, SECTIONS,
+                           TRACE, Step, TraceFormatError, first_block, flow, needs_trace,
+                           parse_trace, steps, trace)
 
 # ---------------------------------------------------------------------------
 # Parametrization: one test id per check
@@ -287,9 +44,9 @@ def _params() -> dict[str, list]:
         for i, step in enumerate(trace()[number].steps):
             if not step.blocks:
                 continue
-            for kind, pattern in (("extract", _EXTRACT_STEP), ("derive", _DERIVE_STEP),
-                                  ("keys", _KEYS_STEP), ("finished", _FINISHED_STEP),
-                                  ("record", _RECORD_STEP), ("keypair", _KEYPAIR_STEP)):
+            for kind, pattern in (("extract", EXTRACT_STEP), ("derive", DERIVE_STEP),
+                                  ("keys", KEYS_STEP), ("finished", FINISHED_STEP),
+                                  ("record", RECORD_STEP), ("keypair", KEYPAIR_STEP)):
                 m = pattern.match(step.text)
                 if not m:
                     continue
@@ -318,18 +75,18 @@ def test_trace_has_every_section_and_kind_of_step() -> None:
     assert sorted(sections) == list(SECTIONS)
     for number in SECTIONS:
         texts = [s.text for s in sections[number].steps]
-        assert any(_RECORD_STEP.match(t) for t in texts)
-        assert any(_DERIVE_STEP.match(t) for t in texts)
-        assert any(_KEYS_STEP.match(t) for t in texts)
-        assert any(_FINISHED_STEP.match(t) for t in texts)
+        assert any(RECORD_STEP.match(t) for t in texts)
+        assert any(DERIVE_STEP.match(t) for t in texts)
+        assert any(KEYS_STEP.match(t) for t in texts)
+        assert any(FINISHED_STEP.match(t) for t in texts)
     # Every block the checks below read has been placed in a known step kind.
-    known = (_RECORD_STEP, _EXTRACT_STEP, _DERIVE_STEP, _KEYS_STEP, _FINISHED_STEP, _BINDER_STEP,
-             _KEYPAIR_STEP, _MESSAGE_STEP)
+    known = (RECORD_STEP, EXTRACT_STEP, DERIVE_STEP, KEYS_STEP, FINISHED_STEP, BINDER_STEP,
+             KEYPAIR_STEP, MESSAGE_STEP)
     for number in SECTIONS:
         for s in sections[number].steps:
             if s.blocks:
                 assert any(p.match(s.text) for p in known), (number, s.text)
-    assert len(steps(4, _BINDER_STEP)) == 1
+    assert len(steps(4, BINDER_STEP)) == 1
 
 
 def test_parser_handles_page_breaks_and_wrapped_steps() -> None:
@@ -379,7 +136,7 @@ def test_extract(number: int, i: int) -> None:
 @pytest.mark.parametrize("number,i", PARAMS["derive"])
 def test_derive_secret(number: int, i: int) -> None:
     step = _step(number, i)
-    label = _DERIVE_STEP.match(step.text).group(1)
+    label = DERIVE_STEP.match(step.text).group(1)
     expanded = step["expanded"]
     assert hkdf_label(label, step["hash"], len(expanded)) == step["info"]
     assert hkdf_expand_label(H, step["PRK"], label, step["hash"], len(expanded)) == expanded
@@ -394,7 +151,7 @@ def test_derive_secret(number: int, i: int) -> None:
 def test_derive_secret_context_is_the_transcript_hash(number: int, i: int) -> None:
     """The `hash` each derivation shows is the hash of the section's own messages."""
     step = _step(number, i)
-    label = _DERIVE_STEP.match(step.text).group(1)
+    label = DERIVE_STEP.match(step.text).group(1)
     f = flow(number)
     if label == "derived":
         assert step["hash"] == hashlib.sha256(b"").digest()
@@ -436,7 +193,7 @@ def test_ephemeral_keys_and_shared_secret(number: int, i: int) -> None:
     """The trace's key pairs are consistent and their (EC)DHE output is the IKM of
     the handshake secret extract."""
     step = _step(number, i)
-    curve = _KEYPAIR_STEP.match(step.text).group(1)
+    curve = KEYPAIR_STEP.match(step.text).group(1)
     private = step["private key"]
     if curve == "x25519":
         key = x25519.X25519PrivateKey.from_private_bytes(private)
@@ -473,7 +230,7 @@ def test_ephemeral_keys_and_shared_secret(number: int, i: int) -> None:
     else:
         peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), peer_share)
         shared = key.exchange(ec.ECDH(), peer)
-    extracts = [s for s in steps(number, _EXTRACT_STEP) if _EXTRACT_STEP.match(s.text).group(1) == "handshake"]
+    extracts = [s for s in steps(number, EXTRACT_STEP) if EXTRACT_STEP.match(s.text).group(1) == "handshake"]
     assert extracts and all(s["IKM"] == shared for s in extracts)
 
 
@@ -483,17 +240,17 @@ def test_key_schedule_class_walks_the_whole_ladder(number: int) -> None:
     """Tls13KeySchedule, fed only the PSK, the shared secret and transcript hashes we
     compute, reaches every secret the trace lists."""
     f = flow(number)
-    early = [s for s in steps(number, _EXTRACT_STEP) if 'secret "early"' in s.text][0]
+    early = [s for s in steps(number, EXTRACT_STEP) if 'secret "early"' in s.text][0]
     psk = early["IKM"] if any(early["IKM"]) else None
     ks = Tls13KeySchedule(H, psk)
     assert ks.early_secret == early["secret"]
-    hs_extract = [s for s in steps(number, _EXTRACT_STEP) if 'secret "handshake"' in s.text][0]
+    hs_extract = [s for s in steps(number, EXTRACT_STEP) if 'secret "handshake"' in s.text][0]
     assert ks.derive_handshake_secret(hs_extract["IKM"]) == hs_extract["secret"]
-    master = [s for s in steps(number, _EXTRACT_STEP) if 'secret "master"' in s.text][0]
+    master = [s for s in steps(number, EXTRACT_STEP) if 'secret "master"' in s.text][0]
     assert ks.derive_master_secret() == master["secret"]
 
     def want(label: str) -> bytes:
-        return first_block(number, _DERIVE_STEP, label)
+        return first_block(number, DERIVE_STEP, label)
 
     sh_hash = f.transcript(f.point("c hs traffic"))
     sf_hash = f.transcript(f.point("c ap traffic"))
@@ -517,10 +274,10 @@ def test_constructed_messages_are_the_ones_sent(number: int) -> None:
     the section's records (section 4's ClientHello is shown before its binders)."""
     f = flow(number)
     sent = [(who, m.encode()) for who, m in f.messages]
-    constructed = steps(number, _MESSAGE_STEP)
+    constructed = steps(number, MESSAGE_STEP)
     assert constructed
     for step in constructed:
-        name = _MESSAGE_STEP.match(step.text).group(1)
+        name = MESSAGE_STEP.match(step.text).group(1)
         (value,) = step.blocks.values()
         assert value is not None
         matches = [enc for who, enc in sent if who == step.actor and enc.startswith(value)]
@@ -538,12 +295,12 @@ def test_constructed_messages_are_the_ones_sent(number: int) -> None:
 
 @needs_trace
 def test_resumption_secret_is_the_psk_of_section_4() -> None:
-    res_master = first_block(3, _DERIVE_STEP, "res master")
+    res_master = first_block(3, DERIVE_STEP, "res master")
     nst = [m for who, m in flow(3).messages if m.msg_type == hs.NEW_SESSION_TICKET][0]
     ticket = hs.decode_new_session_ticket13(nst.body)
     psk = resumption_psk(H, res_master, ticket.nonce)
-    assert psk == first_block(3, _DERIVE_STEP, "resumption")
-    early = [s for s in steps(4, _EXTRACT_STEP) if 'secret "early"' in s.text][0]
+    assert psk == first_block(3, DERIVE_STEP, "resumption")
+    early = [s for s in steps(4, EXTRACT_STEP) if 'secret "early"' in s.text][0]
     assert early["IKM"] == psk
     # Section 4 offers exactly that ticket, with the obfuscated age the trace shows.
     ch = hs.decode_client_hello(flow(4).messages[0][1].body)
@@ -554,10 +311,10 @@ def test_resumption_secret_is_the_psk_of_section_4() -> None:
 
 @needs_trace
 def test_psk_binder() -> None:
-    step = steps(4, _BINDER_STEP)[0]
+    step = steps(4, BINDER_STEP)[0]
     prefix = step["ClientHello prefix"]
     assert hashlib.sha256(prefix).digest() == step["binder hash"]
-    early = [s for s in steps(4, _EXTRACT_STEP) if 'secret "early"' in s.text][0]
+    early = [s for s in steps(4, EXTRACT_STEP) if 'secret "early"' in s.text][0]
     ks = Tls13KeySchedule(H, early["IKM"])
     assert ks.binder_key() == step["PRK"]
     assert hkdf_label("finished", b"", 32) == step["info"]
@@ -583,11 +340,11 @@ def _record_states(number: int) -> dict[int, tuple[str, int] | None]:
     states: dict[int, tuple[str, int] | None] = {}
     current: dict[str, list] = {}
     for i, step in enumerate(trace()[number].steps):
-        m = _KEYS_STEP.match(step.text)
+        m = KEYS_STEP.match(step.text)
         if m and m.group(1) == "write":
             current[step.actor] = [m.group(2), 0]
             continue
-        m = _RECORD_STEP.match(step.text)
+        m = RECORD_STEP.match(step.text)
         if m and "complete record" in step.blocks:
             st = current.get(step.actor)
             if st is None or m.group(1) == "change_cipher_spec":
@@ -602,7 +359,7 @@ def _record_states(number: int) -> dict[int, tuple[str, int] | None]:
 @pytest.mark.parametrize("number,i", PARAMS["record"])
 def test_record(number: int, i: int) -> None:
     step = _step(number, i)
-    inner_type = _CONTENT[_RECORD_STEP.match(step.text).group(1)]
+    inner_type = CONTENT[RECORD_STEP.match(step.text).group(1)]
     payload, complete = step["payload"], step["complete record"]
     state = _record_states(number)[i]
     if state is None:
@@ -660,7 +417,7 @@ def section_keylog(number: int, only: set[str] | None = None) -> str:
         if only is not None and nss not in only:
             continue
         try:
-            secrets[nss] = first_block(number, _DERIVE_STEP, label)
+            secrets[nss] = first_block(number, DERIVE_STEP, label)
         except KeyError:
             continue
     text = "# written from the RFC 8448 trace\n\n" + format_keylog({client_random: secrets})
@@ -806,8 +563,8 @@ def test_decode_key_update_after_section_3() -> None:
     """Continue the section 3 connection past the trace: each side sends KeyUpdate,
     then data under the next application secret."""
     f = flow(3)
-    cap = first_block(3, _DERIVE_STEP, "c ap traffic")
-    sap = first_block(3, _DERIVE_STEP, "s ap traffic")
+    cap = first_block(3, DERIVE_STEP, "c ap traffic")
+    sap = first_block(3, DERIVE_STEP, "s ap traffic")
 
     def protection(secret: bytes, seq: int) -> Tls13Protection:
         keys = traffic_key_iv(H, secret, 16)

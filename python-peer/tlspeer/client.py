@@ -1,0 +1,573 @@
+"""The sans-IO TLS 1.3 client.
+
+    engine = ClientEngine(ClientConfig(server_name="example.test", roots=roots))
+    engine.start()                      # queues ClientHello 1
+    sock.sendall(engine.data_to_send())
+    events = engine.receive_data(sock.recv(65536))  # ... until HandshakeComplete
+
+It speaks TLS 1.3 only: full handshakes, HelloRetryRequest (new key share, cookie
+echo, binders recomputed over message_hash(CH1) + HRR + CH2), PSK resumption with
+psk_dhe_ke or psk_ke from tickets the caller passes in, 0-RTT when a ticket
+allows it, client certificates, KeyUpdate, and middlebox compatibility mode (a
+legacy_session_id and one dummy ChangeCipherSpec, on by default as in Go).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from cryptography import x509
+
+from . import extensions as ext
+from . import groups, sigschemes
+from . import messages as m
+from .certs import Credential, parse_chain, verify_chain
+from .engine import Engine, KeyLogWriter, Now, Rand, Transcript
+from .errors import (DecodeError, DecryptError, IllegalParameter, MissingExtension,
+                     ProtocolVersion, UnexpectedMessage, UnsupportedExtension)
+from .events import ConnectionInfo, NewTicket
+from .hooks import Hooks, compose
+from .keyschedule import Tls13KeySchedule, finished_verify_data, resumption_psk
+from .misbehave import Misbehaviour
+from .record import APPLICATION_DATA
+from .session import MAX_TICKET_LIFETIME, ClientTicket
+from .suites import SUITE_BY_ID, SUITE_BY_NAME, CipherSuite
+
+_MAX_OFFERED_TICKET = 65535 - 1024
+DEFAULT_SUITES = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                  "TLS_CHACHA20_POLY1305_SHA256")
+
+
+def default_groups() -> list[str]:
+    """Go 1.24+'s preference list, without the ML-KEM hybrid if unavailable."""
+    base = ["X25519", "P256", "P384"]
+    return base if groups.MLKEM_UNAVAILABLE else ["X25519MLKEM768"] + base
+
+
+def suite_ids(names: Sequence[str | int]) -> list[int]:
+    out = []
+    for n in names:
+        if isinstance(n, int):
+            out.append(n)
+        elif n in SUITE_BY_NAME and SUITE_BY_NAME[n].tls13:
+            out.append(SUITE_BY_NAME[n].id)
+        else:
+            raise ValueError(f"{n!r} is not a TLS 1.3 cipher suite")
+    return out
+
+
+@dataclass
+class ClientConfig:
+    """A client endpoint. Names are Go's (suites, groups); ids are accepted too.
+
+    `key_share_groups` defaults to Go's choice: the first group, plus X25519 when
+    the first is a hybrid containing it. `early_data` is sent as 0-RTT when the
+    first offered ticket allows it.
+    """
+
+    server_name: str | None = None
+    roots: Sequence[x509.Certificate] = ()
+    insecure_skip_verify: bool = False
+    cipher_suites: Sequence[str | int] = DEFAULT_SUITES
+    groups: Sequence[str | int] = field(default_factory=default_groups)
+    key_share_groups: Sequence[str | int] | None = None
+    signature_algorithms: Sequence[int] = sigschemes.DEFAULT_SCHEMES
+    alpn: Sequence[str] = ()
+    certificate: Credential | None = None
+    compatibility_mode: bool = True
+    psk_modes: Sequence[int] = (ext.PSK_DHE_KE,)
+    early_data: bytes | None = None
+    misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
+
+    def __post_init__(self) -> None:
+        if self.server_name is None and not self.insecure_skip_verify:
+            raise ValueError("tls: either server_name or insecure_skip_verify must be set")
+        self.misbehaviour.check_role("client")
+        self.suite_ids = suite_ids(self.cipher_suites)
+        self.group_ids = [groups.group_id(g) for g in self.groups]
+        if self.key_share_groups is None:
+            first = self.group_ids[0]
+            shares = [first]
+            if first == groups.X25519MLKEM768 and groups.X25519 in self.group_ids:
+                shares.append(groups.X25519)
+        else:
+            shares = [groups.group_id(g) for g in self.key_share_groups]
+        for g in shares:
+            reason = groups.unavailable_reason(g)
+            if reason is not None:
+                raise ValueError(f"key share for {groups.GROUP_NAMES.get(g, g)}: {reason}")
+        self.share_ids = shares
+
+
+class ClientEngine(Engine):
+    """One client connection. `tickets` are offered for resumption, in order."""
+
+    role = "client"
+
+    def __init__(self, config: ClientConfig, *, tickets: Sequence[ClientTicket] = (),
+                 rand: Rand | None = None, now: Now | None = None,
+                 keylog: KeyLogWriter | None = None, hooks: Hooks | None = None) -> None:
+        super().__init__(rand=rand, now=now, keylog=keylog,
+                         hooks=compose(config.misbehaviour.hooks("client"), hooks))
+        self.config = config
+        now_s = self.now()
+        offered = set(config.suite_ids)
+        # A ticket too big for the ClientHello's 64 KiB extensions block cannot be
+        # offered at all; it is left out rather than failing the hello.
+        self._tickets = [t for t in tickets if len(t.ticket) <= _MAX_OFFERED_TICKET
+                         and not t.expired(now_s) and any(
+            SUITE_BY_ID[s].prf_hash == SUITE_BY_ID[t.cipher_suite].prf_hash
+            for s in offered if s in SUITE_BY_ID) and t.cipher_suite in SUITE_BY_ID]
+        self._by_identity = {t.ticket: t for t in self._tickets}
+        self._state = "start"
+        self._plain_version = 0x0301  # Go's record version before the ServerHello
+        self._shares: list[groups.KeyShare] = []
+        self._ch1: m.ClientHello | None = None
+        self._ch_sent: m.ClientHello | None = None
+        self._ch1_raw = b""
+        self._hrr: m.ServerHello | None = None
+        self._hrr_raw = b""
+        self._ccs_sent = False
+        self._early_offered = False
+        self._early_accepted = False
+        self._psk_ticket: ClientTicket | None = None
+        self._selected_identity: int | None = None
+        self._group: int | None = None
+        self._alpn: str | None = None
+        self._cert_request: m.CertificateRequest | None = None
+        self._peer_chain: list[bytes] = []
+        self._peer_key = None
+        self._peer_scheme: int | None = None
+        self._verified = False
+        self._hs_secrets = (b"", b"")
+        self._app_secrets = (b"", b"")
+        self._early_secret = b""
+        self._resumption_secret = b""
+
+    # ------------------------------------------------------------------
+    # ClientHello
+    # ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Queue ClientHello 1 (and 0-RTT data, if any)."""
+        if self._state != "start":
+            raise UnexpectedMessage("tls: client already started")
+        cfg = self.config
+        random = self.rand(32)
+        session_id = self.rand(32) if cfg.compatibility_mode else b""
+        self.client_random = random
+        self._shares = [groups.generate(g, self.rand) for g in cfg.share_ids]
+        early = (cfg.early_data is not None and bool(self._tickets)
+                 and self._tickets[0].max_early_data_size > 0)
+        exts: list[ext.Extension] = []
+        if cfg.server_name is not None:
+            exts.append(ext.ServerName.for_host(cfg.server_name))
+        exts += [ext.SupportedGroups(list(cfg.group_ids)),
+                 ext.SignatureAlgorithms(list(cfg.signature_algorithms))]
+        if cfg.alpn:
+            exts.append(ext.ALPN([p.encode() for p in cfg.alpn]))
+        exts += [ext.SupportedVersionsClient([m.TLS13]),
+                 ext.KeyShareClient([ext.KeyShareEntry(s.group, s.public) for s in self._shares])]
+        if early:
+            exts.append(ext.EarlyData())
+        exts.append(ext.PskKeyExchangeModes(list(cfg.psk_modes)))
+        if self._tickets:
+            now = self.now()
+            exts.append(ext.PreSharedKeyClient(
+                [ext.PskIdentity(t.ticket, t.obfuscated_age(now)) for t in self._tickets],
+                [bytes(SUITE_BY_ID[t.cipher_suite].hash_len) for t in self._tickets]))
+        hello = m.ClientHello(random, session_id, list(cfg.suite_ids), exts)
+        raw = self._send_hello("client_hello_1", hello)
+        self._ch1_raw = raw
+        self._ch1 = self._ch_sent
+        self._state = "wait_sh"
+        if self._ch_sent.has(ext.EXT_EARLY_DATA) and self._psk_first_is_ours():
+            self._send_early_data()
+        self._early_offered = bool(self._early_secret)
+
+    def _psk_first_is_ours(self) -> bool:
+        psk = self._ch_sent.find(ext.PreSharedKeyClient) if self._ch_sent else None
+        return bool(psk and psk.identities and psk.identities[0].identity in self._by_identity)
+
+    def _send_hello(self, name: str, hello: m.ClientHello) -> bytes:
+        """mutate, then binders, then after_binders; returns what was sent."""
+        if self.hooks.mutate is not None:
+            hello = self.hooks.mutate(name, hello)
+        self._bind(hello)
+        if self.hooks.after_binders is not None:
+            hello = self.hooks.after_binders(name, hello)
+        self._ch_sent = hello
+        raw = hello.encode()
+        self._queue_handshake(name, raw)
+        return raw
+
+    def _bind(self, hello: m.ClientHello) -> None:
+        """Fill in the binder of every identity that is one of our tickets."""
+        psk = next((e for e in hello.extensions or () if isinstance(e, ext.PreSharedKeyClient)),
+                   None)
+        offset = hello.binders_offset()
+        if psk is None or offset is None:
+            return
+        prefix = hello.encode()[:offset]
+        for i, identity in enumerate(psk.identities):
+            ticket = self._by_identity.get(identity.identity)
+            if ticket is None or i >= len(psk.binders):
+                continue
+            h = SUITE_BY_ID[ticket.cipher_suite].prf_hash
+            before = ([m.MessageHash.of(h, self._ch1_raw).encode(), self._hrr_raw]
+                      if self._hrr is not None else [])
+            digest = Transcript.of(h, before, prefix)
+            binder_key = Tls13KeySchedule(h, ticket.psk).binder_key()
+            psk.binders[i] = finished_verify_data(h, binder_key, digest)
+
+    def _send_early_data(self) -> None:
+        ticket = self._tickets[0]
+        suite = SUITE_BY_ID[ticket.cipher_suite]
+        schedule = Tls13KeySchedule(suite.prf_hash, ticket.psk)
+        secret = schedule.client_early_traffic_secret(Transcript.of(suite.prf_hash, [self._ch1_raw]))
+        self._early_secret = secret
+        self.keylog("CLIENT_EARLY_TRAFFIC_SECRET", secret)
+        if self.config.compatibility_mode:
+            self._send_ccs_once()  # RFC 8446 §D.4: right after ClientHello when sending 0-RTT
+        self._set_write(secret, suite)
+        data = (self.config.early_data or b"")[:ticket.max_early_data_size]
+        if data:
+            self._send_record(APPLICATION_DATA, data)
+
+    def _send_ccs_once(self) -> None:
+        if not self._ccs_sent:
+            self._ccs_sent = True
+            self._send_ccs()
+
+    # ------------------------------------------------------------------
+    # Dispatch
+    # ------------------------------------------------------------------
+
+    def _handle_handshake(self, msg_type: int, body: bytes, raw: bytes) -> None:
+        state = self._state
+        if state == "connected":
+            if msg_type == m.NEW_SESSION_TICKET:
+                self._on_ticket(m.NewSessionTicket.decode(body))
+                return
+            raise UnexpectedMessage(f"tls: unexpected post-handshake message type {msg_type}")
+        expected = {"wait_sh": (m.SERVER_HELLO,), "wait_ee": (m.ENCRYPTED_EXTENSIONS,),
+                    "wait_cert_cr": (m.CERTIFICATE, m.CERTIFICATE_REQUEST),
+                    "wait_cert": (m.CERTIFICATE,), "wait_cv": (m.CERTIFICATE_VERIFY,),
+                    "wait_finished": (m.FINISHED,)}.get(state, ())
+        if msg_type not in expected:
+            raise UnexpectedMessage(f"tls: unexpected handshake message type {msg_type} "
+                                    f"in state {state}")
+        if msg_type == m.SERVER_HELLO:
+            self._on_server_hello(m.ServerHello.decode(body), raw)
+        elif msg_type == m.ENCRYPTED_EXTENSIONS:
+            self._on_encrypted_extensions(m.EncryptedExtensions.decode(body), raw)
+        elif msg_type == m.CERTIFICATE_REQUEST:
+            self._on_certificate_request(m.CertificateRequest.decode(body), raw)
+        elif msg_type == m.CERTIFICATE:
+            self._on_certificate(m.Certificate.decode(body), raw)
+        elif msg_type == m.CERTIFICATE_VERIFY:
+            self._on_certificate_verify(m.CertificateVerify.decode(body), raw)
+        else:
+            self._on_finished(m.Finished.decode(body), raw)
+
+    def _handshake_in_progress_ccs_ok(self) -> bool:
+        return self._state not in ("start", "connected")
+
+    # ------------------------------------------------------------------
+    # ServerHello and HelloRetryRequest
+    # ------------------------------------------------------------------
+
+    def _check_hello_common(self, sh: m.ServerHello) -> CipherSuite:
+        version = sh.find(ext.SupportedVersionsServer)
+        if version is None:
+            raise ProtocolVersion(f"tls: server selected unsupported protocol version "
+                                  f"{sh.legacy_version:x}")
+        if version.version != m.TLS13 or sh.legacy_version != m.TLS12:
+            raise IllegalParameter(f"tls: server selected unsupported protocol version "
+                                   f"{version.version:x}")
+        if sh.session_id != self._ch1.session_id:
+            raise IllegalParameter("tls: server did not echo the legacy session ID")
+        if sh.compression_method != 0:
+            raise IllegalParameter("tls: server selected unsupported compression format")
+        if sh.duplicate_types():
+            raise IllegalParameter("tls: server sent duplicate extensions")
+        suite = SUITE_BY_ID.get(sh.cipher_suite)
+        if suite is None or not suite.tls13 or sh.cipher_suite not in self._ch_sent.cipher_suites:
+            raise IllegalParameter("tls: server chose an unconfigured cipher suite")
+        if self._hrr is not None and sh.cipher_suite != self._hrr.cipher_suite:
+            raise IllegalParameter("tls: server changed cipher suite after a HelloRetryRequest")
+        return suite
+
+    def _on_server_hello(self, sh: m.ServerHello, raw: bytes) -> None:
+        suite = self._check_hello_common(sh)
+        self._plain_version = 0x0303
+        if sh.is_hello_retry_request:
+            self._on_hello_retry_request(sh, raw, suite)
+            return
+        allowed = {ext.EXT_SUPPORTED_VERSIONS, ext.EXT_KEY_SHARE, ext.EXT_PRE_SHARED_KEY}
+        self._check_unsolicited(sh, allowed, "ServerHello")
+        if self.suite is None:
+            self.suite = suite
+            self.transcript.set_hash(suite.prf_hash)
+        psk_ext = sh.find(ext.PreSharedKeyServer)
+        psk = None
+        if psk_ext is not None:
+            offered = self._ch_sent.find(ext.PreSharedKeyClient)
+            index = psk_ext.selected_identity
+            if offered is None or index >= len(offered.identities):
+                raise IllegalParameter("tls: server selected an invalid PSK")
+            ticket = self._by_identity.get(offered.identities[index].identity)
+            if ticket is None or SUITE_BY_ID[ticket.cipher_suite].prf_hash != suite.prf_hash:
+                raise IllegalParameter("tls: server selected an invalid PSK and cipher suite pair")
+            self._psk_ticket, self._selected_identity, psk = ticket, index, ticket.psk
+        share = sh.find(ext.KeyShareServer)
+        shared = None
+        if share is not None:
+            mine = next((s for s in self._shares if s.group == share.share.group), None)
+            if mine is None:
+                raise IllegalParameter("tls: server selected unsupported group")
+            shared = mine.shared_secret(share.share.key_exchange)
+            self._group = mine.group
+        elif psk is None:
+            raise MissingExtension("tls: server did not send a key share")
+        else:
+            modes = self._ch_sent.find(ext.PskKeyExchangeModes)
+            if modes is None or ext.PSK_KE not in modes.modes:
+                raise MissingExtension("tls: server did not send a key share")
+        self.transcript.add(raw)
+        self.schedule = Tls13KeySchedule(suite.prf_hash, psk)
+        self.schedule.derive_handshake_secret(shared)
+        digest = self.transcript.digest()
+        chts = self.schedule.client_handshake_traffic_secret(digest)
+        shts = self.schedule.server_handshake_traffic_secret(digest)
+        self._hs_secrets = (chts, shts)
+        self.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", chts)
+        self.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", shts)
+        if self.config.compatibility_mode:
+            self._send_ccs_once()
+        self._set_read(shts)
+        if not self._early_offered:
+            self._set_write(chts)
+        self._state = "wait_ee"
+
+    def _on_hello_retry_request(self, hrr: m.ServerHello, raw: bytes, suite: CipherSuite) -> None:
+        if self._hrr is not None:
+            raise UnexpectedMessage("tls: server sent two HelloRetryRequest messages")
+        allowed = {ext.EXT_SUPPORTED_VERSIONS, ext.EXT_KEY_SHARE, ext.EXT_COOKIE}
+        self._check_unsolicited(hrr, allowed, "HelloRetryRequest")
+        group_ext = hrr.find(ext.KeyShareHelloRetry)
+        cookie = hrr.find(ext.Cookie)
+        if group_ext is None and cookie is None:
+            raise IllegalParameter("tls: server sent an unnecessary HelloRetryRequest message")
+        self._hrr, self._hrr_raw = hrr, raw
+        self.suite = suite
+        self.transcript.set_hash(suite.prf_hash)
+        self.transcript.replace_first_with_message_hash(suite.prf_hash)
+        self.transcript.add(raw)
+        # ClientHello 2 is ClientHello 1 as sent (misbehaviours included) with
+        # only the changes RFC 8446 §4.1.2 allows.
+        hello = copy.deepcopy(self._ch1)
+        if hello.extensions is None:
+            hello.extensions = []
+        exts = hello.extensions
+        if group_ext is not None:
+            group = group_ext.group
+            supported = hello.find(ext.SupportedGroups)
+            if supported is None or group not in supported.groups:
+                raise IllegalParameter("tls: server selected unsupported group")
+            if any(s.group == group for s in self._shares):
+                raise IllegalParameter("tls: server sent an unnecessary HelloRetryRequest key_share")
+            if groups.unavailable_reason(group) is not None:
+                raise IllegalParameter("tls: server selected unsupported group")
+            self._shares = [groups.generate(group, self.rand)]
+            for i, e in enumerate(exts):
+                if e.ext_type == ext.EXT_KEY_SHARE:
+                    exts[i] = ext.KeyShareClient([ext.KeyShareEntry(group, self._shares[0].public)])
+        exts[:] = [e for e in exts if e.ext_type not in (ext.EXT_EARLY_DATA, ext.EXT_COOKIE)]
+        if cookie is not None:
+            at = next((i for i, e in enumerate(exts) if e.ext_type in
+                       (ext.EXT_PSK_KEY_EXCHANGE_MODES, ext.EXT_PRE_SHARED_KEY)), len(exts))
+            exts.insert(at, ext.Cookie(cookie.cookie))
+        self._update_psk_after_hrr(exts, suite)
+        if self._early_offered:
+            # The 0-RTT data is lost; the handshake goes on under handshake keys.
+            self._early_offered = False
+            self._write, self._write_secret = None, b""
+        if self.config.compatibility_mode:
+            self._send_ccs_once()
+        self._send_hello("client_hello_2", hello)
+
+    def _update_psk_after_hrr(self, exts: list[ext.Extension], suite: CipherSuite) -> None:
+        """New ages; identities whose PSK hash differs from the suite's are dropped
+        (Go drops the PSK); binders are computed when the hello is sent."""
+        at = next((i for i, e in enumerate(exts) if e.ext_type == ext.EXT_PRE_SHARED_KEY), None)
+        if at is None:
+            return
+        psk = ext.typed(exts[at], ext.PreSharedKeyClient)
+        now = self.now()
+        ids, binders = [], []
+        for i, identity in enumerate(psk.identities):
+            ticket = self._by_identity.get(identity.identity)
+            if ticket is not None:
+                if SUITE_BY_ID[ticket.cipher_suite].prf_hash != suite.prf_hash:
+                    continue
+                identity = ext.PskIdentity(identity.identity, ticket.obfuscated_age(now))
+            ids.append(identity)
+            if i < len(psk.binders):
+                binders.append(psk.binders[i])
+        binders += psk.binders[len(psk.identities):]  # extra binders a misbehaviour added
+        if not ids:
+            del exts[at]
+            return
+        exts[at] = ext.PreSharedKeyClient(ids, binders)
+
+    def _check_unsolicited(self, msg: m.HasExtensions, allowed: set[int], where: str) -> None:
+        # A cookie is the one extension a server may send unasked (RFC 8446 §4.2).
+        sent = set(self._ch_sent.extension_types()) | {ext.EXT_COOKIE}
+        for t in msg.extension_types():
+            if t not in sent:
+                raise UnsupportedExtension(f"tls: server sent an unsolicited extension {t} "
+                                           f"in {where}")
+            if t not in allowed:
+                raise IllegalParameter(f"tls: server sent extension {t} in {where}")
+
+    # ------------------------------------------------------------------
+    # Server parameters and authentication
+    # ------------------------------------------------------------------
+
+    def _on_encrypted_extensions(self, ee: m.EncryptedExtensions, raw: bytes) -> None:
+        forbidden = {ext.EXT_KEY_SHARE, ext.EXT_PRE_SHARED_KEY, ext.EXT_SUPPORTED_VERSIONS,
+                     ext.EXT_COOKIE, ext.EXT_PSK_KEY_EXCHANGE_MODES, ext.EXT_SIGNATURE_ALGORITHMS,
+                     ext.EXT_SIGNATURE_ALGORITHMS_CERT, ext.EXT_STATUS_REQUEST, ext.EXT_SCT}
+        sent = set(self._ch_sent.extension_types())
+        for t in ee.extension_types():
+            if t in forbidden:
+                raise IllegalParameter(f"tls: server sent extension {t} in EncryptedExtensions")
+            if t not in sent:
+                raise UnsupportedExtension(f"tls: server sent an unsolicited extension {t} "
+                                           "in EncryptedExtensions")
+        if ee.duplicate_types():
+            raise IllegalParameter("tls: server sent duplicate extensions")
+        alpn = ee.find(ext.ALPN)
+        if alpn is not None:
+            offered = self._ch_sent.find(ext.ALPN)
+            if len(alpn.protocols) != 1 or offered is None or alpn.protocols[0] not in offered.protocols:
+                raise IllegalParameter("tls: server selected unadvertised ALPN protocol")
+            self._alpn = alpn.protocols[0].decode("latin-1")
+        self._early_accepted = ee.has(ext.EXT_EARLY_DATA)
+        if self._early_accepted and (self._selected_identity != 0):
+            raise IllegalParameter("tls: server accepted 0-RTT without the first PSK")
+        if self._early_offered and not self._early_accepted:
+            self._set_write(self._hs_secrets[0])
+        self.transcript.add(raw)
+        self._state = "wait_finished" if self._psk_ticket is not None else "wait_cert_cr"
+
+    def _on_certificate_request(self, cr: m.CertificateRequest, raw: bytes) -> None:
+        if cr.context:
+            raise IllegalParameter("tls: non-empty certificate_request_context in the handshake")
+        if cr.find(ext.SignatureAlgorithms) is None:
+            raise MissingExtension("tls: CertificateRequest without signature_algorithms")
+        self._cert_request = cr
+        self.transcript.add(raw)
+        self._state = "wait_cert"
+
+    def _on_certificate(self, cert: m.Certificate, raw: bytes) -> None:
+        if cert.context:
+            raise IllegalParameter("tls: server Certificate has a request context")
+        if not cert.entries:
+            raise DecodeError("tls: received empty certificates message")
+        chain = cert.chain
+        parsed = parse_chain(chain)
+        if not self.config.insecure_skip_verify:
+            verify_chain(chain, self.config.roots, self.now(), self.config.server_name, "server")
+            self._verified = True
+        self._peer_chain = chain
+        self._peer_key = parsed[0].public_key()
+        self.transcript.add(raw)
+        self._state = "wait_cv"
+
+    def _on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> None:
+        if (cv.scheme not in self.config.signature_algorithms
+                or cv.scheme not in sigschemes.CERTIFICATE_VERIFY_SCHEMES):
+            raise IllegalParameter("tls: certificate used with invalid signature algorithm")
+        content = sigschemes.signed_content(True, self.transcript.digest())
+        if not sigschemes.verify(self._peer_key, cv.scheme, content, cv.signature):
+            raise DecryptError("tls: invalid signature by the server certificate")
+        self._peer_scheme = cv.scheme
+        self.transcript.add(raw)
+        self._state = "wait_finished"
+
+    def _on_finished(self, fin: m.Finished, raw: bytes) -> None:
+        h = self._suite.prf_hash
+        chts, shts = self._hs_secrets
+        expected = finished_verify_data(h, shts, self.transcript.digest())
+        if fin.verify_data != expected:
+            raise DecryptError("tls: invalid server finished hash")
+        self.transcript.add(raw)
+        self.schedule.derive_master_secret()
+        digest = self.transcript.digest()
+        cats = self.schedule.client_application_traffic_secret_0(digest)
+        sats = self.schedule.server_application_traffic_secret_0(digest)
+        self.exporter_secret = self.schedule.exporter_master_secret(digest)
+        self.keylog("CLIENT_TRAFFIC_SECRET_0", cats)
+        self.keylog("SERVER_TRAFFIC_SECRET_0", sats)
+        self._set_read(sats)
+        if self._early_accepted:
+            # Still under the early traffic key; then the handshake key.
+            self._write_handshake("end_of_early_data", m.EndOfEarlyData())
+            if self._early_offered:
+                self._set_write(chts)
+        if self._cert_request is not None:
+            self._send_client_certificate()
+        verify = finished_verify_data(h, chts, self.transcript.digest())
+        self._write_handshake("finished", m.Finished(verify))
+        self._set_write(cats)
+        self._resumption_secret = self.schedule.resumption_master_secret(self.transcript.digest())
+        self._state = "connected"
+        self._finish_handshake(self._connection_info())
+
+    def _send_client_certificate(self) -> None:
+        cr = self._cert_request
+        cred = self.config.certificate
+        accepted = cr.find(ext.SignatureAlgorithms).schemes
+        scheme = None
+        if cred is not None:
+            scheme = next((s for s in accepted if s in cred.schemes
+                           and s in sigschemes.CERTIFICATE_VERIFY_SCHEMES), None)
+        if cred is None or scheme is None:
+            self._write_handshake("certificate", m.Certificate(cr.context, []))
+            return
+        self._write_handshake("certificate", m.Certificate.from_chain(cred.chain, cr.context))
+        content = sigschemes.signed_content(False, self.transcript.digest())
+        self._write_handshake("certificate_verify",
+                              m.CertificateVerify(scheme, cred.sign(scheme, content)))
+
+    def _connection_info(self) -> ConnectionInfo:
+        return ConnectionInfo(
+            role="client", version=m.TLS13, cipher_suite=self._suite.id, group=self._group,
+            resumed=self._psk_ticket is not None, hello_retry_request=self._hrr is not None,
+            alpn=self._alpn, server_name=self.config.server_name,
+            peer_chain=list(self._peer_chain), verified=self._verified,
+            signature_scheme=self._peer_scheme, selected_identity=self._selected_identity,
+            early_data_offered=self._ch1.has(ext.EXT_EARLY_DATA),
+            early_data_accepted=self._early_accepted, client_random=self.client_random,
+            session_id=self._ch1.session_id)
+
+    # ------------------------------------------------------------------
+    # Tickets
+    # ------------------------------------------------------------------
+
+    def _on_ticket(self, nst: m.NewSessionTicket) -> None:
+        if nst.lifetime == 0:
+            return  # RFC 8446 §4.6.1: discard at once
+        if nst.lifetime > MAX_TICKET_LIFETIME:
+            raise IllegalParameter("tls: received a session ticket with invalid lifetime")
+        early = nst.find(ext.EarlyDataTicket)
+        suite = self._suite
+        ticket = ClientTicket(
+            ticket=nst.ticket, psk=resumption_psk(suite.prf_hash, self._resumption_secret, nst.nonce),
+            cipher_suite=suite.id, lifetime=nst.lifetime, age_add=nst.age_add, nonce=nst.nonce,
+            received_at=self.now(), max_early_data_size=early.max_early_data_size if early else 0,
+            server_name=self.config.server_name, alpn=self._alpn)
+        self._events.append(NewTicket(ticket))

@@ -1,0 +1,56 @@
+"""Hooks that let a test or a misbehaviour reach into an engine's output.
+
+Message names passed to the hooks (each engine writes only its own role's):
+
+* client: ``client_hello_1``, ``client_hello_2``, ``end_of_early_data``,
+  ``certificate``, ``certificate_verify``, ``finished``, ``key_update``
+* server: ``hello_retry_request``, ``hello_retry_request_2``, ``server_hello``,
+  ``encrypted_extensions``, ``certificate_request``, ``certificate``,
+  ``certificate_verify``, ``finished``, ``new_session_ticket``, ``key_update``
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .messages import ClientHello, Message
+
+# (name, message) -> the message to send instead. Called before encoding; for a
+# ClientHello, before the PSK binders are computed, so binders cover the change.
+Mutate = Callable[[str, Message], Message]
+# (name, ClientHello with binders) -> ClientHello; called after binders are computed.
+AfterBinders = Callable[[str, ClientHello], ClientHello]
+# (name, the message's encoding) -> raw bytes put on the wire right after it.
+AfterMessage = Callable[[str, bytes], bytes]
+
+
+@dataclass
+class Hooks:
+    mutate: Mutate | None = None
+    after_binders: AfterBinders | None = None
+    after_message: AfterMessage | None = None
+
+
+def compose(*hooks: Hooks | None) -> Hooks:
+    """One Hooks that runs each given one in order."""
+    present = [h for h in hooks if h is not None]
+
+    def chain(attr: str) -> Callable | None:
+        fns = [getattr(h, attr) for h in present if getattr(h, attr) is not None]
+        if not fns:
+            return None
+        if len(fns) == 1:
+            return fns[0]
+
+        def run(name: str, value):  # type: ignore[no-untyped-def]
+            for fn in fns:
+                value = fn(name, value)
+            return value
+        return run
+
+    fns_after = [h.after_message for h in present if h.after_message is not None]
+
+    def after(name: str, encoded: bytes) -> bytes:
+        return b"".join(fn(name, encoded) for fn in fns_after)
+
+    return Hooks(chain("mutate"), chain("after_binders"), after if fns_after else None)

@@ -1,0 +1,204 @@
+"""The closed vocabulary of ways a tlspeer endpoint breaks the protocol on purpose.
+
+Each knob of `Misbehaviour` is off by default. Most work through the engines'
+hooks (`Misbehaviour.hooks`); the three that change what a server decides
+(`two_hrrs`, `hrr_no_change`, `hrr_cookie`) are read by the server engine itself.
+A client knob on a server (or the reverse) is a configuration error.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Literal
+
+from . import extensions as ext
+from .hooks import Hooks
+from .messages import (ClientHello, EncryptedExtensions, Message, NewSessionTicket)
+from .record import HANDSHAKE, record_header
+
+BOGUS_IDENTITY = b"tlsdiff-bogus-identity-"
+GREASE_SUITE = 0x0A0A
+CLIENT_KNOBS = ("corrupt_binder", "wrong_ticket_age", "extra_identities_before", "psk_not_last",
+                "psk_modes", "empty_binders", "binder_count_mismatch", "second_ch_change_suites",
+                "second_ch_drop_key_share", "pipeline_after_ch1", "wrong_cookie_echo")
+SERVER_KNOBS = ("two_hrrs", "hrr_no_change", "hrr_cookie", "ticket_lifetime",
+                "empty_ticket_label", "huge_ticket", "early_data_in_ee")
+
+
+@dataclass(frozen=True)
+class Misbehaviour:
+    """What to break. Client knobs:
+
+    corrupt_binder
+        Which ClientHello's PSK binder to corrupt after it is computed: 1, 2 or
+        "both". The byte `corrupt_binder_byte` of the real identity's binder is
+        XORed with 0x01; lengths stay right, so the server sees a well-formed
+        hello whose binder does not verify (decrypt_error).
+    wrong_ticket_age
+        Milliseconds added to every obfuscated_ticket_age, before the binders are
+        computed (so the binders are valid and only the age is wrong).
+    extra_identities_before
+        k bogus identities (``tlsdiff-bogus-identity-<i>``, age 0, zero binders)
+        placed before the real one, which then sits at index k.
+    psk_not_last
+        Move pre_shared_key to the front of the extensions (binders still cover
+        the hello up to the binders list, wherever it is).
+    psk_modes
+        "missing": drop psk_key_exchange_modes; "psk_ke": offer only psk_ke.
+    empty_binders
+        Send an empty binders list (a hello that does not decode).
+    binder_count_mismatch
+        One binder more than identities (the real binders stay valid).
+    second_ch_change_suites
+        ClientHello 2 appends the GREASE suite 0x0A0A to the suites of
+        ClientHello 1 (a change RFC 8446 §4.1.2 forbids).
+    second_ch_drop_key_share
+        ClientHello 2 has no key_share extension.
+    pipeline_after_ch1
+        Right after ClientHello 1, send a second plaintext handshake record
+        holding a copy of it, before any server reply.
+    wrong_cookie_echo
+        ClientHello 2 echoes the HRR cookie with its last byte flipped (or sends
+        a cookie of its own when the HRR had none).
+
+    Server knobs:
+
+    two_hrrs
+        Answer ClientHello 2 with a second HelloRetryRequest.
+    hrr_no_change
+        Send a HelloRetryRequest selecting the group of the client's first key
+        share, which the client already sent (RFC 8446 §4.1.4 says abort).
+    hrr_cookie
+        Put this cookie (bytes, or text as UTF-8) in every HelloRetryRequest, and
+        require ClientHello 2 to echo it.
+    ticket_lifetime
+        The ticket_lifetime of every NewSessionTicket (0 and 604801 are the
+        interesting values).
+    empty_ticket_label
+        NewSessionTickets carry an empty ticket.
+    huge_ticket
+        Pad every ticket with zeros to this many bytes (65535 is the maximum);
+        the padded ticket still resumes.
+    early_data_in_ee
+        Put early_data in EncryptedExtensions although 0-RTT was not accepted
+        (and maybe not offered).
+    """
+
+    corrupt_binder: Literal[1, 2, "both"] | None = None
+    corrupt_binder_byte: int = 0
+    wrong_ticket_age: int | None = None
+    extra_identities_before: int = 0
+    psk_not_last: bool = False
+    psk_modes: Literal["missing", "psk_ke"] | None = None
+    empty_binders: bool = False
+    binder_count_mismatch: bool = False
+    second_ch_change_suites: bool = False
+    second_ch_drop_key_share: bool = False
+    pipeline_after_ch1: bool = False
+    wrong_cookie_echo: bool = False
+    two_hrrs: bool = False
+    hrr_no_change: bool = False
+    hrr_cookie: bytes | str | None = None
+    ticket_lifetime: int | None = None
+    empty_ticket_label: bool = False
+    huge_ticket: int | None = None
+    early_data_in_ee: bool = False
+
+    def active(self) -> list[str]:
+        """Names of the knobs that are set."""
+        default = Misbehaviour()
+        return [f.name for f in fields(self) if f.name != "corrupt_binder_byte"
+                and getattr(self, f.name) != getattr(default, f.name)]
+
+    def check_role(self, role: str) -> None:
+        wrong = [n for n in self.active() if n in (SERVER_KNOBS if role == "client" else CLIENT_KNOBS)]
+        if wrong:
+            raise ValueError(f"misbehaviour {', '.join(wrong)} is not for a {role}")
+
+    def hooks(self, role: str) -> Hooks | None:
+        self.check_role(role)
+        if not self.active():
+            return None
+        if role == "client":
+            return Hooks(self._mutate_client, self._after_binders, self._after_message)
+        return Hooks(self._mutate_server)
+
+    # -- client -----------------------------------------------------------
+
+    def _mutate_client(self, name: str, msg: Message) -> Message:
+        if not isinstance(msg, ClientHello) or msg.extensions is None:
+            return msg
+        exts = msg.extensions
+        psk = _find(exts, ext.PreSharedKeyClient)
+        if psk is not None and name == "client_hello_1":
+            size = len(psk.binders[0]) if psk.binders else 32
+            for i in reversed(range(self.extra_identities_before)):
+                psk.identities.insert(0, ext.PskIdentity(BOGUS_IDENTITY + str(i).encode(), 0))
+                psk.binders.insert(0, bytes(size))
+            if self.binder_count_mismatch:
+                psk.binders.append(bytes(size))
+        if psk is not None and self.wrong_ticket_age is not None:
+            for ident in psk.identities:
+                if not ident.identity.startswith(BOGUS_IDENTITY):
+                    ident.obfuscated_ticket_age = (ident.obfuscated_ticket_age
+                                                   + self.wrong_ticket_age) % (1 << 32)
+        if psk is not None and self.empty_binders:
+            psk.binders.clear()
+        if self.psk_modes == "missing":
+            exts[:] = [e for e in exts if e.ext_type != ext.EXT_PSK_KEY_EXCHANGE_MODES]
+        elif self.psk_modes == "psk_ke":
+            modes = _find(exts, ext.PskKeyExchangeModes)
+            if modes is not None:
+                modes.modes = [ext.PSK_KE]
+        if self.psk_not_last and psk is not None:
+            exts[:] = [psk] + [e for e in exts if e is not psk]
+        if name == "client_hello_2":
+            if self.second_ch_change_suites:
+                msg.cipher_suites = list(msg.cipher_suites) + [GREASE_SUITE]
+            if self.second_ch_drop_key_share:
+                exts[:] = [e for e in exts if e.ext_type != ext.EXT_KEY_SHARE]
+            if self.wrong_cookie_echo:
+                cookie = _find(exts, ext.Cookie)
+                if cookie is None:
+                    exts.insert(0, ext.Cookie(b"tlsdiff-cookie"))
+                else:
+                    cookie.cookie = cookie.cookie[:-1] + bytes([cookie.cookie[-1] ^ 1])
+        return msg
+
+    def _after_binders(self, name: str, msg: ClientHello) -> ClientHello:
+        which = {"client_hello_1": 1, "client_hello_2": 2}.get(name)
+        if self.corrupt_binder is None or (self.corrupt_binder != "both"
+                                           and self.corrupt_binder != which):
+            return msg
+        psk = _find(msg.extensions or [], ext.PreSharedKeyClient)
+        index = self.extra_identities_before
+        if psk is not None and index < len(psk.binders):
+            binder = bytearray(psk.binders[index])
+            binder[self.corrupt_binder_byte % len(binder)] ^= 1
+            psk.binders[index] = bytes(binder)
+        return msg
+
+    def _after_message(self, name: str, encoded: bytes) -> bytes:
+        if self.pipeline_after_ch1 and name == "client_hello_1":
+            return record_header(HANDSHAKE, 0x0301, len(encoded)) + encoded
+        return b""
+
+    # -- server -----------------------------------------------------------
+
+    def _mutate_server(self, name: str, msg: Message) -> Message:
+        if isinstance(msg, NewSessionTicket):
+            if self.ticket_lifetime is not None:
+                msg.lifetime = self.ticket_lifetime
+            if self.empty_ticket_label:
+                msg.ticket = b""
+            elif self.huge_ticket is not None and len(msg.ticket) < self.huge_ticket:
+                msg.ticket = msg.ticket + bytes(self.huge_ticket - len(msg.ticket))
+        if isinstance(msg, EncryptedExtensions) and self.early_data_in_ee:
+            if not msg.has(ext.EXT_EARLY_DATA):
+                msg.extensions.append(ext.EarlyData())
+        return msg
+
+
+def _find(exts: list[ext.Extension], cls: type) -> ext.Extension | None:
+    # The engines build typed extensions; a raw one (from a test's own mutate)
+    # is left alone.
+    return next((e for e in exts if isinstance(e, cls)), None)

@@ -1,0 +1,234 @@
+"""tlspeer against OpenSSL (Python's `ssl`) over real loopback sockets: our client
+against an OpenSSL server and our server against an OpenSSL client, with full
+handshakes, HelloRetryRequest, resumption with each other's tickets and client
+certificates. Every socket has a timeout."""
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from harness import pki
+from tlspeer import driver, groups
+from tlspeer.wire import decode_connection
+
+from tlspeer_helpers import HOST, client_config, credential, roots, server_config
+
+TIMEOUT = 5.0
+
+
+@pytest.fixture(scope="module")
+def pem_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("pem")
+    out = {"root": d / "root.pem"}
+    out["root"].write_text(pki.root_pem("root-a"))
+    for name in ("server", "client"):
+        ident = pki.identity(name)
+        (d / f"{name}.pem").write_text(ident.chain_pem)
+        (d / f"{name}.key").write_text(ident.key_pem)
+        out[name], out[name + "_key"] = d / f"{name}.pem", d / f"{name}.key"
+    return out
+
+
+class Background:
+    """Runs `fn` in a thread; `result()` re-raises what it raised."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._value = fn()
+            except BaseException as exc:  # handed to the test thread
+                self._error = exc
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def result(self) -> Any:
+        self._thread.join(TIMEOUT * 2)
+        assert not self._thread.is_alive(), "the OpenSSL side hung"
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _listener() -> socket.socket:
+    sock = socket.create_server(("127.0.0.1", 0))
+    sock.settimeout(TIMEOUT)
+    return sock
+
+
+# ---------------------------------------------------------------------------
+# tlspeer client, OpenSSL server
+# ---------------------------------------------------------------------------
+
+
+def _openssl_server_ctx(pem: dict[str, Path], curve: str | None = None,
+                        verify_client: bool = False) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_cert_chain(pem["server"], pem["server_key"])
+    if curve is not None:
+        ctx.set_ecdh_curve(curve)  # one group only: forces an HRR for other shares
+    if verify_client:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cafile=str(pem["root"]))
+    return ctx
+
+
+def _serve_once(listener: socket.socket, ctx: ssl.SSLContext) -> Background:
+    def serve() -> dict[str, Any]:
+        conn, _ = listener.accept()
+        conn.settimeout(TIMEOUT)
+        with ctx.wrap_socket(conn, server_side=True) as s:
+            got = s.recv(100)
+            s.sendall(b"pong")
+            out = {"got": got, "reused": s.session_reused, "version": s.version(),
+                   "peer": s.getpeercert(binary_form=True)}
+            try:
+                s.recv(100)  # the client's close_notify
+            except (ssl.SSLError, OSError):
+                pass
+            return out
+    return Background(serve)
+
+
+def _our_client(port: int, **kw: Any) -> tuple[driver.TLSConnection, list[str]]:
+    keylog: list[str] = []
+    tickets = kw.pop("tickets", ())
+    conn = driver.connect("127.0.0.1", port, client_config(**kw), tickets=tickets,
+                          timeout=TIMEOUT, keylog=keylog.append)
+    conn.send(b"ping")
+    assert conn.recv(4) == b"pong"
+    return conn, keylog
+
+
+def test_client_full_handshake(pem_files: dict[str, Path]) -> None:
+    with _listener() as listener:
+        server = _serve_once(listener, _openssl_server_ctx(pem_files))
+        conn, keylog = _our_client(listener.getsockname()[1])
+        conn.close()
+        out = server.result()
+    assert out["got"] == b"ping" and out["version"] == "TLSv1.3"
+    assert conn.info.verified and not conn.info.hello_retry_request
+    decoded = decode_connection(bytes(conn.written), bytes(conn.read), "".join(keylog))
+    assert decoded.client_to_server.undecrypted_records == 0
+    assert decoded.server_to_client.undecrypted_records == 0
+
+
+def test_client_hello_retry_request(pem_files: dict[str, Path]) -> None:
+    with _listener() as listener:
+        server = _serve_once(listener, _openssl_server_ctx(pem_files, curve="prime256v1"))
+        conn, _ = _our_client(listener.getsockname()[1], groups=["X25519", "P256"])
+        conn.close()
+        server.result()
+    assert conn.info.hello_retry_request and conn.info.group == groups.SECP256R1
+
+
+def test_client_resumes_with_openssl_tickets(pem_files: dict[str, Path]) -> None:
+    ctx = _openssl_server_ctx(pem_files)
+    with _listener() as listener:
+        server = _serve_once(listener, ctx)
+        conn, _ = _our_client(listener.getsockname()[1])
+        conn.close()
+        assert not server.result()["reused"]
+        tickets = conn.tickets
+        assert len(tickets) == 2  # OpenSSL's default
+        server = _serve_once(listener, ctx)
+        again, _ = _our_client(listener.getsockname()[1], tickets=tickets[:1])
+        again.close()
+        assert server.result()["reused"]
+    assert again.info.resumed
+
+
+def test_client_certificate_to_openssl(pem_files: dict[str, Path]) -> None:
+    with _listener() as listener:
+        server = _serve_once(listener, _openssl_server_ctx(pem_files, verify_client=True))
+        conn, _ = _our_client(listener.getsockname()[1], certificate=credential("client"))
+        conn.close()
+        out = server.result()
+    assert out["peer"] == credential("client").chain[0]
+
+
+# ---------------------------------------------------------------------------
+# tlspeer server, OpenSSL client
+# ---------------------------------------------------------------------------
+
+
+def _openssl_client_ctx(pem: dict[str, Path], with_cert: bool = False) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_verify_locations(cafile=str(pem["root"]))
+    if with_cert:
+        ctx.load_cert_chain(pem["client"], pem["client_key"])
+    return ctx
+
+
+def _openssl_client(port: int, ctx: ssl.SSLContext, session: Any = None) -> Background:
+    def run() -> dict[str, Any]:
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+            with ctx.wrap_socket(raw, server_hostname=HOST, session=session) as s:
+                s.sendall(b"ping")
+                got = s.recv(100)
+                return {"got": got, "session": s.session, "reused": s.session_reused,
+                        "version": s.version()}
+    return Background(run)
+
+
+def _our_server(listener: socket.socket, **kw: Any) -> driver.TLSConnection:
+    conn = driver.accept(listener, kw.pop("config", None) or server_config(**kw), timeout=TIMEOUT)
+    assert conn.recv(4) == b"ping"
+    conn.send(b"pong")
+    return conn
+
+
+def test_server_full_handshake(pem_files: dict[str, Path]) -> None:
+    with _listener() as listener:
+        client = _openssl_client(listener.getsockname()[1], _openssl_client_ctx(pem_files))
+        conn = _our_server(listener)
+        out = client.result()
+        conn.close()
+    assert out["got"] == b"pong" and out["version"] == "TLSv1.3"
+    assert not conn.info.resumed
+
+
+def test_server_hello_retry_request(pem_files: dict[str, Path]) -> None:
+    with _listener() as listener:
+        client = _openssl_client(listener.getsockname()[1], _openssl_client_ctx(pem_files))
+        conn = _our_server(listener, groups=["P384"])
+        client.result()
+        conn.close()
+    assert conn.info.hello_retry_request and conn.info.group == groups.SECP384R1
+
+
+def test_server_tickets_resume_openssl(pem_files: dict[str, Path]) -> None:
+    scfg = server_config()
+    ctx = _openssl_client_ctx(pem_files)
+    with _listener() as listener:
+        port = listener.getsockname()[1]
+        client = _openssl_client(port, ctx)
+        _our_server(listener, config=scfg).close()
+        session = client.result()["session"]
+        assert session is not None and session.has_ticket
+        client = _openssl_client(port, ctx, session=session)
+        conn = _our_server(listener, config=scfg)
+        out = client.result()
+        conn.close()
+    assert out["reused"] and conn.info.resumed
+
+
+def test_server_requires_openssl_client_certificate(pem_files: dict[str, Path]) -> None:
+    scfg = server_config(client_auth="RequireAndVerifyClientCert", client_roots=roots())
+    with _listener() as listener:
+        client = _openssl_client(listener.getsockname()[1],
+                                 _openssl_client_ctx(pem_files, with_cert=True))
+        conn = _our_server(listener, config=scfg)
+        client.result()
+        conn.close()
+    # OpenSSL sends the chain it built, root included.
+    assert conn.info.verified and conn.info.peer_chain[0] == credential("client").chain[0]
