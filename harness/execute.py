@@ -82,8 +82,10 @@ def peer_config(ep: Endpoint, case: Case, prefix: str) -> dict[str, Any]:
             cfg["cache"] = prefix + s["cache"]
         if s.get("misbehave", {}).get("flip_secret_byte"):
             cfg["cache_tamper"] = "flip_secret_byte"
-    if ep.peer == PYTHON and "misbehave" in s:
-        cfg["misbehave"] = dict(s["misbehave"])
+    if ep.peer == PYTHON:
+        for key in ("misbehave", "key_shares"):
+            if key in s:
+                cfg[key] = s[key]
     return cfg
 
 

@@ -134,6 +134,8 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
             if peer == "b" and pairing != "cross":
                 raise fail(f"{key}.{name}.peer", f"{peer!r} needs 'pairing: cross'")
             _check_misbehaviour(fail, f"{key}.{name}.misbehave", peer, settings.get("misbehave") or {})
+            if "key_shares" in settings and peer != "python":
+                raise fail(f"{key}.{name}.key_shares", "needs 'peer: python' (a Go client picks its key shares itself)")
             endpoints[name] = Endpoint(name, role, settings, peer)
 
     steps: list[Step] = []

@@ -112,6 +112,13 @@ class TLSConnection:
         self._app.clear()
         return out
 
+    def take_data(self) -> bytes:
+        """Application data read but not yet returned by recv (for example data
+        that arrived in the same read as a fatal alert)."""
+        out = bytes(self._app)
+        self._app.clear()
+        return out
+
     def key_update(self, request_update: bool = False) -> None:
         self.engine.send_key_update(request_update)
         self._flush()

@@ -19,7 +19,7 @@ from .errors import (AlertReceived, BadRecordMacError, DecodeError, InternalErro
                      RecordOverflow, TLSError, UnexpectedMessage)
 from .events import (ApplicationData, ConnectionClosed, ConnectionInfo, Event, HandshakeComplete,
                      KeyUpdateReceived)
-from .hooks import Hooks
+from .hooks import HandshakeBytes, Hooks
 from .keyschedule import (Tls13KeySchedule, export_keying_material, next_traffic_secret,
                           traffic_key_iv)
 from .record import (ALERT, APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE, MAX_PLAINTEXT,
@@ -227,7 +227,9 @@ class Engine:
         self._hs_out += raw
         if self.hooks.after_message is not None:
             extra = self.hooks.after_message(name, raw)
-            if extra:
+            if isinstance(extra, HandshakeBytes):
+                self._hs_out += extra
+            elif extra:
                 self._flush()
                 self._out += extra
 

@@ -463,7 +463,7 @@ class Cookie(Extension):
 
 @dataclass(slots=True)
 class StatusRequest(Extension):
-    """CertificateStatusRequest in a ClientHello or CertificateRequest. The
+    """CertificateStatusRequest in a ClientHello. The
     responder ids and request extensions are kept as their raw vectors."""
 
     ext_type: ClassVar[int] = EXT_STATUS_REQUEST
@@ -503,6 +503,14 @@ class CertificateStatus(Extension):
         response = r.vector(3, "OCSPResponse", min_len=1)
         r.end()
         return cls(status_type, response)
+
+
+@dataclass(slots=True)
+class StatusRequestEmpty(_Empty):
+    """status_request in a TLS 1.3 CertificateRequest: empty extension_data, a
+    request for the client's OCSP staple (RFC 8446 §4.4.2.1; Go sends it)."""
+
+    ext_type: ClassVar[int] = EXT_STATUS_REQUEST
 
 
 @dataclass(slots=True)
@@ -613,7 +621,7 @@ CONTEXTS: dict[str, dict[int, type[Extension]]] = {
     SERVER_HELLO: _table(SupportedVersionsServer, KeyShareServer, PreSharedKeyServer),
     HELLO_RETRY_REQUEST: _table(SupportedVersionsServer, KeyShareHelloRetry, Cookie),
     ENCRYPTED_EXTENSIONS: _table(ServerNameAck, SupportedGroups, ALPN, EarlyData),
-    CERTIFICATE_REQUEST: _table(SignatureAlgorithms, SignatureAlgorithmsCert, StatusRequest,
+    CERTIFICATE_REQUEST: _table(SignatureAlgorithms, SignatureAlgorithmsCert, StatusRequestEmpty,
                                 SCTRequest),
     CERTIFICATE_ENTRY: _table(CertificateStatus, SCTList),
     NEW_SESSION_TICKET: _table(EarlyDataTicket),

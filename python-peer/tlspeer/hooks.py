@@ -20,8 +20,14 @@ from .messages import ClientHello, Message
 Mutate = Callable[[str, Message], Message]
 # (name, ClientHello with binders) -> ClientHello; called after binders are computed.
 AfterBinders = Callable[[str, ClientHello], ClientHello]
-# (name, the message's encoding) -> raw bytes put on the wire right after it.
+# (name, the message's encoding) -> raw bytes put on the wire right after it, in a
+# record of their own; or HandshakeBytes, which go into the same record.
 AfterMessage = Callable[[str, bytes], bytes]
+
+
+class HandshakeBytes(bytes):
+    """Handshake bytes an after_message hook wants in the same record as the
+    message before them (not in the transcript)."""
 
 
 @dataclass
@@ -49,8 +55,10 @@ def compose(*hooks: Hooks | None) -> Hooks:
         return run
 
     fns_after = [h.after_message for h in present if h.after_message is not None]
+    if len(fns_after) <= 1:  # one hook keeps its own result type (HandshakeBytes)
+        return Hooks(chain("mutate"), chain("after_binders"), fns_after[0] if fns_after else None)
 
     def after(name: str, encoded: bytes) -> bytes:
         return b"".join(fn(name, encoded) for fn in fns_after)
 
-    return Hooks(chain("mutate"), chain("after_binders"), after if fns_after else None)
+    return Hooks(chain("mutate"), chain("after_binders"), after)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Literal
 
 from . import extensions as ext
-from .hooks import Hooks
+from .hooks import HandshakeBytes, Hooks
 from .messages import (ClientHello, EncryptedExtensions, Message, NewSessionTicket)
 from .record import HANDSHAKE, record_header
 
@@ -54,8 +54,10 @@ class Misbehaviour:
     second_ch_drop_key_share
         ClientHello 2 has no key_share extension.
     pipeline_after_ch1
-        Right after ClientHello 1, send a second plaintext handshake record
-        holding a copy of it, before any server reply.
+        Right after ClientHello 1, before any server reply, send a copy of it:
+        True or "next_record" in a second plaintext record (legacy version
+        0x0301, as the first); "same_record" in the same record as ClientHello 1,
+        so the server holds unread handshake bytes when it answers.
     wrong_cookie_echo
         ClientHello 2 echoes the HRR cookie with its last byte flipped (or sends
         a cookie of its own when the HRR had none).
@@ -93,7 +95,7 @@ class Misbehaviour:
     binder_count_mismatch: bool = False
     second_ch_change_suites: bool = False
     second_ch_drop_key_share: bool = False
-    pipeline_after_ch1: bool = False
+    pipeline_after_ch1: bool | Literal["next_record", "same_record"] = False
     wrong_cookie_echo: bool = False
     two_hrrs: bool = False
     hrr_no_change: bool = False
@@ -179,6 +181,8 @@ class Misbehaviour:
 
     def _after_message(self, name: str, encoded: bytes) -> bytes:
         if self.pipeline_after_ch1 and name == "client_hello_1":
+            if self.pipeline_after_ch1 == "same_record":
+                return HandshakeBytes(encoded)
             return record_header(HANDSHAKE, 0x0301, len(encoded)) + encoded
         return b""
 

@@ -50,6 +50,7 @@ EXTENSIONS: dict[type, st.SearchStrategy[Any]] = {
     ext.EarlyDataTicket: st.builds(ext.EarlyDataTicket, u32),
     ext.Cookie: st.builds(ext.Cookie, opaque(1)),
     ext.StatusRequest: st.builds(ext.StatusRequest, u8, opaque(), opaque()),
+    ext.StatusRequestEmpty: st.just(ext.StatusRequestEmpty()),
     ext.CertificateStatus: st.builds(ext.CertificateStatus, u8, opaque(1)),
     ext.SCTRequest: st.just(ext.SCTRequest()),
     ext.SCTList: st.builds(ext.SCTList, st.lists(opaque(1), min_size=1, max_size=3)),

@@ -1,0 +1,433 @@
+"""tlspeer as a tlsdiff peer: `python -m tlspeer.serve`.
+
+Speaks the control protocol of go-peer/PROTOCOL.md on stdin/stdout, so the harness
+runs the Python TLS implementation exactly as it runs a Go release: same requests,
+same observation schema. Each request runs on its own thread (a server accepts
+while a client connects). All traffic is TCP on 127.0.0.1.
+
+What a Go peer does that tlspeer does not (yet) is answered `unsupported` with the
+reason: TLS 1.2, Go's sealed tickets (ticket keys), Config.Clone, session export.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from . import groups
+from .certs import Credential
+from .client import ClientConfig, ClientEngine
+from .driver import TLSConnection, UnexpectedEOF
+from .errors import TLSError
+from .events import NewTicket
+from .misbehave import Misbehaviour
+from .server import ServerConfig, ServerEngine
+from .session import ClientTicket, TicketStore
+from .suites import SUITE_BY_ID
+
+PING, PONG = b"tlsdiff-ping", b"tlsdiff-pong"
+EKM_LABEL = "EXPORTER-tlsdiff"
+STATE_FIELDS = [
+    "Version", "HandshakeComplete", "DidResume", "CipherSuite", "NegotiatedProtocol",
+    "NegotiatedProtocolIsMutual", "ServerName", "PeerCertificates", "VerifiedChains",
+    "SignedCertificateTimestamps", "OCSPResponse", "TLSUnique", "ExportKeyingMaterial",
+    "ECHAccepted", "CurveID", "HelloRetryRequest", "LocalCertificate",
+]
+
+
+class Unsupported(Exception):
+    """The request asks for something tlspeer does not do; the text says what."""
+
+
+class SeededRand:
+    """SHA-256(seed || u64 counter) blocks: the same stream the Go peer uses."""
+
+    def __init__(self, seed: str) -> None:
+        self.seed, self.counter, self.buf = seed.encode(), 0, b""
+        self.lock = threading.Lock()
+
+    def __call__(self, n: int) -> bytes:
+        with self.lock:
+            while len(self.buf) < n:
+                self.buf += hashlib.sha256(self.seed + self.counter.to_bytes(8, "big")).digest()
+                self.counter += 1
+            out, self.buf = self.buf[:n], self.buf[n:]
+            return out
+
+
+@dataclass
+class TicketCache:
+    """A client session cache with Go's rules and a log of every call, in order."""
+
+    entries: dict[str, ClientTicket] = field(default_factory=dict)
+    ops: list[dict[str, Any]] = field(default_factory=list)
+
+    def get(self, key: str) -> ClientTicket | None:
+        t = self.entries.get(key)
+        op: dict[str, Any] = {"op": "get", "key": key, "hit": t is not None}
+        if t is not None:
+            op["ticket"] = hashlib.sha256(t.ticket).hexdigest()
+        self.ops.append(op)
+        return t
+
+    def put(self, key: str, t: ClientTicket) -> None:
+        self.entries[key] = t
+        self.ops.append({"op": "put", "key": key, "ticket": hashlib.sha256(t.ticket).hexdigest()})
+
+    def delete(self, key: str) -> None:
+        self.entries.pop(key, None)
+        self.ops.append({"op": "delete", "key": key})
+
+    def take_ops(self) -> list[dict[str, Any]]:
+        ops, self.ops = self.ops, []
+        return ops
+
+
+@dataclass
+class Endpoint:
+    name: str
+    role: str
+    config: ClientConfig | ServerConfig
+    rand: Callable[[int], bytes]
+    server_name: str = ""
+    cache: TicketCache | None = None
+    local_chain: list[bytes] = field(default_factory=list)
+    roots: list[x509.Certificate] = field(default_factory=list)
+    now: float = 0.0
+    keylog: list[str] = field(default_factory=list)
+
+
+def _pem_certs(pems: list[str]) -> list[x509.Certificate]:
+    return [c for pem in pems for c in x509.load_pem_x509_certificates(pem.encode())]
+
+
+def _misbehaviour(knobs: dict[str, Any]) -> Misbehaviour:
+    try:
+        return Misbehaviour(**knobs)
+    except TypeError as exc:
+        raise ValueError(f"misbehave: {exc}") from None
+
+
+class Peer:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.endpoints: dict[str, Endpoint] = {}
+        self.caches: dict[str, TicketCache] = {}
+        self.listeners: dict[str, tuple[socket.socket, Endpoint]] = {}
+
+    # -- ops ----------------------------------------------------------------
+
+    def op_hello(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"release": "tlspeer", "protocol": 1, "connection_state_fields": STATE_FIELDS,
+                "apis": {"session_state": False, "encrypt_ticket": False, "wrap_session": False,
+                         "cache_tamper": False, "misbehave": True}}
+
+    def op_configure(self, p: dict[str, Any]) -> dict[str, Any]:
+        name, role, c = p["name"], p["role"], dict(p.get("config") or {})
+        if c.get("max_version") in ("1.0", "1.1", "1.2"):
+            raise Unsupported("tlspeer speaks TLS 1.3 only so far; TLS 1.2 is not implemented")
+        for key in ("ticket_keys", "session_ticket_key"):
+            if key in c:
+                raise Unsupported(f"{key}: tlspeer's tickets are server-side sessions, not Go's sealed tickets")
+        if c.get("cache_tamper"):
+            raise Unsupported("cache_tamper is the Go peer's; tlspeer corrupts binders with corrupt_binder")
+        rand = SeededRand(c.get("rand_seed") or name)
+        misbehaviour = _misbehaviour(c.get("misbehave") or {})
+        curves = c.get("curve_preferences")
+        if role == "server":
+            certs = c.get("certificates") or []
+            if not certs:
+                raise ValueError("certificates: a server needs one")
+            cred = Credential.from_pem(certs[0]["cert_pem"], certs[0]["key_pem"])
+            kwargs: dict[str, Any] = dict(
+                certificate=cred, alpn=tuple(c.get("alpn") or ()),
+                client_auth=c.get("client_auth") or "NoClientCert",
+                client_roots=tuple(_pem_certs(c.get("client_cas") or [])),
+                ticket_store=None if c.get("session_tickets_disabled") else TicketStore(),
+                misbehaviour=misbehaviour)
+            if curves:
+                kwargs["groups"] = tuple(curves)
+            ep = Endpoint(name, role, ServerConfig(**kwargs), rand, local_chain=list(cred.chain))
+        elif role == "client":
+            roots = _pem_certs(c.get("root_cas") or [])
+            cred = None
+            if c.get("certificates"):
+                cred = Credential.from_pem(c["certificates"][0]["cert_pem"], c["certificates"][0]["key_pem"])
+            cache = None
+            if c.get("cache") and not c.get("session_tickets_disabled"):
+                with self.lock:
+                    cache = self.caches.setdefault(c["cache"], TicketCache())
+            kwargs = dict(server_name=c.get("server_name") or None, roots=tuple(roots),
+                          insecure_skip_verify=bool(c.get("insecure_skip_verify")),
+                          alpn=tuple(c.get("alpn") or ()), certificate=cred, misbehaviour=misbehaviour)
+            if cache is None:
+                kwargs["psk_modes"] = ()  # as Go: no cache, no psk_key_exchange_modes
+            if curves:
+                kwargs["groups"] = tuple(curves)
+            if c.get("key_shares"):
+                kwargs["key_share_groups"] = tuple(c["key_shares"])
+            ep = Endpoint(name, role, ClientConfig(**kwargs), rand, server_name=c.get("server_name") or "",
+                          cache=cache, local_chain=list(cred.chain) if cred else [], roots=roots)
+        else:
+            raise ValueError(f"role: want server or client, got {role!r}")
+        with self.lock:
+            self.endpoints[name] = ep
+        return {"name": name}
+
+    def op_listen(self, p: dict[str, Any]) -> dict[str, Any]:
+        ep = self._endpoint(p["endpoint"], "server")
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        with self.lock:
+            self.listeners[p["name"]] = (sock, ep)
+        return {"port": sock.getsockname()[1]}
+
+    def op_accept(self, p: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            sock, ep = self.listeners.pop(p["listener"])
+        timeout = p.get("timeout_ms", 5000) / 1000
+        try:
+            sock.settimeout(timeout)
+            conn_sock, _ = sock.accept()
+        finally:
+            sock.close()
+        ep.now, ep.keylog = float(p["time"]), []
+        engine = ServerEngine(ep.config, rand=ep.rand, now=lambda: ep.now, keylog=ep.keylog.append)
+        conn = TLSConnection(conn_sock, engine, timeout)
+        obs = _Observation(p["conn_id"], "server")
+        try:
+            conn.handshake()
+            obs.received = conn.recv(len(PING)).decode(errors="replace")
+            conn.send(PONG)
+            conn.wait_closed()
+        except (TLSError, OSError, UnexpectedEOF) as exc:
+            # Data that came in the same read as the failure was still received.
+            obs.received += conn.take_data().decode(errors="replace")
+            obs.fail(conn, exc)
+        return obs.finish(conn, ep, None)
+
+    def op_connect(self, p: dict[str, Any]) -> dict[str, Any]:
+        ep = self._endpoint(p["endpoint"], "client")
+        timeout = p.get("timeout_ms", 5000) / 1000
+        ep.now, ep.keylog = float(p["time"]), []
+        key = ep.server_name or f"127.0.0.1:{p['port']}"
+        cache = ep.cache
+        if cache is not None:
+            cache.take_ops()
+        offered = self._load_ticket(cache, key, ep.now)
+        sock = socket.create_connection(("127.0.0.1", p["port"]), timeout=timeout)
+        engine = ClientEngine(ep.config, tickets=offered, rand=ep.rand, now=lambda: ep.now,
+                              keylog=ep.keylog.append)
+        conn = TLSConnection(sock, engine, timeout)
+        obs = _Observation(p["conn_id"], "client")
+        try:
+            conn.handshake()
+            conn.send(PING)
+            obs.received = conn.recv(len(PONG)).decode(errors="replace")
+        except (TLSError, OSError, UnexpectedEOF) as exc:
+            obs.received += conn.take_data().decode(errors="replace")
+            obs.fail(conn, exc)
+            if offered and obs.handshake_error is not None and cache is not None:
+                cache.delete(key)  # as Go: drop a session after a failed resumption
+        if cache is not None:
+            for ev in conn.events:
+                if isinstance(ev, NewTicket) and ev.ticket.lifetime > 0:
+                    cache.put(key, ev.ticket)
+        return obs.finish(conn, ep, cache)
+
+    @staticmethod
+    def _load_ticket(cache: TicketCache | None, key: str, now: float) -> list[ClientTicket]:
+        if cache is None:
+            return []
+        t = cache.get(key)
+        if t is not None and t.expired(now):
+            cache.delete(key)
+            return []
+        return [t] if t is not None else []
+
+    def op_cache_dump(self, p: dict[str, Any]) -> dict[str, Any]:
+        cache = self.caches.get(p["cache"])
+        if cache is None:
+            raise ValueError(f"no cache named {p['cache']!r}")
+        return {"entries": [{"key": k, "ticket": hashlib.sha256(t.ticket).hexdigest()}
+                            for k, t in sorted(cache.entries.items())]}
+
+    def op_drop(self, p: dict[str, Any]) -> dict[str, Any]:
+        prefix = p["prefix"]
+        n = 0
+        with self.lock:
+            for table in (self.endpoints, self.caches, self.listeners):
+                for name in [k for k in table if k.startswith(prefix)]:
+                    item = table.pop(name)
+                    if isinstance(item, tuple):
+                        item[0].close()
+                    n += 1
+        return {"dropped": n}
+
+    def op_clone(self, p: dict[str, Any]) -> dict[str, Any]:
+        raise Unsupported("Config.Clone is Go's; tlspeer has no equivalent")
+
+    def op_set_ticket_keys(self, p: dict[str, Any]) -> dict[str, Any]:
+        raise Unsupported("tlspeer's tickets are server-side sessions, not Go's sealed tickets")
+
+    def op_session(self, p: dict[str, Any]) -> dict[str, Any]:
+        raise Unsupported("the session APIs are Go's (SessionState, ParseSessionState)")
+
+    def _endpoint(self, name: str, role: str) -> Endpoint:
+        with self.lock:
+            ep = self.endpoints.get(name)
+        if ep is None or ep.role != role:
+            raise ValueError(f"no {role} endpoint named {name!r}")
+        return ep
+
+
+class _Observation:
+    """One side of one connection, in the Go peer's observation schema."""
+
+    def __init__(self, conn_id: str, role: str) -> None:
+        self.conn_id, self.role = conn_id, role
+        self.handshake_error: str | None = None
+        self.io_error: str | None = None
+        self.received = ""
+
+    def fail(self, conn: TLSConnection, exc: BaseException) -> None:
+        text = str(exc) if not isinstance(exc, (socket.timeout, TimeoutError)) else "i/o timeout"
+        if not conn.engine.handshake_complete:
+            self.handshake_error = text or type(exc).__name__
+        else:
+            self.io_error = text or type(exc).__name__
+
+    def finish(self, conn: TLSConnection, ep: Endpoint, cache: TicketCache | None) -> dict[str, Any]:
+        _close(conn, failed=self.handshake_error is not None or self.io_error is not None)
+        return {
+            "conn_id": self.conn_id, "role": self.role,
+            "handshake_error": self.handshake_error, "io_error": self.io_error,
+            "received": self.received, "state": _state(conn, ep),
+            "written": base64.b64encode(bytes(conn.written)).decode(),
+            "read": base64.b64encode(bytes(conn.read)).decode(),
+            "keylog": "".join(ep.keylog),
+            "cache_ops": cache.take_ops() if cache is not None else [],
+        }
+
+
+def _close(conn: TLSConnection, failed: bool) -> None:
+    """As the Go peer: close_notify when all went well; after an error, half-close
+    and record everything the peer still sends until it hangs up."""
+    if not failed:
+        conn.close()
+        return
+    try:
+        conn.sock.shutdown(socket.SHUT_WR)
+        conn.sock.settimeout(max(0.001, conn.deadline - time.monotonic()))
+        while True:
+            chunk = conn.sock.recv(1 << 16)
+            if not chunk:
+                break
+            conn.read += chunk
+    except OSError:
+        pass
+    finally:
+        conn.sock.close()
+
+
+def _fp(der: bytes) -> str:
+    return hashlib.sha256(der).hexdigest()
+
+
+def _state(conn: TLSConnection, ep: Endpoint) -> dict[str, Any]:
+    info = conn.engine.info
+    done = conn.engine.handshake_complete and info is not None
+    state: dict[str, Any] = {
+        "Version": "TLS 1.3" if done else "0x0000", "HandshakeComplete": bool(done),
+        "DidResume": bool(done and info.resumed),
+        "CipherSuite": SUITE_BY_ID[info.cipher_suite].name if done else "",
+        "NegotiatedProtocol": (info.alpn or "") if done else "", "NegotiatedProtocolIsMutual": True,
+        "ServerName": (info.server_name or "") if done else "",
+        "PeerCertificates": [_fp(c) for c in info.peer_chain] if done else [],
+        "VerifiedChains": _verified_chains(info, ep) if done else [],
+        "SignedCertificateTimestamps": [], "OCSPResponse": "", "TLSUnique": "", "ECHAccepted": False,
+        "CurveID": groups.GROUP_NAMES.get(info.group, "") if done and info.group else "",
+        "HelloRetryRequest": bool(done and info.hello_retry_request),
+        "LocalCertificate": _local_certificate(info, ep) if done else None,
+    }
+    if done:
+        state["ExportKeyingMaterial"] = {"value": conn.engine.export_keying_material(EKM_LABEL, None, 32).hex()}
+    else:
+        state["ExportKeyingMaterial"] = {"error": "handshake not complete"}
+    return state
+
+
+def _verified_chains(info: Any, ep: Endpoint) -> list[list[str]]:
+    """Like Go: the peer's chain up to and including the trusted root."""
+    if not info.verified or not info.peer_chain:
+        return []
+    chain = [_fp(c) for c in info.peer_chain]
+    last = x509.load_der_x509_certificate(info.peer_chain[-1])
+    roots = ep.roots or list(getattr(ep.config, "client_roots", ()))
+    for root in roots:
+        if root.subject == last.issuer:
+            chain.append(_fp(root.public_bytes(serialization.Encoding.DER)))
+            break
+    return [chain]
+
+
+def _local_certificate(info: Any, ep: Endpoint) -> list[str] | None:
+    """What this side presented in its Certificate message (Go 1.27's field)."""
+    if info.resumed or not ep.local_chain:
+        return None
+    if ep.role == "client" and not getattr(info, "client_certificate_sent", True):
+        return None
+    return [_fp(c) for c in ep.local_chain]
+
+
+def main() -> None:
+    peer = Peer()
+    out_lock = threading.Lock()
+
+    def reply(msg: dict[str, Any]) -> None:
+        line = json.dumps(msg, separators=(",", ":")) + "\n"
+        with out_lock:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+    def run(req: dict[str, Any]) -> None:
+        rid, op = req.get("id", -1), req.get("op", "")
+        handler = getattr(peer, f"op_{op}", None)
+        if handler is None:
+            reply({"id": rid, "error": f"tlspeer: unknown op {op!r}"})
+            return
+        try:
+            reply({"id": rid, "ok": True, "result": handler(req.get("params") or {})})
+        except Unsupported as exc:
+            reply({"id": rid, "unsupported": str(exc)})
+        except Exception as exc:  # a bad request; the peer carries on
+            reply({"id": rid, "error": f"tlspeer: {op}: {type(exc).__name__}: {exc}"})
+
+    threads = []
+    for raw in sys.stdin:
+        try:
+            req = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            reply({"id": -1, "error": f"tlspeer: malformed request: {exc}"})
+            continue
+        if req.get("op") == "shutdown":
+            break
+        t = threading.Thread(target=run, args=(req,), daemon=True)
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
