@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, default=4, help="cases in flight at once (default 4)")
     r.add_argument("--timeout", type=float, default=5.0, help="seconds a connection may take before the peer is judged hung")
     r.add_argument("--quiet", "-q", action="store_true", help="no matrix, only the summary line")
+    r.add_argument("--diff", action="store_true",
+                   help="after the matrix, what the releases disagree on, value by value")
     return p
 
 
@@ -102,6 +104,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         junit.write(args.junit, outcome.results, outcome.seconds)
     if not args.quiet:
         terminal.render(outcome.results, releases.rows)
+        if args.diff:
+            terminal.render_differences(outcome.results)
     counts = report["summary"]
     print(f"\n{terminal.summary_line(counts)} ({len(cases)} cases, {total} runs, {outcome.handshakes} connections, "
           f"{outcome.seconds:.1f} s)")

@@ -15,7 +15,18 @@ def _ext_names(summary: dict[str, Any]) -> list[str]:
     return [e.get("name", str(e.get("type"))) for e in summary.get("extensions") or []]
 
 
+# Messages whose length differs from run to run: an ECDSA signature's DER length.
+_VARIABLE_LENGTH = {"certificate_verify", "server_key_exchange"}
+
+
 def _message(m: dict[str, Any], labels: Labeler) -> dict[str, Any]:
+    out = _summary(m, labels)
+    if m["name"] not in _VARIABLE_LENGTH:
+        out["length"] = m["length"]
+    return out
+
+
+def _summary(m: dict[str, Any], labels: Labeler) -> dict[str, Any]:
     name, s = m["name"], m.get("summary") or {}
     if m.get("decode_error"):
         return {"type": name, "decode_error": m["decode_error"]}

@@ -6,6 +6,7 @@ cases get a grid of their own: the ticket-survival table operators read.
 """
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any, TextIO
 
@@ -67,6 +68,26 @@ def render(results: list[CaseResult], releases: list[Any], out: TextIO = sys.std
     out.write("\nLetters are agreement classes per case (same letter = same outcome); "
               "! an expectation failed, E the peer failed, - unsupported on that release.\n")
     _failures(results, out)
+
+
+def render_differences(results: list[CaseResult], out: TextIO = sys.stdout) -> None:
+    """Side by side, what the agreement classes of each case disagree on."""
+    def telling(d: dict) -> bool:
+        # A field only some releases have differs trivially; show it when the
+        # releases that have it disagree among themselves.
+        present = [v for v in d["values"] if v["value"] != "absent"]
+        return d["field"] != "transcript" and len(present) > 1
+
+    for r in results:
+        diffs = [d for d in r.diffs if telling(d)]
+        if not diffs:
+            continue
+        out.write(f"\n{r.case.id}\n")
+        for d in diffs:
+            out.write(f"  step {d['step']} {d['side']} {d['field']}:\n")
+            for v in d["values"]:
+                releases = ", ".join(v["releases"])
+                out.write(f"    {json.dumps(v['value'], sort_keys=True)[:150]:<60} {releases}\n")
 
 
 def _failures(results: list[CaseResult], out: TextIO) -> None:
