@@ -84,6 +84,7 @@ type configParams struct {
 	Cache                  string     `json:"cache"`
 	CacheCapacity          int        `json:"cache_capacity"`
 	CacheTamper            string     `json:"cache_tamper"`
+	WrapSession            string     `json:"wrap_session"`
 }
 
 type certPair struct {
@@ -164,6 +165,14 @@ func (p *peer) buildConfig(role string, c configParams) (*tls.Config, *recording
 			return nil, nil, err
 		}
 		cfg.SetSessionTicketKeys(keys)
+	}
+	if c.WrapSession != "" {
+		if role != "server" {
+			return nil, nil, fmt.Errorf("wrap_session: only a server wraps sessions")
+		}
+		if err := setWrapSession(cfg, c.WrapSession); err != nil {
+			return nil, nil, err
+		}
 	}
 	var cache *recordingCache
 	if c.Cache != "" {

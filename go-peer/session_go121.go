@@ -166,3 +166,29 @@ func importSession(c *recordingCache, key string, ticket, state []byte) interfac
 	c.mu.Unlock()
 	return map[string]interface{}{"error": nil}
 }
+
+// setWrapSession makes the server's tickets the plain SessionState encoding
+// (Config.WrapSession / UnwrapSession), as a shared session store would: what one
+// release writes, another must parse. "plain": an empty identity is no session,
+// a parse error aborts the handshake; "plain_ignore_errors": a parse error is
+// (nil, nil), a full handshake; "naive": every identity goes to ParseSessionState,
+// including the empty one a TLS 1.2 server passes when the client offered no ticket.
+func setWrapSession(cfg *tls.Config, mode string) error {
+	if mode != "plain" && mode != "plain_ignore_errors" && mode != "naive" {
+		return fmt.Errorf("wrap_session: unknown mode %q (expected plain, plain_ignore_errors or naive)", mode)
+	}
+	cfg.WrapSession = func(_ tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		return ss.Bytes()
+	}
+	cfg.UnwrapSession = func(identity []byte, _ tls.ConnectionState) (*tls.SessionState, error) {
+		if len(identity) == 0 && mode != "naive" {
+			return nil, nil
+		}
+		ss, err := tls.ParseSessionState(identity)
+		if err != nil && mode == "plain_ignore_errors" {
+			return nil, nil
+		}
+		return ss, err
+	}
+	return nil
+}

@@ -33,3 +33,7 @@ func tamperSession(cs *tls.ClientSessionState, mode string) (*tls.ClientSessionS
 func opSession(p *peer, raw json.RawMessage) (interface{}, error) {
 	return nil, unsupportedError{"the session APIs (SessionState.Bytes, ParseSessionState, NewResumptionState, EncryptTicket, DecryptTicket) were added in Go 1.21"}
 }
+
+func setWrapSession(cfg *tls.Config, mode string) error {
+	return unsupportedError{"Config.WrapSession and UnwrapSession were added in Go 1.21"}
+}

@@ -70,6 +70,8 @@ def peer_config(ep: Endpoint, case: Case, prefix: str) -> dict[str, Any]:
         cfg["client_cas"] = [pki.root_pem(r) for r in s.get("client_cas", ["root-a"])]
         if "ticket_keys" in s:
             cfg["ticket_keys"] = [ticket_key_hex(k) for k in s["ticket_keys"]]
+        if "wrap_session" in s:
+            cfg["wrap_session"] = s["wrap_session"]
         if "session_ticket_key" in s:
             cfg["session_ticket_key"] = ticket_key_hex(s["session_ticket_key"])
     else:
