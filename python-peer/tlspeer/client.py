@@ -1,15 +1,20 @@
-"""The sans-IO TLS 1.3 client.
+"""The sans-IO TLS 1.3 (and TLS 1.2) client.
 
     engine = ClientEngine(ClientConfig(server_name="example.test", roots=roots))
     engine.start()                      # queues ClientHello 1
     sock.sendall(engine.data_to_send())
     events = engine.receive_data(sock.recv(65536))  # ... until HandshakeComplete
 
-It speaks TLS 1.3 only: full handshakes, HelloRetryRequest (new key share, cookie
+In TLS 1.3 it does full handshakes, HelloRetryRequest (new key share, cookie
 echo, binders recomputed over message_hash(CH1) + HRR + CH2), PSK resumption with
 psk_dhe_ke or psk_ke from tickets the caller passes in, 0-RTT when a ticket
 allows it, client certificates, KeyUpdate, and middlebox compatibility mode (a
 legacy_session_id and one dummy ChangeCipherSpec, on by default as in Go).
+
+With `min_version=TLS12` the same ClientHello also offers TLS 1.2 (its suites,
+extended_master_secret, renegotiation_info, ec_point_formats and a SessionTicket
+extension carrying `session12`'s ticket); a TLS 1.2 ServerHello hands the rest
+of the handshake to `client12.Client12`.
 """
 from __future__ import annotations
 
@@ -20,9 +25,10 @@ from typing import Sequence
 from cryptography import x509
 
 from . import extensions as ext
-from . import groups, sigschemes
+from . import groups, sigschemes, tls12
 from . import messages as m
 from .certs import Credential, parse_chain, verify_chain
+from .client12 import Client12
 from .engine import Engine, KeyLogWriter, Now, Rand, Transcript
 from .errors import (DecodeError, DecryptError, IllegalParameter, MissingExtension,
                      ProtocolVersion, UnexpectedMessage, UnsupportedExtension)
@@ -31,12 +37,14 @@ from .hooks import Hooks, compose
 from .keyschedule import Tls13KeySchedule, finished_verify_data, resumption_psk
 from .misbehave import Misbehaviour
 from .record import APPLICATION_DATA
-from .session import MAX_TICKET_LIFETIME, ClientTicket
+from .session import MAX_TICKET_LIFETIME, ClientSession12, ClientTicket
 from .suites import SUITE_BY_ID, SUITE_BY_NAME, CipherSuite
 
 _MAX_OFFERED_TICKET = 65535 - 1024
 DEFAULT_SUITES = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
                   "TLS_CHACHA20_POLY1305_SHA256")
+# Both versions' suites: a hello lists those of the versions it offers.
+DEFAULT_SUITES_ALL = DEFAULT_SUITES + tls12.DEFAULT_SUITES_TLS12
 
 
 def default_groups() -> list[str]:
@@ -46,15 +54,16 @@ def default_groups() -> list[str]:
 
 
 def suite_ids(names: Sequence[str | int]) -> list[int]:
-    out = []
-    for n in names:
-        if isinstance(n, int):
-            out.append(n)
-        elif n in SUITE_BY_NAME and SUITE_BY_NAME[n].tls13:
-            out.append(SUITE_BY_NAME[n].id)
-        else:
-            raise ValueError(f"{n!r} is not a TLS 1.3 cipher suite")
-    return out
+    """Suite ids from Go names (TLS 1.3, or TLS 1.2 ECDHE) or ids."""
+    return [tls12.suite_id(n) for n in names]
+
+
+def suite_offered(suite_id: int, versions: Sequence[int]) -> bool:
+    """Whether a hello offering `versions` lists the suite (unknown ids are kept)."""
+    suite = SUITE_BY_ID.get(suite_id)
+    if suite is None:
+        return True
+    return (m.TLS13 if suite.tls13 else m.TLS12) in versions
 
 
 @dataclass
@@ -63,13 +72,16 @@ class ClientConfig:
 
     `key_share_groups` defaults to Go's choice: the first group, plus X25519 when
     the first is a hybrid containing it. `early_data` is sent as 0-RTT when the
-    first offered ticket allows it.
+    first offered ticket allows it. `min_version`/`max_version` (0x0303, 0x0304
+    or "1.2", "1.3") default to TLS 1.3 only; `session_ticket_extension` and
+    `extended_master_secret` shape a hello that offers TLS 1.2 (Go sends the
+    SessionTicket extension only with a session cache).
     """
 
     server_name: str | None = None
     roots: Sequence[x509.Certificate] = ()
     insecure_skip_verify: bool = False
-    cipher_suites: Sequence[str | int] = DEFAULT_SUITES
+    cipher_suites: Sequence[str | int] = DEFAULT_SUITES_ALL
     groups: Sequence[str | int] = field(default_factory=default_groups)
     key_share_groups: Sequence[str | int] | None = None
     signature_algorithms: Sequence[int] = sigschemes.DEFAULT_SCHEMES
@@ -78,12 +90,20 @@ class ClientConfig:
     compatibility_mode: bool = True
     psk_modes: Sequence[int] = (ext.PSK_DHE_KE,)
     early_data: bytes | None = None
+    min_version: int | str = m.TLS13
+    max_version: int | str = m.TLS13
+    session_ticket_extension: bool = True
+    extended_master_secret: bool = True
     misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
 
     def __post_init__(self) -> None:
         if self.server_name is None and not self.insecure_skip_verify:
             raise ValueError("tls: either server_name or insecure_skip_verify must be set")
         self.misbehaviour.check_role("client")
+        self.versions = tls12.versions_between(tls12.version_id(self.min_version),
+                                               tls12.version_id(self.max_version))
+        if not self.versions:
+            raise ValueError("tls: no supported versions satisfy MinVersion and MaxVersion")
         self.suite_ids = suite_ids(self.cipher_suites)
         self.group_ids = [groups.group_id(g) for g in self.groups]
         if self.key_share_groups is None:
@@ -100,25 +120,35 @@ class ClientConfig:
         self.share_ids = shares
 
 
-class ClientEngine(Engine):
-    """One client connection. `tickets` are offered for resumption, in order."""
+class ClientEngine(Client12, Engine):
+    """One client connection. `tickets` (TLS 1.3) are offered for resumption, in
+    order; `session12` is a TLS 1.2 session to resume, by its ticket or, without
+    one, by its session ID. Either is left out when the hello cannot use it (as
+    Go: another version, no suite to resume it with)."""
 
     role = "client"
 
     def __init__(self, config: ClientConfig, *, tickets: Sequence[ClientTicket] = (),
+                 session12: ClientSession12 | None = None,
                  rand: Rand | None = None, now: Now | None = None,
                  keylog: KeyLogWriter | None = None, hooks: Hooks | None = None) -> None:
         super().__init__(rand=rand, now=now, keylog=keylog,
                          hooks=compose(config.misbehaviour.hooks("client"), hooks))
         self.config = config
         now_s = self.now()
-        offered = set(config.suite_ids)
+        offered = {s for s in config.suite_ids if s in SUITE_BY_ID and SUITE_BY_ID[s].tls13}
+        if m.TLS13 not in config.versions:
+            tickets = ()
         # A ticket too big for the ClientHello's 64 KiB extensions block cannot be
         # offered at all; it is left out rather than failing the hello.
         self._tickets = [t for t in tickets if len(t.ticket) <= _MAX_OFFERED_TICKET
-                         and not t.expired(now_s) and any(
-            SUITE_BY_ID[s].prf_hash == SUITE_BY_ID[t.cipher_suite].prf_hash
-            for s in offered if s in SUITE_BY_ID) and t.cipher_suite in SUITE_BY_ID]
+                         and not t.expired(now_s) and t.cipher_suite in SUITE_BY_ID and any(
+            SUITE_BY_ID[s].prf_hash == SUITE_BY_ID[t.cipher_suite].prf_hash for s in offered)]
+        if session12 is not None and (session12.version not in config.versions
+                                      or session12.cipher_suite not in config.suite_ids
+                                      or len(session12.ticket) > _MAX_OFFERED_TICKET):
+            session12 = None
+        self._session12 = session12
         self._by_identity = {t.ticket: t for t in self._tickets}
         self._state = "start"
         self._plain_version = 0x0301  # Go's record version before the ServerHello
@@ -144,6 +174,7 @@ class ClientEngine(Engine):
         self._app_secrets = (b"", b"")
         self._early_secret = b""
         self._resumption_secret = b""
+        self._certificate_sent = False
 
     # ------------------------------------------------------------------
     # ClientHello
@@ -154,30 +185,52 @@ class ClientEngine(Engine):
         if self._state != "start":
             raise UnexpectedMessage("tls: client already started")
         cfg = self.config
+        offer13, offer12 = m.TLS13 in cfg.versions, m.TLS12 in cfg.versions
+        s12 = self._session12
         random = self.rand(32)
-        session_id = self.rand(32) if cfg.compatibility_mode else b""
+        if s12 is not None and not s12.ticket and s12.session_id:
+            session_id = s12.session_id  # RFC 5246 session-ID resumption
+        elif cfg.compatibility_mode or s12 is not None:
+            session_id = self.rand(32)  # RFC 5077 §3.4: detects the server's resumption
+        else:
+            session_id = b""
         self.client_random = random
-        self._shares = [groups.generate(g, self.rand) for g in cfg.share_ids]
+        self._shares = [groups.generate(g, self.rand) for g in cfg.share_ids] if offer13 else []
         early = (cfg.early_data is not None and bool(self._tickets)
                  and self._tickets[0].max_early_data_size > 0)
+        group_ids = list(cfg.group_ids) if offer13 else [
+            g for g in cfg.group_ids if g in tls12.ECDHE_GROUPS]
         exts: list[ext.Extension] = []
         if cfg.server_name is not None:
             exts.append(ext.ServerName.for_host(cfg.server_name))
-        exts += [ext.SupportedGroups(list(cfg.group_ids)),
-                 ext.SignatureAlgorithms(list(cfg.signature_algorithms))]
+        exts.append(ext.SupportedGroups(group_ids))
+        if offer12:
+            exts.append(ext.EcPointFormats([0]))
+            if cfg.session_ticket_extension:
+                exts.append(ext.SessionTicket(s12.ticket if s12 is not None else b""))
+        exts.append(ext.SignatureAlgorithms(list(cfg.signature_algorithms)))
         if cfg.alpn:
             exts.append(ext.ALPN([p.encode() for p in cfg.alpn]))
-        exts += [ext.SupportedVersionsClient([m.TLS13]),
-                 ext.KeyShareClient([ext.KeyShareEntry(s.group, s.public) for s in self._shares])]
+        if offer12:
+            drop = s12 is not None and cfg.misbehaviour.drop_ems_on_resume
+            if cfg.extended_master_secret and not drop:
+                exts.append(ext.ExtendedMasterSecret())
+            exts.append(ext.RenegotiationInfo(b""))
+        exts.append(ext.SupportedVersionsClient(list(cfg.versions)))
+        if offer13:
+            exts.append(ext.KeyShareClient([ext.KeyShareEntry(s.group, s.public)
+                                            for s in self._shares]))
         if early:
             exts.append(ext.EarlyData())
-        exts.append(ext.PskKeyExchangeModes(list(cfg.psk_modes)))
+        if offer13 and cfg.psk_modes:
+            exts.append(ext.PskKeyExchangeModes(list(cfg.psk_modes)))
         if self._tickets:
             now = self.now()
             exts.append(ext.PreSharedKeyClient(
                 [ext.PskIdentity(t.ticket, t.obfuscated_age(now)) for t in self._tickets],
                 [bytes(SUITE_BY_ID[t.cipher_suite].hash_len) for t in self._tickets]))
-        hello = m.ClientHello(random, session_id, list(cfg.suite_ids), exts)
+        suites = [s for s in cfg.suite_ids if suite_offered(s, cfg.versions)]
+        hello = m.ClientHello(random, session_id, suites, exts)
         raw = self._send_hello("client_hello_1", hello)
         self._ch1_raw = raw
         self._ch1 = self._ch_sent
@@ -245,6 +298,9 @@ class ClientEngine(Engine):
     # ------------------------------------------------------------------
 
     def _handle_handshake(self, msg_type: int, body: bytes, raw: bytes) -> None:
+        if self.version == m.TLS12:
+            self._handle12(msg_type, body, raw)
+            return
         state = self._state
         if state == "connected":
             if msg_type == m.NEW_SESSION_TICKET:
@@ -299,7 +355,24 @@ class ClientEngine(Engine):
             raise IllegalParameter("tls: server changed cipher suite after a HelloRetryRequest")
         return suite
 
+    def _negotiated_version(self, sh: m.ServerHello) -> int:
+        """The version of the first ServerHello (or HRR): supported_versions, else
+        legacy_version, which may only say TLS 1.2 (RFC 8446 §4.2.1)."""
+        if sh.find(ext.SupportedVersionsServer) is None and not sh.is_hello_retry_request:
+            if sh.legacy_version == m.TLS12 and m.TLS12 in self.config.versions:
+                return m.TLS12
+            raise ProtocolVersion(f"tls: server selected unsupported protocol version "
+                                  f"{sh.legacy_version:x}")
+        if m.TLS13 not in self.config.versions:
+            raise ProtocolVersion("tls: server selected unsupported protocol version 304")
+        return m.TLS13
+
     def _on_server_hello(self, sh: m.ServerHello, raw: bytes) -> None:
+        if self.version is None:
+            self.version = self._negotiated_version(sh)
+            if self.version == m.TLS12:
+                self._on_server_hello12(sh, raw)
+                return
         suite = self._check_hello_common(sh)
         self._plain_version = 0x0303
         if sh.is_hello_retry_request:
@@ -539,6 +612,7 @@ class ClientEngine(Engine):
             self._write_handshake("certificate", m.Certificate(cr.context, []))
             return
         self._write_handshake("certificate", m.Certificate.from_chain(cred.chain, cr.context))
+        self._certificate_sent = True
         content = sigschemes.signed_content(False, self.transcript.digest())
         self._write_handshake("certificate_verify",
                               m.CertificateVerify(scheme, cred.sign(scheme, content)))
@@ -552,7 +626,7 @@ class ClientEngine(Engine):
             signature_scheme=self._peer_scheme, selected_identity=self._selected_identity,
             early_data_offered=self._ch1.has(ext.EXT_EARLY_DATA),
             early_data_accepted=self._early_accepted, client_random=self.client_random,
-            session_id=self._ch1.session_id)
+            session_id=self._ch1.session_id, client_certificate_sent=self._certificate_sent)
 
     # ------------------------------------------------------------------
     # Tickets

@@ -14,10 +14,10 @@ from .client import ClientConfig, ClientEngine
 from .engine import Engine, KeyLogWriter, Now, Rand
 from .errors import TLSError
 from .events import (ApplicationData, ConnectionClosed, ConnectionInfo, Event, HandshakeComplete,
-                     NewTicket)
+                     NewSession12, NewTicket)
 from .hooks import Hooks
 from .server import ServerConfig, ServerEngine
-from .session import ClientTicket
+from .session import ClientSession12, ClientTicket
 
 _READ_SIZE = 1 << 16
 
@@ -46,6 +46,11 @@ class TLSConnection:
     @property
     def tickets(self) -> list[ClientTicket]:
         return [e.ticket for e in self.events if isinstance(e, NewTicket)]
+
+    @property
+    def session12(self) -> ClientSession12 | None:
+        """The TLS 1.2 session this client connection left, if any."""
+        return next((e.session for e in self.events if isinstance(e, NewSession12)), None)
 
     def _flush(self) -> None:
         data = self.engine.data_to_send()
@@ -145,13 +150,15 @@ class TLSConnection:
 
 
 def connect(host: str, port: int, config: ClientConfig, *, tickets: Sequence[ClientTicket] = (),
+            session12: ClientSession12 | None = None,
             timeout: float = 5.0, rand: Rand | None = None, now: Now | None = None,
             keylog: KeyLogWriter | None = None, hooks: Hooks | None = None) -> TLSConnection:
     """Connect over TCP and complete the handshake (the connection's timeout
     bounds the whole connection). On failure the exception carries the
     TLSConnection as `connection`."""
     sock = socket.create_connection((host, port), timeout=timeout)
-    engine = ClientEngine(config, tickets=tickets, rand=rand, now=now, keylog=keylog, hooks=hooks)
+    engine = ClientEngine(config, tickets=tickets, session12=session12, rand=rand, now=now,
+                          keylog=keylog, hooks=hooks)
     return _handshake(TLSConnection(sock, engine, timeout))
 
 

@@ -1,6 +1,9 @@
 """What the sans-IO client and server share: the record layer in both directions,
 handshake message reassembly and coalescing, the transcript, key installation,
-the NSS key log, alerts, application data, KeyUpdate and close.
+the NSS key log, alerts, application data, KeyUpdate and close. Once a hello
+settles the version (`self.version`), TLS 1.2 records follow RFC 5246: the real
+content type on the wire, protection from each side's ChangeCipherSpec on
+(the subclass's `_on_ccs12`), warning alerts ignored, no KeyUpdate.
 
 Bytes go in with `receive_data(data) -> events` and come out with
 `data_to_send()`. A failure raises TLSError after queueing the fatal alert, so the
@@ -15,16 +18,17 @@ import time
 from typing import Callable
 
 from . import messages as m
+from . import tls12
 from .errors import (AlertReceived, BadRecordMacError, DecodeError, InternalError, ProtocolVersion,
-                     RecordOverflow, TLSError, UnexpectedMessage)
+                     RecordOverflow, SilentFailure, TLSError, UnexpectedMessage)
 from .events import (ApplicationData, ConnectionClosed, ConnectionInfo, Event, HandshakeComplete,
                      KeyUpdateReceived)
 from .hooks import HandshakeBytes, Hooks
 from .keyschedule import (Tls13KeySchedule, export_keying_material, next_traffic_secret,
                           traffic_key_iv)
-from .record import (ALERT, APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE, MAX_PLAINTEXT,
-                     MAX_TLS13_CIPHERTEXT, BadRecordMac, Record, RecordError, RecordReader,
-                     RecordTooLong, Tls13Protection, record_header)
+from .record import (ALERT, APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE, MAX_FRAGMENT,
+                     MAX_PLAINTEXT, MAX_TLS13_CIPHERTEXT, BadRecordMac, Record, RecordError,
+                     RecordReader, RecordTooLong, Tls13Protection, record_header)
 from .suites import CipherSuite
 
 Rand = Callable[[int], bytes]
@@ -33,6 +37,7 @@ KeyLogWriter = Callable[[str], None]
 
 _MAX_HANDSHAKE_MESSAGE = 1 << 17  # far above any message we expect; stops a memory DoS
 _MAX_CCS = 16  # Go allows this many useless records in a row
+_MAX_WARNINGS = 5  # TLS 1.2 warning alerts tolerated in a row (Go's maxUselessRecords)
 
 
 class Transcript:
@@ -108,10 +113,16 @@ class Engine:
         self._ccs_in = 0
         self._events: list[Event] = []
         self.suite: CipherSuite | None = None
+        self.version: int | None = None  # 0x0303 or 0x0304 once the hellos settle it
         self.schedule: Tls13KeySchedule | None = None
         self.transcript = Transcript()
         self.client_random = b""
         self.exporter_secret = b""
+        # TLS 1.2: the master secret, the server's random and whether RFC 7627 was used.
+        self.master_secret = b""
+        self.server_random = b""
+        self.extended_master_secret = False
+        self._warnings = 0
         self.handshake_complete = False
         self.closed = False  # failed, or close_notify both ways
         self.peer_closed = False
@@ -164,6 +175,8 @@ class Engine:
         """Send KeyUpdate and move to the next write secret (RFC 8446 §4.6.3)."""
         if not self.handshake_complete:
             raise UnexpectedMessage("tls: KeyUpdate before the handshake is complete")
+        if self.version == tls12.TLS12:
+            raise UnexpectedMessage("tls: KeyUpdate is TLS 1.3's; this connection is TLS 1.2")
         self._write_handshake("key_update", m.KeyUpdate(1 if request_update else 0),
                               transcript=False)
         self._set_write(next_traffic_secret(self._suite.prf_hash, self._write_secret))
@@ -177,7 +190,17 @@ class Engine:
             self.closed = True
 
     def export_keying_material(self, label: str, context: bytes | None, length: int) -> bytes:
-        """TLS-Exporter (RFC 8446 §7.5); a nil context is the empty one in 1.3."""
+        """TLS-Exporter (RFC 8446 §7.5); a nil context is the empty one in 1.3.
+        In TLS 1.2 the RFC 5705 exporter, only with extended master secret (as Go
+        1.22+: without it the exporter is not bound to this connection)."""
+        if self.version == tls12.TLS12:
+            if not self.handshake_complete:
+                raise UnexpectedMessage("tls: exporter used before the handshake is complete")
+            if not self.extended_master_secret:
+                raise UnexpectedMessage("crypto/tls: ExportKeyingMaterial is unavailable when "
+                                        "neither TLS 1.3 nor Extended Master Secret are negotiated")
+            return tls12.export_keying_material(self._suite, self.master_secret, self.client_random,
+                                                self.server_random, label, context, length)
         if not self.exporter_secret:
             raise UnexpectedMessage("tls: exporter used before the handshake is complete")
         return export_keying_material(self._suite.prf_hash, self.exporter_secret, label,
@@ -258,7 +281,7 @@ class Engine:
         if self.error is None:
             self.error = exc
             self.closed = True
-            if not isinstance(exc, AlertReceived):
+            if not isinstance(exc, (AlertReceived, SilentFailure)):
                 self._flush()
                 self._record_out(ALERT, bytes([2, exc.alert]))
         exc.events = self._events  # type: ignore[attr-defined]
@@ -305,7 +328,17 @@ class Engine:
             return
         ctype = rec.content_type
         if ctype == CHANGE_CIPHER_SPEC:
-            self._on_ccs(rec)
+            if self.version == tls12.TLS12:
+                if rec.fragment != b"\x01":
+                    raise UnexpectedMessage("tls: ChangeCipherSpec payload is not 0x01")
+                if self._hs_in:
+                    raise UnexpectedMessage("tls: handshake message split across ChangeCipherSpec")
+                self._on_ccs12()
+            else:
+                self._on_ccs(rec)
+            return
+        if self.version == tls12.TLS12 and self._read is not None:
+            self._on_record12(rec)
             return
         # A peer that fails before it has our keys alerts in the clear: accept that.
         if self._read is None or ctype == ALERT:
@@ -330,6 +363,28 @@ class Engine:
                 raise BadRecordMacError("tls: bad record MAC") from exc
             self._skip_early = None  # the first record that opens ends the skipping
         self._on_content(ctype, content)
+
+    def _on_record12(self, rec: Record) -> None:
+        """Every TLS 1.2 record after the peer's ChangeCipherSpec is protected,
+        whatever its content type (RFC 5246 §6.2.3)."""
+        if len(rec.fragment) > MAX_FRAGMENT:
+            raise RecordOverflow("tls: record longer than 2^14 + 2048")
+        try:
+            ctype, content = self._read.decrypt(rec)
+        except BadRecordMac as exc:
+            raise BadRecordMacError("tls: bad record MAC") from exc
+        if len(content) > MAX_PLAINTEXT:
+            raise RecordOverflow("tls: plaintext record longer than 2^14")
+        self._on_content(ctype, content)
+
+    def _on_ccs12(self) -> None:
+        """A TLS 1.2 ChangeCipherSpec: the subclass switches the read key."""
+        raise UnexpectedMessage("tls: unexpected ChangeCipherSpec")
+
+    def _send_ccs12(self, pending_write: object) -> None:
+        """ChangeCipherSpec, then everything we write is under the new keys."""
+        self._send_ccs()
+        self._write = pending_write  # type: ignore[assignment]
 
     def _on_ccs(self, rec: Record) -> None:
         if rec.fragment != b"\x01":
@@ -368,6 +423,12 @@ class Engine:
             return
         if level == 1 and description == 90:
             return  # user_canceled warning: a close_notify follows
+        if level == 1 and self.version == tls12.TLS12:
+            # TLS 1.2 warnings (no_renegotiation, ...) do not end the connection.
+            self._warnings += 1
+            if self._warnings > _MAX_WARNINGS:
+                raise UnexpectedMessage("tls: too many ignored records")
+            return
         raise AlertReceived(description, level)
 
     def _drain_handshake(self) -> None:
@@ -382,7 +443,7 @@ class Engine:
             if self.peer_closed:
                 raise UnexpectedMessage("tls: handshake message after close_notify")
             msg_type = raw[0]
-            if self.handshake_complete and msg_type == m.KEY_UPDATE:
+            if self.handshake_complete and msg_type == m.KEY_UPDATE and self.version != tls12.TLS12:
                 self._on_key_update(raw[4:])
             else:
                 self._handle_handshake(msg_type, raw[4:], raw)

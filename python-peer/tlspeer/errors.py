@@ -45,6 +45,24 @@ ALERT_DESCRIPTIONS: dict[int, str] = {
 }
 
 
+# What Go's alert.Error() says for each alert (crypto/tls alert.go), so that
+# "remote error: tls: ..." reads the same from both peers.
+GO_ALERT_TEXT: dict[int, str] = {
+    0: "close notify", 10: "unexpected message", 20: "bad record MAC", 21: "decryption failed",
+    22: "record overflow", 30: "decompression failure", 40: "handshake failure",
+    42: "bad certificate", 43: "unsupported certificate", 44: "revoked certificate",
+    45: "expired certificate", 46: "unknown certificate", 47: "illegal parameter",
+    48: "unknown certificate authority", 49: "access denied", 50: "error decoding message",
+    51: "error decrypting message", 60: "export restriction", 70: "protocol version not supported",
+    71: "insufficient security level", 80: "internal error", 86: "inappropriate fallback",
+    90: "user canceled", 100: "no renegotiation", 109: "missing extension",
+    110: "unsupported extension", 111: "certificate unobtainable", 112: "unrecognized name",
+    113: "bad certificate status response", 114: "bad certificate hash value",
+    115: "unknown PSK identity", 116: "certificate required", 120: "no application protocol",
+    121: "encrypted client hello required",
+}
+
+
 def alert_name(description: int) -> str:
     return ALERT_DESCRIPTIONS.get(description, f"unknown({description})")
 
@@ -134,12 +152,19 @@ class NoApplicationProtocol(TLSError):
     alert = 120
 
 
+class SilentFailure(TLSError):
+    """A failure that sends no alert: the connection just ends (Go does this when a
+    TLS 1.2 client resumes an extended-master-secret session without offering
+    the extension)."""
+
+
 class AlertReceived(TLSError):
     """The peer sent a fatal alert (or closed during the handshake). `alert` is
     the description received; nothing is sent back for it."""
 
     def __init__(self, description: int, level: int = 2) -> None:
         # Go's wording, so errors read the same from both peers.
-        super().__init__(f"remote error: tls: {alert_name(description).replace('_', ' ')}",
+        text = GO_ALERT_TEXT.get(description, f"alert({description})")
+        super().__init__(f"remote error: tls: {text}",
                          description)
         self.level = level

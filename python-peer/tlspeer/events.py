@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .session import ClientTicket
+from .session import ClientSession12, ClientTicket
 
 
 @dataclass
@@ -26,6 +26,12 @@ class ConnectionInfo:
     early_data_accepted: bool = False
     client_random: bytes = b""
     session_id: bytes = b""
+    # TLS 1.2 only: RFC 7627 was used (fresh, or restored from the session), and
+    # tls-unique (RFC 5929): the first Finished's verify_data, empty on a
+    # resumption without extended master secret, as Go's ConnectionState.
+    extended_master_secret: bool = False
+    tls_unique: bytes = b""
+    client_certificate_sent: bool = False  # a client's non-empty Certificate message
 
 
 @dataclass
@@ -47,6 +53,17 @@ class NewTicket:
 
 
 @dataclass
+class NewSession12:
+    """A TLS 1.2 client's handshake left a session it may resume: the server sent
+    a NewSessionTicket, or gave a new session ID on a full handshake. Reported
+    with HandshakeComplete, since the session is only good once the server's
+    Finished is checked."""
+
+    session: ClientSession12
+    ticket_received: bool  # a NewSessionTicket (as opposed to a session ID only)
+
+
+@dataclass
 class KeyUpdateReceived:
     update_requested: bool
 
@@ -56,4 +73,5 @@ class ConnectionClosed:
     """The peer sent close_notify."""
 
 
-Event = HandshakeComplete | ApplicationData | NewTicket | KeyUpdateReceived | ConnectionClosed
+Event = (HandshakeComplete | ApplicationData | NewTicket | NewSession12 | KeyUpdateReceived
+         | ConnectionClosed)

@@ -7,6 +7,10 @@ Message names passed to the hooks (each engine writes only its own role's):
 * server: ``hello_retry_request``, ``hello_retry_request_2``, ``server_hello``,
   ``encrypted_extensions``, ``certificate_request``, ``certificate``,
   ``certificate_verify``, ``finished``, ``new_session_ticket``, ``key_update``
+
+TLS 1.2 adds ``client_key_exchange`` (client) and ``server_key_exchange``,
+``server_hello_done`` (server); its ``certificate`` and ``certificate_request``
+are `messages12` types, its ``new_session_ticket`` a `NewSessionTicketTLS12`.
 """
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """The closed vocabulary of ways a tlspeer endpoint breaks the protocol on purpose.
 
 Each knob of `Misbehaviour` is off by default. Most work through the engines'
-hooks (`Misbehaviour.hooks`); the three that change what a server decides
-(`two_hrrs`, `hrr_no_change`, `hrr_cookie`) are read by the server engine itself.
+hooks (`Misbehaviour.hooks`); those that change what an engine decides are read
+by the engine itself: `two_hrrs`, `hrr_no_change`, `hrr_cookie` (TLS 1.3 server),
+`unrequested_ticket`, `echo_session_id`, `resume_other_suite` (TLS 1.2 server,
+`server12`) and `drop_ems_on_resume` (client, when it builds its hello).
 A client knob on a server (or the reverse) is a configuration error.
 """
 from __future__ import annotations
@@ -12,16 +14,19 @@ from typing import Literal
 
 from . import extensions as ext
 from .hooks import HandshakeBytes, Hooks
-from .messages import (ClientHello, EncryptedExtensions, Message, NewSessionTicket)
+from .messages import (ClientHello, EncryptedExtensions, Message, NewSessionTicket,
+                       NewSessionTicketTLS12)
 from .record import HANDSHAKE, record_header
 
 BOGUS_IDENTITY = b"tlsdiff-bogus-identity-"
 GREASE_SUITE = 0x0A0A
 CLIENT_KNOBS = ("corrupt_binder", "wrong_ticket_age", "extra_identities_before", "psk_not_last",
                 "psk_modes", "empty_binders", "binder_count_mismatch", "second_ch_change_suites",
-                "second_ch_drop_key_share", "pipeline_after_ch1", "wrong_cookie_echo")
+                "second_ch_drop_key_share", "pipeline_after_ch1", "wrong_cookie_echo",
+                "drop_ems_on_resume")
 SERVER_KNOBS = ("two_hrrs", "hrr_no_change", "hrr_cookie", "ticket_lifetime",
-                "empty_ticket_label", "huge_ticket", "early_data_in_ee")
+                "empty_ticket_label", "huge_ticket", "early_data_in_ee", "unrequested_ticket",
+                "echo_session_id", "resume_other_suite")
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,11 @@ class Misbehaviour:
     wrong_cookie_echo
         ClientHello 2 echoes the HRR cookie with its last byte flipped (or sends
         a cookie of its own when the HRR had none).
+    drop_ems_on_resume
+        TLS 1.2: a hello that offers a session (its ticket, or its session ID)
+        leaves out extended_master_secret, whether or not the session used it
+        (RFC 7627 §5.3: a server must then abort or fall back to a full
+        handshake).
 
     Server knobs:
 
@@ -74,15 +84,27 @@ class Misbehaviour:
         require ClientHello 2 to echo it.
     ticket_lifetime
         The ticket_lifetime of every NewSessionTicket (0 and 604801 are the
-        interesting values).
+        interesting values); in TLS 1.2, its ticket_lifetime_hint.
     empty_ticket_label
-        NewSessionTickets carry an empty ticket.
+        NewSessionTickets carry an empty ticket (TLS 1.3 and 1.2).
     huge_ticket
         Pad every ticket with zeros to this many bytes (65535 is the maximum);
         the padded ticket still resumes.
     early_data_in_ee
         Put early_data in EncryptedExtensions although 0-RTT was not accepted
         (and maybe not offered).
+    unrequested_ticket
+        TLS 1.2: put an empty SessionTicket extension in the ServerHello and send
+        a NewSessionTicket although the client's hello had no SessionTicket
+        extension (RFC 5077 §3.2 forbids it; the server needs its ticket store).
+    echo_session_id
+        TLS 1.2: on a full handshake, put the client's own session ID in the
+        ServerHello, which on the wire claims a resumption nobody offered.
+    resume_other_suite
+        TLS 1.2: when resuming a session, name in the ServerHello a cipher suite
+        other than the session's (the first other one of ours the client offers
+        and our certificate can use); the keys follow that suite. With no such
+        suite it resumes normally.
     """
 
     corrupt_binder: Literal[1, 2, "both"] | None = None
@@ -104,6 +126,10 @@ class Misbehaviour:
     empty_ticket_label: bool = False
     huge_ticket: int | None = None
     early_data_in_ee: bool = False
+    drop_ems_on_resume: bool = False
+    unrequested_ticket: bool = False
+    echo_session_id: bool = False
+    resume_other_suite: bool = False
 
     def active(self) -> list[str]:
         """Names of the knobs that are set."""
@@ -189,8 +215,10 @@ class Misbehaviour:
     # -- server -----------------------------------------------------------
 
     def _mutate_server(self, name: str, msg: Message) -> Message:
-        if isinstance(msg, NewSessionTicket):
-            if self.ticket_lifetime is not None:
+        if isinstance(msg, NewSessionTicketTLS12) and self.ticket_lifetime is not None:
+            msg.lifetime_hint = self.ticket_lifetime
+        if isinstance(msg, (NewSessionTicket, NewSessionTicketTLS12)):
+            if isinstance(msg, NewSessionTicket) and self.ticket_lifetime is not None:
                 msg.lifetime = self.ticket_lifetime
             if self.empty_ticket_label:
                 msg.ticket = b""

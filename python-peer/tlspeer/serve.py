@@ -6,7 +6,8 @@ same observation schema. Each request runs on its own thread (a server accepts
 while a client connects). All traffic is TCP on 127.0.0.1.
 
 What a Go peer does that tlspeer does not (yet) is answered `unsupported` with the
-reason: TLS 1.2, Go's sealed tickets (ticket keys), Config.Clone, session export.
+reason: TLS 1.0/1.1, RSA key exchange, Go's sealed tickets (ticket keys),
+Config.Clone, session export. Versions default to Go's: TLS 1.2 to TLS 1.3.
 """
 from __future__ import annotations
 
@@ -23,16 +24,16 @@ from typing import Any, Callable
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from . import groups
+from . import groups, tls12
 from .certs import Credential
-from .client import ClientConfig, ClientEngine
+from .client import DEFAULT_SUITES, ClientConfig, ClientEngine
 from .driver import TLSConnection, UnexpectedEOF
 from .errors import TLSError
-from .events import NewTicket
+from .events import NewSession12, NewTicket
 from .misbehave import Misbehaviour
 from .server import ServerConfig, ServerEngine
-from .session import ClientTicket, TicketStore
-from .suites import SUITE_BY_ID
+from .session import ClientSession12, ClientTicket, TicketStore
+from .suites import SUITE_BY_ID, SUITE_BY_NAME
 
 PING, PONG = b"tlsdiff-ping", b"tlsdiff-pong"
 EKM_LABEL = "EXPORTER-tlsdiff"
@@ -64,24 +65,34 @@ class SeededRand:
             return out
 
 
+Session = ClientTicket | ClientSession12
+
+
+def _label(t: Session) -> str:
+    """The SHA-256 the ops log shows: of the ticket, or of a TLS 1.2 session ID
+    when the session has no ticket."""
+    return hashlib.sha256(t.label if isinstance(t, ClientSession12) else t.ticket).hexdigest()
+
+
 @dataclass
 class TicketCache:
-    """A client session cache with Go's rules and a log of every call, in order."""
+    """A client session cache with Go's rules and a log of every call, in order.
+    An entry is a TLS 1.3 ticket or a TLS 1.2 session, one per key."""
 
-    entries: dict[str, ClientTicket] = field(default_factory=dict)
+    entries: dict[str, Session] = field(default_factory=dict)
     ops: list[dict[str, Any]] = field(default_factory=list)
 
-    def get(self, key: str) -> ClientTicket | None:
+    def get(self, key: str) -> Session | None:
         t = self.entries.get(key)
         op: dict[str, Any] = {"op": "get", "key": key, "hit": t is not None}
         if t is not None:
-            op["ticket"] = hashlib.sha256(t.ticket).hexdigest()
+            op["ticket"] = _label(t)
         self.ops.append(op)
         return t
 
-    def put(self, key: str, t: ClientTicket) -> None:
+    def put(self, key: str, t: Session) -> None:
         self.entries[key] = t
-        self.ops.append({"op": "put", "key": key, "ticket": hashlib.sha256(t.ticket).hexdigest()})
+        self.ops.append({"op": "put", "key": key, "ticket": _label(t)})
 
     def delete(self, key: str) -> None:
         self.entries.pop(key, None)
@@ -110,6 +121,34 @@ def _pem_certs(pems: list[str]) -> list[x509.Certificate]:
     return [c for pem in pems for c in x509.load_pem_x509_certificates(pem.encode())]
 
 
+def _versions(c: dict[str, Any]) -> dict[str, int]:
+    """min/max_version as engine config; Go's defaults are TLS 1.2 to TLS 1.3."""
+    out = {}
+    for key, default in (("min_version", "1.2"), ("max_version", "1.3")):
+        v = c.get(key) or default
+        if v in ("1.0", "1.1"):
+            raise Unsupported(f"{key} {v}: tlspeer speaks TLS 1.2 and 1.3 only")
+        out[key] = tls12.version_id(v)
+    if out["min_version"] > out["max_version"]:
+        raise ValueError("min_version is above max_version")
+    return out
+
+
+def _cipher_suites(names: list[str] | None) -> tuple[str, ...]:
+    """As Go's Config.CipherSuites: the list sets the TLS 1.2 suites only; the
+    TLS 1.3 suites are not configurable."""
+    if not names:
+        return DEFAULT_SUITES + tls12.DEFAULT_SUITES_TLS12
+    for name in names:
+        if name not in SUITE_BY_NAME:
+            raise Unsupported(f"cipher suite {name} is unknown to tlspeer")
+        try:
+            tls12.suite_id(name)
+        except ValueError as exc:
+            raise Unsupported(str(exc)) from None
+    return DEFAULT_SUITES + tuple(n for n in names if not SUITE_BY_NAME[n].tls13)
+
+
 def _misbehaviour(knobs: dict[str, Any]) -> Misbehaviour:
     try:
         return Misbehaviour(**knobs)
@@ -133,8 +172,8 @@ class Peer:
 
     def op_configure(self, p: dict[str, Any]) -> dict[str, Any]:
         name, role, c = p["name"], p["role"], dict(p.get("config") or {})
-        if c.get("max_version") in ("1.0", "1.1", "1.2"):
-            raise Unsupported("tlspeer speaks TLS 1.3 only so far; TLS 1.2 is not implemented")
+        versions = _versions(c)
+        suites = _cipher_suites(c.get("cipher_suites"))
         for key in ("ticket_keys", "session_ticket_key"):
             if key in c:
                 raise Unsupported(f"{key}: tlspeer's tickets are server-side sessions, not Go's sealed tickets")
@@ -153,7 +192,7 @@ class Peer:
                 client_auth=c.get("client_auth") or "NoClientCert",
                 client_roots=tuple(_pem_certs(c.get("client_cas") or [])),
                 ticket_store=None if c.get("session_tickets_disabled") else TicketStore(),
-                misbehaviour=misbehaviour)
+                misbehaviour=misbehaviour, cipher_suites=suites, **versions)
             if curves:
                 kwargs["groups"] = tuple(curves)
             ep = Endpoint(name, role, ServerConfig(**kwargs), rand, local_chain=list(cred.chain))
@@ -168,9 +207,12 @@ class Peer:
                     cache = self.caches.setdefault(c["cache"], TicketCache())
             kwargs = dict(server_name=c.get("server_name") or None, roots=tuple(roots),
                           insecure_skip_verify=bool(c.get("insecure_skip_verify")),
-                          alpn=tuple(c.get("alpn") or ()), certificate=cred, misbehaviour=misbehaviour)
+                          alpn=tuple(c.get("alpn") or ()), certificate=cred, misbehaviour=misbehaviour,
+                          cipher_suites=suites, **versions)
             if cache is None:
-                kwargs["psk_modes"] = ()  # as Go: no cache, no psk_key_exchange_modes
+                # As Go: no cache, no psk_key_exchange_modes and no SessionTicket extension.
+                kwargs["psk_modes"] = ()
+                kwargs["session_ticket_extension"] = False
             if curves:
                 kwargs["groups"] = tuple(curves)
             if c.get("key_shares"):
@@ -224,10 +266,10 @@ class Peer:
         cache = ep.cache
         if cache is not None:
             cache.take_ops()
-        offered = self._load_ticket(cache, key, ep.now)
+        offered, session12 = self._load_session(cache, key, ep.now, ep.config)
         sock = socket.create_connection(("127.0.0.1", p["port"]), timeout=timeout)
-        engine = ClientEngine(ep.config, tickets=offered, rand=ep.rand, now=lambda: ep.now,
-                              keylog=ep.keylog.append)
+        engine = ClientEngine(ep.config, tickets=offered, session12=session12, rand=ep.rand,
+                              now=lambda: ep.now, keylog=ep.keylog.append)
         conn = TLSConnection(sock, engine, timeout)
         obs = _Observation(p["conn_id"], "client")
         try:
@@ -237,30 +279,52 @@ class Peer:
         except (TLSError, OSError, UnexpectedEOF) as exc:
             obs.received += conn.take_data().decode(errors="replace")
             obs.fail(conn, exc)
-            if offered and obs.handshake_error is not None and cache is not None:
+            if (offered or session12) and obs.handshake_error is not None and cache is not None:
                 cache.delete(key)  # as Go: drop a session after a failed resumption
         if cache is not None:
             for ev in conn.events:
                 if isinstance(ev, NewTicket) and ev.ticket.lifetime > 0:
                     cache.put(key, ev.ticket)
+                elif isinstance(ev, NewSession12):
+                    # Go puts a TLS 1.2 session when the server sent a ticket; a
+                    # session with only a session ID (which Go servers never give)
+                    # is put too, so that it can be resumed by that ID.
+                    cache.put(key, ev.session)
         return obs.finish(conn, ep, cache)
 
     @staticmethod
-    def _load_ticket(cache: TicketCache | None, key: str, now: float) -> list[ClientTicket]:
+    def _load_session(cache: TicketCache | None, key: str, now: float,
+                      cfg: ClientConfig) -> tuple[list[ClientTicket], ClientSession12 | None]:
+        """Go's loadSession: one Get; an expired ticket (or, for TLS 1.2, an
+        expired server leaf) is deleted; a session the hello cannot use is
+        ignored and stays."""
         if cache is None:
-            return []
+            return [], None
         t = cache.get(key)
-        if t is not None and t.expired(now):
+        if t is None:
+            return [], None
+        if isinstance(t, ClientTicket):
+            if t.expired(now):
+                cache.delete(key)
+                return [], None
+            return [t], None
+        if t.version not in cfg.versions:
+            return [], None
+        if t.peer_chain and now > x509.load_der_x509_certificate(
+                t.peer_chain[0]).not_valid_after_utc.timestamp():
             cache.delete(key)
-            return []
-        return [t] if t is not None else []
+            return [], None
+        if not cfg.insecure_skip_verify and not t.verified:
+            return [], None
+        if t.cipher_suite not in cfg.suite_ids:
+            return [], None
+        return [], t
 
     def op_cache_dump(self, p: dict[str, Any]) -> dict[str, Any]:
         cache = self.caches.get(p["cache"])
         if cache is None:
             raise ValueError(f"no cache named {p['cache']!r}")
-        return {"entries": [{"key": k, "ticket": hashlib.sha256(t.ticket).hexdigest()}
-                            for k, t in sorted(cache.entries.items())]}
+        return {"entries": [{"key": k, "ticket": _label(t)} for k, t in sorted(cache.entries.items())]}
 
     def op_drop(self, p: dict[str, Any]) -> dict[str, Any]:
         prefix = p["prefix"]
@@ -344,26 +408,34 @@ def _fp(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
+_VERSION_NAMES = {tls12.TLS12: "TLS 1.2", tls12.TLS13: "TLS 1.3"}
+
+
 def _state(conn: TLSConnection, ep: Endpoint) -> dict[str, Any]:
     info = conn.engine.info
     done = conn.engine.handshake_complete and info is not None
     state: dict[str, Any] = {
-        "Version": "TLS 1.3" if done else "0x0000", "HandshakeComplete": bool(done),
+        "Version": _VERSION_NAMES[info.version] if done else "0x0000", "HandshakeComplete": bool(done),
         "DidResume": bool(done and info.resumed),
         "CipherSuite": SUITE_BY_ID[info.cipher_suite].name if done else "",
         "NegotiatedProtocol": (info.alpn or "") if done else "", "NegotiatedProtocolIsMutual": True,
         "ServerName": (info.server_name or "") if done else "",
         "PeerCertificates": [_fp(c) for c in info.peer_chain] if done else [],
         "VerifiedChains": _verified_chains(info, ep) if done else [],
-        "SignedCertificateTimestamps": [], "OCSPResponse": "", "TLSUnique": "", "ECHAccepted": False,
+        "SignedCertificateTimestamps": [], "OCSPResponse": "",
+        "TLSUnique": info.tls_unique.hex() if done else "", "ECHAccepted": False,
         "CurveID": groups.GROUP_NAMES.get(info.group, "") if done and info.group else "",
         "HelloRetryRequest": bool(done and info.hello_retry_request),
         "LocalCertificate": _local_certificate(info, ep) if done else None,
     }
-    if done:
-        state["ExportKeyingMaterial"] = {"value": conn.engine.export_keying_material(EKM_LABEL, None, 32).hex()}
-    else:
+    if not done:
         state["ExportKeyingMaterial"] = {"error": "handshake not complete"}
+    else:
+        try:
+            ekm = conn.engine.export_keying_material(EKM_LABEL, None, 32)
+            state["ExportKeyingMaterial"] = {"value": ekm.hex()}
+        except TLSError as exc:  # TLS 1.2 without extended master secret
+            state["ExportKeyingMaterial"] = {"error": str(exc)}
     return state
 
 
@@ -385,7 +457,7 @@ def _local_certificate(info: Any, ep: Endpoint) -> list[str] | None:
     """What this side presented in its Certificate message (Go 1.27's field)."""
     if info.resumed or not ep.local_chain:
         return None
-    if ep.role == "client" and not getattr(info, "client_certificate_sent", True):
+    if ep.role == "client" and not info.client_certificate_sent:
         return None
     return [_fp(c) for c in ep.local_chain]
 

@@ -1,4 +1,4 @@
-"""The sans-IO TLS 1.3 server.
+"""The sans-IO TLS 1.3 (and TLS 1.2) server.
 
     engine = ServerEngine(ServerConfig(certificate=cred))
     events = engine.receive_data(sock.recv(65536))  # ... until HandshakeComplete
@@ -11,6 +11,11 @@ ALPN; a group with a client key share is preferred over a HelloRetryRequest
 session id (`middlebox_ccs="always"`); tickets sent after the client's Finished.
 Where Go aborts on an early_data offer, this server follows the RFC and skips
 the 0-RTT records it will not read, unless `accept_early_data` is set.
+
+With `min_version=TLS12` it also answers hellos that offer only TLS 1.2 (the
+highest mutual version wins, as Go 1.25+), handing them to `server12.Server12`;
+a server that could have spoken TLS 1.3 then marks its random with the RFC 8446
+§4.1.3 downgrade sentinel.
 """
 from __future__ import annotations
 
@@ -20,10 +25,10 @@ from typing import Literal, Sequence
 from cryptography import x509
 
 from . import extensions as ext
-from . import groups, sigschemes
+from . import groups, sigschemes, tls12
 from . import messages as m
 from .certs import Credential, parse_chain, verify_chain
-from .client import DEFAULT_SUITES, default_groups, suite_ids
+from .client import DEFAULT_SUITES_ALL, default_groups, suite_ids
 from .engine import Engine, KeyLogWriter, Now, Rand
 from .errors import (CertificateRequired, DecryptError, HandshakeFailure, IllegalParameter,
                      InternalError, MissingExtension, NoApplicationProtocol, ProtocolVersion,
@@ -33,6 +38,7 @@ from .hooks import Hooks, compose
 from .keyschedule import Tls13KeySchedule, finished_verify_data, resumption_psk
 from .misbehave import Misbehaviour
 from .record import MAX_PLAINTEXT
+from .server12 import Server12
 from .session import ServerSession, TicketStore
 from .suites import SUITE_BY_ID, CipherSuite
 
@@ -47,10 +53,12 @@ _MAY_CHANGE = {ext.EXT_KEY_SHARE, ext.EXT_COOKIE, ext.EXT_EARLY_DATA, ext.EXT_PR
 @dataclass
 class ServerConfig:
     """A server endpoint. `ticket_store` is shared by every connection made with
-    this config; None turns resumption and tickets off."""
+    this config; None turns resumption and tickets off. `session_id_store` is the
+    TLS 1.2 session-ID cache (a fresh session ID in every full-handshake
+    ServerHello); None turns it off. `cipher_suites` lists both versions'."""
 
     certificate: Credential
-    cipher_suites: Sequence[str | int] = DEFAULT_SUITES
+    cipher_suites: Sequence[str | int] = DEFAULT_SUITES_ALL
     groups: Sequence[str | int] = field(default_factory=default_groups)
     group_selection: Literal["prefer_key_share", "strict"] = "prefer_key_share"
     signature_algorithms: Sequence[int] = sigschemes.CERTIFICATE_VERIFY_SCHEMES
@@ -65,18 +73,26 @@ class ServerConfig:
     max_early_data_size: int = 0  # advertised in tickets
     accept_early_data: bool = False
     middlebox_ccs: Literal["always", "if_session_id", "never"] = "always"
+    min_version: int | str = m.TLS13
+    max_version: int | str = m.TLS13
+    extended_master_secret: bool = True
+    session_id_store: TicketStore | None = field(default_factory=TicketStore)
     misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
 
     def __post_init__(self) -> None:
         if self.client_auth not in CLIENT_AUTH_TYPES:
             raise ValueError(f"client_auth must be one of {', '.join(CLIENT_AUTH_TYPES)}")
         self.misbehaviour.check_role("server")
+        self.versions = tls12.versions_between(tls12.version_id(self.min_version),
+                                               tls12.version_id(self.max_version))
+        if not self.versions:
+            raise ValueError("tls: no supported versions satisfy MinVersion and MaxVersion")
         self.suite_ids = suite_ids(self.cipher_suites)
         self.group_ids = [groups.group_id(g) for g in self.groups]
         self.usable_groups = [g for g in self.group_ids if groups.unavailable_reason(g) is None]
 
 
-class ServerEngine(Engine):
+class ServerEngine(Server12, Engine):
     role = "server"
 
     def __init__(self, config: ServerConfig, *, rand: Rand | None = None, now: Now | None = None,
@@ -115,6 +131,9 @@ class ServerEngine(Engine):
     # ------------------------------------------------------------------
 
     def _handle_handshake(self, msg_type: int, body: bytes, raw: bytes) -> None:
+        if self.version == m.TLS12:
+            self._handle12(msg_type, body, raw)
+            return
         state = self._state
         expected = {"wait_ch1": m.CLIENT_HELLO, "wait_ch2": m.CLIENT_HELLO,
                     "wait_eoed": m.END_OF_EARLY_DATA, "wait_cert": m.CERTIFICATE,
@@ -145,7 +164,22 @@ class ServerEngine(Engine):
     # ClientHello
     # ------------------------------------------------------------------
 
+    def _select_version(self, ch: m.ClientHello) -> int:
+        """The highest version both offer (supported_versions, else the legacy
+        version, which can only say TLS 1.2 or below: RFC 8446 §4.2.1)."""
+        sv = ch.find(ext.SupportedVersionsClient)
+        offered = sv.versions if sv is not None else [min(ch.legacy_version, m.TLS12)]
+        for v in self.config.versions:
+            if v in offered:
+                return v
+        listed = " ".join(f"{v:x}" for v in offered)
+        raise ProtocolVersion(f"tls: client offered only unsupported versions: [{listed}]")
+
     def _on_client_hello1(self, ch: m.ClientHello, raw: bytes) -> None:
+        self.version = self._select_version(ch)
+        if self.version == m.TLS12:
+            self._on_client_hello12(ch, raw)
+            return
         self._check_hello(ch)
         self._ch1 = ch
         self.client_random = ch.random
@@ -190,7 +224,7 @@ class ServerEngine(Engine):
 
     def _select_suite(self, ch: m.ClientHello) -> CipherSuite:
         for sid in self.config.suite_ids:
-            if sid in ch.cipher_suites and sid in SUITE_BY_ID:
+            if sid in ch.cipher_suites and sid in SUITE_BY_ID and SUITE_BY_ID[sid].tls13:
                 return SUITE_BY_ID[sid]
         raise HandshakeFailure("tls: no cipher suite supported by both client and server")
 
@@ -222,7 +256,8 @@ class ServerEngine(Engine):
     def _known_psk(self, ch: m.ClientHello) -> bool:
         psk = ch.find(ext.PreSharedKeyClient)
         store, now = self.config.ticket_store, self.now()
-        return bool(psk and store and any(store.get(i.identity, now) for i in psk.identities))
+        return bool(psk and store and any(isinstance(store.get(i.identity, now), ServerSession)
+                                          for i in psk.identities))
 
     def _select_group(self, ch: m.ClientHello) -> tuple[int, ext.KeyShareEntry | None]:
         supported = ch.find(ext.SupportedGroups)
@@ -312,7 +347,7 @@ class ServerEngine(Engine):
         store, now = self.config.ticket_store, self.now()
         for i, identity in enumerate(psk.identities):
             session = store.get(identity.identity, now) if store else None
-            if session is None or session.cipher_suite not in SUITE_BY_ID:
+            if not isinstance(session, ServerSession) or session.cipher_suite not in SUITE_BY_ID:
                 continue
             if SUITE_BY_ID[session.cipher_suite].prf_hash != self._suite.prf_hash:
                 continue

@@ -4,13 +4,16 @@ The server is stateful: a ticket is an opaque label drawn from the endpoint's
 `rand` and looked up in a `TicketStore` shared by the connections of one server
 configuration. That keeps every ticket byte reproducible (RFC 8448's ticket is
 just bytes) and lets a misbehaviour send any label, of any size, that still
-resumes.
+resumes. TLS 1.2 sessions (`ServerSession12`) live in the same kind of store,
+keyed by their RFC 5077 ticket or by their session ID.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 MAX_TICKET_LIFETIME = 604800  # seven days (RFC 8446 §4.6.1)
+# Go's maxSessionTicketLifetime: a TLS 1.2 session older than this is not resumed.
+MAX_SESSION_AGE_TLS12 = 604800
 
 
 @dataclass
@@ -60,16 +63,62 @@ class ServerSession:
         return (obfuscated_age - self.age_add) % (1 << 32)
 
 
+@dataclass
+class ClientSession12:
+    """A TLS 1.2 session a client may resume: by its RFC 5077 `ticket` (sent in
+    the SessionTicket extension with a fresh random session ID), or, without a
+    ticket, by the `session_id` the server gave it."""
+
+    master_secret: bytes
+    cipher_suite: int
+    extended_master_secret: bool
+    received_at: float  # the client's clock, Unix seconds
+    ticket: bytes = b""
+    session_id: bytes = b""
+    lifetime_hint: int = 0  # seconds; Go ignores it, and so does this client
+    peer_chain: list[bytes] = field(default_factory=list)  # DER, leaf first
+    verified: bool = False
+    group: int | None = None  # the full handshake's ECDHE group (Go 1.25+ restores CurveID)
+    server_name: str | None = None
+    alpn: str | None = None
+    version: int = 0x0303
+
+    @property
+    def label(self) -> bytes:
+        """What identifies the session on the wire: the ticket, else the session ID."""
+        return self.ticket or self.session_id
+
+
+@dataclass
+class ServerSession12:
+    """What a server keeps for a TLS 1.2 session, under a ticket or a session ID."""
+
+    master_secret: bytes
+    cipher_suite: int
+    extended_master_secret: bool
+    created_at: float
+    peer_chain: list[bytes] = field(default_factory=list)
+    verified: bool = False
+    group: int | None = None
+    alpn: str | None = None
+    version: int = 0x0303
+
+    def expired(self, now: float) -> bool:
+        return now - self.created_at > MAX_SESSION_AGE_TLS12
+
+
 class TicketStore:
-    """The sessions of one server configuration, by ticket label."""
+    """The sessions of one server configuration, by ticket label (or, for a
+    TLS 1.2 session-ID cache, by session ID). TLS 1.3 and TLS 1.2 sessions may
+    share a store; each engine takes only its own kind."""
 
     def __init__(self) -> None:
-        self._sessions: dict[bytes, ServerSession] = {}
+        self._sessions: dict[bytes, ServerSession | ServerSession12] = {}
 
-    def add(self, ticket: bytes, session: ServerSession) -> None:
+    def add(self, ticket: bytes, session: ServerSession | ServerSession12) -> None:
         self._sessions[bytes(ticket)] = session
 
-    def get(self, ticket: bytes, now: float) -> ServerSession | None:
+    def get(self, ticket: bytes, now: float) -> ServerSession | ServerSession12 | None:
         session = self._sessions.get(bytes(ticket))
         if session is None or session.expired(now):
             return None

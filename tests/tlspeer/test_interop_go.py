@@ -5,6 +5,7 @@ HelloRetryRequest."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import socket
 from typing import Any, Iterator
 
@@ -18,7 +19,7 @@ from tlspeer.errors import DecryptError, TLSError
 from tlspeer.server import ServerConfig
 from tlspeer.wire import decode_connection
 
-from tlspeer_helpers import HOST, NOW, client_config, server_config
+from tlspeer_helpers import HOST, NOW, client_config, credential, roots, server_config
 
 TIMEOUT_MS = 5000
 PING, PONG = b"tlsdiff-ping", b"tlsdiff-pong"
@@ -59,8 +60,8 @@ def _accept(go: PeerProcess, server: str) -> tuple[int, Any]:
 
 def _our_client(port: int, **kw: Any) -> tuple[driver.TLSConnection, str]:
     keylog: list[str] = []
-    tickets = kw.pop("tickets", ())
-    conn = driver.connect("127.0.0.1", port, client_config(**kw), tickets=tickets,
+    tickets, session12 = kw.pop("tickets", ()), kw.pop("session12", None)
+    conn = driver.connect("127.0.0.1", port, client_config(**kw), tickets=tickets, session12=session12,
                           now=lambda: NOW, keylog=keylog.append, timeout=TIMEOUT_MS / 1000)
     conn.send(PING)
     assert conn.recv(len(PONG)) == PONG
@@ -105,11 +106,11 @@ def test_go_server_sends_hello_retry_request(go: PeerProcess) -> None:
     assert again.info.hello_retry_request and again.info.resumed
 
 
-def _go_client(go: PeerProcess, cache: str) -> str:
+def _go_client(go: PeerProcess, cache: str, **config: Any) -> str:
     name = _name("c")
     go.call("configure", {"name": name, "role": "client", "config": {
         "max_version": "1.3", "root_cas": [pki.root_pem("root-a")], "server_name": HOST,
-        "cache": cache}})
+        "cache": cache, **config}})
     return name
 
 
@@ -156,3 +157,77 @@ def test_go_client_against_our_server(go: PeerProcess, hrr: bool) -> None:
     assert obs["handshake_error"] is None and obs["state"]["DidResume"] is True
     assert isinstance(again, driver.TLSConnection)
     assert again.info.resumed and again.info.hello_retry_request is hrr
+
+
+# ---------------------------------------------------------------------------
+# TLS 1.2
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suite", ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                                   "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+                                   "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"])
+def test_tls12_our_client_resumes_with_go_server(go: PeerProcess, suite: str) -> None:
+    server = _go_server(go, max_version="1.2", cipher_suites=[suite])
+    port, accepted = _accept(go, server)
+    conn, keylog = _our_client(port, min_version="1.2")
+    obs = go.wait(accepted, 10)
+    assert obs["handshake_error"] is None and obs["state"]["Version"] == "TLS 1.2"
+    assert obs["state"]["CipherSuite"] == suite and obs["state"]["TLSUnique"] == conn.info.tls_unique.hex()
+    # Go 1.21+ negotiates extended master secret; 1.19 has none.
+    assert conn.info.extended_master_secret is (not go.release.startswith("1.19."))
+    assert obs["keylog"] == keylog  # the same CLIENT_RANDOM line on both sides
+    decoded = decode_connection(bytes(conn.written), bytes(conn.read), keylog)
+    assert decoded.client_to_server.undecrypted_records == 0
+    assert decoded.server_to_client.undecrypted_records == 0
+    session = conn.session12
+    assert session is not None and session.ticket and not session.session_id
+
+    port, accepted = _accept(go, server)
+    again, _ = _our_client(port, min_version="1.2", session12=session)
+    obs = go.wait(accepted, 10)
+    assert obs["handshake_error"] is None and obs["state"]["DidResume"] is True
+    assert again.info.resumed and obs["state"]["TLSUnique"] == again.info.tls_unique.hex()
+    # 1.19 re-issues a ticket only for an old key, 1.21+ always.
+    assert (again.session12 is None) is go.release.startswith("1.19.")
+
+
+def test_tls12_our_client_certificate_to_go(go: PeerProcess) -> None:
+    server = _go_server(go, max_version="1.2", client_auth="RequireAndVerifyClientCert",
+                        client_cas=[pki.root_pem("root-a")])
+    port, accepted = _accept(go, server)
+    _our_client(port, min_version="1.2", certificate=credential("client"))
+    obs = go.wait(accepted, 10)
+    assert obs["handshake_error"] is None and obs["state"]["Version"] == "TLS 1.2"
+    assert obs["state"]["PeerCertificates"] == [hashlib.sha256(credential("client").chain[0]).hexdigest()]
+
+
+@pytest.mark.parametrize("client_max", ["1.2", "1.3"])
+def test_tls12_go_client_resumes_with_our_server(go: PeerProcess, client_max: str) -> None:
+    scfg = server_config(min_version="1.2", max_version="1.2")
+    client = _go_client(go, _name("cache"), max_version=client_max)
+    conn, obs = _serve(go, client, scfg)
+    assert isinstance(conn, driver.TLSConnection), conn
+    assert obs["handshake_error"] is None and obs["io_error"] is None
+    assert obs["state"]["Version"] == "TLS 1.2" and conn.info.version == 0x0303
+    assert [op["op"] for op in obs["cache_ops"]] == ["get", "put"]
+    assert obs["state"]["TLSUnique"] == conn.info.tls_unique.hex()
+    written = base64.b64decode(obs["written"])
+    decoded = decode_connection(written, base64.b64decode(obs["read"]), obs["keylog"])
+    assert decoded.server_to_client.undecrypted_records == 0
+
+    again, obs = _serve(go, client, scfg)
+    assert obs["handshake_error"] is None and obs["state"]["DidResume"] is True
+    assert isinstance(again, driver.TLSConnection) and again.info.resumed
+    assert [op["op"] for op in obs["cache_ops"]] == ["get", "put"]  # our server re-issues
+
+
+def test_tls12_go_client_certificate_to_our_server(go: PeerProcess) -> None:
+    scfg = server_config(min_version="1.2", max_version="1.2", client_auth="RequireAndVerifyClientCert",
+                         client_roots=roots())
+    client = _go_client(go, _name("cache"), max_version="1.2", certificates=[
+        {"cert_pem": pki.identity("client").chain_pem, "key_pem": pki.identity("client").key_pem}])
+    conn, obs = _serve(go, client, scfg)
+    assert isinstance(conn, driver.TLSConnection), conn
+    assert obs["handshake_error"] is None
+    assert conn.info.verified and conn.info.peer_chain[0] == credential("client").chain[0]

@@ -14,9 +14,10 @@ import pytest
 
 from harness import pki
 from tlspeer import driver, groups
+from tlspeer.suites import SUITE_BY_ID, SUITE_BY_NAME
 from tlspeer.wire import decode_connection
 
-from tlspeer_helpers import HOST, client_config, credential, roots, server_config
+from tlspeer_helpers import HOST, NOW, client_config, credential, roots, server_config
 
 TIMEOUT = 5.0
 
@@ -81,7 +82,9 @@ def _openssl_server_ctx(pem: dict[str, Path], curve: str | None = None,
     return ctx
 
 
-def _serve_once(listener: socket.socket, ctx: ssl.SSLContext) -> Background:
+def _serve_once(listener: socket.socket, ctx: ssl.SSLContext, shutdown: bool = False) -> Background:
+    """One OpenSSL connection. With `shutdown` it sends close_notify too, which
+    OpenSSL needs to keep the session in its session-ID cache."""
     def serve() -> dict[str, Any]:
         conn, _ = listener.accept()
         conn.settimeout(TIMEOUT)
@@ -91,7 +94,10 @@ def _serve_once(listener: socket.socket, ctx: ssl.SSLContext) -> Background:
             out = {"got": got, "reused": s.session_reused, "version": s.version(),
                    "peer": s.getpeercert(binary_form=True)}
             try:
-                s.recv(100)  # the client's close_notify
+                if shutdown:
+                    s.unwrap()
+                else:
+                    s.recv(100)  # the client's close_notify
             except (ssl.SSLError, OSError):
                 pass
             return out
@@ -101,8 +107,9 @@ def _serve_once(listener: socket.socket, ctx: ssl.SSLContext) -> Background:
 def _our_client(port: int, **kw: Any) -> tuple[driver.TLSConnection, list[str]]:
     keylog: list[str] = []
     tickets = kw.pop("tickets", ())
+    session12, now = kw.pop("session12", None), kw.pop("now", None)
     conn = driver.connect("127.0.0.1", port, client_config(**kw), tickets=tickets,
-                          timeout=TIMEOUT, keylog=keylog.append)
+                          session12=session12, timeout=TIMEOUT, keylog=keylog.append, now=now)
     conn.send(b"ping")
     assert conn.recv(4) == b"pong"
     return conn, keylog
@@ -232,3 +239,152 @@ def test_server_requires_openssl_client_certificate(pem_files: dict[str, Path]) 
         conn.close()
     # OpenSSL sends the chain it built, root included.
     assert conn.info.verified and conn.info.peer_chain[0] == credential("client").chain[0]
+
+
+# ---------------------------------------------------------------------------
+# TLS 1.2, both directions
+# ---------------------------------------------------------------------------
+
+
+def _tls12(ctx: ssl.SSLContext, ciphers: str | None = None, tickets: bool = True) -> ssl.SSLContext:
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if ciphers is not None:
+        ctx.set_ciphers(ciphers)
+    if not tickets:
+        ctx.options |= ssl.OP_NO_TICKET
+    return ctx
+
+
+def _rsa_files(tmp_path: Path) -> tuple[Path, Path]:
+    from cryptography.hazmat.primitives import serialization
+    from tlspeer_helpers import leaf_credential
+    cred = leaf_credential("rsa")
+    cert, key = tmp_path / "rsa.pem", tmp_path / "rsa.key"
+    cert.write_text(ssl.DER_cert_to_PEM_cert(cred.chain[0]))
+    key.write_bytes(cred.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert, key
+
+
+@pytest.mark.parametrize("ciphers, suite", [
+    ("ECDHE-ECDSA-AES128-GCM-SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
+    ("ECDHE-ECDSA-AES256-GCM-SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
+    ("ECDHE-ECDSA-CHACHA20-POLY1305", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"),
+    ("ECDHE-ECDSA-AES128-SHA", "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"),
+    ("ECDHE-ECDSA-AES256-SHA", "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"),
+])
+def test_tls12_client_resumes_openssl_tickets(pem_files: dict[str, Path], ciphers: str | None,
+                                               suite: str) -> None:
+    ctx = _tls12(_openssl_server_ctx(pem_files), ciphers)
+    with _listener() as listener:
+        port = listener.getsockname()[1]
+        server = _serve_once(listener, ctx)
+        conn, keylog = _our_client(port, min_version="1.2")
+        conn.close()
+        out = server.result()
+        assert out["version"] == "TLSv1.2" and not out["reused"]
+        assert conn.info.version == 0x0303 and conn.info.extended_master_secret
+        assert SUITE_BY_NAME[suite].id == conn.info.cipher_suite
+        decoded = decode_connection(bytes(conn.written), bytes(conn.read), "".join(keylog))
+        assert decoded.client_to_server.undecrypted_records == 0
+        assert decoded.server_to_client.undecrypted_records == 0
+        session = conn.session12
+        assert session is not None and session.ticket  # OpenSSL's own ticket
+        server = _serve_once(listener, ctx)
+        again, keylog = _our_client(port, min_version="1.2", session12=session)
+        again.close()
+        assert server.result()["reused"] and again.info.resumed
+        decoded = decode_connection(bytes(again.written), bytes(again.read), "".join(keylog))
+        assert decoded.server_to_client.undecrypted_records == 0
+
+
+def test_tls12_client_resumes_openssl_session_id(pem_files: dict[str, Path]) -> None:
+    ctx = _tls12(_openssl_server_ctx(pem_files), tickets=False)
+    with _listener() as listener:
+        port = listener.getsockname()[1]
+        server = _serve_once(listener, ctx, shutdown=True)
+        conn, _ = _our_client(port, min_version="1.2")
+        conn.wait_closed()
+        conn.close()
+        server.result()
+        session = conn.session12
+        assert session is not None and not session.ticket and len(session.session_id) == 32
+        server = _serve_once(listener, ctx)
+        again, _ = _our_client(port, min_version="1.2", session12=session)
+        again.close()
+        assert server.result()["reused"] and again.info.resumed
+
+
+def test_tls12_client_rsa_and_certificate(pem_files: dict[str, Path], tmp_path: Path) -> None:
+    cert, key = _rsa_files(tmp_path)
+    ctx = _tls12(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+    ctx.load_cert_chain(cert, key)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cafile=str(pem_files["root"]))
+    with _listener() as listener:
+        server = _serve_once(listener, ctx)
+        conn, _ = _our_client(listener.getsockname()[1], min_version="1.2",
+                              certificate=credential("client"), now=lambda: NOW)
+        conn.close()
+        out = server.result()
+    assert out["peer"] == credential("client").chain[0]
+    assert "ECDHE_RSA" in SUITE_BY_ID[conn.info.cipher_suite].name
+
+
+@pytest.mark.parametrize("tickets", [True, False], ids=["ticket", "session-id"])
+def test_tls12_server_resumes_openssl_client(pem_files: dict[str, Path], tickets: bool) -> None:
+    scfg = server_config(min_version="1.2", max_version="1.2")
+    ctx = _tls12(_openssl_client_ctx(pem_files), tickets=tickets)
+    with _listener() as listener:
+        port = listener.getsockname()[1]
+        client = _openssl_client(port, ctx)
+        first = _our_server(listener, config=scfg)
+        out = client.result()
+        first.close()
+        assert out["version"] == "TLSv1.2" and first.info.version == 0x0303
+        assert first.info.extended_master_secret  # OpenSSL offers RFC 7627
+        session = out["session"]
+        assert session is not None and session.has_ticket is tickets
+        client = _openssl_client(port, ctx, session=session)
+        again = _our_server(listener, config=scfg)
+        out = client.result()
+        again.close()
+    assert out["reused"] and again.info.resumed
+
+
+@pytest.mark.parametrize("ciphers", ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-CHACHA20-POLY1305",
+                                     "ECDHE-ECDSA-AES256-GCM-SHA384"])
+def test_tls12_server_suites_and_client_certificate(pem_files: dict[str, Path], ciphers: str) -> None:
+    scfg = server_config(min_version="1.2", max_version="1.2", client_roots=roots(),
+                         client_auth="RequireAndVerifyClientCert")
+    ctx = _tls12(_openssl_client_ctx(pem_files, with_cert=True), ciphers)
+    with _listener() as listener:
+        client = _openssl_client(listener.getsockname()[1], ctx)
+        conn = _our_server(listener, config=scfg)
+        client.result()
+        conn.close()
+    assert conn.info.verified and conn.info.peer_chain[0] == credential("client").chain[0]
+
+
+def test_tls12_version_negotiation_with_openssl(pem_files: dict[str, Path]) -> None:
+    """A tlspeer client offering 1.2 and 1.3 gets 1.3 from OpenSSL's default and
+    1.2 from a capped one; a tlspeer server capped at 1.2 gives OpenSSL 1.2."""
+    for cap, want in ((None, 0x0304), (ssl.TLSVersion.TLSv1_2, 0x0303)):
+        ctx = _openssl_server_ctx(pem_files)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if cap is not None:
+            ctx.maximum_version = cap
+        with _listener() as listener:
+            server = _serve_once(listener, ctx)
+            conn, _ = _our_client(listener.getsockname()[1], min_version="1.2")
+            conn.close()
+            server.result()
+        assert conn.info.version == want
+    client_ctx = _openssl_client_ctx(pem_files)
+    client_ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    with _listener() as listener:
+        client = _openssl_client(listener.getsockname()[1], client_ctx)
+        conn = _our_server(listener, min_version="1.2", max_version="1.2")
+        assert client.result()["version"] == "TLSv1.2"
+        conn.close()
