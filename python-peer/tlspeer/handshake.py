@@ -18,28 +18,25 @@ from typing import Any
 from . import codec, errors, messages
 from . import extensions as ext
 from .errors import ALERT_DESCRIPTIONS
+from .extensions import (EXT_ALPN, EXT_COOKIE, EXT_EARLY_DATA, EXT_EC_POINT_FORMATS,
+                         EXT_EXTENDED_MASTER_SECRET, EXT_KEY_SHARE, EXT_PRE_SHARED_KEY,
+                         EXT_PSK_KEY_EXCHANGE_MODES, EXT_RENEGOTIATION_INFO, EXT_SCT, EXT_SERVER_NAME,
+                         EXT_SESSION_TICKET, EXT_SIGNATURE_ALGORITHMS, EXT_SIGNATURE_ALGORITHMS_CERT,
+                         EXT_STATUS_REQUEST, EXT_SUPPORTED_GROUPS, EXT_SUPPORTED_VERSIONS)
+from .messages import (CERTIFICATE, CERTIFICATE_REQUEST, CERTIFICATE_VERIFY, CLIENT_HELLO,
+                       ENCRYPTED_EXTENSIONS, END_OF_EARLY_DATA, FINISHED, KEY_UPDATE, MESSAGE_HASH,
+                       NEW_SESSION_TICKET, SERVER_HELLO)
+from .messages12 import (CLIENT_KEY_EXCHANGE, HELLO_REQUEST, SERVER_HELLO_DONE,
+                         SERVER_KEY_EXCHANGE)
 from .suites import suite_name
 
 # ---------------------------------------------------------------------------
 # Names
 # ---------------------------------------------------------------------------
 
-HELLO_REQUEST = 0
-CLIENT_HELLO = 1
-SERVER_HELLO = 2
-NEW_SESSION_TICKET = 4
-END_OF_EARLY_DATA = 5
-ENCRYPTED_EXTENSIONS = 8
-CERTIFICATE = 11
-SERVER_KEY_EXCHANGE = 12
-CERTIFICATE_REQUEST = 13
-SERVER_HELLO_DONE = 14
-CERTIFICATE_VERIFY = 15
-CLIENT_KEY_EXCHANGE = 16
-FINISHED = 20
+# Type numbers live with the codecs (messages, extensions); these are the names
+# observations print, and the few numbers tlspeer does not implement.
 CERTIFICATE_STATUS = 22
-KEY_UPDATE = 24
-MESSAGE_HASH = 254
 
 HANDSHAKE_TYPES: dict[int, str] = {
     HELLO_REQUEST: "hello_request",
@@ -63,26 +60,10 @@ HANDSHAKE_TYPES: dict[int, str] = {
 # A HelloRetryRequest is a ServerHello with this random: SHA-256("HelloRetryRequest").
 HRR_RANDOM = messages.HRR_RANDOM
 
-EXT_SERVER_NAME = 0
-EXT_STATUS_REQUEST = 5
-EXT_SUPPORTED_GROUPS = 10
-EXT_EC_POINT_FORMATS = 11
-EXT_SIGNATURE_ALGORITHMS = 13
-EXT_ALPN = 16
-EXT_SCT = 18
+# Extensions tlspeer does not implement, named in observations only.
 EXT_ENCRYPT_THEN_MAC = 22
-EXT_EXTENDED_MASTER_SECRET = 23
-EXT_SESSION_TICKET = 35
-EXT_PRE_SHARED_KEY = 41
-EXT_EARLY_DATA = 42
-EXT_SUPPORTED_VERSIONS = 43
-EXT_COOKIE = 44
-EXT_PSK_KEY_EXCHANGE_MODES = 45
 EXT_CERTIFICATE_AUTHORITIES = 47
-EXT_SIGNATURE_ALGORITHMS_CERT = 50
-EXT_KEY_SHARE = 51
 EXT_ENCRYPTED_CLIENT_HELLO = 65037
-EXT_RENEGOTIATION_INFO = 65281
 
 EXTENSION_TYPES: dict[int, str] = {
     EXT_SERVER_NAME: "server_name",
