@@ -38,7 +38,7 @@ from .keyschedule import Tls13KeySchedule, finished_verify_data, resumption_psk
 from .misbehave import Misbehaviour
 from .record import APPLICATION_DATA
 from .session import MAX_TICKET_LIFETIME, ClientSession12, ClientTicket
-from .suites import SUITE_BY_ID, SUITE_BY_NAME, CipherSuite
+from .suites import SUITE_BY_ID, CipherSuite
 
 _MAX_OFFERED_TICKET = 65535 - 1024
 DEFAULT_SUITES = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
@@ -559,17 +559,6 @@ class ClientEngine(Client12, Engine):
         self._peer_key = parsed[0].public_key()
         self.transcript.add(raw)
         self._state = "wait_cv"
-
-    def _on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> None:
-        if (cv.scheme not in self.config.signature_algorithms
-                or cv.scheme not in sigschemes.CERTIFICATE_VERIFY_SCHEMES):
-            raise IllegalParameter("tls: certificate used with invalid signature algorithm")
-        content = sigschemes.signed_content(True, self.transcript.digest())
-        if not sigschemes.verify(self._peer_key, cv.scheme, content, cv.signature):
-            raise DecryptError("tls: invalid signature by the server certificate")
-        self._peer_scheme = cv.scheme
-        self.transcript.add(raw)
-        self._state = "wait_finished"
 
     def _on_finished(self, fin: m.Finished, raw: bytes) -> None:
         h = self._suite.prf_hash

@@ -18,9 +18,10 @@ import time
 from typing import Callable
 
 from . import messages as m
-from . import tls12
-from .errors import (AlertReceived, BadRecordMacError, DecodeError, InternalError, ProtocolVersion,
-                     RecordOverflow, SilentFailure, TLSError, UnexpectedMessage)
+from . import sigschemes, tls12
+from .errors import (AlertReceived, BadRecordMacError, DecodeError, DecryptError,
+                     IllegalParameter, InternalError, ProtocolVersion, RecordOverflow,
+                     SilentFailure, TLSError, UnexpectedMessage)
 from .events import (ApplicationData, ConnectionClosed, ConnectionInfo, Event, HandshakeComplete,
                      KeyUpdateReceived)
 from .hooks import HandshakeBytes, Hooks
@@ -276,6 +277,27 @@ class Engine:
         self._read_secret = secret
         self._read = protection(self._suite, secret)
         self._read_early = early
+
+    # Go's texts for a bad CertificateVerify, by the role that receives it.
+    _CV_ERRORS = {
+        "client": ("tls: certificate used with invalid signature algorithm",
+                   "tls: invalid signature by the server certificate"),
+        "server": ("tls: client certificate used with invalid signature algorithm",
+                   "tls: invalid signature by the client certificate"),
+    }
+
+    def _on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> None:
+        """The peer's TLS 1.3 CertificateVerify (RFC 8446 §4.4.3)."""
+        bad_scheme, bad_signature = self._CV_ERRORS[self.role]
+        if (cv.scheme not in self.config.signature_algorithms
+                or cv.scheme not in sigschemes.CERTIFICATE_VERIFY_SCHEMES):
+            raise IllegalParameter(bad_scheme)
+        content = sigschemes.signed_content(self.role == "client", self.transcript.digest())
+        if not sigschemes.verify(self._peer_key, cv.scheme, content, cv.signature):
+            raise DecryptError(bad_signature)
+        self._peer_scheme = cv.scheme
+        self.transcript.add(raw)
+        self._state = "wait_finished"
 
     def _fail_with(self, exc: TLSError) -> None:
         if self.error is None:

@@ -485,17 +485,6 @@ class ServerEngine(Server12, Engine):
         self.transcript.add(raw)
         self._state = "wait_cv"
 
-    def _on_certificate_verify(self, cv: m.CertificateVerify, raw: bytes) -> None:
-        if (cv.scheme not in self.config.signature_algorithms
-                or cv.scheme not in sigschemes.CERTIFICATE_VERIFY_SCHEMES):
-            raise IllegalParameter("tls: client certificate used with invalid signature algorithm")
-        content = sigschemes.signed_content(False, self.transcript.digest())
-        if not sigschemes.verify(self._peer_key, cv.scheme, content, cv.signature):
-            raise DecryptError("tls: invalid signature by the client certificate")
-        self._peer_scheme = cv.scheme
-        self.transcript.add(raw)
-        self._state = "wait_finished"
-
     def _on_finished(self, fin: m.Finished, raw: bytes) -> None:
         h = self._suite.prf_hash
         expected = finished_verify_data(h, self._hs_secrets[0], self.transcript.digest())
