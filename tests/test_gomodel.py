@@ -98,3 +98,31 @@ def test_model_reads_a_real_encoding(newest) -> None:
     assert gomodel.parse(states["1.2"], "1.24.11").error == gomodel.INVALID  # the trailing curve_id
     assert gomodel.describe(states["1.3"])["readable_by"] == "any 1.21+"
     assert gomodel.parse(states["1.3"], "1.19.8").error.startswith("unsupported")
+
+
+def test_encrypt_and_decrypt_ticket_with_the_servers_keys(newest) -> None:
+    """Config.EncryptTicket/DecryptTicket (1.21+) through the peer: the ticket a real
+    handshake issued opens to a server-type session that the model reads; a ticket
+    sealed again opens to the same session; one flipped bit opens to nothing."""
+    release, peer, _ = newest
+    name = "gomodel-1.3"  # the endpoints _exported_state made
+    out = peer.call("session", {"action": "export", "cache": f"{name}-cache", "key": pki.SERVER_NAME})
+    ticket = base64.b64decode(out["ticket"])
+    opened = peer.call("session", {"action": "decrypt_ticket", "endpoint": f"{name}-s",
+                                   "data": base64.b64encode(ticket).decode()})
+    state = base64.b64decode(opened["bytes"])
+    parsed = gomodel.parse(state, release)
+    assert parsed.error is None and parsed.fields["type"] == gomodel.SERVER
+    assert parsed.fields["version"] == 0x0304 and parsed.fields["trailing_bytes"] == 0
+    sealed = peer.call("session", {"action": "encrypt_ticket", "endpoint": f"{name}-s",
+                                   "data": base64.b64encode(state).decode()})
+    resealed = base64.b64decode(sealed["ticket"])
+    assert resealed != ticket  # a fresh IV
+    again = peer.call("session", {"action": "decrypt_ticket", "endpoint": f"{name}-s",
+                                  "data": sealed["ticket"]})
+    assert base64.b64decode(again["bytes"]) == state
+    broken = bytearray(ticket)
+    broken[20] ^= 1
+    nothing = peer.call("session", {"action": "decrypt_ticket", "endpoint": f"{name}-s",
+                                    "data": base64.b64encode(bytes(broken)).decode()})
+    assert nothing == {"bytes": None}
