@@ -44,7 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", "-q", action="store_true", help="no matrix, only the summary line")
     r.add_argument("--diff", action="store_true",
                    help="after the matrix, what the releases disagree on, value by value")
+    d = sub.add_parser("diff", help="what changed between two JSON reports (exit 1 if anything did)")
+    d.add_argument("old", type=Path, help="the earlier report (tlsdiff run --json)")
+    d.add_argument("new", type=Path, help="the later report")
     return p
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .report import diff
+    lines = diff.changes(diff.load(args.old), diff.load(args.new))
+    diff.render(lines, sys.stdout)
+    return 1 if lines else 0
 
 
 def cmd_toolchains(args: argparse.Namespace) -> int:
@@ -115,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        return {"toolchains": cmd_toolchains, "run": cmd_run}[args.command](args)
+        return {"toolchains": cmd_toolchains, "run": cmd_run, "diff": cmd_diff}[args.command](args)
     except UserError as exc:
         print(f"tlsdiff: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -146,3 +146,19 @@ def test_failed_and_stale_expectations_exit_1(tmp_path: Path, edge_releases) -> 
     assert 'client state.Version: expected "TLS 1.2", got "TLS 1.3"' in p.stdout
     assert "go1.19.8: expect[1] step 1 (1.19): client state.CurveID is absent on this release" in p.stdout
     assert "stale" in p.stdout
+
+
+def test_diff_of_two_reports(tmp_path: Path, edge_releases) -> None:
+    old, new, again = tmp_path / "old.json", tmp_path / "new.json", tmp_path / "again.json"
+    for path, release in ((old, "1.19"), (new, "1.27"), (again, "1.27")):
+        p = tlsdiff("run", "resumption/tls12-same-server", "--go", release, "--json", str(path), "-q")
+        assert p.returncode == 0, p.stdout + p.stderr
+    same = tlsdiff("diff", str(new), str(again))
+    assert same.returncode == 0 and same.stdout.strip() == "0 changes"
+    changed = tlsdiff("diff", str(old), str(new))
+    assert changed.returncode == 1
+    # 1.27 re-issues the TLS 1.2 ticket on resumption; 1.19 does not.
+    assert ('resumption/tls12-same-server go1.19.8->go1.27.3: step 2 client cache: '
+            '["get hit T1"] -> ["get hit T1", "put T2"]') in changed.stdout
+    bad = tlsdiff("diff", str(old), str(tmp_path / "missing.json"))
+    assert bad.returncode == 2 and "cannot read" in bad.stderr
