@@ -41,6 +41,8 @@ from harness.paths import cache_dir  # noqa: E402
 from harness.peers.protocol import PeerError, PeerFailure, PeerProcess, Unsupported  # noqa: E402
 from harness.session import prepare_releases  # noqa: E402
 
+from tables import table  # benchmarks/tables.py (this folder is on sys.path when run)
+
 TARGET_SECONDS = 30.0
 TARGET_CORES = 2
 SELFBENCH_TIMEOUT_S = 600.0
@@ -162,17 +164,6 @@ def fmt_s(x: float | None) -> str:
 
 def fmt_rate(x: float | None) -> str:
     return "-" if x is None else f"{x:,.0f}/s"
-
-
-def table(rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, r in enumerate(rows):
-        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
-        lines.append("  " + "  ".join(cells).rstrip())
-        if n == 0:
-            lines.append("  " + "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def cache_contents() -> set[str]:

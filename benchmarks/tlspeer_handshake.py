@@ -57,6 +57,8 @@ from tlspeer.server import ServerConfig, ServerEngine  # noqa: E402
 from tlspeer.session import ClientTicket  # noqa: E402
 from tlspeer.suites import SUITE_BY_ID  # noqa: E402
 
+from tables import table  # benchmarks/tables.py (this folder is on sys.path when run)
+
 DEFAULT_ITERATIONS = 300
 TARGET_RATIO = 2.0
 TIMEOUT_S = 5.0
@@ -527,17 +529,6 @@ def profile(fn: Callable[[], Any], iterations: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- printing
-
-
-def table(rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, r in enumerate(rows):
-        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
-        lines.append("  " + "  ".join(cells).rstrip())
-        if n == 0:
-            lines.append("  " + "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def profile_table(rows: list[dict[str, Any]]) -> str:
