@@ -35,11 +35,11 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from harness import pki  # noqa: E402
-from harness.errors import UserError  # noqa: E402
-from harness.paths import cache_dir  # noqa: E402
-from harness.peers.protocol import PeerError, PeerFailure, PeerProcess, Unsupported  # noqa: E402
-from harness.session import prepare_releases  # noqa: E402
+from tlsdiff import pki  # noqa: E402
+from tlsdiff.errors import UserError  # noqa: E402
+from tlsdiff.paths import cache_dir  # noqa: E402
+from tlsdiff.peers.protocol import PeerError, PeerFailure, PeerProcess, Unsupported  # noqa: E402
+from tlsdiff.session import prepare_releases  # noqa: E402
 
 from tables import table  # benchmarks/tables.py (this folder is on sys.path when run)
 
@@ -91,7 +91,7 @@ def harness_env(cache: Path | None) -> dict[str, str]:
 def run_harness(spec: str, env: dict[str, str], workdir: Path, label: str) -> HarnessRun:
     """`tlsdiff run --go SPEC --quiet --json FILE`, timed from outside."""
     report_path = workdir / f"report-{label}.json"
-    cmd = [sys.executable, "-m", "harness.cli", "run", "--go", spec, "--quiet", "--json", str(report_path)]
+    cmd = [sys.executable, "-m", "tlsdiff.cli", "run", "--go", spec, "--quiet", "--json", str(report_path)]
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started

@@ -12,7 +12,7 @@ Every figure comes from this one invocation and is printed, never asserted:
   tlspeer.driver's (sendall what the engine wrote, recv 64 KiB, feed it in);
 - Python's ssl on both sides, through ssl.MemoryBIO and SSLContext.wrap_bio (also
   sans-IO, in one process) and over a socketpair, with the same certificate, key
-  and root from harness.pki, TLS 1.3, certificate and host name verification on;
+  and root from tlsdiff.pki, TLS 1.3, certificate and host name verification on;
 - tlspeer / ssl for each pairing, and whether tlspeer is no slower than 2x ssl;
 - a cProfile of the tlspeer full handshake: top functions by cumulative and by
   own time.
@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO_ROOT))
 import cryptography  # noqa: E402
 from cryptography.hazmat.backends.openssl import backend as _crypto_backend  # noqa: E402
 
-from harness import pki  # noqa: E402
+from tlsdiff import pki  # noqa: E402
 from tlspeer import groups  # noqa: E402
 from tlspeer.certs import Credential, load_roots  # noqa: E402
 from tlspeer.client import ClientConfig, ClientEngine  # noqa: E402
@@ -187,7 +187,7 @@ def tlspeer_outcome(client: ClientEngine) -> Outcome:
 
 
 def ssl_contexts(curve: str | None, cert_dir: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """(client, server): TLS 1.3 only, the server with harness.pki's 'server'
+    """(client, server): TLS 1.3 only, the server with tlsdiff.pki's 'server'
     identity and one ticket per connection (as tlspeer), the client verifying
     against root-a with host name checking. `curve` restricts both to one group."""
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -549,7 +549,7 @@ def _ssl_default_groups_note(outcome: Outcome | None) -> str | None:
 
 def _clock_advice(exc: Exception) -> str:
     spec = pki.SPECS["server"]
-    return (f"benchmark: ssl failed to verify harness.pki's certificate: {exc}. ssl checks it "
+    return (f"benchmark: ssl failed to verify tlsdiff.pki's certificate: {exc}. ssl checks it "
             f"against this machine's clock; the certificates are valid from "
             f"{spec.not_before:%Y-%m-%d} to {spec.not_after:%Y-%m-%d}.")
 

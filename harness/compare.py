@@ -113,7 +113,7 @@ def model_checks(doc: dict[str, Any]) -> list[Check]:
         session = s.get("session")
         if session and "model_error" in session:
             got, want = session["error"], session["model_error"]
-            checks.append(Check("Python model (tlspeer.gomodel)", s["step"], "session", "error", want, got,
+            checks.append(Check("Python model (gomodel)", s["step"], "session", "error", want, got,
                                 "pass" if got == want else "fail"))
     return checks
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.session import Releases, prepare_releases
+from tlsdiff.session import Releases, prepare_releases
 
 #: The oldest and newest Go lines every machine here can fetch.
 EDGE_RELEASES = "1.19,1.27"
@@ -29,7 +29,7 @@ def edge_releases() -> Releases:
 
 @pytest.fixture
 def local_peers(edge_releases: Releases):
-    from harness.peers.local import local_pool
+    from tlsdiff.peers.local import local_pool
     pool = local_pool(edge_releases.binaries)
     yield pool
     pool.close()

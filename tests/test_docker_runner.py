@@ -17,16 +17,16 @@ from pathlib import Path
 import pytest
 
 from conftest import EDGE_RELEASES, REPO
-from harness.compare import verdict_for
-from harness.errors import EnvironmentProblem
-from harness.execute import run_case
-from harness.observe.normalize import normalize_run
-from harness.paths import CASES_DIR
-from harness.peers import docker as docker_runner
-from harness.peers.local import local_pool
-from harness.report.json_report import case_entry
-from harness.scenario.load import discover
-from harness.session import run_cases
+from tlsdiff.compare import verdict_for
+from tlsdiff.errors import EnvironmentProblem
+from tlsdiff.execute import run_case
+from tlsdiff.observe.normalize import normalize_run
+from tlsdiff.paths import CASES_DIR
+from tlsdiff.peers import docker as docker_runner
+from tlsdiff.peers.local import local_pool
+from tlsdiff.report.json_report import case_entry
+from tlsdiff.scenario.load import discover
+from tlsdiff.session import run_cases
 
 CASE_IDS = ["resumption/tls13-same-server", "tickets/tls13-cross-release-shared-key"]
 
@@ -180,7 +180,7 @@ def test_stale_containers_of_dead_runs_are_removed(edge_releases) -> None:
 
 
 def tlsdiff(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], cwd=REPO, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "tlsdiff.cli", *args], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     out, err = proc.communicate(timeout=600)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), proc.pid

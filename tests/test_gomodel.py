@@ -7,8 +7,8 @@ import base64
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from harness import pki
-from tlspeer import gomodel
+from tlsdiff import pki
+import gomodel
 
 EPOCH = int(pki.EPOCH.timestamp())
 
@@ -38,7 +38,7 @@ def _go_parse(peer, data: bytes) -> str | None:
 
 @pytest.fixture(scope="module")
 def newest(edge_releases):
-    from harness.peers.local import local_pool
+    from tlsdiff.peers.local import local_pool
     pool = local_pool(edge_releases.binaries)
     release = edge_releases.versions[-1]
     peer = pool.get(release)

@@ -6,11 +6,11 @@ import signal
 import threading
 import time
 
-from harness.execute import run_case
-from harness.observe.normalize import normalize_run
-from harness.compare import verdict_for
-from harness.paths import CASES_DIR
-from harness.scenario.load import load_case
+from tlsdiff.execute import run_case
+from tlsdiff.observe.normalize import normalize_run
+from tlsdiff.compare import verdict_for
+from tlsdiff.paths import CASES_DIR
+from tlsdiff.scenario.load import load_case
 
 CASE = load_case(CASES_DIR / "resumption" / "tls13-same-server.yaml", CASES_DIR)
 

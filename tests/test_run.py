@@ -17,7 +17,7 @@ from conftest import EDGE_RELEASES, REPO
 
 
 def tlsdiff(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tlsdiff.cli", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=600)
 
 

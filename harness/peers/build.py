@@ -16,9 +16,9 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from harness.paths import GO_PEER_DIR, cache_dir
-from harness.toolchains import Toolchain
-from harness.toolchains.cache import locked, move_into_place, remove_stale
+from tlsdiff.paths import GO_PEER_DIR, cache_dir
+from tlsdiff.toolchains import Toolchain
+from tlsdiff.toolchains.cache import locked, move_into_place, remove_stale
 
 MODULE = "tlsdiff/go-peer"
 BINARY = "go-peer"

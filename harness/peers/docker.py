@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from harness.errors import EnvironmentProblem
-from harness.toolchains import Toolchain
+from tlsdiff.errors import EnvironmentProblem
+from tlsdiff.toolchains import Toolchain
 
 from .pool import PYTHON_PEER, PeerPool, python_peer_argv
 from .protocol import PeerProcess

@@ -9,13 +9,13 @@ from typing import Callable
 from .protocol import PeerFailure, PeerProcess
 
 #: The pool key of tlspeer, the Python TLS implementation, which speaks the same
-#: control protocol as the Go peers (python-peer/tlspeer/serve.py).
+#: control protocol as the Go peers (python-peer/tlspeerd/serve.py).
 PYTHON_PEER = "python"
 
 
 def python_peer_argv() -> list[str]:
     """tlspeer runs with the harness's own interpreter, as a separate process."""
-    return [sys.executable, "-m", "tlspeer.serve"]
+    return [sys.executable, "-m", "tlspeerd"]
 
 
 @dataclass

@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import UserError
-from harness.toolchains import debian, gobin, goproxy, goroot
-from harness.toolchains.cache import Entry, FetchError, Offer, install, line_of, lookup
-from harness.toolchains.cache import cached_versions, mark_newest_of_line, newest_cached, version_key
+from tlsdiff.errors import UserError
+from tlsdiff.toolchains import debian, gobin, goproxy, goroot
+from tlsdiff.toolchains.cache import Entry, FetchError, Offer, install, line_of, lookup
+from tlsdiff.toolchains.cache import cached_versions, mark_newest_of_line, newest_cached, version_key
 
 __all__ = [
     "KNOWN_LINES", "Toolchain", "Unavailable", "parse_release_list", "resolve", "resolve_many", "describe",

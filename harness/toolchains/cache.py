@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from harness.paths import cache_dir
+from tlsdiff.paths import cache_dir
 
 MARKER = "tlsdiff-toolchain.json"
 VERIFY_TIMEOUT_S = 60

@@ -12,7 +12,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from harness.toolchains.cache import FetchError, Offer, one_line, remembered, version_key
+from tlsdiff.toolchains.cache import FetchError, Offer, one_line, remembered, version_key
 
 NAME = "debian"
 APT_TIMEOUT_S = 300

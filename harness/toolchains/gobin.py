@@ -14,7 +14,7 @@ import threading
 import zipfile
 from pathlib import Path
 
-from harness.toolchains.cache import (
+from tlsdiff.toolchains.cache import (
     FetchError, Offer, line_of, one_line, remembered, set_exec_bits, version_key,
 )
 

@@ -17,7 +17,7 @@ import threading
 import zipfile
 from pathlib import Path
 
-from harness.toolchains.cache import FetchError, Offer, line_of, set_exec_bits, version_key
+from tlsdiff.toolchains.cache import FetchError, Offer, line_of, set_exec_bits, version_key
 
 NAME = "goproxy"
 ENV_OPT_IN = "TLSDIFF_GOPROXY_TOOLCHAINS"

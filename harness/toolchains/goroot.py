@@ -10,8 +10,8 @@ import os
 import threading
 from pathlib import Path
 
-from harness.errors import UserError
-from harness.toolchains.cache import FetchError, go_version_output, line_of, parse_go_version, version_key
+from tlsdiff.errors import UserError
+from tlsdiff.toolchains.cache import FetchError, go_version_output, line_of, parse_go_version, version_key
 
 NAME = "goroot"
 ENV = "TLSDIFF_GOROOT"

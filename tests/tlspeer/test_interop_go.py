@@ -11,9 +11,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from harness import pki
-from harness.peers.protocol import PeerProcess
-from harness.session import Releases
+from tlsdiff import pki
+from tlsdiff.peers.protocol import PeerProcess
+from tlsdiff.session import Releases
 from tlspeer import driver, groups
 from tlspeer.errors import DecryptError, TLSError
 from tlspeer.server import ServerConfig

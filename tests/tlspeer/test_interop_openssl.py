@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import pytest
 
-from harness import pki
+from tlsdiff import pki
 from tlspeer import driver, groups
 from tlspeer.suites import SUITE_BY_ID, SUITE_BY_NAME
 from tlspeer.wire import decode_connection

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from harness import pki
+from tlsdiff import pki
 from tlspeer.certs import Credential, load_roots
 from tlspeer.client import ClientConfig, ClientEngine
 from tlspeer.errors import TLSError

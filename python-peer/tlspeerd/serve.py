@@ -1,4 +1,4 @@
-"""tlspeer as a tlsdiff peer: `python -m tlspeer.serve`.
+"""tlspeer as a tlsdiff peer: `python -m tlspeerd`.
 
 Speaks the control protocol of go-peer/PROTOCOL.md on stdin/stdout, so the harness
 runs the Python TLS implementation exactly as it runs a Go release: same requests,
@@ -24,16 +24,16 @@ from typing import Any, Callable
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from . import groups, tls12
-from .certs import Credential
-from .client import DEFAULT_SUITES, ClientConfig, ClientEngine
-from .driver import TLSConnection, UnexpectedEOF
-from .errors import TLSError
-from .events import NewSession12, NewTicket
-from .misbehave import Misbehaviour
-from .server import ServerConfig, ServerEngine
-from .session import ClientSession12, ClientTicket, TicketStore
-from .suites import SUITE_BY_ID, SUITE_BY_NAME
+from tlspeer import groups, tls12
+from tlspeer.certs import Credential
+from tlspeer.client import DEFAULT_SUITES, ClientConfig, ClientEngine
+from tlspeer.driver import TLSConnection, UnexpectedEOF
+from tlspeer.errors import TLSError
+from tlspeer.events import NewSession12, NewTicket
+from tlspeer.misbehave import Misbehaviour
+from tlspeer.server import ServerConfig, ServerEngine
+from tlspeer.session import ClientSession12, ClientTicket, TicketStore
+from tlspeer.suites import SUITE_BY_ID, SUITE_BY_NAME
 
 PING, PONG = b"tlsdiff-ping", b"tlsdiff-pong"
 EKM_LABEL = "EXPORTER-tlsdiff"

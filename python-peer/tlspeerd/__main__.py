@@ -1,0 +1,3 @@
+from tlspeerd.serve import main
+
+main()
