@@ -1,10 +1,9 @@
 """The RFC 8448 traces as data, shared by the tests that check tlspeer against them.
 
-The trace file (the last draft of RFC 8448, kept beside the repository in
-shared/vectors/) is parsed into sections of steps, each step with its labelled hex
-blocks; `flow(n)` gives section n's handshake messages, records and traffic keys.
-Tests that need the file mark themselves with `needs_trace`, which skips them with
-the reason when it is missing.
+The trace file (vectors/rfc8448-traces.txt: the last draft of RFC 8448, as the
+IETF TLS working group published it; see vectors/README.md) is parsed into
+sections of steps, each step with its labelled hex blocks; `flow(n)` gives
+section n's handshake messages, records and traffic keys.
 """
 from __future__ import annotations
 
@@ -13,12 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import pytest
 
 from tlspeer import handshake as hs
 from tlspeer.keyschedule import message_hash, transcript_hash
 
-TRACE = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors" / "tls13-traces.txt"
+TRACE = Path(__file__).resolve().parent / "vectors" / "rfc8448-traces.txt"
 SECTIONS = (3, 4, 5, 6, 7)
 H = "sha256"  # every trace uses TLS_AES_128_GCM_SHA256
 
@@ -157,9 +155,6 @@ def trace() -> dict[int, Section]:
     return _PARSED
 
 
-MISSING = (f"RFC 8448 vectors not found: expected shared/vectors/{TRACE.name} in the folder "
-           "beside the repository root")
-needs_trace = pytest.mark.skipif(not TRACE.is_file(), reason=MISSING)
 
 # ---------------------------------------------------------------------------
 # What each section's steps say

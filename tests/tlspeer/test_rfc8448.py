@@ -24,8 +24,8 @@ from tlspeer.suites import SUITE_BY_ID
 from tlspeer.wire import decode_connection
 
 from rfc8448_trace import (BINDER_STEP, CONTENT, DERIVE_STEP, EXTRACT_STEP, FINISHED_STEP, H,
-                           KEYPAIR_STEP, KEYS_STEP, MESSAGE_STEP, MISSING, RECORD_STEP, SECTIONS,
-                           TRACE, Step, TraceFormatError, first_block, flow, needs_trace,
+                           KEYPAIR_STEP, KEYS_STEP, MESSAGE_STEP, RECORD_STEP, SECTIONS,
+                           Step, TraceFormatError, first_block, flow,
                            parse_trace, steps, trace)
 
 # ---------------------------------------------------------------------------
@@ -35,9 +35,6 @@ from rfc8448_trace import (BINDER_STEP, CONTENT, DERIVE_STEP, EXTRACT_STEP, FINI
 
 def _params() -> dict[str, list]:
     names = ("extract", "derive", "keys", "finished", "record", "keypair")
-    if not TRACE.is_file():
-        missing = pytest.param(0, 0, id="no-trace", marks=pytest.mark.skip(reason=MISSING))
-        return {k: [missing] for k in names}
     kinds: dict[str, list] = {k: [] for k in names}
     for number in SECTIONS:
         counters: dict[str, int] = {}
@@ -69,7 +66,6 @@ def _step(number: int, i: int) -> Step:
 # ---------------------------------------------------------------------------
 
 
-@needs_trace
 def test_trace_has_every_section_and_kind_of_step() -> None:
     sections = trace()
     assert sorted(sections) == list(SECTIONS)
@@ -124,7 +120,6 @@ def test_parser_handles_page_breaks_and_wrapped_steps() -> None:
 # ---------------------------------------------------------------------------
 
 
-@needs_trace
 @pytest.mark.parametrize("number,i", PARAMS["extract"])
 def test_extract(number: int, i: int) -> None:
     step = _step(number, i)
@@ -132,7 +127,6 @@ def test_extract(number: int, i: int) -> None:
     assert hkdf_extract(H, salt, step["IKM"]) == step["secret"]
 
 
-@needs_trace
 @pytest.mark.parametrize("number,i", PARAMS["derive"])
 def test_derive_secret(number: int, i: int) -> None:
     step = _step(number, i)
@@ -146,7 +140,6 @@ def test_derive_secret(number: int, i: int) -> None:
         assert derive_secret(H, step["PRK"], label, step["hash"]) == expanded
 
 
-@needs_trace
 @pytest.mark.parametrize("number,i", PARAMS["derive"])
 def test_derive_secret_context_is_the_transcript_hash(number: int, i: int) -> None:
     """The `hash` each derivation shows is the hash of the section's own messages."""
@@ -162,7 +155,6 @@ def test_derive_secret_context_is_the_transcript_hash(number: int, i: int) -> No
         assert f.transcript(f.point(label)) == step["hash"]
 
 
-@needs_trace
 @pytest.mark.parametrize("number,i", PARAMS["keys"])
 def test_traffic_keys(number: int, i: int) -> None:
     step = _step(number, i)
@@ -173,7 +165,6 @@ def test_traffic_keys(number: int, i: int) -> None:
     assert (keys.key, keys.iv) == (key, iv)
 
 
-@needs_trace
 @pytest.mark.parametrize("number,i", PARAMS["finished"])
 def test_finished(number: int, i: int) -> None:
     step = _step(number, i)
@@ -187,7 +178,6 @@ def test_finished(number: int, i: int) -> None:
     assert finished_verify_data(H, step["PRK"], f.transcript(at - 1)) == step["finished"]
 
 
-@needs_trace
 @pytest.mark.parametrize("number,i", PARAMS["keypair"])
 def test_ephemeral_keys_and_shared_secret(number: int, i: int) -> None:
     """The trace's key pairs are consistent and their (EC)DHE output is the IKM of
@@ -234,7 +224,6 @@ def test_ephemeral_keys_and_shared_secret(number: int, i: int) -> None:
     assert extracts and all(s["IKM"] == shared for s in extracts)
 
 
-@needs_trace
 @pytest.mark.parametrize("number", SECTIONS, ids=[f"s{n}" for n in SECTIONS])
 def test_key_schedule_class_walks_the_whole_ladder(number: int) -> None:
     """Tls13KeySchedule, fed only the PSK, the shared secret and transcript hashes we
@@ -267,7 +256,6 @@ def test_key_schedule_class_walks_the_whole_ladder(number: int) -> None:
         assert ks.early_exporter_master_secret(ch_hash) == want("e exp master")
 
 
-@needs_trace
 @pytest.mark.parametrize("number", SECTIONS, ids=[f"s{n}" for n in SECTIONS])
 def test_constructed_messages_are_the_ones_sent(number: int) -> None:
     """Each "construct a X handshake message" block is, byte for byte, a message of
@@ -293,7 +281,6 @@ def test_constructed_messages_are_the_ones_sent(number: int) -> None:
 # ---------------------------------------------------------------------------
 
 
-@needs_trace
 def test_resumption_secret_is_the_psk_of_section_4() -> None:
     res_master = first_block(3, DERIVE_STEP, "res master")
     nst = [m for who, m in flow(3).messages if m.msg_type == hs.NEW_SESSION_TICKET][0]
@@ -309,7 +296,6 @@ def test_resumption_secret_is_the_psk_of_section_4() -> None:
     assert (ticket.lifetime, ticket.age_add, ticket.max_early_data_size()) == (30, 0x933D0932, 1024)
 
 
-@needs_trace
 def test_psk_binder() -> None:
     step = steps(4, BINDER_STEP)[0]
     prefix = step["ClientHello prefix"]
@@ -355,7 +341,6 @@ def _record_states(number: int) -> dict[int, tuple[str, int] | None]:
     return states
 
 
-@needs_trace
 @pytest.mark.parametrize("number,i", PARAMS["record"])
 def test_record(number: int, i: int) -> None:
     step = _step(number, i)
@@ -430,7 +415,6 @@ def section_streams(number: int) -> tuple[bytes, bytes]:
     return b"".join(f.records["client"]), b"".join(f.records["server"])
 
 
-@needs_trace
 @pytest.mark.parametrize("number", SECTIONS, ids=[f"s{n}" for n in SECTIONS])
 def test_decode_connection(number: int) -> None:
     c2s, s2c = section_streams(number)
@@ -487,7 +471,6 @@ def test_decode_connection(number: int) -> None:
                            "keylog_labels", "client_to_server", "server_to_client", "notes"]
 
 
-@needs_trace
 def test_decode_without_application_keys_keeps_going() -> None:
     c2s, s2c = section_streams(3)
     keylog = section_keylog(3, only={"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET"})
@@ -499,7 +482,6 @@ def test_decode_without_application_keys_keeps_going() -> None:
     assert all("SERVER_TRAFFIC_SECRET_0" in (r.error or "") for r in server.records if not r.decrypted and r.encrypted)
 
 
-@needs_trace
 def test_decode_finds_keys_logged_under_another_random() -> None:
     """With ECH the key log names the inner hello's random, not the one on the wire:
     the entry whose keys open the server's records is used, and that is noted."""
@@ -513,7 +495,6 @@ def test_decode_finds_keys_logged_under_another_random() -> None:
     assert len(conn.notes) == 1 and ("02" * 32) in conn.notes[0]
 
 
-@needs_trace
 def test_decode_with_no_keys_at_all() -> None:
     c2s, s2c = section_streams(5)
     conn = decode_connection(c2s, s2c, "")
@@ -524,7 +505,6 @@ def test_decode_with_no_keys_at_all() -> None:
     assert conn.keylog_labels == []
 
 
-@needs_trace
 @pytest.mark.parametrize("cut", [1, 3, 5, 6, 40, 96, 100, 400, -30, -24, -1])
 def test_decode_truncated_server_stream(cut: int) -> None:
     c2s, s2c = section_streams(3)
@@ -543,7 +523,6 @@ def test_decode_truncated_server_stream(cut: int) -> None:
         assert conn.client_to_server.undecrypted_records == 0
 
 
-@needs_trace
 def test_decode_refragmented_handshake() -> None:
     """Messages spanning records and several messages per record decode the same."""
     f = flow(3)
@@ -558,7 +537,6 @@ def test_decode_refragmented_handshake() -> None:
     assert client.handshake_messages[1].record_index == 3
 
 
-@needs_trace
 def test_decode_key_update_after_section_3() -> None:
     """Continue the section 3 connection past the trace: each side sends KeyUpdate,
     then data under the next application secret."""
@@ -589,7 +567,6 @@ def test_decode_key_update_after_section_3() -> None:
     assert conn.server_to_client.handshake_messages[-1].summary == {"request_update": 1}
 
 
-@needs_trace
 def test_decode_ignores_a_corrupted_record_and_carries_on() -> None:
     c2s, s2c = section_streams(3)
     records, _ = parse_records(s2c)
@@ -603,7 +580,6 @@ def test_decode_ignores_a_corrupted_record_and_carries_on() -> None:
     assert [a.description for a in server.alerts] == [0]  # the alert after it still opens
 
 
-@needs_trace
 def test_decode_stops_framing_at_a_bad_header() -> None:
     c2s, s2c = section_streams(3)
     conn = decode_connection(c2s, s2c + b"GET / HTTP/1.1\r\n", section_keylog(3))
@@ -632,7 +608,6 @@ def test_decode_never_raises_on_junk(junk: bytes) -> None:
 # ---------------------------------------------------------------------------
 
 
-@needs_trace
 @pytest.mark.parametrize("number", SECTIONS, ids=[f"s{n}" for n in SECTIONS])
 def test_hello_decoding_is_exact(number: int) -> None:
     f = flow(number)

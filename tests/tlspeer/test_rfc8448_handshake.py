@@ -50,8 +50,8 @@ from tlspeer.server import ServerConfig, ServerEngine
 from tlspeer.session import TicketStore
 from tlspeer.wire import decode_connection
 
-from rfc8448_trace import (DERIVE_STEP, KEYPAIR_STEP, MISSING, SECTIONS, TRACE, first_block,
-                           flow, needs_trace, record_steps, steps)
+from rfc8448_trace import (DERIVE_STEP, KEYPAIR_STEP, SECTIONS, first_block,
+                           flow, record_steps, steps)
 
 T0 = 1_500_000_000.0  # section 3's clock; the trace has no time
 SECTION4_AGE = 0.005  # 0x933d0937 - 0x933d0932 ms after section 3's ticket arrived
@@ -311,9 +311,6 @@ def _ok(run: Run) -> None:
 
 
 def _params() -> tuple[list, list]:
-    if not TRACE.is_file():
-        skip = pytest.param(0, "client", 0, id="no-trace", marks=pytest.mark.skip(reason=MISSING))
-        return [skip], [skip]
     msgs, recs = [], []
     for n in SECTIONS:
         for role in ROLES:
@@ -327,7 +324,6 @@ def _params() -> tuple[list, list]:
 MESSAGE_PARAMS, RECORD_PARAMS = _params()
 
 
-@needs_trace
 @pytest.mark.parametrize("number,role,index", MESSAGE_PARAMS)
 def test_message(number: int, role: str, index: int) -> None:
     run = run_against_trace(number, role)
@@ -338,7 +334,6 @@ def test_message(number: int, role: str, index: int) -> None:
     assert ours.hex() == expected[index].hex(), name
 
 
-@needs_trace
 @pytest.mark.parametrize("number,role,index", RECORD_PARAMS)
 def test_record(number: int, role: str, index: int) -> None:
     run = run_against_trace(number, role)
@@ -347,7 +342,6 @@ def test_record(number: int, role: str, index: int) -> None:
     assert ours.hex() == trace_record.hex()
 
 
-@needs_trace
 @pytest.mark.parametrize("number", SECTIONS, ids=[f"s{n}" for n in SECTIONS])
 @pytest.mark.parametrize("role", ROLES)
 def test_run_is_complete(number: int, role: str) -> None:
@@ -387,8 +381,6 @@ def test_run_is_complete(number: int, role: str) -> None:
 
 
 def test_section_3_ticket_is_the_trace_psk() -> None:
-    if not TRACE.is_file():
-        pytest.skip(MISSING)
     run = run_against_trace(3, "client")
     _ok(run)
     (ticket,) = [e.ticket for e in run.events if isinstance(e, NewTicket)]
@@ -417,7 +409,6 @@ def _pump(client: ClientEngine, server: ServerEngine) -> tuple[bytes, bytes]:
     return bytes(c2s), bytes(s2c)
 
 
-@needs_trace
 @pytest.mark.parametrize("number", SECTIONS, ids=[f"s{n}" for n in SECTIONS])
 def test_engines_together_write_the_trace(number: int) -> None:
     """Client and server engines talk to each other; each direction is the
