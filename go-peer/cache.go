@@ -18,13 +18,14 @@ type cacheOp struct {
 }
 
 // recordingCache wraps the standard LRU cache and records every call in order.
-// With a tamper mode set, Get hands back an altered copy of the stored session.
+// With tamper set (config misbehave), Get hands back what tamper makes of the
+// stored session, and records tamper's note.
 type recordingCache struct {
 	inner  tls.ClientSessionCache
 	mu     sync.Mutex
 	ops    []cacheOp
 	keys   map[string]string // key -> ticket hash of what was last put
-	tamper string
+	tamper func(cs *tls.ClientSessionState) (*tls.ClientSessionState, string)
 }
 
 func newRecordingCache(capacity int) *recordingCache {
@@ -42,9 +43,8 @@ func (c *recordingCache) Get(key string) (*tls.ClientSessionState, bool) {
 	op := cacheOp{Op: "get", Key: key, Hit: &hit}
 	if hit {
 		op.Ticket = ticketHash(sessionTicket(cs))
-		if c.tamper != "" {
-			altered, note := tamperSession(cs, c.tamper)
-			cs, op.Note = altered, note
+		if c.tamper != nil {
+			cs, op.Note = c.tamper(cs)
 		}
 	}
 	c.mu.Lock()
@@ -90,12 +90,4 @@ func (c *recordingCache) dump() []map[string]string {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i]["key"] < out[j]["key"] })
 	return out
-}
-
-func (c *recordingCache) setTamper(mode string) error {
-	if err := checkTamper(mode); err != nil {
-		return err
-	}
-	c.tamper = mode
-	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -66,25 +67,25 @@ func (e *endpoint) bind(seed string) {
 
 // configParams is the JSON form of a server or client configuration (PROTOCOL.md).
 type configParams struct {
-	MinVersion             string     `json:"min_version"`
-	MaxVersion             string     `json:"max_version"`
-	CipherSuites           []string   `json:"cipher_suites"`
-	CurvePreferences       []string   `json:"curve_preferences"`
-	Certificates           []certPair `json:"certificates"`
-	ClientAuth             string     `json:"client_auth"`
-	ClientCAs              []string   `json:"client_cas"`
-	RootCAs                []string   `json:"root_cas"`
-	ServerName             string     `json:"server_name"`
-	InsecureSkipVerify     bool       `json:"insecure_skip_verify"`
-	NextProtos             []string   `json:"alpn"`
-	SessionTicketsDisabled bool       `json:"session_tickets_disabled"`
-	SessionTicketKey       string     `json:"session_ticket_key"`
-	TicketKeys             []string   `json:"ticket_keys"`
-	RandSeed               string     `json:"rand_seed"`
-	Cache                  string     `json:"cache"`
-	CacheCapacity          int        `json:"cache_capacity"`
-	CacheTamper            string     `json:"cache_tamper"`
-	WrapSession            string     `json:"wrap_session"`
+	MinVersion             string                 `json:"min_version"`
+	MaxVersion             string                 `json:"max_version"`
+	CipherSuites           []string               `json:"cipher_suites"`
+	CurvePreferences       []string               `json:"curve_preferences"`
+	Certificates           []certPair             `json:"certificates"`
+	ClientAuth             string                 `json:"client_auth"`
+	ClientCAs              []string               `json:"client_cas"`
+	RootCAs                []string               `json:"root_cas"`
+	ServerName             string                 `json:"server_name"`
+	InsecureSkipVerify     bool                   `json:"insecure_skip_verify"`
+	NextProtos             []string               `json:"alpn"`
+	SessionTicketsDisabled bool                   `json:"session_tickets_disabled"`
+	SessionTicketKey       string                 `json:"session_ticket_key"`
+	TicketKeys             []string               `json:"ticket_keys"`
+	RandSeed               string                 `json:"rand_seed"`
+	Cache                  string                 `json:"cache"`
+	CacheCapacity          int                    `json:"cache_capacity"`
+	WrapSession            string                 `json:"wrap_session"`
+	Misbehave              map[string]interface{} `json:"misbehave"`
 }
 
 type certPair struct {
@@ -183,14 +184,96 @@ func (p *peer) buildConfig(role string, c configParams) (*tls.Config, *recording
 		if err != nil {
 			return nil, nil, err
 		}
-		if c.CacheTamper != "" {
-			if err := cache.setTamper(c.CacheTamper); err != nil {
-				return nil, nil, err
-			}
-		}
 		cfg.ClientSessionCache = cache
 	}
+	if err := applyMisbehave(c.Misbehave, misbehaveTarget{role: role, cache: cache}); err != nil {
+		return nil, nil, err
+	}
 	return cfg, cache, nil
+}
+
+// misbehaveTarget is what a misbehaviour may bend: the endpoint being configured.
+type misbehaveTarget struct {
+	role  string
+	cache *recordingCache // nil unless a client with a cache
+}
+
+// knob is one misbehaviour the config key misbehave can ask for. The knobs map,
+// from knob name to knob, is in session_go121.go and session_old.go: the one
+// list of the misbehaviours this release knows.
+type knob struct {
+	// apply checks the value and the endpoint, then commits the misbehaviour.
+	apply func(name string, value interface{}, t misbehaveTarget) error
+	// unsupported, if set, is why this release cannot commit the misbehaviour:
+	// apply only checks the request, then configure answers unsupported.
+	unsupported string
+}
+
+// misbehaviours lists, sorted, the knobs this build honours (hello).
+func misbehaviours() []string {
+	out := []string{}
+	for name, k := range knobs {
+		if k.unsupported == "" {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// applyMisbehave applies the config key misbehave: knob name to value. An
+// unknown knob, a bad value or an endpoint the knob cannot bend is an error; a
+// knob this release knows but cannot honour is unsupported.
+func applyMisbehave(m map[string]interface{}, t misbehaveTarget) error {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if _, ok := knobs[name]; !ok {
+			honoured := "none"
+			if h := misbehaviours(); len(h) > 0 {
+				honoured = strings.Join(h, ", ")
+			}
+			return fmt.Errorf("misbehave: unknown knob %q; this peer honours: %s", name, honoured)
+		}
+	}
+	var unsupported []string
+	for _, name := range names {
+		k := knobs[name]
+		if err := k.apply(name, m[name], t); err != nil {
+			return err
+		}
+		if k.unsupported != "" {
+			unsupported = append(unsupported, k.unsupported)
+		}
+	}
+	if len(unsupported) > 0 {
+		return unsupportedError{strings.Join(unsupported, "; ")}
+	}
+	return nil
+}
+
+// wantTrue checks that a knob that is switched on is given true.
+func wantTrue(name string, value interface{}) error {
+	if value != true {
+		b, _ := json.Marshal(value)
+		return fmt.Errorf("misbehave: %s wants true, got %s", name, b)
+	}
+	return nil
+}
+
+// checkCacheKnob checks a knob that bends a client's session cache: its value is
+// true and the endpoint is a client with a cache.
+func checkCacheKnob(name string, value interface{}, t misbehaveTarget) error {
+	if err := wantTrue(name, value); err != nil {
+		return err
+	}
+	if t.role != "client" || t.cache == nil {
+		return fmt.Errorf("misbehave: %s needs a client endpoint with a cache", name)
+	}
+	return nil
 }
 
 func parseVersion(field, v string) (uint16, error) {

@@ -62,7 +62,8 @@ func opHello(p *peer, _ json.RawMessage) (interface{}, error) {
 		"release":                 strings.TrimPrefix(goRelease(), "go"),
 		"connection_state_fields": connectionStateFields(),
 		"apis":                    apis(),
-		"protocol":                1,
+		"misbehaviours":           misbehaviours(),
+		"protocol":                2,
 	}, nil
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 func apis() map[string]bool {
-	return map[string]bool{"session_state": true, "wrap_session": true, "encrypt_ticket": true, "cache_tamper": true}
+	return map[string]bool{"session_state": true, "wrap_session": true, "encrypt_ticket": true}
 }
 
 // sessionTicket is the ticket (TLS 1.2) or PSK identity (TLS 1.3) of a session.
@@ -26,16 +26,21 @@ func sessionTicket(cs *tls.ClientSessionState) []byte {
 // type, u16 suite, u64 created_at, then the u8 length of the secret.
 const secretOffset = 14
 
-func checkTamper(mode string) error {
-	if mode != "flip_secret_byte" {
-		return fmt.Errorf("cache_tamper: unknown mode %q (expected flip_secret_byte)", mode)
-	}
-	return nil
+// knobs are the misbehaviours the config key misbehave can ask for, by name.
+var knobs = map[string]knob{
+	// The client's cache hands out sessions whose secret has byte 0 flipped.
+	"flip_secret_byte": {apply: func(name string, value interface{}, t misbehaveTarget) error {
+		if err := checkCacheKnob(name, value, t); err != nil {
+			return err
+		}
+		t.cache.tamper = flipSecretByte
+		return nil
+	}},
 }
 
-// tamperSession returns a copy of cs whose secret has its first byte flipped, so
+// flipSecretByte returns a copy of cs whose secret has its first byte flipped, so
 // that the client sends a well-formed PSK with a wrong binder.
-func tamperSession(cs *tls.ClientSessionState, mode string) (*tls.ClientSessionState, string) {
+func flipSecretByte(cs *tls.ClientSessionState) (*tls.ClientSessionState, string) {
 	ticket, state, err := cs.ResumptionState()
 	if err != nil || state == nil {
 		return cs, "tamper skipped: no resumption state"

@@ -9,7 +9,7 @@ import (
 )
 
 func apis() map[string]bool {
-	return map[string]bool{"session_state": false, "wrap_session": false, "encrypt_ticket": false, "cache_tamper": false}
+	return map[string]bool{"session_state": false, "wrap_session": false, "encrypt_ticket": false}
 }
 
 // sessionTicket reads the unexported ticket of a pre-1.21 session: these releases
@@ -22,12 +22,10 @@ func sessionTicket(cs *tls.ClientSessionState) []byte {
 	return f.Bytes()
 }
 
-func checkTamper(mode string) error {
-	return unsupportedError{"cache_tamper needs SessionState and NewResumptionState, added in Go 1.21"}
-}
-
-func tamperSession(cs *tls.ClientSessionState, mode string) (*tls.ClientSessionState, string) {
-	return cs, ""
+// knobs are the misbehaviours the config key misbehave can ask for, by name:
+// this release knows them but can commit none (session_go121.go has them).
+var knobs = map[string]knob{
+	"flip_secret_byte": {apply: checkCacheKnob, unsupported: "flip_secret_byte needs SessionState and NewResumptionState, added in Go 1.21"},
 }
 
 func opSession(p *peer, raw json.RawMessage) (interface{}, error) {

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"sort"
 )
 
 // ekmLabel is the fixed exporter label every connection is asked for.
@@ -36,15 +37,61 @@ func fingerprints(certs []*x509.Certificate) []string {
 	return out
 }
 
-// baseStateFields are the ConnectionState fields every supported release has.
+// baseStateFields are the ConnectionState fields every supported release
+// (Go 1.19 and later) has, in the order hello lists them.
 var baseStateFields = []string{
 	"Version", "HandshakeComplete", "DidResume", "CipherSuite", "NegotiatedProtocol",
 	"NegotiatedProtocolIsMutual", "ServerName", "PeerCertificates", "VerifiedChains",
 	"SignedCertificateTimestamps", "OCSPResponse", "TLSUnique", "ExportKeyingMaterial",
 }
 
+// A field added to ConnectionState after Go 1.19 lives in a file of its own,
+// state_<field>_go1NN.go with the constraint //go:build go1.NN, whose init calls
+// registerStateField. Supporting a field of a future release means adding one
+// such file and nothing else.
+
+// stateField is a ConnectionState field that not every supported release has.
+type stateField struct {
+	since  int // the Go 1.N release that added the field
+	seq    int // registration order, which breaks ties between fields of one release
+	name   string
+	render func(cs *tls.ConnectionState) interface{}
+}
+
+// stateFields are the registered fields, kept sorted by since, then seq: hello
+// lists them and connectionState renders them in that order, after the base
+// fields, whatever order the files' init functions ran in.
+var stateFields []stateField
+
+// registerStateField adds a field that Go 1.since added: render turns its
+// value into what the observation reports under name.
+func registerStateField(since int, name string, render func(cs *tls.ConnectionState) interface{}) {
+	for _, f := range baseStateFields {
+		if f == name {
+			panic("go-peer: state field " + name + " is a base field")
+		}
+	}
+	for _, f := range stateFields {
+		if f.name == name {
+			panic("go-peer: state field " + name + " registered twice")
+		}
+	}
+	stateFields = append(stateFields, stateField{since: since, seq: len(stateFields), name: name, render: render})
+	sort.Slice(stateFields, func(i, j int) bool {
+		if stateFields[i].since != stateFields[j].since {
+			return stateFields[i].since < stateFields[j].since
+		}
+		return stateFields[i].seq < stateFields[j].seq
+	})
+}
+
+// connectionStateFields lists the ConnectionState fields this release has.
 func connectionStateFields() []string {
-	return append(append([]string{}, baseStateFields...), extraStateFields()...)
+	out := append([]string{}, baseStateFields...)
+	for _, f := range stateFields {
+		out = append(out, f.name)
+	}
+	return out
 }
 
 // connectionState renders every ConnectionState field this release has. Values
@@ -81,7 +128,9 @@ func connectionState(conn *tls.Conn) map[string]interface{} {
 	} else {
 		m["ExportKeyingMaterial"] = map[string]interface{}{"value": hex.EncodeToString(ekm)}
 	}
-	addExtraState(m, &cs)
+	for _, f := range stateFields {
+		m[f.name] = f.render(&cs)
+	}
 	return m
 }
 

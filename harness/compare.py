@@ -10,20 +10,30 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from .observe.normalize import ABSENT, STATE_FIELDS
-from .scenario.model import Case, Expectation
-
-Key = tuple[str, ...]
-
-# The fields whose agreement defines a release's class letter in the matrix.
-OUTCOME_FIELDS = ("error", "io_error", "alerts", "cache", "hrr", "tickets",
-                  "state.DidResume", "state.Version", "state.CipherSuite", "state.HandshakeComplete")
+from .observe.fields import ABSENT, DIFFED_FIELDS, OUTCOME_FIELDS
+from .scenario.model import Case, Expectation, ReleaseKey, key_text
 
 
-def key_text(key: Key) -> str:
-    return ">".join(key)
+class Verdict(StrEnum):
+    """A run's verdict; a case's verdict is the worst of its runs'."""
+
+    PASS = "pass"  # every expectation held
+    FAIL = "fail"  # an expectation failed, or was stale
+    ERROR = "error"  # a peer hung, crashed or refused a step
+    UNSUPPORTED = "unsupported"  # a peer cannot do what the case asks on that release
+
+
+#: Worst first: the order in which a case's verdict is chosen from its runs'.
+WORST_FIRST = (Verdict.ERROR, Verdict.FAIL, Verdict.PASS, Verdict.UNSUPPORTED)
+
+
+class CheckOutcome(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    STALE = "stale"  # the expectation names a field the release does not have
 
 
 def _get(side_doc: dict[str, Any] | None, name: str) -> Any:
@@ -50,10 +60,10 @@ class Check:
     field: str
     expected: Any
     actual: Any
-    outcome: str  # "pass" | "fail" | "stale"
+    outcome: CheckOutcome
 
     def message(self) -> str:
-        if self.outcome == "stale":
+        if self.outcome == CheckOutcome.STALE:
             return (f"{self.expectation}: {self.side} {self.field} is absent on this release; "
                     f"the expectation cannot be checked (stale)")
         return (f"{self.expectation}: {self.side} {self.field}: expected {json.dumps(self.expected)}, "
@@ -85,23 +95,24 @@ def judge(exp: Expectation, doc: dict[str, Any]) -> list[Check]:
             side_doc = step.get(side) if step else None
             if side_doc is None:
                 got: Any = "(no observation: " + (doc.get("failure") or (step or {}).get("failure") or "step not reached") + ")"
-                outcome = "fail"
+                outcome = CheckOutcome.FAIL
             else:
                 got = actual_value(side_doc, name)
-                outcome = "stale" if got == ABSENT else ("pass" if got == want else "fail")
+                outcome = (CheckOutcome.STALE if got == ABSENT
+                           else CheckOutcome.PASS if got == want else CheckOutcome.FAIL)
             checks.append(Check(exp.label(), exp.step, side, name, want, got, outcome))
     return checks
 
 
 @dataclass
 class RunVerdict:
-    key: Key
-    verdict: str  # "pass" | "fail" | "error" | "unsupported"
+    key: ReleaseKey
+    verdict: Verdict
     checks: list[Check] = field(default_factory=list)
     reason: str = ""
 
     def failures(self) -> list[str]:
-        msgs = [c.message() for c in self.checks if c.outcome != "pass"]
+        msgs = [c.message() for c in self.checks if c.outcome != CheckOutcome.PASS]
         return ([self.reason] if self.reason else []) + msgs
 
 
@@ -114,20 +125,20 @@ def model_checks(doc: dict[str, Any]) -> list[Check]:
         if session and "model_error" in session:
             got, want = session["error"], session["model_error"]
             checks.append(Check("Python model (gomodel)", s["step"], "session", "error", want, got,
-                                "pass" if got == want else "fail"))
+                                CheckOutcome.PASS if got == want else CheckOutcome.FAIL))
     return checks
 
 
-def verdict_for(case: Case, key: Key, doc: dict[str, Any]) -> RunVerdict:
+def verdict_for(case: Case, key: ReleaseKey, doc: dict[str, Any]) -> RunVerdict:
     if doc.get("unsupported"):
-        return RunVerdict(key, "unsupported", reason=doc["unsupported"])
+        return RunVerdict(key, Verdict.UNSUPPORTED, reason=doc["unsupported"])
     checks = [c for exp in case.expectations if exp.applies(key) for c in judge(exp, doc)]
     checks += model_checks(doc)
     failure = doc.get("failure") or next((s["failure"] for s in doc["steps"] if s.get("failure")), None)
     if failure:
-        return RunVerdict(key, "error", checks, reason=failure)
-    bad = any(c.outcome != "pass" for c in checks)
-    return RunVerdict(key, "fail" if bad else "pass", checks)
+        return RunVerdict(key, Verdict.ERROR, checks, reason=failure)
+    bad = any(c.outcome != CheckOutcome.PASS for c in checks)
+    return RunVerdict(key, Verdict.FAIL if bad else Verdict.PASS, checks)
 
 
 def _outcome_signature(doc: dict[str, Any]) -> str:
@@ -144,10 +155,10 @@ def _letters(n: int) -> list[str]:
     return [chr(ord("A") + i) if i < 26 else f"Z{i}" for i in range(n)]
 
 
-def agreement_classes(docs: dict[Key, dict[str, Any]]) -> dict[Key, str]:
+def agreement_classes(docs: dict[ReleaseKey, dict[str, Any]]) -> dict[ReleaseKey, str]:
     """Class letter per key; A is the class of the first key in order."""
     sigs: dict[str, str] = {}
-    out: dict[Key, str] = {}
+    out: dict[ReleaseKey, str] = {}
     for key in docs:
         if docs[key].get("unsupported"):
             out[key] = "-"  # no outcome to agree on
@@ -159,17 +170,16 @@ def agreement_classes(docs: dict[Key, dict[str, Any]]) -> dict[Key, str]:
     return out
 
 
-def differences(docs: dict[Key, dict[str, Any]]) -> list[dict[str, Any]]:
+def differences(docs: dict[ReleaseKey, dict[str, Any]]) -> list[dict[str, Any]]:
     """Every (step, side, field) whose value is not the same on all keys."""
     out: list[dict[str, Any]] = []
     usable = {k: d for k, d in docs.items() if not d.get("unsupported")}
     if len(usable) < 2:
         return out
     steps = sorted({s["step"] for d in usable.values() for s in d["steps"]})
-    names = ["error", "io_error", "alerts", "cache", "hrr", "tickets", "transcript"] + [f"state.{f}" for f in STATE_FIELDS]
     for n in steps:
         for side in ("client", "server"):
-            for name in names:
+            for name in DIFFED_FIELDS:
                 values: dict[str, list[str]] = {}
                 for key, doc in usable.items():
                     step = next((s for s in doc["steps"] if s["step"] == n), None)
@@ -184,20 +194,17 @@ def differences(docs: dict[Key, dict[str, Any]]) -> list[dict[str, Any]]:
 @dataclass
 class CaseResult:
     case: Case
-    docs: dict[Key, dict[str, Any]]
-    verdicts: dict[Key, RunVerdict]
-    classes: dict[Key, str]
+    docs: dict[ReleaseKey, dict[str, Any]]
+    verdicts: dict[ReleaseKey, RunVerdict]
+    classes: dict[ReleaseKey, str]
     diffs: list[dict[str, Any]]
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         vs = {v.verdict for v in self.verdicts.values()}
-        for worst in ("error", "fail", "pass", "unsupported"):
-            if worst in vs:
-                return worst
-        return "unsupported"
+        return next((v for v in WORST_FIRST if v in vs), Verdict.UNSUPPORTED)
 
 
-def compare_case(case: Case, docs: dict[Key, dict[str, Any]]) -> CaseResult:
+def compare_case(case: Case, docs: dict[ReleaseKey, dict[str, Any]]) -> CaseResult:
     verdicts = {k: verdict_for(case, k, d) for k, d in docs.items()}
     return CaseResult(case, docs, verdicts, agreement_classes(docs), differences(docs))

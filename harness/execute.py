@@ -16,9 +16,7 @@ from typing import Any, Callable, Iterable
 from . import pki
 from .peers.pool import PYTHON_PEER, PeerPool
 from .peers.protocol import PeerError, PeerFailure, Unsupported
-from .scenario.model import Case, Endpoint, Step
-
-ReleaseKey = tuple[str, ...]
+from .scenario.model import SESSION_STEPS, Case, Endpoint, ReleaseKey, Role, Step, StepKind, key_text
 
 #: How long one connection may take on the peer side, and how long the harness
 #: waits for a reply beyond that before it declares the peer hung.
@@ -62,7 +60,7 @@ def peer_config(ep: Endpoint, case: Case, prefix: str) -> dict[str, Any]:
                 "session_tickets_disabled", "insecure_skip_verify", "cache_capacity"):
         if key in s:
             cfg[key] = s[key]
-    if ep.role == "server":
+    if ep.role == Role.SERVER:
         ident = pki.identity(s.get("certificate", "server"))
         cfg["certificates"] = [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}]
         if "client_auth" in s:
@@ -82,12 +80,11 @@ def peer_config(ep: Endpoint, case: Case, prefix: str) -> dict[str, Any]:
             cfg["certificates"] = [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}]
         if "cache" in s:
             cfg["cache"] = prefix + s["cache"]
-        if s.get("misbehave", {}).get("flip_secret_byte"):
-            cfg["cache_tamper"] = "flip_secret_byte"
-    if ep.peer == PYTHON:
-        for key in ("misbehave", "key_shares"):
-            if key in s:
-                cfg[key] = s[key]
+    # Both peers take misbehaviours the same way; the loader let through only
+    # knobs of the peer that runs the endpoint, and key_shares only for tlspeer.
+    for key in ("misbehave", "key_shares"):
+        if key in s:
+            cfg[key] = s[key]
     return cfg
 
 
@@ -109,7 +106,7 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
     """Run every step of one case on one release key."""
     started = time.monotonic()
     run = CaseRun(case, key)
-    prefix = f"{case.id}#{'>'.join(key)}#"
+    prefix = f"{case.id}#{key_text(key)}#"
     endpoints = dict((n, e) for n, e in case.endpoints.items() if not _created_by_clone(case, n))
     used: set[str] = set()
     reply_timeout = conn_timeout_ms / 1000 + REPLY_GRACE_S
@@ -146,22 +143,22 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
 
 
 def _created_by_clone(case: Case, name: str) -> bool:
-    return any(s.kind == "clone" and s.args["as"] == name for s in case.steps)
+    return any(s.kind == StepKind.CLONE and s.args["as"] == name for s in case.steps)
 
 
 def _run_step(case: Case, step: Step, key: ReleaseKey, prefix: str, pool: PeerPool,
               result: StepResult, conn_timeout_ms: int, reply_timeout: float, used: set[str],
               blobs: dict[str, dict[str, Any]]) -> None:
-    if step.kind in ("export_session", "import_session"):
+    if step.kind in SESSION_STEPS:
         _session_step(case, step, key, prefix, pool, result, reply_timeout, blobs)
         return
-    if step.kind == "clone":
+    if step.kind == StepKind.CLONE:
         src = case.endpoints[step.args["server"]]
         peer = pool.get(release_of(src, key))
         peer.call("clone", {"name": _name(prefix, step.args["as"]), "from": _name(prefix, src.name),
                             "rand_seed": f"{case.id}/{step.args['as']}"}, timeout=reply_timeout)
         return
-    if step.kind == "set_ticket_keys":
+    if step.kind == StepKind.SET_TICKET_KEYS:
         ep = case.endpoints[step.args["server"]]
         pool.get(release_of(ep, key)).call(
             "set_ticket_keys",
@@ -174,7 +171,7 @@ def _run_step(case: Case, step: Step, key: ReleaseKey, prefix: str, pool: PeerPo
     client_peer = pool.get(release_of(client_ep, key))
     used.update({server_peer.release, client_peer.release})
     unix = int(pki.EPOCH.timestamp()) + step.at_seconds
-    conn_id = f"{case.id}#{'>'.join(key)}#{step.number}"
+    conn_id = f"{case.id}#{key_text(key)}#{step.number}"
     listener = f"{prefix}listener{step.number}"
     port = server_peer.call("listen", {"name": listener, "endpoint": _name(prefix, server_ep.name)},
                             timeout=reply_timeout)["port"]
@@ -198,7 +195,7 @@ def _session_step(case: Case, step: Step, key: ReleaseKey, prefix: str, pool: Pe
     release = release_of(client, key)
     params = {"cache": prefix + client.settings["cache"],
               "key": client.settings.get("server_name", pki.SERVER_NAME)}
-    if step.kind == "export_session":
+    if step.kind == StepKind.EXPORT_SESSION:
         out = pool.get(release).call("session", {"action": "export", **params}, timeout=reply_timeout)
         blobs[step.args["as"]] = out
         result.session = {"release": release, **out}

@@ -15,18 +15,10 @@ import gomodel
 from tlspeer.wire import decode_connection
 
 from ..execute import CaseRun, StepResult
+from ..scenario.model import OBSERVED_STEPS
+from .fields import ABSENT, STATE_FIELDS
 from .labels import Labeler, cache_key, cert_name
 from .transcript import wire_view
-
-ABSENT = "absent"
-
-#: Every ConnectionState field of every supported release, in report order.
-STATE_FIELDS = (
-    "Version", "HandshakeComplete", "DidResume", "CipherSuite", "NegotiatedProtocol",
-    "NegotiatedProtocolIsMutual", "ServerName", "PeerCertificates", "VerifiedChains",
-    "SignedCertificateTimestamps", "OCSPResponse", "TLSUnique", "ExportKeyingMaterial",
-    "ECHAccepted", "CurveID", "HelloRetryRequest", "LocalCertificate",
-)
 
 
 def _state(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
@@ -123,7 +115,7 @@ def normalize_run(run: CaseRun) -> dict[str, Any]:
     if run.failure:
         doc["failure"] = run.failure
         doc["stderr"] = run.stderr[-2000:]
-    observed = {s.number for s in run.case.steps if s.kind in ("connect", "export_session", "import_session")}
+    observed = {s.number for s in run.case.steps if s.kind in OBSERVED_STEPS}
     for step in run.steps:
         if step.step in observed or step.failure:
             doc["steps"].append(normalize_step(step, labels))

@@ -15,6 +15,9 @@ from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+#: The control-protocol version this harness speaks (go-peer/PROTOCOL.md, "Versions").
+PROTOCOL_VERSION = 2
+
 
 class PeerFailure(Exception):
     """The peer died, hung or answered nonsense. Carries its stderr tail."""
@@ -79,6 +82,11 @@ class PeerProcess:
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
         self.hello = self.call("hello", {}, timeout=timeout)
+        if self.hello.get("protocol") != PROTOCOL_VERSION:
+            what = (f"speaks control protocol {self.hello.get('protocol')!r}; this tlsdiff speaks "
+                    f"{PROTOCOL_VERSION} (go-peer/PROTOCOL.md)")
+            self.kill(what)
+            raise PeerFailure(self.release, what, self.stderr())
         return self.hello
 
     # -- requests -------------------------------------------------------------

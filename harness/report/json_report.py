@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..compare import CaseResult, key_text
+from ..compare import CaseResult, Verdict
+from ..scenario.model import key_text
 
 SCHEMA_VERSION = 1
 
@@ -53,9 +54,9 @@ def case_entry(r: CaseResult) -> dict[str, Any]:
 
 
 def summary(results: list[CaseResult]) -> dict[str, int]:
-    counts = {"cases": len(results), "pass": 0, "fail": 0, "error": 0, "unsupported": 0}
+    counts = {"cases": len(results), **{str(v): 0 for v in Verdict}}
     for r in results:
-        counts[r.verdict] += 1
+        counts[str(r.verdict)] += 1
     return counts
 
 

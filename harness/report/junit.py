@@ -4,14 +4,15 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from ..compare import CaseResult, key_text
+from ..compare import CaseResult, Verdict
+from ..scenario.model import key_text
 
 
 def write(path: Path, results: list[CaseResult], seconds: float) -> None:
     tests = sum(len(r.verdicts) for r in results)
-    failures = sum(1 for r in results for v in r.verdicts.values() if v.verdict == "fail")
-    errors = sum(1 for r in results for v in r.verdicts.values() if v.verdict == "error")
-    skipped = sum(1 for r in results for v in r.verdicts.values() if v.verdict == "unsupported")
+    failures = sum(1 for r in results for v in r.verdicts.values() if v.verdict == Verdict.FAIL)
+    errors = sum(1 for r in results for v in r.verdicts.values() if v.verdict == Verdict.ERROR)
+    skipped = sum(1 for r in results for v in r.verdicts.values() if v.verdict == Verdict.UNSUPPORTED)
     suites = ET.Element("testsuites", tests=str(tests), failures=str(failures), errors=str(errors),
                         skipped=str(skipped), time=f"{seconds:.3f}")
     suite = ET.SubElement(suites, "testsuite", name="tlsdiff", tests=str(tests), failures=str(failures),
@@ -20,11 +21,11 @@ def write(path: Path, results: list[CaseResult], seconds: float) -> None:
         for key, v in r.verdicts.items():
             tc = ET.SubElement(suite, "testcase", classname=r.case.id, name=f"go{key_text(key)}")
             text = "\n".join(v.failures())
-            if v.verdict == "fail":
+            if v.verdict == Verdict.FAIL:
                 ET.SubElement(tc, "failure", message=(v.failures() or ["failed"])[0]).text = text
-            elif v.verdict == "error":
+            elif v.verdict == Verdict.ERROR:
                 ET.SubElement(tc, "error", message=v.reason.splitlines()[0] if v.reason else "error").text = text
-            elif v.verdict == "unsupported":
+            elif v.verdict == Verdict.UNSUPPORTED:
                 ET.SubElement(tc, "skipped", message=v.reason)
     ET.indent(suites)
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)

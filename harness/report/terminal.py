@@ -10,9 +10,10 @@ import json
 import sys
 from typing import Any, TextIO
 
-from ..compare import CaseResult, key_text
+from ..compare import CaseResult, Verdict
+from ..scenario.model import Pairing, key_text
 
-MARK = {"pass": " ", "fail": "!", "error": "E", "unsupported": "-"}
+MARK = {Verdict.PASS: " ", Verdict.FAIL: "!", Verdict.ERROR: "E", Verdict.UNSUPPORTED: "-"}
 
 
 class Progress:
@@ -41,7 +42,7 @@ def _cell(r: CaseResult, key: tuple[str, ...]) -> str:
     v = r.verdicts.get(key)
     if v is None:
         return " . "
-    if v.verdict == "unsupported":
+    if v.verdict == Verdict.UNSUPPORTED:
         return " - "
     return f" {r.classes[key]}{MARK[v.verdict]}"
 
@@ -49,8 +50,8 @@ def _cell(r: CaseResult, key: tuple[str, ...]) -> str:
 def render(results: list[CaseResult], releases: list[Any], out: TextIO = sys.stdout) -> None:
     versions = [t.version for t in releases if hasattr(t, "goroot")]
     missing = [t for t in releases if not hasattr(t, "goroot")]
-    same = [r for r in results if r.case.pairing == "same"]
-    cross = [r for r in results if r.case.pairing == "cross"]
+    same = [r for r in results if r.case.pairing == Pairing.SAME]
+    cross = [r for r in results if r.case.pairing == Pairing.CROSS]
     width = max([len(r.case.id) for r in results] + [10])
     if same:
         header = " " * width + " " + "".join(f"{v:>8}" for v in versions)
@@ -92,7 +93,7 @@ def render_differences(results: list[CaseResult], out: TextIO = sys.stdout) -> N
 
 def _failures(results: list[CaseResult], out: TextIO) -> None:
     for r in results:
-        bad = [(k, v) for k, v in r.verdicts.items() if v.verdict in ("fail", "error")]
+        bad = [(k, v) for k, v in r.verdicts.items() if v.verdict in (Verdict.FAIL, Verdict.ERROR)]
         if not bad:
             continue
         out.write(f"\n{r.case.id}: {r.case.description}\n")

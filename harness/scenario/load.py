@@ -4,20 +4,19 @@ Every problem becomes one UserError line: file, field path, value, expectation.
 """
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import jsonschema
 import yaml
 
 from ..errors import UserError
-from .model import Case, Endpoint, Expectation, Step
+from . import misbehaviours
+from .model import SESSION_STEPS, Case, Endpoint, Expectation, Pairing, Role, Step, StepKind
 from .ranges import parse_range
-
-SCHEMA_PATH = Path(__file__).with_name("case.schema.json")
+from .schema import case_schema
 # libyaml's loader when PyYAML has it: ten times faster on a hundred case files.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _AT = re.compile(r"^\+([0-9]+)(s|m|h|d)$")
@@ -25,13 +24,8 @@ _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @lru_cache(maxsize=1)
-def schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text())
-
-
-@lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(schema())
+    return jsonschema.Draft202012Validator(case_schema())
 
 
 def _where(path: Iterable[Any]) -> str:
@@ -110,36 +104,24 @@ def load_case(path: Path, root: Path) -> Case:
     return _build(path, case_id_for(path, root), data)
 
 
-# The only misbehaviour the Go peer has; every other one is tlspeer's.
-GO_MISBEHAVIOURS = {"flip_secret_byte"}
-
-
-def _check_misbehaviour(fail: Any, where: str, peer: str, knobs: dict[str, Any]) -> None:
-    for knob in knobs:
-        if peer == "python" and knob in GO_MISBEHAVIOURS:
-            raise fail(f"{where}.{knob}", "is a Go peer misbehaviour; a python client breaks binders with corrupt_binder")
-        if peer != "python" and knob not in GO_MISBEHAVIOURS:
-            raise fail(f"{where}.{knob}", f"needs 'peer: python' (a Go endpoint can only {', '.join(sorted(GO_MISBEHAVIOURS))})")
-    if "corrupt_binder_byte" in knobs and "corrupt_binder" not in knobs:
-        raise fail(f"{where}.corrupt_binder_byte", "goes with corrupt_binder")
-
-
 def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
-    pairing = data.get("pairing", "same")
+    pairing = Pairing(data.get("pairing", Pairing.SAME))
 
     def fail(where: str, what: str) -> UserError:
         return UserError(f"{display(path)}: {where}: {what}")
 
     endpoints: dict[str, Endpoint] = {}
-    for role, key in (("server", "servers"), ("client", "clients")):
+    for role, key in ((Role.SERVER, "servers"), (Role.CLIENT, "clients")):
         for name, settings in (data.get(key) or {}).items():
             if name in endpoints:
                 raise fail(f"{key}.{name}", f"name {name!r} is used by a server and a client; names must be unique")
             settings = dict(settings or {})
             peer = settings.pop("peer", "a")
-            if peer == "b" and pairing != "cross":
+            if peer == "b" and pairing != Pairing.CROSS:
                 raise fail(f"{key}.{name}.peer", f"{peer!r} needs 'pairing: cross'")
-            _check_misbehaviour(fail, f"{key}.{name}.misbehave", peer, settings.get("misbehave") or {})
+            problem = misbehaviours.check(settings.get("misbehave") or {}, peer, f"{key}.{name}.misbehave")
+            if problem:
+                raise UserError(f"{display(path)}: {problem}")
             if "key_shares" in settings and peer != "python":
                 raise fail(f"{key}.{name}.key_shares", "needs 'peer: python' (a Go client picks its key shares itself)")
             endpoints[name] = Endpoint(name, role, settings, peer)
@@ -149,10 +131,11 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
     known = dict(endpoints)
     blobs: set[str] = set()
     for i, raw in enumerate(data["steps"]):
-        kind, args = next(iter(raw.items()))
+        name, args = next(iter(raw.items()))
+        kind = StepKind(name)
         number = i + 1
-        if kind == "connect":
-            for role in ("client", "server"):
+        if kind == StepKind.CONNECT:
+            for role in (Role.CLIENT, Role.SERVER):
                 ep = known.get(args[role])
                 if ep is None or ep.role != role:
                     names = sorted(n for n, e in known.items() if e.role == role)
@@ -164,24 +147,24 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
                 if new_at < at:
                     raise fail(f"steps[{i}].connect.at", f"{args['at']!r} goes back in time; the clock of each step must not be earlier than the step before")
                 at = new_at
-        elif kind == "clone":
+        elif kind == StepKind.CLONE:
             src = known.get(args["server"])
-            if src is None or src.role != "server":
+            if src is None or src.role != Role.SERVER:
                 raise fail(f"steps[{i}].clone.server", f"{args['server']!r} is not a server defined before this step")
             if args["as"] in known:
                 raise fail(f"steps[{i}].clone.as", f"{args['as']!r} is already defined")
-            known[args["as"]] = Endpoint(args["as"], "server", dict(src.settings), src.peer)
-        elif kind in ("export_session", "import_session"):
+            known[args["as"]] = Endpoint(args["as"], Role.SERVER, dict(src.settings), src.peer)
+        elif kind in SESSION_STEPS:
             ep = known.get(args["client"])
-            if ep is None or ep.role != "client" or "cache" not in ep.settings:
+            if ep is None or ep.role != Role.CLIENT or "cache" not in ep.settings:
                 raise fail(f"steps[{i}].{kind}.client", f"{args['client']!r} is not a client with a cache defined before this step")
-            if kind == "export_session":
+            if kind == StepKind.EXPORT_SESSION:
                 blobs.add(args["as"])
             elif args["from"] not in blobs:
                 raise fail(f"steps[{i}].import_session.from", f"{args['from']!r} was not exported by an earlier step; expected one of: {', '.join(sorted(blobs)) or 'none'}")
-        elif kind == "set_ticket_keys":
+        elif kind == StepKind.SET_TICKET_KEYS:
             ep = known.get(args["server"])
-            if ep is None or ep.role != "server":
+            if ep is None or ep.role != Role.SERVER:
                 raise fail(f"steps[{i}].set_ticket_keys.server", f"{args['server']!r} is not a server defined before this step")
         steps.append(Step(number, kind, dict(args), at))
 
@@ -189,7 +172,7 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
     for i, raw in enumerate(data.get("expect") or []):
         where = f"expect[{i}]"
         n = raw["step"]
-        wanted = ("export_session", "import_session") if "session" in raw else ("connect",)
+        wanted = tuple(sorted(SESSION_STEPS)) if "session" in raw else (StepKind.CONNECT,)
         if "session" in raw and ("client" in raw or "server" in raw):
             raise fail(where, "an expectation names either session or client/server, not both")
         if n > len(steps) or steps[n - 1].kind not in wanted:
@@ -198,9 +181,9 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
         ranges = {}
         for key in ("releases", "a", "b"):
             if key in raw:
-                if (key == "releases") != (pairing == "same"):
-                    expected = "releases" if pairing == "same" else "a and b"
-                    raise fail(f"{where}.{key}", f"pairing {pairing!r} takes {expected}, not {key}")
+                if (key == "releases") != (pairing == Pairing.SAME):
+                    expected = "releases" if pairing == Pairing.SAME else "a and b"
+                    raise fail(f"{where}.{key}", f"pairing {str(pairing)!r} takes {expected}, not {key}")
                 try:
                     ranges[key] = parse_range(raw[key])
                 except ValueError as exc:
@@ -219,6 +202,12 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
         steps=tuple(steps),
         expectations=tuple(expectations),
     )
+
+
+def load_cases(selectors: Sequence[str] = (), root: Path | None = None) -> list[Case]:
+    """The cases matching the selectors under root (default: tlsdiff's own cases), validated."""
+    from ..paths import CASES_DIR
+    return discover(list(selectors), root or CASES_DIR)
 
 
 def discover(selectors: list[str], root: Path) -> list[Case]:

@@ -2,10 +2,44 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from .ranges import Range
+
+#: What a run is keyed by: (release,) for pairing same, (a, b) for pairing cross.
+ReleaseKey = tuple[str, ...]
+
+
+def key_text(key: ReleaseKey) -> str:
+    """"1.21.13" or "1.21.13>1.27.3": how a key is written in reports."""
+    return ">".join(key)
+
+
+class Pairing(StrEnum):
+    SAME = "same"  # every endpoint on one release
+    CROSS = "cross"  # endpoints on release a or b, every (a, b) pair
+
+
+class Role(StrEnum):
+    SERVER = "server"
+    CLIENT = "client"
+
+
+class StepKind(StrEnum):
+    """The kinds of step a case may take (the keys of a step in the case file)."""
+
+    CONNECT = "connect"
+    CLONE = "clone"
+    SET_TICKET_KEYS = "set_ticket_keys"
+    EXPORT_SESSION = "export_session"
+    IMPORT_SESSION = "import_session"
+
+
+#: Steps whose result is an observation the report keeps and expectations judge.
+SESSION_STEPS = frozenset({StepKind.EXPORT_SESSION, StepKind.IMPORT_SESSION})
+OBSERVED_STEPS = frozenset({StepKind.CONNECT}) | SESSION_STEPS
 
 
 @dataclass(frozen=True)
@@ -13,7 +47,7 @@ class Endpoint:
     """A server or client configuration, named in the case."""
 
     name: str
-    role: str  # "server" | "client"
+    role: Role
     settings: dict[str, Any]
     peer: str = "a"  # which release of a cross pairing runs it
 
@@ -23,7 +57,7 @@ class Step:
     """One step, numbered from 1 as case authors count them."""
 
     number: int
-    kind: str  # "connect" | "clone" | "set_ticket_keys"
+    kind: StepKind
     args: dict[str, Any]
     at_seconds: int = 0  # the case clock, seconds after the epoch
 
@@ -38,7 +72,7 @@ class Expectation:
     why: str = ""
     index: int = 0  # position in the case file, for messages
 
-    def applies(self, key: tuple[str, ...]) -> bool:
+    def applies(self, key: ReleaseKey) -> bool:
         """Does this expectation apply to a run keyed by (release,) or (a, b)?"""
         if len(key) == 1:
             return self.releases is None or self.releases.contains(key[0])
@@ -59,7 +93,7 @@ class Case:
     description: str
     source: str
     tags: tuple[str, ...]
-    pairing: str  # "same" | "cross"
+    pairing: Pairing
     endpoints: dict[str, Endpoint]
     steps: tuple[Step, ...]
     expectations: tuple[Expectation, ...] = field(default=())

@@ -18,7 +18,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
 from cryptography import x509
@@ -34,15 +34,11 @@ from tlspeer.misbehave import Misbehaviour
 from tlspeer.server import ServerConfig, ServerEngine
 from tlspeer.session import ClientSession12, ClientTicket, TicketStore
 from tlspeer.suites import SUITE_BY_ID, SUITE_BY_NAME
+from tlsdiff.observe.fields import STATE_FIELDS  # the harness's list: _state renders each
 
 PING, PONG = b"tlsdiff-ping", b"tlsdiff-pong"
 EKM_LABEL = "EXPORTER-tlsdiff"
-STATE_FIELDS = [
-    "Version", "HandshakeComplete", "DidResume", "CipherSuite", "NegotiatedProtocol",
-    "NegotiatedProtocolIsMutual", "ServerName", "PeerCertificates", "VerifiedChains",
-    "SignedCertificateTimestamps", "OCSPResponse", "TLSUnique", "ExportKeyingMaterial",
-    "ECHAccepted", "CurveID", "HelloRetryRequest", "LocalCertificate",
-]
+PROTOCOL_VERSION = 2  # go-peer/PROTOCOL.md, "Versions"
 
 
 class Unsupported(Exception):
@@ -166,9 +162,9 @@ class Peer:
     # -- ops ----------------------------------------------------------------
 
     def op_hello(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"release": "tlspeer", "protocol": 1, "connection_state_fields": STATE_FIELDS,
-                "apis": {"session_state": False, "encrypt_ticket": False, "wrap_session": False,
-                         "cache_tamper": False, "misbehave": True}}
+        return {"release": "tlspeer", "protocol": PROTOCOL_VERSION, "connection_state_fields": STATE_FIELDS,
+                "apis": {"session_state": False, "encrypt_ticket": False, "wrap_session": False},
+                "misbehaviours": sorted(f.name for f in fields(Misbehaviour))}
 
     def op_configure(self, p: dict[str, Any]) -> dict[str, Any]:
         name, role, c = p["name"], p["role"], dict(p.get("config") or {})
@@ -177,8 +173,6 @@ class Peer:
         for key in ("ticket_keys", "session_ticket_key"):
             if key in c:
                 raise Unsupported(f"{key}: tlspeer's tickets are server-side sessions, not Go's sealed tickets")
-        if c.get("cache_tamper"):
-            raise Unsupported("cache_tamper is the Go peer's; tlspeer corrupts binders with corrupt_binder")
         rand = SeededRand(c.get("rand_seed") or name)
         misbehaviour = _misbehaviour(c.get("misbehave") or {})
         curves = c.get("curve_preferences")
