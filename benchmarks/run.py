@@ -39,7 +39,7 @@ from tlsdiff import pki  # noqa: E402
 from tlsdiff.errors import UserError  # noqa: E402
 from tlsdiff.paths import cache_dir  # noqa: E402
 from tlsdiff.peers.protocol import PeerError, PeerFailure, PeerProcess, Unsupported  # noqa: E402
-from tlsdiff.session import prepare_releases  # noqa: E402
+from tlsdiff.runs import prepare_releases  # noqa: E402
 
 from tables import table  # benchmarks/tables.py (this folder is on sys.path when run)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
 from . import toolchains
 from .errors import UserError
 from .paths import CASES_DIR
+from .runs import RUNNERS
 
 DEFAULT_RELEASES = "all"
 
@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--list", action="store_true", help="list what would run; start no peer")
     r.add_argument("--json", type=Path, help="write the JSON report here")
     r.add_argument("--junit", type=Path, help="write JUnit XML here")
-    r.add_argument("--runner", choices=["local", "docker"], default="local", help="how peers run (default local)")
+    r.add_argument("--runner", choices=list(RUNNERS), default="local", help="how peers run (default local)")
     r.add_argument("--workers", type=int, default=4, help="cases in flight at once (default 4)")
     r.add_argument("--timeout", type=float, default=5.0, help="seconds a connection may take before the peer is judged hung")
     r.add_argument("--quiet", "-q", action="store_true", help="no matrix, only the summary line")
@@ -72,14 +72,12 @@ def cmd_toolchains(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .report import json_report, junit, terminal
+    from .runs import Run
     from .scenario.load import discover
-    from .session import keys_for, prepare_releases, run_cases
 
     cases = discover(args.selectors, args.cases)
-    if args.workers < 1:
-        raise UserError(f"--workers: {args.workers} is not allowed; expected 1 or more")
-    if args.timeout <= 0:
-        raise UserError(f"--timeout: {args.timeout} is not allowed; expected seconds > 0")
+    run = Run(args.go, goroots=[Path(g) for g in args.goroot], runner=args.runner, timeout=args.timeout,
+              workers=args.workers)
     if args.list:
         requested = toolchains.parse_release_list(args.go)
         print(f"{len(cases)} cases x releases {', '.join(requested)}")
@@ -87,39 +85,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"{c.id:<48} {c.pairing:<5} {c.description}")
         return 0
 
-    started = time.monotonic()
-    releases = prepare_releases(args.go, goroots=[Path(g) for g in args.goroot] or None)
-    prepared = time.monotonic()
-    if args.runner == "docker":
-        from .peers.docker import docker_pool
-        pool = docker_pool(releases.available, releases.binaries)
-    else:
-        from .peers.local import local_pool
-        pool = local_pool(releases.binaries)
-    total = sum(len(keys_for(c, releases.versions)) for c in cases)
-    progress = terminal.Progress(total)
-    try:
-        outcome = run_cases(cases, releases.versions, pool, workers=args.workers,
-                            on_done=lambda run: progress.step(run.case.id),
-                            conn_timeout_ms=int(args.timeout * 1000))
-    finally:
-        pool.close()
-        progress.finish()
-    timing = {"prepare_seconds": round(prepared - started, 3), "run_seconds": round(outcome.seconds, 3),
-              "handshakes": outcome.handshakes}
-    report = json_report.build(outcome.results, releases.rows, outcome.capabilities, timing)
+    with run:
+        total = sum(len(run.keys(c)) for c in cases)
+        progress = terminal.Progress(total)
+        try:
+            result = run.run(cases, on_done=lambda case_run: progress.step(case_run.case.id))
+        finally:
+            progress.finish()
     if args.json:
-        json_report.write(args.json, report)
+        json_report.write(args.json, result.report())
     if args.junit:
-        junit.write(args.junit, outcome.results, outcome.seconds)
+        junit.write(args.junit, result.results, result.seconds)
     if not args.quiet:
-        terminal.render(outcome.results, releases.rows)
+        terminal.render(result.results, result.releases.rows)
         if args.diff:
-            terminal.render_differences(outcome.results)
-    counts = report["summary"]
-    print(f"\n{terminal.summary_line(counts)} ({len(cases)} cases, {total} runs, {outcome.handshakes} connections, "
-          f"{outcome.seconds:.1f} s)")
-    return 0 if counts["fail"] == 0 and counts["error"] == 0 else 1
+            terminal.render_differences(result.results)
+    print(f"\n{terminal.summary_line(result.counts)} ({len(cases)} cases, {total} runs, {result.handshakes} "
+          f"connections, {result.seconds:.1f} s)")
+    return 0 if result.ok else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

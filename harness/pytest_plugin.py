@@ -23,42 +23,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seconds a connection may take before the peer is judged hung")
 
 
-class _Run:
-    """Releases and peers for the whole pytest session, made on first use."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self._releases: Any = None
-        self._pool: Any = None
-
-    @property
-    def releases(self) -> Any:
-        if self._releases is None:
-            from .errors import UserError
-            from .session import prepare_releases
-            try:
-                self._releases = prepare_releases(self.config.getoption("--go"))
-            except UserError as exc:
-                raise pytest.UsageError(str(exc)) from None
-        return self._releases
-
-    @property
-    def pool(self) -> Any:
-        if self._pool is None:
-            from .peers.local import local_pool
-            self._pool = local_pool(self.releases.binaries)
-        return self._pool
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
+_RUN_KEY = pytest.StashKey[Any]()
 
 
-_RUN_KEY = pytest.StashKey[_Run]()
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_RUN_KEY] = _Run(config)
+def _run(config: pytest.Config) -> Any:
+    """The session's one Run, made on first use: releases prepared, peers shared by every item."""
+    from .errors import UserError
+    from .runs import Run
+    if _RUN_KEY not in config.stash:
+        try:
+            run = Run(config.getoption("--go"), timeout=config.getoption("--tlsdiff-timeout"))
+            run.prepare()
+        except UserError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config.stash[_RUN_KEY] = run
+    return config.stash[_RUN_KEY]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -85,14 +64,13 @@ class CaseFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         from .errors import UserError
         from .scenario.load import load_case
-        from .session import keys_for
+        from .scenario.model import key_text
         try:
             case = load_case(self.path, CASES_DIR)
         except UserError as exc:
             raise pytest.UsageError(str(exc)) from None
-        run = self.config.stash[_RUN_KEY]
-        for key in keys_for(case, run.releases.versions):
-            yield CaseItem.from_parent(self, name=f"go{'>'.join(key)}", case=case, key=key)
+        for key in _run(self.config).keys(case):
+            yield CaseItem.from_parent(self, name=f"go{key_text(key)}", case=case, key=key)
 
 
 class CaseFailed(Exception):
@@ -106,16 +84,11 @@ class CaseItem(pytest.Item):
         self.key = key
 
     def runtest(self) -> None:
-        from .compare import verdict_for
-        from .execute import run_case
-        from .observe.normalize import normalize_run
-        run = self.config.stash[_RUN_KEY]
-        timeout_ms = int(self.config.getoption("--tlsdiff-timeout") * 1000)
-        doc = normalize_run(run_case(self.case, self.key, run.pool, timeout_ms))
-        verdict = verdict_for(self.case, self.key, doc)
-        if verdict.verdict == "unsupported":
+        from .compare import Verdict
+        _, verdict = _run(self.config).run_one(self.case, self.key)
+        if verdict.verdict == Verdict.UNSUPPORTED:
             pytest.skip(verdict.reason)
-        if verdict.verdict != "pass":
+        if verdict.verdict != Verdict.PASS:
             raise CaseFailed("\n".join(verdict.failures()))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

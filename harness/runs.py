@@ -1,24 +1,37 @@
-"""One tlsdiff run, start to finish: releases -> peers -> cases -> results.
+"""Running cases on Go toolchains: the one way tlsdiff runs anything.
 
-The CLI and the pytest plugin both drive runs through here, so they cannot
-drift apart.
+The CLI, the pytest plugin and a user's own Python all go through `Run`:
+
+    import tlsdiff
+    cases = tlsdiff.load_cases(["resumption/"])
+    with tlsdiff.Run(go="1.21,1.27") as run:
+        result = run.run(cases)
+    for r in result.results:
+        print(r.case.id, r.verdict, r.classes)
+
+A Run resolves, fetches and builds the requested releases once (`prepare`), keeps
+one peer per release alive until `close`, and turns cases into typed results:
+a `CaseResult` per case with its agreement classes, differences and a
+`RunVerdict` per release key.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from . import toolchains
-from .compare import CaseResult, compare_case
+from .compare import CaseResult, RunVerdict, Verdict, compare_case, verdict_for
 from .errors import UserError
-from .execute import CONNECT_TIMEOUT_MS, CaseRun, ReleaseKey, run_all
+from .execute import CONNECT_TIMEOUT_MS, CaseRun, run_all, run_case
 from .observe.normalize import normalize_run
 from .peers.build import BuildFailure, build_peers
 from .peers.pool import PeerPool
 from .peers.protocol import PeerFailure
-from .scenario.model import Case
+from .scenario.model import Case, Pairing, ReleaseKey
+
+RUNNERS = ("local", "docker")
 
 
 @dataclass
@@ -28,28 +41,33 @@ class Releases:
     available: list[toolchains.Toolchain]
     unavailable: list[toolchains.Unavailable]
     binaries: dict[str, Path]
-    rows: list[Any] = field(default_factory=list)  # in requested order, for reports
+    rows: list[toolchains.Toolchain | toolchains.Unavailable] = field(default_factory=list)  # requested order
 
     @property
     def versions(self) -> list[str]:
         return [t.version for t in self.available]
 
 
-def prepare_releases(spec: str, *, source: str = "--go", goroots: list[Path] | None = None) -> Releases:
+def prepare_releases(spec: str, *, source: str = "--go", goroots: Sequence[Path] | None = None) -> Releases:
     """Resolve, fetch and build: every requested release gets a peer or a reason."""
     requested = toolchains.parse_release_list(spec, source=source)
-    resolved = toolchains.resolve_many(requested, goroots=goroots)
+    resolved = toolchains.resolve_many(requested, goroots=list(goroots) if goroots else None)
     tcs = [r for r in resolved if isinstance(r, toolchains.Toolchain)]
     built = build_peers(tcs)
-    available, unavailable, binaries, rows = [], [], {}, []
+    available: list[toolchains.Toolchain] = []
+    unavailable: list[toolchains.Unavailable] = []
+    binaries: dict[str, Path] = {}
+    rows: list[toolchains.Toolchain | toolchains.Unavailable] = []
     for r in resolved:
         if isinstance(r, toolchains.Toolchain):
             b = built.get(r.version)
             if isinstance(b, BuildFailure):
-                u = toolchains.Unavailable(r.version, r.line, f"peer build failed: {b.stderr.strip().splitlines()[-1] if b.stderr.strip() else 'no output'}")
+                last = b.stderr.strip().splitlines()[-1] if b.stderr.strip() else "no output"
+                u = toolchains.Unavailable(r.version, r.line, f"peer build failed: {last}")
                 unavailable.append(u)
                 rows.append(u)
                 continue
+            assert b is not None
             available.append(r)
             binaries[r.version] = b
         else:
@@ -64,40 +82,139 @@ def prepare_releases(spec: str, *, source: str = "--go", goroots: list[Path] | N
     return Releases(available, unavailable, binaries, rows)
 
 
-def keys_for(case: Case, versions: list[str]) -> list[ReleaseKey]:
-    if case.pairing == "cross":
+def keys_for(case: Case, versions: Sequence[str]) -> list[ReleaseKey]:
+    """The release keys a case runs on: each release, or each (a, b) pair for cross cases."""
+    if case.pairing == Pairing.CROSS:
         return [(a, b) for a in versions for b in versions]
     return [(v,) for v in versions]
 
 
 @dataclass
-class Outcome:
+class RunResult:
+    """What a run of cases gave: typed results, and what the report needs beside them."""
+
     results: list[CaseResult]
-    runs: list[CaseRun]
-    seconds: float
-    handshakes: int
+    releases: Releases
     capabilities: dict[str, dict[str, Any]]  # release -> the peer's hello (its preflight answer)
+    seconds: float  # running the cases
+    prepare_seconds: float  # resolving, fetching and building
+    handshakes: int
+    runs: list[CaseRun] = field(repr=False, default_factory=list)  # the raw observations
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Cases per verdict, and the number of cases."""
+        counts = {"cases": len(self.results), **{str(v): 0 for v in Verdict}}
+        for r in self.results:
+            counts[str(r.verdict)] += 1
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        """Every expectation held and no peer failed."""
+        return not any(r.verdict in (Verdict.FAIL, Verdict.ERROR) for r in self.results)
+
+    @property
+    def timing(self) -> dict[str, float]:
+        return {"prepare_seconds": round(self.prepare_seconds, 3), "run_seconds": round(self.seconds, 3),
+                "handshakes": self.handshakes}
+
+    def report(self) -> dict[str, Any]:
+        """The JSON report (docs/report-json.md)."""
+        from .report import json_report
+        return json_report.build(self.results, self.releases.rows, self.capabilities, self.timing)
 
 
-def run_cases(cases: list[Case], versions: list[str], pool: PeerPool, *, workers: int = 4,
-              on_done: Callable[[CaseRun], None] | None = None,
-              conn_timeout_ms: int = CONNECT_TIMEOUT_MS) -> Outcome:
-    started = time.monotonic()
-    runs = run_all(cases, lambda c: keys_for(c, versions), pool, workers=workers, on_done=on_done,
-                   conn_timeout_ms=conn_timeout_ms)
-    by_case: dict[str, dict[ReleaseKey, dict[str, Any]]] = {}
-    for run in runs:
-        by_case.setdefault(run.case.id, {})[run.key] = normalize_run(run)
-    results = [compare_case(c, by_case[c.id]) for c in cases]
-    handshakes = sum(1 for run in runs for s in run.steps if s.client is not None)
-    seconds = time.monotonic() - started
-    capabilities = {v: _capabilities(pool, v) for v in versions}
-    return Outcome(results, runs, seconds, handshakes, capabilities)
+class Run:
+    """Cases on Go releases: prepare once, run as often as wanted, close.
 
+    go: 'all', lines ('1.21,1.27') or exact releases ('1.24.11'); goroots: Go
+    installations to use first; runner: 'local' (subprocesses) or 'docker';
+    timeout: seconds a connection may take before its peer is judged hung;
+    workers: cases in flight at once.
+    """
 
-def _capabilities(pool: PeerPool, version: str) -> dict[str, Any]:
-    try:
-        hello = pool.get(version).hello
-    except PeerFailure as exc:
-        return {"error": str(exc)}
-    return {"apis": hello.get("apis", {}), "connection_state_fields": hello.get("connection_state_fields", [])}
+    def __init__(self, go: str = "all", *, goroots: Sequence[Path] = (), runner: str = "local",
+                 timeout: float = CONNECT_TIMEOUT_MS / 1000, workers: int = 4, source: str = "--go") -> None:
+        if runner not in RUNNERS:
+            raise UserError(f"runner: {runner!r} is not allowed; expected one of: {', '.join(RUNNERS)}")
+        if workers < 1:
+            raise UserError(f"--workers: {workers} is not allowed; expected 1 or more")
+        if not timeout > 0:
+            raise UserError(f"--timeout: {timeout} is not allowed; expected seconds > 0")
+        self.go, self.goroots, self.runner, self.source = go, list(goroots), runner, source
+        self.timeout_ms, self.workers = int(timeout * 1000), workers
+        self._releases: Releases | None = None
+        self._pool: PeerPool | None = None
+        self.prepare_seconds = 0.0
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def prepare(self) -> Releases:
+        """Resolve, fetch and build the releases (once); UserError if none is available."""
+        if self._releases is None:
+            started = time.monotonic()
+            self._releases = prepare_releases(self.go, source=self.source, goroots=self.goroots)
+            self.prepare_seconds = time.monotonic() - started
+        return self._releases
+
+    @property
+    def releases(self) -> Releases:
+        return self.prepare()
+
+    @property
+    def pool(self) -> PeerPool:
+        """The peers, one per release, started on first use."""
+        if self._pool is None:
+            releases = self.prepare()
+            if self.runner == "docker":
+                from .peers.docker import docker_pool
+                self._pool = docker_pool(releases.available, releases.binaries)
+            else:
+                from .peers.local import local_pool
+                self._pool = local_pool(releases.binaries)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self) -> "Run":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- running --------------------------------------------------------------
+
+    def keys(self, case: Case) -> list[ReleaseKey]:
+        return keys_for(case, self.releases.versions)
+
+    def run(self, cases: Sequence[Case], on_done: Callable[[CaseRun], None] | None = None) -> RunResult:
+        """Every case on every release key, `workers` at a time; results in case order."""
+        pool = self.pool
+        started = time.monotonic()
+        runs = run_all(cases, self.keys, pool, workers=self.workers, on_done=on_done,
+                       conn_timeout_ms=self.timeout_ms)
+        by_case: dict[str, dict[ReleaseKey, dict[str, Any]]] = {}
+        for r in runs:
+            by_case.setdefault(r.case.id, {})[r.key] = normalize_run(r)
+        results = [compare_case(c, by_case[c.id]) for c in cases]
+        handshakes = sum(1 for r in runs for s in r.steps if s.client is not None)
+        seconds = time.monotonic() - started
+        capabilities = {v: self._capabilities(v) for v in self.releases.versions}
+        return RunResult(results, self.releases, capabilities, seconds, self.prepare_seconds, handshakes, runs)
+
+    def run_one(self, case: Case, key: ReleaseKey) -> tuple[dict[str, Any], RunVerdict]:
+        """One case on one release key: its observation document and verdict."""
+        doc = normalize_run(run_case(case, key, self.pool, self.timeout_ms))
+        return doc, verdict_for(case, key, doc)
+
+    def _capabilities(self, version: str) -> dict[str, Any]:
+        try:
+            hello = self.pool.get(version).hello
+        except PeerFailure as exc:
+            return {"error": str(exc)}
+        return {"apis": hello.get("apis", {}), "connection_state_fields": hello.get("connection_state_fields", []),
+                "misbehaviours": hello.get("misbehaviours", [])}

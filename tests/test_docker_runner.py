@@ -23,10 +23,9 @@ from tlsdiff.execute import run_case
 from tlsdiff.observe.normalize import normalize_run
 from tlsdiff.paths import CASES_DIR
 from tlsdiff.peers import docker as docker_runner
-from tlsdiff.peers.local import local_pool
 from tlsdiff.report.json_report import case_entry
 from tlsdiff.scenario.load import discover
-from tlsdiff.session import run_cases
+from tlsdiff.runs import Run
 
 CASE_IDS = ["resumption/tls13-same-server", "tickets/tls13-cross-release-shared-key"]
 
@@ -100,15 +99,13 @@ def test_images_are_from_scratch_tagged_by_binary_and_reused(edge_releases) -> N
 
 
 @needs_engine
-def test_docker_observations_equal_local_ones(docker_peers, edge_releases, cases) -> None:
-    docker_out = run_cases(cases, edge_releases.versions, docker_peers)
-    running = _containers(_mine())
-    assert len(running) == 2, running  # one long-lived container per release
-    local = local_pool(edge_releases.binaries)
-    try:
-        local_out = run_cases(cases, edge_releases.versions, local)
-    finally:
-        local.close()
+def test_docker_observations_equal_local_ones(edge_releases, cases) -> None:
+    with Run(EDGE_RELEASES, runner="docker") as docker_run:
+        docker_out = docker_run.run(cases)
+        running = _containers(_mine())
+        assert len(running) == 2, running  # one long-lived container per release
+    with Run(EDGE_RELEASES) as local_run:
+        local_out = local_run.run(cases)
     for result in docker_out.results:
         assert result.verdict == "pass", [v.failures() for v in result.verdicts.values()]
     assert [case_entry(r) for r in docker_out.results] == [case_entry(r) for r in local_out.results]

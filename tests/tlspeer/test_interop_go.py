@@ -13,7 +13,7 @@ import pytest
 
 from tlsdiff import pki
 from tlsdiff.peers.protocol import PeerProcess
-from tlsdiff.session import Releases
+from tlsdiff.runs import Releases
 from tlspeer import driver, groups
 from tlspeer.errors import DecryptError, TLSError
 from tlspeer.server import ServerConfig
