@@ -1,24 +1,15 @@
 """Shared fixtures: real Go peers of the oldest and newest releases tlsdiff can get."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from tlsdiff.session import Releases, prepare_releases
+from tlsdiff.runs import Releases, prepare_releases
 
 #: The oldest and newest Go lines every machine here can fetch.
 EDGE_RELEASES = "1.19,1.27"
 REPO = Path(__file__).resolve().parent.parent
-#: RFC 8448 traces: shared/ sits beside the repository checkout.
-VECTORS = REPO.parent / "shared" / "vectors" / "tls13-traces.txt"
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    # Locally the RFC 8448 tests skip without the vectors; in CI that would hide them.
-    if os.environ.get("CI") and not VECTORS.is_file():
-        raise pytest.UsageError(f"CI: the RFC 8448 vectors are missing (expected {VECTORS.relative_to(REPO.parent)} beside the checkout)")
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +24,38 @@ def local_peers(edge_releases: Releases):
     pool = local_pool(edge_releases.binaries)
     yield pool
     pool.close()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update", action="store_true",
+                     help="rewrite generated docs and golden files from what the code gives now (like Go's -update)")
+
+
+@pytest.fixture
+def update(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update"))
+
+
+@pytest.fixture(scope="session")
+def recorded() -> dict:
+    """case id -> (Case, {release key: observation document}) from tests/data/raw, normalized here."""
+    import json
+    from tlsdiff.execute import CaseRun, StepResult
+    from tlsdiff.observe.normalize import normalize_run
+    from tlsdiff.scenario.load import load_cases
+    from data.record import RAW
+
+    out: dict = {}
+    for path in sorted(RAW.glob("*.json")):
+        raw = json.loads(path.read_text())
+        case = out.get(raw["case"], (load_cases([raw["case"]])[0], {}))[0]
+        run = CaseRun(case, tuple(raw["key"]), [StepResult(**s) for s in raw["steps"]], raw["unsupported"],
+                      raw["failure"], raw["stderr"])
+        out.setdefault(case.id, (case, {}))[1][run.key] = normalize_run(run)
+    assert out, f"no recorded observations in {RAW}: python tests/data/record.py"
+    return out
+
+
+@pytest.fixture(scope="session")
+def recorded_docs(recorded) -> list:
+    return [doc for _, docs in recorded.values() for doc in docs.values()]

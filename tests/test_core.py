@@ -1,0 +1,187 @@
+"""The harness core without Go: loading, normalization and comparison, in-process,
+on raw observations recorded once from real peers (tests/data/raw, made by
+tests/data/record.py). The golden files (tests/data/golden) are the JSON report's
+entry for each case; `pytest tests/test_core.py --update` remakes them."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from data.record import RAW, raw_name
+from tlsdiff.compare import CheckOutcome, Verdict, agreement_classes, compare_case, differences, verdict_for
+from tlsdiff.errors import UserError
+from tlsdiff.observe.fields import ABSENT
+from tlsdiff.report.json_report import case_entry
+from tlsdiff.scenario.load import load_case
+from tlsdiff.scenario.model import Case, Expectation, Pairing, key_text
+from tlsdiff.scenario.ranges import parse_range
+
+GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
+
+
+def _golden_path(case_id: str) -> Path:
+    return GOLDEN / f"{case_id.replace('/', '__')}.json"
+
+
+def test_every_recorded_case_matches_its_golden_report_entry(recorded, update: bool) -> None:
+    for case_id, (case, docs) in recorded.items():
+        entry = json.loads(json.dumps(case_entry(compare_case(case, docs))))
+        path = _golden_path(case_id)
+        if update:
+            GOLDEN.mkdir(exist_ok=True)
+            path.write_text(json.dumps(entry, indent=1, sort_keys=True) + "\n")
+        assert entry == json.loads(path.read_text()), f"{case_id}: pytest tests/test_core.py --update, then review"
+
+
+def test_recorded_files_are_the_recorded_cases(recorded) -> None:
+    for case_id, (case, docs) in recorded.items():
+        for key in docs:
+            assert (RAW / raw_name(case_id, key)).is_file()
+
+
+def test_the_case_files_expectations_hold_on_the_recorded_observations(recorded) -> None:
+    """The expectations were written from Go's source, not from these recordings."""
+    for case_id, (case, docs) in recorded.items():
+        for key, doc in docs.items():
+            v = verdict_for(case, key, doc)
+            assert v.verdict in (Verdict.PASS, Verdict.UNSUPPORTED), (case_id, key, v.failures())
+
+
+def test_go_59424_splits_the_oldest_release_from_the_newest(recorded) -> None:
+    case, docs = recorded["bugs/go-59424-hrr-psk-binder"]
+    (old,), (new,) = sorted(docs, key=lambda k: [int(p) for p in k[0].split(".")])
+    classes = agreement_classes(docs)
+    assert classes[(old,)] != classes[(new,)]
+    fields = {(d["side"], d["field"]) for d in differences(docs)}
+    assert ("server", "alerts") in fields and ("client", "error") in fields
+
+
+def test_unsupported_runs_have_no_class(recorded) -> None:
+    case, docs = recorded["binder/tls13-altered-secret"]
+    unsupported = [k for k, d in docs.items() if d.get("unsupported")]
+    assert unsupported, "the oldest line cannot flip a session secret (no SessionState before 1.21)"
+    for key in unsupported:
+        assert agreement_classes(docs)[key] == "-"
+        assert verdict_for(case, key, docs[key]).verdict == Verdict.UNSUPPORTED
+
+
+def test_cross_case_has_every_pair(recorded) -> None:
+    case, docs = recorded["tickets/tls13-cross-release-shared-key"]
+    assert case.pairing == Pairing.CROSS
+    releases = sorted({k[0] for k in docs})
+    assert sorted(docs) == sorted((a, b) for a in releases for b in releases)
+
+
+def _twins(recorded) -> dict:
+    """One recorded observation under two release keys: they agree on everything."""
+    _, docs = recorded["cache/tls13-delete-after-failed-resumption"]
+    doc = next(iter(docs.values()))
+    twins = {("1.0.1",): copy.deepcopy(doc), ("1.0.2",): copy.deepcopy(doc)}
+    assert set(agreement_classes(twins).values()) == {"A"} and differences(twins) == []
+    return twins
+
+
+def test_a_different_alert_makes_a_new_class_and_a_difference(recorded) -> None:
+    docs = _twins(recorded)
+    server = docs[("1.0.2",)]["steps"][-1]["server"]
+    server["alerts"]["sent"] = [{"bytes": "0233", "level": "fatal", "name": "decrypt_error", "encrypted": True}]
+    assert agreement_classes(docs) == {("1.0.1",): "A", ("1.0.2",): "B"}
+    assert [(d["side"], d["field"]) for d in differences(docs)] == [("server", "alerts")]
+
+
+def test_a_transcript_difference_is_listed_but_keeps_the_class(recorded) -> None:
+    docs = _twins(recorded)
+    docs[("1.0.2",)]["steps"][0]["client"]["transcript"]["sent"][0]["length"] += 1
+    assert set(agreement_classes(docs).values()) == {"A"}
+    assert [d["field"] for d in differences(docs)] == ["transcript"]
+
+
+def test_an_expectation_on_a_field_the_release_lacks_is_stale(recorded) -> None:
+    case, docs = recorded["bugs/go-59424-hrr-psk-binder"]
+    oldest = min(docs, key=lambda k: [int(p) for p in k[0].split(".")])
+    assert docs[oldest]["steps"][0]["client"]["state"]["CurveID"] == ABSENT
+    stale = Expectation(1, {"client": {"state": {"CurveID": "X25519"}}}, index=0)
+    v = verdict_for(_with(case, stale), oldest, docs[oldest])
+    assert v.verdict == Verdict.FAIL
+    assert [c.outcome for c in v.checks] == [CheckOutcome.STALE]
+    assert "absent on this release" in v.failures()[0]
+
+
+def _with(case: Case, expectation: Expectation) -> Case:
+    return dataclasses.replace(case, expectations=(expectation,))
+
+
+def test_a_failed_expectation_says_what_was_expected_and_what_came(recorded) -> None:
+    case, docs = recorded["bugs/go-59424-hrr-psk-binder"]
+    key = next(iter(docs))
+    wrong = Expectation(2, {"server": {"hrr": False}}, index=3)
+    v = verdict_for(_with(case, wrong), key, docs[key])
+    assert v.verdict == Verdict.FAIL
+    assert v.failures() == ["expect[3] step 2: server hrr: expected false, got true"]
+
+
+# ---------------------------------------------------------------- ranges
+
+
+@pytest.mark.parametrize("text, inside, outside", [
+    ("<1.21", ["1.19.8", "1.20.14"], ["1.21.0", "1.27.3"]),
+    (">=1.21 <1.25", ["1.21.0", "1.24.11"], ["1.19.8", "1.25.0"]),
+    ("1.25", ["1.25.0", "1.25.5"], ["1.24.11", "1.26.0"]),
+    ("==1.24.11", ["1.24.11"], ["1.24.10", "1.24.12"]),
+])
+def test_release_ranges(text: str, inside: list[str], outside: list[str]) -> None:
+    r = parse_range(text)
+    assert all(r.contains(v) for v in inside) and not any(r.contains(v) for v in outside)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "area" / "c.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+GOOD = """description: d
+source: s
+servers: {s1: {}}
+clients: {c1: {cache: main}}
+steps:
+  - connect: {client: c1, server: s1}
+"""
+
+
+def test_a_good_case_loads_with_typed_steps(tmp_path: Path) -> None:
+    case = load_case(_write(tmp_path, GOOD), tmp_path)
+    assert case.id == "area/c" and case.pairing == Pairing.SAME
+    assert [str(s.kind) for s in case.steps] == ["connect"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("clients: {c1: {misbehave: {corrupt_binder: 1}}}\n",
+     "clients.c1.misbehave.corrupt_binder: needs 'peer: python' (a Go endpoint can only flip_secret_byte)"),
+    ("clients: {c1: {peer: python, misbehave: {flip_secret_byte: true}}}\n",
+     "clients.c1.misbehave.flip_secret_byte: is a Go peer misbehaviour"),
+    ("clients: {c1: {peer: python, misbehave: {corrupt_binder_byte: 3}}}\n",
+     "clients.c1.misbehave.corrupt_binder_byte: goes with corrupt_binder"),
+    ("clients: {c1: {misbehave: {two_hrrs: true}}}\n", "unknown key 'two_hrrs'"),
+    ("expect:\n  - {step: 1, client: {state: {Bogus: 1}}}\n", "expect[0].client.state"),
+    ("expect:\n  - {step: 2, client: {hrr: true}}\n", "expect[0].step: 2 is not a connect step"),
+    ("expect:\n  - {step: 1, a: '<1.21', client: {hrr: true}}\n", "pairing 'same' takes releases, not a"),
+])
+def test_bad_cases_are_one_line_naming_the_field(tmp_path: Path, extra: str, message: str) -> None:
+    text = GOOD.replace("clients: {c1: {cache: main}}\n", extra) if extra.startswith("clients") else GOOD + extra
+    with pytest.raises(UserError) as err:
+        load_case(_write(tmp_path, text), tmp_path)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert str(err.value).startswith(str(Path("area") / "c.yaml")) or "c.yaml" in str(err.value)
+
+
+def test_key_text() -> None:
+    assert key_text(("1.19.8",)) == "1.19.8" and key_text(("1.19.8", "1.27.3")) == "1.19.8>1.27.3"
