@@ -79,7 +79,7 @@ def cases():
 def test_images_are_from_scratch_tagged_by_binary_and_reused(edge_releases) -> None:
     client = docker_runner.engine()
     tags = docker_runner.ensure_images(client, edge_releases.binaries)
-    assert set(tags) == {"1.19.8", "1.27.3"}
+    assert set(tags) == set(edge_releases.versions)
     for version, tag in tags.items():
         assert tag == docker_runner.image_tag(version, edge_releases.binaries[version])
         assert tag.startswith(f"tlsdiff-go-peer:{version}-") and len(tag.rsplit("-", 1)[1]) == 12
@@ -157,11 +157,12 @@ def test_no_container_is_left_after_close(edge_releases) -> None:
 @needs_engine
 def test_stale_containers_of_dead_runs_are_removed(edge_releases) -> None:
     client = docker_runner.engine()
-    image = docker_runner.ensure_images(client, edge_releases.binaries)["1.27.3"]
+    newest = edge_releases.versions[-1]
+    image = docker_runner.ensure_images(client, edge_releases.binaries)[newest]
     gone = subprocess.Popen(["true"])
     gone.wait()  # a pid that no longer runs: its run crashed
-    stale = f"{docker_runner.NAME_PREFIX}{gone.pid}-1.27.3-1"
-    live = f"{_mine()}1.27.3-999"
+    stale = f"{docker_runner.NAME_PREFIX}{gone.pid}-{newest}-1"
+    live = f"{_mine()}{newest}-999"
     for name in (stale, live):
         client.containers.create(image, name=name, labels={"tlsdiff": "peer"}, network_mode="host")
     try:

