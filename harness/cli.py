@@ -1,8 +1,11 @@
 """The tlsdiff command line. Exit codes: 0 every expectation held, 1 some failed
-or a peer failed, 2 the input was wrong (one line on stderr, no traceback)."""
+or a peer failed, 2 the input was wrong (one line on stderr, no traceback, before
+any work), 130 interrupted."""
 from __future__ import annotations
 
 import argparse
+import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -10,20 +13,57 @@ from typing import Sequence
 
 from . import toolchains
 from .errors import UserError
-from .paths import CASES_DIR
+from .paths import CASES_DIR, GO_PEER_DIR
 from .runs import RUNNERS
 
 DEFAULT_RELEASES = "all"
+MAX_TIMEOUT_S = 600.0
+MIN_TIMEOUT_S = 0.1
+MAX_WORKERS = 64
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, as for every bad input
-        raise UserError(f"{self.prog}: {message}")
+        where = self.prog.removeprefix("tlsdiff").strip()
+        raise UserError(f"{where}: {message}" if where else message)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or not MIN_TIMEOUT_S <= value <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected seconds from {MIN_TIMEOUT_S:g} "
+                                         f"to {MAX_TIMEOUT_S:g}")
+    return value
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected 1 to {MAX_WORKERS}")
+    return value
+
+
+def version_text() -> str:
+    """tlsdiff's version and the hash of the go-peer source it builds."""
+    from importlib.metadata import PackageNotFoundError, version
+    from .peers.build import peer_source_hash
+    try:
+        ours = version("tlsdiff")
+    except PackageNotFoundError:
+        ours = "unknown (not installed)"
+    return f"tlsdiff {ours} (go-peer {peer_source_hash(GO_PEER_DIR)[:16]})"
 
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="tlsdiff", description="Differential interop tests for Go's crypto/tls across Go releases.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p.add_argument("--version", action="store_true", help="print the version and the go-peer source hash")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     t = sub.add_parser("toolchains", help="show each Go release: exact version, provider, cache path or why unavailable")
     t.add_argument("--go", default=DEFAULT_RELEASES, help="releases: 'all', '1.21,1.27', '1.24.11' (default all)")
@@ -31,19 +71,26 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--no-fetch", action="store_true", help="use only cached toolchains; download nothing")
 
     r = sub.add_parser("run", help="run cases on Go releases and compare")
-    r.add_argument("selectors", nargs="*", help="case ids or folders under cases/ ('resumption/', 'binder/foo')")
+    r.add_argument("selectors", nargs="*", help="case ids, folders or files ('resumption/', 'binder/foo', ./mine)")
     r.add_argument("--go", default=os.environ.get("TLSDIFF_GO", DEFAULT_RELEASES), help="releases (default all)")
     r.add_argument("--goroot", action="append", default=[], help="a Go installation to use first (repeatable)")
-    r.add_argument("--cases", type=Path, default=CASES_DIR, help="the cases folder (default: the repository's cases/)")
+    r.add_argument("--cases", action="append", type=Path, default=[], metavar="DIR",
+                   help="a folder of your own cases, added to tlsdiff's (repeatable)")
+    r.add_argument("--no-default-cases", action="store_true", help="leave out tlsdiff's own cases")
+    r.add_argument("-k", dest="keywords", action="append", default=[], metavar="TEXT",
+                   help="only cases whose id contains TEXT (repeatable: any of them)")
+    r.add_argument("--tag", dest="tags", action="append", default=[], help="only cases with this tag (repeatable: any)")
     r.add_argument("--list", action="store_true", help="list what would run; start no peer")
-    r.add_argument("--json", type=Path, help="write the JSON report here")
-    r.add_argument("--junit", type=Path, help="write JUnit XML here")
+    r.add_argument("--json", metavar="FILE", help="write the JSON report here ('-': standard output)")
+    r.add_argument("--junit", metavar="FILE", help="write JUnit XML here ('-': standard output)")
     r.add_argument("--runner", choices=list(RUNNERS), default="local", help="how peers run (default local)")
-    r.add_argument("--workers", type=int, default=4, help="cases in flight at once (default 4)")
-    r.add_argument("--timeout", type=float, default=5.0, help="seconds a connection may take before the peer is judged hung")
+    r.add_argument("--workers", type=_workers, default=4, help="cases in flight at once (default 4)")
+    r.add_argument("--timeout", type=_seconds, default=5.0,
+                   help="seconds a connection may take before the peer is judged hung (default 5)")
     r.add_argument("--quiet", "-q", action="store_true", help="no matrix, only the summary line")
-    r.add_argument("--diff", action="store_true",
-                   help="after the matrix, what the releases disagree on, value by value")
+    r.add_argument("--verbose", "-v", action="store_true", help="a line per finished run, and more detail")
+    r.add_argument("--diff", action="store_true", help="after the matrix, what the releases disagree on, value by value")
+
     d = sub.add_parser("diff", help="what changed between two JSON reports (exit 1 if anything did)")
     d.add_argument("old", type=Path, help="the earlier report (tlsdiff run --json)")
     d.add_argument("new", type=Path, help="the later report")
@@ -70,12 +117,21 @@ def cmd_toolchains(args: argparse.Namespace) -> int:
     return 0 if any(isinstance(r, toolchains.Toolchain) for r in results) else 2
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from .report import json_report, junit, terminal
-    from .runs import Run
-    from .scenario.load import discover
+def _select(args: argparse.Namespace) -> list:
+    from .scenario.catalog import case_folders, discover, filter_cases
+    folders = case_folders(args.cases, default=None if args.no_default_cases else CASES_DIR)
+    if not folders and not args.selectors:
+        raise UserError("--no-default-cases: no case folder left; add --cases DIR or name case files")
+    return filter_cases(discover(args.selectors, folders), args.keywords, args.tags)
 
-    cases = discover(args.selectors, args.cases)
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import progress
+    from .report import json_report, junit, outputs, terminal
+    from .runs import Run
+
+    reports = outputs.targets([("--json", args.json), ("--junit", args.junit)])
+    cases = _select(args)
     run = Run(args.go, goroots=[Path(g) for g in args.goroot], runner=args.runner, timeout=args.timeout,
               workers=args.workers)
     if args.list:
@@ -84,34 +140,71 @@ def cmd_run(args: argparse.Namespace) -> int:
         for c in cases:
             print(f"{c.id:<48} {c.pairing:<5} {c.description}")
         return 0
+    # The matrix goes where no report does: a report on standard output stays parseable.
+    screen = sys.stderr if any(t.to_stdout for t in reports) else sys.stdout
+    with progress.Reminder():
+        releases = run.prepare()
+    for u in releases.unavailable:
+        print(f"tlsdiff: Go {u.requested}: unavailable, left out: {u.reason}", file=sys.stderr)
+
+    def done(case_run) -> None:  # type: ignore[no-untyped-def]
+        bar.step(case_run.case.id)
+        if args.verbose:
+            what = case_run.unsupported or case_run.failure or f"{len(case_run.steps)} steps"
+            print(f"tlsdiff: {case_run.case.id} go{'>'.join(case_run.key)}: {what} ({case_run.seconds:.2f} s)",
+                  file=sys.stderr)
 
     with run:
         total = sum(len(run.keys(c)) for c in cases)
-        progress = terminal.Progress(total)
+        bar = terminal.Progress(total)
         try:
-            result = run.run(cases, on_done=lambda case_run: progress.step(case_run.case.id))
+            result = run.run(cases, on_done=done)
         finally:
-            progress.finish()
-    if args.json:
-        json_report.write(args.json, result.report())
-    if args.junit:
-        junit.write(args.junit, result.results, result.seconds)
-    if not args.quiet:
-        terminal.render(result.results, result.releases.rows)
-        if args.diff:
-            terminal.render_differences(result.results)
-    print(f"\n{terminal.summary_line(result.counts)} ({len(cases)} cases, {total} runs, {result.handshakes} "
-          f"connections, {result.seconds:.1f} s)")
+            bar.finish()
+    problems = [p for t in reports if (p := t.write(
+        json_report.dumps(result.report()) if t.flag == "--json" else junit.dumps(result.results, result.seconds)))]
+    try:
+        if not args.quiet:
+            terminal.render(result.results, result.releases.rows, out=screen)
+            if args.diff:
+                terminal.render_differences(result.results, out=screen)
+        print(f"\n{terminal.summary_line(result.counts)} ({len(cases)} cases, {total} runs, {result.handshakes} "
+              f"connections, {result.seconds:.1f} s)", file=screen)
+        screen.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    for problem in problems:
+        print(f"tlsdiff: {problem}", file=sys.stderr)
+    if problems:
+        return 2
     return 0 if result.ok else 1
 
 
+def _silence_stdout() -> None:
+    """The reader of our output went away (`| head`): say nothing more there."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(format="tlsdiff: %(message)s", level=logging.INFO, stream=sys.stderr)
+    logging.getLogger("tlsdiff.toolchains").setLevel(logging.WARNING)
     try:
-        args = _parser().parse_args(argv)
+        parser = _parser()
+        args = parser.parse_args(argv)
+        if args.version:
+            print(version_text())
+            return 0
+        if args.command is None:  # bare `tlsdiff`: say what it can do
+            parser.print_help()
+            return 0
         return {"toolchains": cmd_toolchains, "run": cmd_run, "diff": cmd_diff}[args.command](args)
     except UserError as exc:
         print(f"tlsdiff: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
     except KeyboardInterrupt:
         print("tlsdiff: interrupted", file=sys.stderr)
         return 130

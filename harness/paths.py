@@ -1,12 +1,25 @@
-"""Where tlsdiff keeps its caches and where the repository's own files are."""
+"""Where tlsdiff keeps its caches, and where its own data is: the go-peer sources
+and the default cases.
+
+In a checkout they are the repository's go-peer/ and cases/; an installed wheel
+carries them inside the package (tlsdiff/go_peer, tlsdiff/cases: pyproject.toml
+maps them there), so `tlsdiff run` works from any directory.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-GO_PEER_DIR = REPO_ROOT / "go-peer"
-CASES_DIR = REPO_ROOT / "cases"
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _data(installed: str, checkout: str) -> Path:
+    inside = _PACKAGE / installed
+    return inside if inside.is_dir() else _PACKAGE.parent / checkout
+
+
+GO_PEER_DIR = _data("go_peer", "go-peer")
+CASES_DIR = _data("cases", "cases")
 
 
 def cache_dir() -> Path:

@@ -1,8 +1,10 @@
 """Cases as pytest items: `pytest cases/ --go 1.19,1.27`.
 
-Each case file under the cases folder becomes one item per release key (a
-release, or an (a, b) pair for cross cases). Peers are built and started once
-per pytest session and shared by every item, as in `tlsdiff run`.
+Each case file under a case folder (tlsdiff's own, and each `--cases DIR`) becomes
+one item per release key (a release, or an (a, b) pair for cross cases), marked
+with the case's tags (`-m tls13`). Peers are built and started once per pytest
+session through one `tlsdiff.Run` and shared by every item, as in `tlsdiff run`.
+A bad option is one usage error, before anything is collected.
 """
 from __future__ import annotations
 
@@ -14,16 +16,53 @@ import pytest
 
 from .paths import CASES_DIR
 
+_RUN_KEY = pytest.StashKey[Any]()
+_FOLDERS_KEY = pytest.StashKey[list[Path]]()
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("tlsdiff")
     group.addoption("--go", default=os.environ.get("TLSDIFF_GO", "all"),
                     help="Go releases to run cases on: 'all', '1.19,1.27', '1.24.11' (default all)")
+    group.addoption("--goroot", action="append", default=[], type=Path,
+                    help="a Go installation to use first (repeatable)")
+    group.addoption("--runner", default="local", choices=["local", "docker"], help="how peers run (default local)")
+    group.addoption("--cases", action="append", default=[], type=Path, metavar="DIR",
+                    help="a folder of your own cases, collected beside tlsdiff's (repeatable)")
     group.addoption("--tlsdiff-timeout", type=float, default=5.0,
                     help="seconds a connection may take before the peer is judged hung")
 
 
-_RUN_KEY = pytest.StashKey[Any]()
+def pytest_configure(config: pytest.Config) -> None:
+    from . import toolchains
+    from .errors import UserError
+    from .scenario.catalog import case_folders
+    try:
+        toolchains.named_releases(config.getoption("--go"))  # names only: nothing is fetched yet
+        extra = case_folders(config.getoption("--cases"))
+    except UserError as exc:
+        raise pytest.UsageError(f"tlsdiff: {exc}") from None
+    config.stash[_FOLDERS_KEY] = [CASES_DIR, *extra]
+    for folder in extra:  # collect the user's folders without naming them twice
+        if str(folder) not in config.args:
+            config.args.append(str(folder))
+
+
+def _touches_cases(config: pytest.Config) -> bool:
+    """Will this session collect case files? (An argument is, holds or sits in a case folder.)"""
+    folders = [f.resolve() for f in config.stash[_FOLDERS_KEY]]
+    for arg in config.args:
+        path = Path(str(arg).split("::")[0]).resolve()
+        for folder in folders:
+            if path == folder or folder in path.parents or path in folder.parents:
+                return True
+    return False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Prepare before collecting, so a release that cannot be had is one usage error.
+    if _touches_cases(session.config):
+        _run(session.config)
 
 
 def _run(config: pytest.Config) -> Any:
@@ -32,10 +71,11 @@ def _run(config: pytest.Config) -> Any:
     from .runs import Run
     if _RUN_KEY not in config.stash:
         try:
-            run = Run(config.getoption("--go"), timeout=config.getoption("--tlsdiff-timeout"))
+            run = Run(config.getoption("--go"), goroots=config.getoption("--goroot"),
+                      runner=config.getoption("--runner"), timeout=config.getoption("--tlsdiff-timeout"))
             run.prepare()
         except UserError as exc:
-            raise pytest.UsageError(str(exc)) from None
+            raise pytest.UsageError(f"tlsdiff: {exc}") from None
         config.stash[_RUN_KEY] = run
     return config.stash[_RUN_KEY]
 
@@ -46,16 +86,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         run.close()
 
 
-def _is_case_file(path: Path) -> bool:
-    try:
-        path.resolve().relative_to(CASES_DIR.resolve())
-    except ValueError:
-        return False
-    return path.suffix == ".yaml"
+def _holder(config: pytest.Config, path: Path) -> Path | None:
+    """The case folder a case file belongs to, or None if it is not a case file."""
+    if path.suffix not in (".yaml", ".yml"):
+        return None
+    for folder in config.stash.get(_FOLDERS_KEY, [CASES_DIR]):
+        try:
+            path.resolve().relative_to(folder.resolve())
+            return folder
+        except ValueError:
+            continue
+    return None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if _is_case_file(file_path):
+    if _holder(parent.config, file_path) is not None:
         return CaseFile.from_parent(parent, path=file_path)
     return None
 
@@ -63,14 +108,22 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 class CaseFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         from .errors import UserError
+        from .scenario.catalog import case_id
         from .scenario.load import load_case
         from .scenario.model import key_text
+        folder = _holder(self.config, self.path)
+        assert folder is not None
         try:
-            case = load_case(self.path, CASES_DIR)
+            case = load_case(self.path, case_id=case_id(self.path.resolve(), folder.resolve()))
         except UserError as exc:
             raise pytest.UsageError(str(exc)) from None
+        for tag in case.tags:
+            self.config.addinivalue_line("markers", f"{tag}: tlsdiff cases tagged {tag}")
         for key in _run(self.config).keys(case):
-            yield CaseItem.from_parent(self, name=f"go{key_text(key)}", case=case, key=key)
+            item = CaseItem.from_parent(self, name=f"go{key_text(key)}", case=case, key=key)
+            for tag in case.tags:
+                item.add_marker(tag)
+            yield item
 
 
 class CaseFailed(Exception):

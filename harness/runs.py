@@ -63,7 +63,7 @@ def prepare_releases(spec: str, *, source: str = "--go", goroots: Sequence[Path]
             b = built.get(r.version)
             if isinstance(b, BuildFailure):
                 last = b.stderr.strip().splitlines()[-1] if b.stderr.strip() else "no output"
-                u = toolchains.Unavailable(r.version, r.line, f"peer build failed: {last}")
+                u = toolchains.Unavailable(r.requested or r.version, r.line, f"Go {r.version}: peer build failed: {last}")
                 unavailable.append(u)
                 rows.append(u)
                 continue
@@ -76,6 +76,11 @@ def prepare_releases(spec: str, *, source: str = "--go", goroots: Sequence[Path]
     # The same exact release may be requested twice ("1.24" and "1.24.11").
     seen: set[str] = set()
     available = [t for t in available if not (t.version in seen or seen.add(t.version))]
+    named = toolchains.named_releases(spec, source=source)
+    for u in unavailable:
+        if u.requested in named:  # asked for by name: a run without it answers another question
+            raise UserError(f"{source}: Go {u.requested} cannot be had here: "
+                            f"{u.reason.removeprefix(f'Go {u.requested}: ')}")
     if not available:
         reasons = "; ".join(f"{u.requested}: {u.reason}" for u in unavailable)
         raise UserError(f"{source}: no requested Go release is available: {reasons}")

@@ -21,10 +21,9 @@ from tlsdiff.compare import verdict_for
 from tlsdiff.errors import EnvironmentProblem
 from tlsdiff.execute import run_case
 from tlsdiff.observe.normalize import normalize_run
-from tlsdiff.paths import CASES_DIR
 from tlsdiff.peers import docker as docker_runner
 from tlsdiff.report.json_report import case_entry
-from tlsdiff.scenario.load import discover
+from tlsdiff import load_cases
 from tlsdiff.runs import Run
 
 CASE_IDS = ["resumption/tls13-same-server", "tickets/tls13-cross-release-shared-key"]
@@ -67,7 +66,7 @@ def docker_peers(edge_releases):
 
 @pytest.fixture(scope="module")
 def cases():
-    found = discover(CASE_IDS, CASES_DIR)
+    found = load_cases(CASE_IDS)
     assert [c.id for c in found] == CASE_IDS
     return found
 

@@ -80,11 +80,11 @@ def test_list_starts_no_peer(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["run", "--go", "1.20"], "no requested Go release is available"),
+    (["run", "--go", "1.20"], "--go: Go 1.20 cannot be had here: no provider has it"),
     (["run", "--go", "1.9"], "--go: '1.9' is not a Go release tlsdiff knows"),
     (["run", "--go", "one.two"], "--go: 'one.two'"),
     (["run", "nosuch/"], "case selector 'nosuch/'"),
-    (["run", "--workers", "0", "resumption/"], "--workers: 0"),
+    (["run", "--workers", "0", "resumption/"], "--workers: '0' is not allowed"),
     (["run", "--bogus"], "unrecognized arguments: --bogus"),
     (["toolchains", "--go", "1.20"], None),
 ])

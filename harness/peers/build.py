@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tlsdiff.paths import GO_PEER_DIR, cache_dir
+from tlsdiff.progress import busy
 from tlsdiff.toolchains import Toolchain
 from tlsdiff.toolchains.cache import locked, move_into_place, remove_stale
 
@@ -135,7 +136,8 @@ def build_peer(tc: Toolchain, *, src_dir: Path = GO_PEER_DIR, cache_root: Path |
             work.mkdir()
             _copy_sources(src_dir, work)
             (work / "go.mod").write_text(go_mod(tc))
-            _compile(tc, work, tmp / BINARY, cache_root)
+            with busy(f"building go-peer with Go {tc.version}"):
+                _compile(tc, work, tmp / BINARY, cache_root)
             _write_build_record(tc, work, tmp / "build.json")
             shutil.rmtree(work)
             move_into_place(tmp, out.parent)

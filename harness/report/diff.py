@@ -15,15 +15,41 @@ from ..errors import UserError
 
 
 def load(path: Path) -> dict[str, Any]:
+    """A tlsdiff JSON report, checked for the parts diff reads; UserError otherwise."""
     try:
-        report = json.loads(path.read_text())
+        raw = path.read_bytes()
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        report = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a JSON report (not UTF-8 text)") from None
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from None
     if not isinstance(report, dict) or report.get("tlsdiff_report") != 1:
         raise UserError(f"{path}: tlsdiff_report: expected a tlsdiff JSON report of schema 1")
+    problem = _shape_problem(report)
+    if problem:
+        raise UserError(f"{path}: {problem}")
     return report
+
+
+def _shape_problem(report: dict[str, Any]) -> str | None:
+    """Where a report lacks what diff reads: results[i].case, .verdict, .runs[key].verdict/observations."""
+    results = report.get("results")
+    if not isinstance(results, list):
+        return "results: expected a list of case results"
+    for i, r in enumerate(results):
+        if not isinstance(r, dict) or not isinstance(r.get("case"), str):
+            return f"results[{i}].case: expected a case id"
+        if not isinstance(r.get("runs"), dict) or not isinstance(r.get("verdict"), str):
+            return f"results[{i}] ({r['case']}): expected runs (an object) and verdict (a string)"
+        for key, run in r["runs"].items():
+            if not isinstance(run, dict) or not isinstance(run.get("verdict"), str) \
+                    or not isinstance(run.get("observations", {}), dict) \
+                    or not isinstance(run.get("observations", {}).get("steps", []), list):
+                return f"results[{i}].runs[{key!r}]: expected verdict and observations.steps"
+    return None
 
 
 def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -71,5 +71,9 @@ def build(results: list[CaseResult], toolchains: list[Any], capabilities: dict[s
     }
 
 
+def dumps(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=1, sort_keys=True) + "\n"
+
+
 def write(path: Path, report: dict[str, Any]) -> None:
-    path.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    path.write_text(dumps(report))

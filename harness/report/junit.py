@@ -8,7 +8,8 @@ from ..compare import CaseResult, Verdict
 from ..scenario.model import key_text
 
 
-def write(path: Path, results: list[CaseResult], seconds: float) -> None:
+def dumps(results: list[CaseResult], seconds: float) -> str:
+    """The JUnit XML document."""
     tests = sum(len(r.verdicts) for r in results)
     failures = sum(1 for r in results for v in r.verdicts.values() if v.verdict == Verdict.FAIL)
     errors = sum(1 for r in results for v in r.verdicts.values() if v.verdict == Verdict.ERROR)
@@ -28,4 +29,8 @@ def write(path: Path, results: list[CaseResult], seconds: float) -> None:
             elif v.verdict == Verdict.UNSUPPORTED:
                 ET.SubElement(tc, "skipped", message=v.reason)
     ET.indent(suites)
-    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def write(path: Path, results: list[CaseResult], seconds: float) -> None:
+    path.write_text(dumps(results, seconds))

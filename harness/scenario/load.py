@@ -17,8 +17,31 @@ from . import misbehaviours
 from .model import SESSION_STEPS, Case, Endpoint, Expectation, Pairing, Role, Step, StepKind
 from .ranges import parse_range
 from .schema import case_schema
-# libyaml's loader when PyYAML has it: ten times faster on a hundred case files.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: A case file is a page of YAML; anything this big is a mistake or an attack.
+MAX_CASE_BYTES = 256 * 1024
+# libyaml's parser when PyYAML has it: ten times faster on a hundred case files.
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
+    """Safe YAML that refuses a key given twice (the last would silently win)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice in one mapping (first on line {seen[key].line + 1})",
+                    key_node.start_mark)
+            try:
+                seen[key] = key_node.start_mark
+            except TypeError:  # an unhashable key: let the schema say what is wrong
+                pass
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", lambda loader, node: loader.construct_mapping(node))
 _AT = re.compile(r"^\+([0-9]+)(s|m|h|d)$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -74,23 +97,45 @@ def display(path: Path) -> str:
         return str(path)
 
 
-def case_id_for(path: Path, root: Path) -> str:
+def _read_text(path: Path, shown: str) -> str:
+    """The file as UTF-8 text, within the size limit; UserError otherwise."""
     try:
-        rel = path.resolve().relative_to(root.resolve())
-    except ValueError:
-        rel = Path(path.name)
-    return str(rel.with_suffix("")).replace("\\", "/")
-
-
-def load_case(path: Path, root: Path) -> Case:
-    """Load and validate one case file; raise UserError naming the problem."""
-    shown = display(path)
-    try:
-        text = path.read_text()
+        with path.open("rb") as f:
+            raw = f.read(MAX_CASE_BYTES + 1)
     except OSError as exc:
-        raise UserError(f"{shown}: cannot read: {exc.strerror}") from None
+        dangling = " (a symlink to a missing file)" if path.is_symlink() and not path.exists() else ""
+        raise UserError(f"{shown}: cannot read: {exc.strerror}{dangling}") from None
+    if len(raw) > MAX_CASE_BYTES:
+        raise UserError(f"{shown}: larger than {MAX_CASE_BYTES // 1024} KiB; a case file is a page of YAML")
     try:
-        data = yaml.load(text, Loader=_LOADER)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{shown}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                        "case files are UTF-8 YAML") from None
+
+
+def _refuse_aliases(text: str, shown: str) -> None:
+    """Anchors and aliases let a few hundred bytes expand to gigabytes; cases need neither."""
+    for event in yaml.parse(text, Loader=_BASE_LOADER):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            mark = event.start_mark
+            raise UserError(f"{shown}: line {mark.line + 1}, column {mark.column + 1}: YAML anchors and aliases "
+                            "(&name, *name) are not allowed in case files; write the value out")
+
+
+def load_case(path: Path, root: Path | None = None, *, case_id: str | None = None) -> Case:
+    """Load and validate one case file; raise UserError naming the problem.
+
+    Its id is case_id, or its path under root without the suffix.
+    """
+    shown = display(path)
+    if case_id is None:
+        from .catalog import case_id as id_under
+        case_id = id_under(path, root) if root is not None else path.stem
+    text = _read_text(path, shown)
+    try:
+        _refuse_aliases(text, shown)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -101,7 +146,7 @@ def load_case(path: Path, root: Path) -> Case:
     problem = _schema_error(shown, data)
     if problem:
         raise UserError(problem)
-    return _build(path, case_id_for(path, root), data)
+    return _build(path, case_id, data)
 
 
 def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
@@ -204,36 +249,8 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
     )
 
 
-def load_cases(selectors: Sequence[str] = (), root: Path | None = None) -> list[Case]:
-    """The cases matching the selectors under root (default: tlsdiff's own cases), validated."""
+def load_cases(selectors: Sequence[str] = (), folders: Sequence[Path] = ()) -> list[Case]:
+    """The cases matching the selectors in tlsdiff's own cases and the given folders, validated."""
     from ..paths import CASES_DIR
-    return discover(list(selectors), root or CASES_DIR)
-
-
-def discover(selectors: list[str], root: Path) -> list[Case]:
-    """Cases matching the selectors ('resumption/', 'binder/foo', a path), sorted by id.
-
-    No selector means every case under root. A selector matching nothing is an error.
-    """
-    files: list[Path] = []
-    for sel in selectors or [""]:
-        p = Path(sel)
-        found: list[Path]
-        if p.suffix in (".yaml", ".yml") and p.is_file():
-            found = [p]
-        elif sel and p.is_dir() and not (root / sel).is_dir():
-            found = sorted(p.rglob("*.yaml"))
-        else:
-            target = root / sel
-            if target.is_dir():
-                found = sorted(target.rglob("*.yaml"))
-            elif target.with_suffix(".yaml").is_file():
-                found = [target.with_suffix(".yaml")]
-            else:
-                found = sorted(f for f in root.rglob("*.yaml") if case_id_for(f, root).startswith(sel.rstrip("/")))
-        if not found:
-            raise UserError(f"case selector {sel!r}: no case under {root.name}/ matches; try 'tlsdiff run --list'")
-        files.extend(found)
-    unique = sorted(set(f.resolve() for f in files))
-    cases = [load_case(f, root) for f in unique]
-    return sorted(cases, key=lambda c: c.id)
+    from .catalog import case_folders, discover
+    return discover(selectors, case_folders(folders, default=CASES_DIR))

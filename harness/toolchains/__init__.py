@@ -26,7 +26,7 @@ from tlsdiff.toolchains.cache import Entry, FetchError, Offer, install, line_of,
 from tlsdiff.toolchains.cache import cached_versions, mark_newest_of_line, newest_cached, version_key
 
 __all__ = [
-    "Toolchain", "Unavailable", "newest_line", "parse_release_list", "resolve", "resolve_many", "describe",
+    "Toolchain", "Unavailable", "named_releases", "newest_line", "parse_release_list", "resolve", "resolve_many", "describe",
 ]
 
 PARALLEL_FETCHES = 2  # downloads and unpacking are I/O and CPU heavy; CI machines have 2 cores
@@ -76,6 +76,12 @@ def newest_line(cache_root: Path | None = None) -> str:
     offered = [line_of(r) for r in gobin.available()[0]] + debian.lines_offered()
     offered += [line_of(v) for v in cached_versions(cache_root)]
     return max(offered + [lines.FIRST_LINE], key=version_key)
+
+
+def named_releases(text: str, *, source: str = "--go") -> set[str]:
+    """The releases the text names one by one (what 'all' adds is not among them)."""
+    items = [i for i in re.split(r"[,\s]+", text.strip()) if i and i.lower() != "all"]
+    return {_normalise(item, source) for item in items}
 
 
 def parse_release_list(text: str, *, source: str = "--go", cache_root: Path | None = None) -> list[str]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from tlsdiff.paths import cache_dir
+from tlsdiff.progress import busy
 
 MARKER = "tlsdiff-toolchain.json"
 VERIFY_TIMEOUT_S = 60
@@ -269,7 +270,8 @@ def install(
         remove_stale(root, f".tmp-{version}-")
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=root))
         try:
-            goroot = fetch_into(tmp)
+            with busy(f"fetching Go {version} ({source})"):
+                goroot = fetch_into(tmp)
             output = verify(goroot, version)
             marker = {
                 "version": version, "provider": provider,

@@ -1,0 +1,231 @@
+"""The command line as a user meets it: usage, version, where reports go, which
+cases run, and bad input of every kind answered with one line and exit 2 before
+any work. Runs that need peers use the oldest and newest line."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import EDGE_RELEASES, REPO
+
+ONE_CASE = "resumption/tls13-same-server"
+
+
+def tlsdiff(*args: str, cwd: Path = REPO, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tlsdiff.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, input=stdin)
+
+
+def one_line_exit_2(p: subprocess.CompletedProcess, expected: str) -> None:
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "Traceback" not in p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], p.stderr
+
+
+def test_bare_tlsdiff_prints_usage() -> None:
+    p = tlsdiff()
+    assert p.returncode == 0 and p.stdout.startswith("usage: tlsdiff") and "run" in p.stdout
+
+
+def test_version_names_the_go_peer_source() -> None:
+    from tlsdiff.paths import GO_PEER_DIR
+    from tlsdiff.peers.build import peer_source_hash
+    p = tlsdiff("--version")
+    assert p.returncode == 0
+    assert p.stdout.startswith("tlsdiff 0.") and f"go-peer {peer_source_hash(GO_PEER_DIR)[:16]}" in p.stdout
+
+
+# ---------------------------------------------------------------- bad input, before any work
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["run", "--json", "/nonexistent-folder/r.json"], "--json: folder '/nonexistent-folder' does not exist"),
+    (["run", "--junit", "/tmp"], "--junit: '/tmp' is a folder"),
+    (["run", "--json", "-", "--junit", "-"], "only one report can go to standard output"),
+    (["run", "--timeout", "nan"], "--timeout: 'nan' is not allowed"),
+    (["run", "--timeout", "inf"], "--timeout: 'inf' is not allowed"),
+    (["run", "--timeout", "0.0001"], "--timeout: '0.0001' is not allowed; expected seconds from 0.1 to 600"),
+    (["run", "--workers", "1000"], "--workers: '1000' is not allowed"),
+    (["run", "--cases", "cases/resumption/tls13-same-server.yaml"], "is not a folder"),
+    (["run", "--cases", "/nonexistent-folder"], "--cases: '/nonexistent-folder' does not exist"),
+    (["run", "-k", "no-such-case-anywhere"], "-k no-such-case-anywhere: no case matches"),
+    (["run", "--tag", "nope"], "--tag nope: no case matches; tags in use:"),
+    (["run", ONE_CASE, "--go", "1.20,1.27"], "--go: Go 1.20 cannot be had here"),
+    (["diff", "README.md", "README.md"], "README.md: not JSON"),
+])
+def test_bad_flags_are_one_line(args: list[str], expected: str) -> None:
+    one_line_exit_2(tlsdiff(*args), expected)
+
+
+def _json_file(tmp_path: Path, name: str, content: object) -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(content))
+    return path
+
+
+@pytest.mark.parametrize("content, expected", [
+    ({"tlsdiff_report": 1}, "results: expected a list of case results"),
+    ({"tlsdiff_report": 1, "results": None}, "results: expected a list"),
+    ({"tlsdiff_report": 1, "results": [{"case": "a/b", "verdict": "pass"}]}, "results[0] (a/b): expected runs"),
+    ({"tlsdiff_report": 1, "results": [{"case": "a/b", "verdict": "pass", "runs": {"1.2": 3}}]},
+     "results[0].runs['1.2']: expected verdict"),
+])
+def test_diff_refuses_reports_it_cannot_read(tmp_path: Path, content: object, expected: str) -> None:
+    good = _json_file(tmp_path, "good.json", {"tlsdiff_report": 1, "results": []})
+    one_line_exit_2(tlsdiff("diff", str(good), str(_json_file(tmp_path, "bad.json", content))), expected)
+
+
+def test_diff_refuses_a_binary_file(tmp_path: Path) -> None:
+    blob = tmp_path / "blob.json"
+    blob.write_bytes(bytes(range(256)))
+    one_line_exit_2(tlsdiff("diff", str(blob), str(blob)), "not a JSON report (not UTF-8 text)")
+
+
+# ---------------------------------------------------------------- case files
+
+
+def _case_dir(tmp_path: Path, files: dict[str, bytes | str]) -> Path:
+    root = tmp_path / "mine"
+    for name, body in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body if isinstance(body, bytes) else body.encode())
+    return root
+
+
+GOOD = ("description: d\nsource: s\nservers: {s1: {}}\nclients: {c1: {}}\n"
+        "steps: [{connect: {client: c1, server: s1}}]\n")
+BOMB = 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n' \
+       'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n' \
+       'g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\ni: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n'
+
+
+@pytest.mark.parametrize("body, expected", [
+    (bytes(range(256)), "not UTF-8 text (byte 0x80 at offset 128)"),
+    ("description: café\n".encode("latin-1"), "not UTF-8 text"),
+    ("description: d\n".encode("utf-16"), "not UTF-8 text"),
+    (BOMB, "YAML anchors and aliases (&name, *name) are not allowed"),
+    (GOOD.replace("servers: {s1: {}}", "servers: {s1: {}, s1: {max_version: '1.2'}}"),
+     "key 's1' is given twice in one mapping"),
+    (GOOD + "description: again\n", "key 'description' is given twice"),
+    ("#" * (300 * 1024), "larger than 256 KiB"),
+], ids=["random-bytes", "latin-1", "utf-16", "alias-bomb", "duplicate-server", "duplicate-top-key", "5-mb"])
+def test_hostile_case_files_are_one_line(tmp_path: Path, body: bytes | str, expected: str) -> None:
+    root = _case_dir(tmp_path, {"c.yaml": body})
+    one_line_exit_2(tlsdiff("run", "--list", "--no-default-cases", "--cases", str(root)), expected)
+
+
+def test_a_dangling_symlink_is_named_as_itself(tmp_path: Path) -> None:
+    root = _case_dir(tmp_path, {"ok.yaml": GOOD})
+    (root / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    one_line_exit_2(tlsdiff("run", "--list", "--no-default-cases", "--cases", str(root)),
+                    "gone.yaml: cannot read: No such file or directory (a symlink to a missing file)")
+
+
+def test_a_symlink_loop_is_not_followed(tmp_path: Path) -> None:
+    root = _case_dir(tmp_path, {"area/ok.yaml": GOOD})
+    (root / "area" / "loop").symlink_to(root, target_is_directory=True)
+    p = tlsdiff("run", "--list", "--no-default-cases", "--cases", str(root))
+    assert p.returncode == 0, p.stderr
+    assert "area/ok " in p.stdout
+
+
+def test_user_case_folders_add_to_the_default_and_clashes_name_both_files(tmp_path: Path) -> None:
+    root = _case_dir(tmp_path, {"extra/one.yaml": GOOD})
+    p = tlsdiff("run", "--list", "--cases", str(root))
+    assert p.returncode == 0 and "extra/one " in p.stdout and ONE_CASE in p.stdout
+    clash = _case_dir(tmp_path / "b", {"resumption/tls13-same-server.yaml": GOOD})
+    p = tlsdiff("run", "--list", "--cases", str(clash))
+    one_line_exit_2(p, "case id 'resumption/tls13-same-server' is given by two files")
+    assert "tls13-same-server.yaml" in p.stderr and str(clash) in p.stderr
+
+
+def test_a_folder_given_as_selector_keeps_its_name_in_the_ids(tmp_path: Path) -> None:
+    a = _case_dir(tmp_path / "x", {"same.yaml": GOOD})
+    b = _case_dir(tmp_path / "y", {"same.yaml": GOOD})
+    p = tlsdiff("run", "--list", str(a), cwd=tmp_path)
+    assert p.returncode == 0 and "mine/same " in p.stdout
+    one_line_exit_2(tlsdiff("run", "--list", str(a), str(b), cwd=tmp_path), "case id 'mine/same' is given by two files")
+
+
+def test_an_id_the_peers_could_confuse_is_refused(tmp_path: Path) -> None:
+    root = _case_dir(tmp_path, {"a#b.yaml": GOOD})
+    one_line_exit_2(tlsdiff("run", "--list", "--no-default-cases", "--cases", str(root)),
+                    "case id 'a#b' has characters other than")
+
+
+def test_keyword_and_tag_select_cases() -> None:
+    p = tlsdiff("run", "--list", "-k", "altered", "--tag", "tls12")
+    assert p.returncode == 0, p.stderr
+    ids = [line.split()[0] for line in p.stdout.splitlines()[1:]]
+    assert ids and all("altered" in i for i in ids)
+    assert "binder/tls12-altered-master-secret" in ids and "binder/tls13-altered-secret" not in ids
+
+
+# ---------------------------------------------------------------- runs: where output goes
+
+
+def test_json_to_standard_output_is_parseable_and_the_matrix_goes_to_stderr(edge_releases) -> None:
+    p = tlsdiff("run", ONE_CASE, "--go", EDGE_RELEASES, "--json", "-")
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout)
+    assert [r["case"] for r in report["results"]] == [ONE_CASE]
+    assert ONE_CASE in p.stderr and "1 passed" in p.stderr
+
+
+def test_a_report_that_cannot_be_written_keeps_the_matrix_and_exits_2(edge_releases) -> None:
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    p = tlsdiff("run", ONE_CASE, "--go", EDGE_RELEASES, "--json", "/dev/full")
+    assert p.returncode == 2
+    assert ONE_CASE in p.stdout and "1 passed" in p.stdout  # the result is not lost
+    assert p.stderr.strip().splitlines()[-1] == "tlsdiff: --json: cannot write /dev/full: No space left on device"
+
+
+def test_a_closed_pipe_ends_quietly(edge_releases) -> None:
+    p = subprocess.run(f"{sys.executable} -m tlsdiff.cli run resumption/ --go {EDGE_RELEASES} | head -1",
+                       shell=True, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert p.stdout.strip() and "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr
+
+
+def test_all_with_an_unavailable_release_says_so_on_stderr_even_quiet(edge_releases) -> None:
+    from tlsdiff import toolchains
+    if "1.20" not in toolchains.parse_release_list("all"):
+        pytest.skip("'all' does not reach 1.20 here")
+    p = tlsdiff("run", ONE_CASE, "--go", "all", "-q")
+    assert p.returncode == 0, p.stderr
+    assert "tlsdiff: Go 1.20: unavailable, left out:" in p.stderr
+
+
+# ---------------------------------------------------------------- the pytest plugin
+
+
+def pytest_run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("go, expected", [
+    ("1.9", "ERROR: tlsdiff: --go: '1.9' is not a Go release tlsdiff knows"),
+    ("1.20", "ERROR: tlsdiff: --go: Go 1.20 cannot be had here"),
+])
+def test_plugin_reports_a_bad_go_once_as_a_usage_error(go: str, expected: str) -> None:
+    p = pytest_run("cases/", "--go", go)
+    assert p.returncode == 4, p.stdout + p.stderr
+    assert (p.stdout + p.stderr).count(expected) == 1 and "Traceback" not in p.stdout + p.stderr
+
+
+def test_plugin_tags_are_markers_and_user_folders_are_collected(tmp_path: Path, edge_releases) -> None:
+    newest = edge_releases.versions[-1]
+    p = pytest_run("cases/", "--go", newest, "-m", "tls12 and binder", "--collect-only")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "tls12-altered-master-secret.yaml" in p.stdout and "tls13-altered-secret.yaml" not in p.stdout
+    root = _case_dir(tmp_path, {"area/mine.yaml": GOOD.replace("source: s\n", "source: s\ntags: [mytag]\n")})
+    p = pytest_run("--go", newest, "--cases", str(root), "-m", "mytag", str(root))
+    assert p.returncode == 0 and "1 passed" in p.stdout, p.stdout + p.stderr
