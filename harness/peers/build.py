@@ -64,7 +64,8 @@ def _peers_dir(cache_root: Path | None) -> Path:
 
 
 def _key(tc: Toolchain, src_dir: Path) -> str:
-    return f"{tc.version}-{peer_source_hash(src_dir)[:16]}"
+    """What a built peer depends on: the toolchain's identity (not only its version) and the source."""
+    return f"{tc.version}-{(tc.digest or 'unknown')[:12]}-{peer_source_hash(src_dir)[:16]}"
 
 
 def peer_binary_path(tc: Toolchain, src_dir: Path = GO_PEER_DIR, cache_root: Path | None = None) -> Path:
@@ -109,25 +110,47 @@ def _compile(tc: Toolchain, work: Path, out: Path, cache_root: Path | None) -> N
         raise BuildFailure(tc.version, proc.stderr or proc.stdout)
 
 
-def _write_build_record(tc: Toolchain, work: Path, path: Path) -> None:
-    """What produced this binary, for whoever debugs a surprising result later."""
+def _write_build_record(tc: Toolchain, work: Path, path: Path, binary: Path) -> None:
+    """What produced this binary (for whoever debugs a surprising result later), and what it
+    was when built (so a damaged copy is rebuilt, not run)."""
+    st = binary.stat()
     record = {
-        "version": tc.version, "line": tc.line, "provider": tc.provider, "goroot": str(tc.goroot),
+        "binary_sha256": hashlib.sha256(binary.read_bytes()).hexdigest(),
+        "binary_size": st.st_size, "binary_mtime_ns": st.st_mtime_ns,
+        "version": tc.version, "name": tc.name, "digest": tc.digest, "line": tc.line, "provider": tc.provider,
+        "goroot": str(tc.goroot),
         "go_mod": (work / "go.mod").read_text(), "sources": [rel.as_posix() for rel in _sources(work)],
         "source_sha256": peer_source_hash(work),
     }
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
+def intact(binary: Path) -> bool:
+    """Is the cached binary the one that was built? Size and time from its record, and
+    when the time differs, its bytes."""
+    try:
+        record = json.loads((binary.parent / "build.json").read_text())
+        st = binary.stat()
+    except (OSError, ValueError):
+        return False
+    if "binary_sha256" not in record:
+        return False  # built by a tlsdiff that kept no record of it: build again
+    if st.st_size != record["binary_size"]:
+        return False
+    if st.st_mtime_ns == record["binary_mtime_ns"]:
+        return True
+    return hashlib.sha256(binary.read_bytes()).hexdigest() == record["binary_sha256"]
+
+
 def build_peer(tc: Toolchain, *, src_dir: Path = GO_PEER_DIR, cache_root: Path | None = None) -> Path:
-    """The go-peer binary for tc, built unless the cache has it; raises BuildFailure."""
+    """The go-peer binary for tc, built unless the cache has it intact; raises BuildFailure."""
     out = peer_binary_path(tc, src_dir, cache_root)
-    if out.is_file():
+    if intact(out):
         return out
     peers = out.parent.parent
     key = out.parent.name
     with locked(peers / ".locks" / f"{key}.lock"):
-        if out.is_file():
+        if intact(out):
             return out  # another process built it while we waited
         remove_stale(peers, f".tmp-{key}-")
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=peers))
@@ -136,9 +159,9 @@ def build_peer(tc: Toolchain, *, src_dir: Path = GO_PEER_DIR, cache_root: Path |
             work.mkdir()
             _copy_sources(src_dir, work)
             (work / "go.mod").write_text(go_mod(tc))
-            with busy(f"building go-peer with Go {tc.version}"):
+            with busy(f"building go-peer with Go {tc.name}"):
                 _compile(tc, work, tmp / BINARY, cache_root)
-            _write_build_record(tc, work, tmp / "build.json")
+            _write_build_record(tc, work, tmp / "build.json", tmp / BINARY)
             shutil.rmtree(work)
             move_into_place(tmp, out.parent)
         except BaseException:
@@ -150,8 +173,8 @@ def build_peer(tc: Toolchain, *, src_dir: Path = GO_PEER_DIR, cache_root: Path |
 def build_peers(
     tcs: list[Toolchain], *, src_dir: Path = GO_PEER_DIR, cache_root: Path | None = None, jobs: int = PARALLEL_BUILDS,
 ) -> dict[str, Path | BuildFailure]:
-    """build_peer for each toolchain, `jobs` at a time; version -> binary or its BuildFailure."""
-    unique = list({tc.version: tc for tc in tcs}.values())
+    """build_peer for each toolchain, `jobs` at a time; name -> binary or its BuildFailure."""
+    unique = list({tc.name: tc for tc in tcs}.values())
     if not unique:
         return {}
 
@@ -162,4 +185,4 @@ def build_peers(
             return failure
 
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(unique)))) as pool:
-        return dict(zip((tc.version for tc in unique), pool.map(one, unique)))
+        return dict(zip((tc.name for tc in unique), pool.map(one, unique)))

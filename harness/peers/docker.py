@@ -75,7 +75,12 @@ def engine(timeout: float = API_TIMEOUT_S) -> DockerClient:
 def image_tag(version: str, binary: Path) -> str:
     """tlsdiff-go-peer:<version>-<sha256 of the binary, 12 hex>: a rebuilt peer gets a new image."""
     digest = hashlib.sha256(binary.read_bytes()).hexdigest()
-    return f"{IMAGE_REPO}:{version}-{digest[:12]}"
+    return f"{IMAGE_REPO}:{_docker_safe(version)}-{digest[:12]}"
+
+
+def _docker_safe(name: str) -> str:
+    """A toolchain name in a tag or container name ('1.24.11+a1b2c3' has a '+' docker refuses)."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
 
 
 def _context(binary: Path) -> io.BytesIO:
@@ -174,7 +179,7 @@ def docker_pool(toolchains: list[Toolchain], binaries: dict[str, Path]) -> PeerP
     """A pool whose peers are containers of per-release FROM scratch images."""
     client = engine()
     remove_stale_containers(client)
-    wanted = {tc.version: binaries[tc.version] for tc in toolchains}
+    wanted = {tc.name: binaries[tc.name] for tc in toolchains}
     images = ensure_images(client, wanted)
     counter = itertools.count(1)
 
@@ -182,7 +187,7 @@ def docker_pool(toolchains: list[Toolchain], binaries: dict[str, Path]) -> PeerP
         if release == PYTHON_PEER:
             return python_peer_argv()  # tlspeer is this Python: it runs beside the harness
         # A fresh name per start: a killed container may still be being removed.
-        name = f"{NAME_PREFIX}{os.getpid()}-{release}-{next(counter)}"
+        name = f"{NAME_PREFIX}{os.getpid()}-{_docker_safe(release)}-{next(counter)}"
         return ["docker", "run", "-i", "--rm", "--network", "host", "--name", name, "--label", LABEL,
                 images[release]]
 

@@ -20,8 +20,8 @@ def release_rows(toolchains: list[Any], capabilities: dict[str, dict[str, Any]])
     rows = []
     for t in toolchains:
         if hasattr(t, "goroot"):
-            rows.append({"line": t.line, "version": t.version, "provider": t.provider, "available": True,
-                         "peer": capabilities.get(t.version, {})})
+            rows.append({"line": t.line, "version": t.version, "name": t.name, "provider": t.provider,
+                         "digest": t.digest, "available": True, "peer": capabilities.get(t.name, {})})
         else:
             rows.append({"line": t.line, "requested": t.requested, "available": False, "reason": t.reason})
     return rows

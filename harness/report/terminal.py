@@ -48,7 +48,7 @@ def _cell(r: CaseResult, key: tuple[str, ...]) -> str:
 
 
 def render(results: list[CaseResult], releases: list[Any], out: TextIO = sys.stdout) -> None:
-    versions = [t.version for t in releases if hasattr(t, "goroot")]
+    versions = [t.name for t in releases if hasattr(t, "goroot")]
     missing = [t for t in releases if not hasattr(t, "goroot")]
     same = [r for r in results if r.case.pairing == Pairing.SAME]
     cross = [r for r in results if r.case.pairing == Pairing.CROSS]

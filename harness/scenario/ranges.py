@@ -21,7 +21,9 @@ class Range:
     terms: tuple[tuple[str, Version], ...]
 
     def contains(self, version: str) -> bool:
-        v = parse_version(version)
+        """Is a release key's toolchain (its name: "1.24.11", "1.24.11+a1b2c3", "1.28-devel-…") inside?"""
+        from ..toolchains.lines import release_of_name
+        v = release_of_name(version)
         for op, bound in self.terms:
             if op == "line":
                 if v[: len(bound)] != bound:

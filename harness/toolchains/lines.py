@@ -35,6 +35,15 @@ def lines_through(newest: str) -> list[str]:
     return [f"1.{n}" for n in range(_FIRST_MINOR, max(minor_of(newest), _FIRST_MINOR) + 1)]
 
 
+def release_of_name(name: str) -> tuple[int, ...]:
+    """The release a toolchain's name stands for, for release ranges: "1.24.11+a1b2c3" (an edited
+    root) is 1.24.11; "1.28-devel-7f3c1a2" (a devel build) counts as 1.28.0."""
+    base = name.split("+", 1)[0]
+    if "-devel" in base:
+        base = base.split("-devel", 1)[0] + ".0"
+    return tuple(int(p) for p in base.split("."))
+
+
 def sort_key(release: str) -> tuple[int, int]:
     """Lines before their patches: "1.24" < "1.24.0" < "1.24.11" < "1.25"."""
     parts = [int(p) for p in release.split(".")]

@@ -1,0 +1,59 @@
+"""A toolchain is what it compiles, not its version string: a copy of a cached Go
+root with one crypto/tls error string edited gets its own peer and its own column,
+shows the edit, and leaves the stock release in the same run unchanged."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+CASE = "binder/tls13-altered-secret"
+STOCK_ERROR = "tls: invalid PSK binder"
+EDITED_ERROR = "tls: invalid PSK binder (edited by tlsdiff's test)"
+
+
+def _copy_goroot(src: Path, dest: Path) -> None:
+    """Hard links where the filesystem allows (fast, 300 MB untouched), else copies."""
+    def link_or_copy(a: str, b: str) -> None:
+        try:
+            os.link(a, b)
+        except OSError:
+            shutil.copy2(a, b)
+    shutil.copytree(src, dest, symlinks=True, copy_function=link_or_copy)
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.unlink()  # break the hard link: the stock file stays as it was
+    path.write_text(text.replace(old, new))
+
+
+def test_an_edited_goroot_is_its_own_column_and_shows_the_edit(edge_releases, tmp_path: Path) -> None:
+    stock = edge_releases.available[-1]  # the newest line, from tlsdiff's cache
+    edited = tmp_path / "go-edited"
+    _copy_goroot(stock.goroot, edited)
+    _edit(edited / "src" / "crypto" / "tls" / "handshake_server_tls13.go", f'"{STOCK_ERROR}"', f'"{EDITED_ERROR}"')
+    out = tmp_path / "r.json"
+    p = subprocess.run([sys.executable, "-m", "tlsdiff.cli", "run", CASE, "--go", stock.version,
+                        "--goroot", str(edited), "--json", str(out)],
+                       cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 1, p.stdout + p.stderr  # the edited column fails the case's expectation
+    report = json.loads(out.read_text())
+    rows = {r["name"]: r for r in report["releases"]}
+    (edited_name,) = [n for n in rows if n != stock.version]
+    assert edited_name.startswith(f"{stock.version}+") and rows[edited_name]["provider"] == "goroot"
+    assert rows[edited_name]["digest"] != rows[stock.version]["digest"]
+    runs = report["results"][0]["runs"]
+    assert runs[stock.version]["verdict"] == "pass"
+    assert runs[stock.version]["observations"]["steps"][1]["server"]["error"] == STOCK_ERROR
+    assert runs[edited_name]["verdict"] == "fail"
+    assert runs[edited_name]["observations"]["steps"][1]["server"]["error"] == EDITED_ERROR
+    assert f"go{edited_name}" in p.stdout and EDITED_ERROR in p.stdout
+    # The stock toolchain in the cache is untouched.
+    assert EDITED_ERROR not in (stock.goroot / "src/crypto/tls/handshake_server_tls13.go").read_text()
