@@ -13,7 +13,7 @@ from typing import Sequence
 
 from . import toolchains
 from .errors import UserError
-from .paths import CASES_DIR, GO_PEER_DIR
+from .paths import CASES_DIR
 from .runs import RUNNERS
 
 DEFAULT_RELEASES = "all"
@@ -51,13 +51,9 @@ def _workers(text: str) -> int:
 
 def version_text() -> str:
     """tlsdiff's version and the hash of the go-peer source it builds."""
-    from importlib.metadata import PackageNotFoundError, version
-    from .peers.build import peer_source_hash
-    try:
-        ours = version("tlsdiff")
-    except PackageNotFoundError:
-        ours = "unknown (not installed)"
-    return f"tlsdiff {ours} (go-peer {peer_source_hash(GO_PEER_DIR)[:16]})"
+    from .report.json_report import provenance
+    made_by = provenance()
+    return f"tlsdiff {made_by['version']} (go-peer {made_by['go_peer']})"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--list", action="store_true", help="list what would run; start no peer")
     r.add_argument("--json", metavar="FILE", help="write the JSON report here ('-': standard output)")
     r.add_argument("--junit", metavar="FILE", help="write JUnit XML here ('-': standard output)")
+    r.add_argument("--markdown", metavar="FILE", help="write a Markdown report here ('-': standard output)")
     r.add_argument("--runner", choices=list(RUNNERS), default="local", help="how peers run (default local)")
     r.add_argument("--workers", type=_workers, default=4, help="cases in flight at once (default 4)")
     r.add_argument("--timeout", type=_seconds, default=5.0,
@@ -136,10 +133,10 @@ def _releases_asked(args: argparse.Namespace) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from . import progress
-    from .report import json_report, junit, outputs, terminal
+    from .report import json_report, junit, markdown, outputs, terminal
     from .runs import Run
 
-    reports = outputs.targets([("--json", args.json), ("--junit", args.junit)])
+    reports = outputs.targets([("--json", args.json), ("--junit", args.junit), ("--markdown", args.markdown)])
     cases = _select(args)
     go = _releases_asked(args)
     run = Run(go, goroots=[Path(g) for g in args.goroot], runner=args.runner, timeout=args.timeout,
@@ -171,8 +168,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = run.run(cases, on_done=done)
         finally:
             bar.finish()
-    problems = [p for t in reports if (p := t.write(
-        json_report.dumps(result.report()) if t.flag == "--json" else junit.dumps(result.results, result.seconds)))]
+    made = {"--json": lambda: json_report.dumps(result.report()),
+            "--junit": lambda: junit.dumps(result.results, result.seconds, result.started_at),
+            "--markdown": lambda: markdown.render(result.results, result.releases.rows, result.counts, total)}
+    problems = [p for t in reports if (p := t.write(made[t.flag]()))]
     try:
         if not args.quiet:
             terminal.render(result.results, result.releases.rows, out=screen)

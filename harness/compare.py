@@ -198,6 +198,7 @@ class CaseResult:
     verdicts: dict[ReleaseKey, RunVerdict]
     classes: dict[ReleaseKey, str]
     diffs: list[dict[str, Any]]
+    seconds: dict[ReleaseKey, float] = field(default_factory=dict)  # how long each run took (not in JSON)
 
     @property
     def verdict(self) -> Verdict:

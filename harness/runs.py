@@ -127,6 +127,7 @@ class RunResult:
     prepare_seconds: float  # resolving, fetching and building
     handshakes: int
     runs: list[CaseRun] = field(repr=False, default_factory=list)  # the raw observations
+    started_at: str = ""  # when the cases started, ISO 8601 UTC (JUnit's timestamp)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -221,17 +222,22 @@ class Run:
     def run(self, cases: Sequence[Case], on_done: Callable[[CaseRun], None] | None = None) -> RunResult:
         """Every case on every release key, `workers` at a time; results in case order."""
         pool = self.pool
+        started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         started = time.monotonic()
         runs = run_all(cases, self.keys, pool, workers=self.workers, on_done=on_done,
                        conn_timeout_ms=self.timeout_ms)
         by_case: dict[str, dict[ReleaseKey, dict[str, Any]]] = {}
+        seconds: dict[str, dict[ReleaseKey, float]] = {}
         for r in runs:
             by_case.setdefault(r.case.id, {})[r.key] = normalize_run(r)
+            seconds.setdefault(r.case.id, {})[r.key] = r.seconds
         results = [compare_case(c, by_case[c.id]) for c in cases]
+        for result in results:
+            result.seconds = seconds[result.case.id]
         handshakes = sum(1 for r in runs for s in r.steps if s.client is not None)
-        seconds = time.monotonic() - started
         capabilities = {v: self._capabilities(v) for v in self.releases.versions}
-        return RunResult(results, self.releases, capabilities, seconds, self.prepare_seconds, handshakes, runs)
+        return RunResult(results, self.releases, capabilities, time.monotonic() - started, self.prepare_seconds,
+                         handshakes, runs, started_at)
 
     def run_one(self, case: Case, key: ReleaseKey) -> tuple[dict[str, Any], RunVerdict]:
         """One case on one release key: its observation document and verdict."""

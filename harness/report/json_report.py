@@ -60,10 +60,24 @@ def summary(results: list[CaseResult]) -> dict[str, int]:
     return counts
 
 
+def provenance() -> dict[str, str]:
+    """Which tlsdiff made a report: its version and the go-peer source it builds."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from ..paths import GO_PEER_DIR
+    from ..peers.build import peer_source_hash
+    try:
+        ours = version("tlsdiff")
+    except PackageNotFoundError:
+        ours = "unknown"
+    return {"version": ours, "go_peer": peer_source_hash(GO_PEER_DIR)[:16]}
+
+
 def build(results: list[CaseResult], toolchains: list[Any], capabilities: dict[str, dict[str, Any]],
           timing: dict[str, float]) -> dict[str, Any]:
     return {
         "tlsdiff_report": SCHEMA_VERSION,
+        "tlsdiff": provenance(),
         "releases": release_rows(toolchains, capabilities),
         "summary": summary(results),
         "results": [case_entry(r) for r in results],

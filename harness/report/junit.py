@@ -1,26 +1,35 @@
-"""JUnit XML: one test per case x release key, for CI dashboards."""
+"""JUnit XML for CI systems: a testsuite per case (its file, its id), a testcase per
+release key with its time, valid against the Jenkins xunit schema (junit-10.xsd,
+kept in tests/schemas/ and checked by the tests)."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..compare import CaseResult, Verdict
+from ..scenario.load import display
 from ..scenario.model import key_text
 
 
-def dumps(results: list[CaseResult], seconds: float) -> str:
-    """The JUnit XML document."""
+def dumps(results: list[CaseResult], seconds: float, timestamp: str = "") -> str:
+    """The JUnit XML document; timestamp is when the run started (ISO 8601, UTC)."""
+    counts = {v: sum(1 for r in results for x in r.verdicts.values() if x.verdict == v) for v in Verdict}
     tests = sum(len(r.verdicts) for r in results)
-    failures = sum(1 for r in results for v in r.verdicts.values() if v.verdict == Verdict.FAIL)
-    errors = sum(1 for r in results for v in r.verdicts.values() if v.verdict == Verdict.ERROR)
-    skipped = sum(1 for r in results for v in r.verdicts.values() if v.verdict == Verdict.UNSUPPORTED)
-    suites = ET.Element("testsuites", tests=str(tests), failures=str(failures), errors=str(errors),
-                        skipped=str(skipped), time=f"{seconds:.3f}")
-    suite = ET.SubElement(suites, "testsuite", name="tlsdiff", tests=str(tests), failures=str(failures),
-                          errors=str(errors), skipped=str(skipped))
+    suites = ET.Element("testsuites", name="tlsdiff", tests=str(tests), failures=str(counts[Verdict.FAIL]),
+                        errors=str(counts[Verdict.ERROR]), time=f"{seconds:.3f}")
     for r in results:
+        verdicts = list(r.verdicts.values())
+        suite = ET.SubElement(
+            suites, "testsuite", name=r.case.id, tests=str(len(verdicts)),
+            failures=str(sum(v.verdict == Verdict.FAIL for v in verdicts)),
+            errors=str(sum(v.verdict == Verdict.ERROR for v in verdicts)),
+            skipped=str(sum(v.verdict == Verdict.UNSUPPORTED for v in verdicts)),
+            time=f"{sum(r.seconds.values()):.3f}", file=display(r.case.path))
+        if timestamp:
+            suite.set("timestamp", timestamp)
         for key, v in r.verdicts.items():
-            tc = ET.SubElement(suite, "testcase", classname=r.case.id, name=f"go{key_text(key)}")
+            tc = ET.SubElement(suite, "testcase", classname=r.case.id, name=f"go{key_text(key)}",
+                               time=f"{r.seconds.get(key, 0.0):.3f}")
             text = "\n".join(v.failures())
             if v.verdict == Verdict.FAIL:
                 ET.SubElement(tc, "failure", message=(v.failures() or ["failed"])[0]).text = text
@@ -32,5 +41,5 @@ def dumps(results: list[CaseResult], seconds: float) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-def write(path: Path, results: list[CaseResult], seconds: float) -> None:
-    path.write_text(dumps(results, seconds))
+def write(path: Path, results: list[CaseResult], seconds: float, timestamp: str = "") -> None:
+    path.write_text(dumps(results, seconds, timestamp))

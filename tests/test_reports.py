@@ -1,0 +1,88 @@
+"""The reports CI systems and people read, from one real run on the oldest and newest
+line: JSON valid against tlsdiff's published schema, JUnit valid against the Jenkins
+xunit schema (with a time per test case, the run's timestamp and each case's file),
+and Markdown with the matrix and the cross-release grid."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+import xmlschema
+
+from conftest import EDGE_RELEASES, REPO
+
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+REPORT_SCHEMA = REPO / "harness" / "report" / "report.schema.json"
+CASES = ["binder/", "tickets/tls13-cross-release-shared-key"]
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory, edge_releases) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("reports")
+    paths = {"json": out / "r.json", "junit": out / "r.xml", "markdown": out / "r.md"}
+    p = subprocess.run([sys.executable, "-m", "tlsdiff.cli", "run", *CASES, "--go", EDGE_RELEASES, "-q",
+                        *(a for kind, path in paths.items() for a in (f"--{kind}", str(path)))],
+                       cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return paths
+
+
+def _validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(REPORT_SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_json_report_is_valid_and_says_who_made_it(reports, edge_releases) -> None:
+    from tlsdiff.paths import GO_PEER_DIR
+    from tlsdiff.peers.build import peer_source_hash
+    report = json.loads(reports["json"].read_text())
+    errors = [f"{e.json_path}: {e.message[:200]}" for e in _validator().iter_errors(report)]
+    assert errors == []
+    assert report["tlsdiff"]["go_peer"] == peer_source_hash(GO_PEER_DIR)[:16]
+    assert [r["name"] for r in report["releases"]] == edge_releases.versions
+    assert all(len(r["digest"]) == 64 for r in report["releases"])
+
+
+def test_golden_report_entries_are_valid_results() -> None:
+    schema = json.loads(REPORT_SCHEMA.read_text())
+    entry = jsonschema.Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/result"})
+    golden = sorted((Path(__file__).parent / "data" / "golden").glob("*.json"))
+    assert golden
+    for path in golden:
+        assert list(entry.iter_errors(json.loads(path.read_text()))) == [], path.name
+
+
+def test_a_report_missing_a_field_is_invalid(reports) -> None:
+    report = json.loads(reports["json"].read_text())
+    del report["results"][0]["runs"]
+    assert not _validator().is_valid(report)
+
+
+def test_junit_is_valid_against_the_published_xsd(reports) -> None:
+    xmlschema.XMLSchema(str(SCHEMAS / "junit-10.xsd")).validate(str(reports["junit"]))
+    root = ET.parse(reports["junit"]).getroot()
+    suites = root.findall("testsuite")
+    assert {s.get("name") for s in suites} >= {"binder/tls13-altered-secret", "tickets/tls13-cross-release-shared-key"}
+    for suite in suites:
+        assert suite.get("file", "").startswith("cases/") and suite.get("file").endswith(".yaml")
+        assert suite.get("timestamp", "").endswith("Z")
+        for case in suite.findall("testcase"):
+            assert float(case.get("time")) > 0
+    unsupported = root.find("testsuite[@name='binder/tls13-altered-secret']")
+    assert unsupported is not None and unsupported.get("skipped") == "1"
+    assert "skipped" not in root.attrib  # Jenkins' schema has no skipped on testsuites
+
+
+def test_markdown_has_the_matrix_and_the_grid(reports, edge_releases) -> None:
+    text = reports["markdown"].read_text()
+    old, new = edge_releases.versions
+    assert text.startswith("## tlsdiff: ")
+    assert f"| case | {old} | {new} |" in text
+    assert "| `binder/tls13-altered-secret` | – | A |" in text
+    assert "**`tickets/tls13-cross-release-shared-key`** (rows: release a, columns: release b)" in text
