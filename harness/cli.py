@@ -15,6 +15,7 @@ from . import toolchains
 from .errors import UserError
 from .paths import CASES_DIR
 from .runs import RUNNERS
+from .shards import parse_shard
 
 DEFAULT_RELEASES = "all"
 MAX_TIMEOUT_S = 600.0
@@ -89,6 +90,15 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", "-q", action="store_true", help="no matrix, only the summary line")
     r.add_argument("--verbose", "-v", action="store_true", help="a line per finished run, and more detail")
     r.add_argument("--diff", action="store_true", help="after the matrix, what the releases disagree on, value by value")
+    r.add_argument("--shard", metavar="K/N", help="run only shard K of N of the (case, release) runs; merge the "
+                                                  "shards' JSON reports with 'tlsdiff merge'")
+
+    m = sub.add_parser("merge", help="merge the JSON reports of 'run --shard K/N' into the whole run's reports")
+    m.add_argument("reports", nargs="+", type=Path, help="the shards' JSON reports, every shard once")
+    m.add_argument("--json", metavar="FILE", help="write the merged JSON report here ('-': standard output)")
+    m.add_argument("--junit", metavar="FILE", help="write JUnit XML here ('-': standard output)")
+    m.add_argument("--markdown", metavar="FILE", help="write a Markdown report here ('-': standard output)")
+    m.add_argument("--quiet", "-q", action="store_true", help="no matrix, only the summary line")
 
     d = sub.add_parser("diff", help="what changed between two JSON reports (exit 1 if anything did)")
     d.add_argument("old", type=Path, help="the earlier report (tlsdiff run --json)")
@@ -133,10 +143,11 @@ def _releases_asked(args: argparse.Namespace) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from . import progress
-    from .report import json_report, junit, markdown, outputs, terminal
+    from .report import outputs, terminal
     from .runs import Run
 
     reports = outputs.targets([("--json", args.json), ("--junit", args.junit), ("--markdown", args.markdown)])
+    shard = parse_shard(args.shard) if args.shard else None
     cases = _select(args)
     go = _releases_asked(args)
     run = Run(go, goroots=[Path(g) for g in args.goroot], runner=args.runner, timeout=args.timeout,
@@ -165,20 +176,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         total = sum(len(run.keys(c)) for c in cases)
         bar = terminal.Progress(total)
         try:
-            result = run.run(cases, on_done=done)
+            result = run.run(cases, on_done=done, shard=shard)
         finally:
             bar.finish()
-    made = {"--json": lambda: json_report.dumps(result.report()),
-            "--junit": lambda: junit.dumps(result.results, result.seconds, result.started_at),
-            "--markdown": lambda: markdown.render(result.results, result.releases.rows, result.counts, total)}
-    problems = [p for t in reports if (p := t.write(made[t.flag]()))]
+    runs = sum(len(r.verdicts) for r in result.results)
+    summary = (f"{terminal.summary_line(result.counts)} ({len(cases)} cases, {runs} runs, {result.handshakes} "
+               f"connections, {result.seconds:.1f} s)")
+    return _report(args, reports, result.results, result.releases.rows, result.report(), result.started_at,
+                   summary, screen)
+
+
+def _report(args: argparse.Namespace, targets: list, results: list, rows: list, report: dict, started_at: str,
+            summary: str, screen) -> int:  # type: ignore[no-untyped-def]
+    """Write the reports, then the matrix and the summary; 0, 1 (a case failed) or 2 (a report was not written)."""
+    from .compare import Verdict
+    from .report import json_report, junit, markdown, terminal
+    counts = report["summary"]
+    made = {"--json": lambda: json_report.dumps(report),
+            "--junit": lambda: junit.dumps(results, report["timing"].get("run_seconds", 0.0), started_at),
+            "--markdown": lambda: markdown.render(results, rows, counts, sum(len(r.verdicts) for r in results))}
+    problems = [p for t in targets if (p := t.write(made[t.flag]()))]
     try:
         if not args.quiet:
-            terminal.render(result.results, result.releases.rows, out=screen)
-            if args.diff:
-                terminal.render_differences(result.results, out=screen)
-        print(f"\n{terminal.summary_line(result.counts)} ({len(cases)} cases, {total} runs, {result.handshakes} "
-              f"connections, {result.seconds:.1f} s)", file=screen)
+            terminal.render(results, rows, out=screen)
+            if getattr(args, "diff", False):
+                terminal.render_differences(results, out=screen)
+        print(f"\n{summary}", file=screen)
         screen.flush()
     except BrokenPipeError:
         _silence_stdout()
@@ -186,7 +209,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"tlsdiff: {problem}", file=sys.stderr)
     if problems:
         return 2
-    return 0 if result.ok else 1
+    return 1 if any(r.verdict in (Verdict.FAIL, Verdict.ERROR) for r in results) else 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from .report import diff, json_report, outputs, terminal
+    from .shards import check_shards, merge_results, rows_of
+    targets = outputs.targets([("--json", args.json), ("--junit", args.junit), ("--markdown", args.markdown)])
+    reports = [(str(p), diff.load(p)) for p in args.reports]
+    check_shards(reports)
+    shards = [r for _, r in reports]
+    results = merge_results(shards)
+    rows, capabilities = rows_of(shards[0])
+    timing = {"prepare_seconds": max(r["timing"].get("prepare_seconds", 0) for r in shards),
+              "run_seconds": round(sum(r["timing"].get("run_seconds", 0) for r in shards), 3),
+              "handshakes": sum(r["timing"].get("handshakes", 0) for r in shards),
+              "runs": {case: {k: s for r in shards for k, s in r["timing"].get("runs", {}).get(case, {}).items()}
+                       for case in sorted({c for r in shards for c in r["timing"].get("runs", {})})}}
+    report = json_report.build(results, rows, capabilities, timing)
+    screen = sys.stderr if any(t.to_stdout for t in targets) else sys.stdout
+    summary = (f"{terminal.summary_line(report['summary'])} ({len(results)} cases, "
+               f"{sum(len(r.verdicts) for r in results)} runs, merged from {len(shards)} shards)")
+    return _report(args, targets, results, rows, report, "", summary, screen)
 
 
 def _silence_stdout() -> None:
@@ -207,7 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:  # bare `tlsdiff`: say what it can do
             parser.print_help()
             return 0
-        return {"toolchains": cmd_toolchains, "run": cmd_run, "diff": cmd_diff}[args.command](args)
+        commands = {"toolchains": cmd_toolchains, "run": cmd_run, "diff": cmd_diff, "merge": cmd_merge}
+        return commands[args.command](args)
     except UserError as exc:
         print(f"tlsdiff: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -110,8 +110,11 @@ class RunVerdict:
     verdict: Verdict
     checks: list[Check] = field(default_factory=list)
     reason: str = ""
+    messages: list[str] | None = None  # the failures as a report gave them (a merge has no checks)
 
     def failures(self) -> list[str]:
+        if self.messages is not None:
+            return list(self.messages)
         msgs = [c.message() for c in self.checks if c.outcome != CheckOutcome.PASS]
         return ([self.reason] if self.reason else []) + msgs
 

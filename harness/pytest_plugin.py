@@ -108,13 +108,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 class CaseFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         from .errors import UserError
-        from .scenario.catalog import case_id
         from .scenario.load import load_case
         from .scenario.model import key_text
         folder = _holder(self.config, self.path)
         assert folder is not None
         try:
-            case = load_case(self.path, case_id=case_id(self.path.resolve(), folder.resolve()))
+            case = load_case(self.path.resolve(), folder.resolve())
         except UserError as exc:
             raise pytest.UsageError(str(exc)) from None
         for tag in case.tags:

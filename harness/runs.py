@@ -31,7 +31,8 @@ from .observe.normalize import normalize_run
 from .peers.build import BuildFailure, build_peers
 from .peers.pool import PeerPool
 from .peers.protocol import PeerFailure
-from .scenario.model import Case, Pairing, ReleaseKey
+from .scenario.model import Case, Pairing, ReleaseKey, key_text
+from .shards import Shard, case_set
 
 RUNNERS = ("local", "docker")
 
@@ -142,15 +143,21 @@ class RunResult:
         """Every expectation held and no peer failed."""
         return not any(r.verdict in (Verdict.FAIL, Verdict.ERROR) for r in self.results)
 
+    shard: dict[str, Any] | None = None  # {index, count, cases} for a shard of a run
+
     @property
-    def timing(self) -> dict[str, float]:
+    def timing(self) -> dict[str, Any]:
+        per_run = {r.case.id: {key_text(k): round(s, 3) for k, s in r.seconds.items()} for r in self.results}
         return {"prepare_seconds": round(self.prepare_seconds, 3), "run_seconds": round(self.seconds, 3),
-                "handshakes": self.handshakes}
+                "handshakes": self.handshakes, "runs": per_run}
 
     def report(self) -> dict[str, Any]:
         """The JSON report (docs/report-json.md)."""
         from .report import json_report
-        return json_report.build(self.results, self.releases.rows, self.capabilities, self.timing)
+        report = json_report.build(self.results, self.releases.rows, self.capabilities, self.timing)
+        if self.shard is not None:
+            report["shard"] = self.shard
+        return report
 
 
 class Run:
@@ -219,25 +226,34 @@ class Run:
     def keys(self, case: Case) -> list[ReleaseKey]:
         return keys_for(case, self.releases.versions)
 
-    def run(self, cases: Sequence[Case], on_done: Callable[[CaseRun], None] | None = None) -> RunResult:
-        """Every case on every release key, `workers` at a time; results in case order."""
+    def run(self, cases: Sequence[Case], on_done: Callable[[CaseRun], None] | None = None,
+            shard: Shard | None = None) -> RunResult:
+        """Every case on every release key, `workers` at a time; results in case order.
+
+        With a shard, only its share of the (case, key) runs (shards.py)."""
         pool = self.pool
+        order = [(c.id, k) for c in cases for k in self.keys(c)]
+        taken = {job for i, job in enumerate(order) if shard is None or shard.takes(i)}
+
+        def keys(case: Case) -> list[ReleaseKey]:
+            return [k for k in self.keys(case) if (case.id, k) in taken]
         started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         started = time.monotonic()
-        runs = run_all(cases, self.keys, pool, workers=self.workers, on_done=on_done,
-                       conn_timeout_ms=self.timeout_ms)
+        runs = run_all(cases, keys, pool, workers=self.workers, on_done=on_done, conn_timeout_ms=self.timeout_ms)
         by_case: dict[str, dict[ReleaseKey, dict[str, Any]]] = {}
         seconds: dict[str, dict[ReleaseKey, float]] = {}
         for r in runs:
             by_case.setdefault(r.case.id, {})[r.key] = normalize_run(r)
             seconds.setdefault(r.case.id, {})[r.key] = r.seconds
-        results = [compare_case(c, by_case[c.id]) for c in cases]
+        # A shard reports the cases it ran; the merge puts every case back together.
+        results = [compare_case(c, by_case.get(c.id, {})) for c in cases if shard is None or c.id in by_case]
         for result in results:
-            result.seconds = seconds[result.case.id]
+            result.seconds = seconds.get(result.case.id, {})
         handshakes = sum(1 for r in runs for s in r.steps if s.client is not None)
         capabilities = {v: self._capabilities(v) for v in self.releases.versions}
+        mark = None if shard is None else {"index": shard.index, "count": shard.count, "cases": case_set(cases)}
         return RunResult(results, self.releases, capabilities, time.monotonic() - started, self.prepare_seconds,
-                         handshakes, runs, started_at)
+                         handshakes, runs, started_at, mark)
 
     def run_one(self, case: Case, key: ReleaseKey) -> tuple[dict[str, Any], RunVerdict]:
         """One case on one release key: its observation document and verdict."""

@@ -42,6 +42,7 @@ def case_entry(r: CaseResult) -> dict[str, Any]:
         }
     return {
         "case": r.case.id,
+        "file": r.case.file,
         "description": r.case.description,
         "source": r.case.source,
         "tags": list(r.case.tags),

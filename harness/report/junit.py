@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..compare import CaseResult, Verdict
-from ..scenario.load import display
 from ..scenario.model import key_text
 
 
@@ -24,19 +23,20 @@ def dumps(results: list[CaseResult], seconds: float, timestamp: str = "") -> str
             failures=str(sum(v.verdict == Verdict.FAIL for v in verdicts)),
             errors=str(sum(v.verdict == Verdict.ERROR for v in verdicts)),
             skipped=str(sum(v.verdict == Verdict.UNSUPPORTED for v in verdicts)),
-            time=f"{sum(r.seconds.values()):.3f}", file=display(r.case.path))
+            time=f"{sum(r.seconds.values()):.3f}", file=r.case.file)
         if timestamp:
             suite.set("timestamp", timestamp)
         for key, v in r.verdicts.items():
             tc = ET.SubElement(suite, "testcase", classname=r.case.id, name=f"go{key_text(key)}",
                                time=f"{r.seconds.get(key, 0.0):.3f}")
-            text = "\n".join(v.failures())
+            failures = v.failures()
+            first = failures[0].splitlines()[0] if failures and failures[0] else ""
             if v.verdict == Verdict.FAIL:
-                ET.SubElement(tc, "failure", message=(v.failures() or ["failed"])[0]).text = text
+                ET.SubElement(tc, "failure", message=first or "failed").text = "\n".join(failures)
             elif v.verdict == Verdict.ERROR:
-                ET.SubElement(tc, "error", message=v.reason.splitlines()[0] if v.reason else "error").text = text
+                ET.SubElement(tc, "error", message=first or "error").text = "\n".join(failures)
             elif v.verdict == Verdict.UNSUPPORTED:
-                ET.SubElement(tc, "skipped", message=v.reason)
+                ET.SubElement(tc, "skipped", message=first)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 

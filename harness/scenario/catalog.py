@@ -78,10 +78,11 @@ def _select(sel: str, folders: Sequence[Path]) -> list[tuple[Path, Path]]:
             if not sel or cid.startswith(prefix + "/") or (not sel.endswith("/") and cid.startswith(prefix))]
 
 
-def select_files(selectors: Iterable[str], folders: Sequence[Path]) -> list[tuple[Path, str]]:
-    """(file, id) for the selectors (no selector: every case), sorted by id; UserError on
-    a selector that matches nothing, a bad id, or two files with one id."""
-    chosen: dict[str, Path] = {}
+def select_files(selectors: Iterable[str], folders: Sequence[Path]) -> list[tuple[Path, str, str]]:
+    """(file, id, how reports name the file) for the selectors (no selector: every case),
+    sorted by id; UserError on a selector that matches nothing, a bad id, or two files
+    with one id."""
+    chosen: dict[str, tuple[Path, str]] = {}
     names = ", ".join(f"{f.name}/" for f in folders) or "no case folder"
     for sel in list(selectors) or [""]:
         found = _select(sel, folders)
@@ -93,16 +94,16 @@ def select_files(selectors: Iterable[str], folders: Sequence[Path]) -> list[tupl
                 raise UserError(f"{display(path)}: case id {cid!r} has characters other than letters, digits, "
                                 "'.', '_', '-' and '/'; rename the file")
             other = chosen.get(cid)
-            if other is not None and other.absolute() != path.absolute():
-                raise UserError(f"case id {cid!r} is given by two files: {display(other)} and {display(path)}; "
+            if other is not None and other[0].absolute() != path.absolute():
+                raise UserError(f"case id {cid!r} is given by two files: {display(other[0])} and {display(path)}; "
                                 "rename one")
-            chosen[cid] = path
-    return sorted(((p, cid) for cid, p in chosen.items()), key=lambda pc: pc[1])
+            chosen[cid] = (path, f"{holder.absolute().name}/{cid}{path.suffix}")
+    return sorted(((p, cid, f) for cid, (p, f) in chosen.items()), key=lambda pcf: pcf[1])
 
 
 def discover(selectors: Iterable[str], folders: Sequence[Path]) -> list[Case]:
     """The cases matching the selectors in the folders, loaded and validated, sorted by id."""
-    return [load_case(path, case_id=cid) for path, cid in select_files(selectors, folders)]
+    return [load_case(path, case_id=cid, file=f) for path, cid, f in select_files(selectors, folders)]
 
 
 def filter_cases(cases: Sequence[Case], keywords: Sequence[str] = (), tags: Sequence[str] = ()) -> list[Case]:

@@ -4,6 +4,7 @@ Every problem becomes one UserError line: file, field path, value, expectation.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -123,15 +124,18 @@ def _refuse_aliases(text: str, shown: str) -> None:
                             "(&name, *name) are not allowed in case files; write the value out")
 
 
-def load_case(path: Path, root: Path | None = None, *, case_id: str | None = None) -> Case:
+def load_case(path: Path, root: Path | None = None, *, case_id: str | None = None, file: str = "") -> Case:
     """Load and validate one case file; raise UserError naming the problem.
 
-    Its id is case_id, or its path under root without the suffix.
+    Its id is case_id, or its path under root without the suffix; `file` is how
+    reports name it (default: its path under root's parent).
     """
     shown = display(path)
     if case_id is None:
         from .catalog import case_id as id_under
         case_id = id_under(path, root) if root is not None else path.stem
+    if not file:
+        file = (f"{root.absolute().name}/{case_id}{path.suffix}" if root is not None else path.name)
     text = _read_text(path, shown)
     try:
         _refuse_aliases(text, shown)
@@ -146,7 +150,7 @@ def load_case(path: Path, root: Path | None = None, *, case_id: str | None = Non
     problem = _schema_error(shown, data)
     if problem:
         raise UserError(problem)
-    return _build(path, case_id, data)
+    return dataclasses.replace(_build(path, case_id, data), file=file)
 
 
 def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
