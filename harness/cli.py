@@ -83,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--json", metavar="FILE", help="write the JSON report here ('-': standard output)")
     r.add_argument("--junit", metavar="FILE", help="write JUnit XML here ('-': standard output)")
     r.add_argument("--markdown", metavar="FILE", help="write a Markdown report here ('-': standard output)")
+    r.add_argument("--github", metavar="FILE", help="write GitHub Actions error annotations here ('-': standard output)")
     r.add_argument("--runner", choices=list(RUNNERS), default="local", help="how peers run (default local)")
     r.add_argument("--workers", type=_workers, default=4, help="cases in flight at once (default 4)")
     r.add_argument("--timeout", type=_seconds, default=5.0,
@@ -98,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--json", metavar="FILE", help="write the merged JSON report here ('-': standard output)")
     m.add_argument("--junit", metavar="FILE", help="write JUnit XML here ('-': standard output)")
     m.add_argument("--markdown", metavar="FILE", help="write a Markdown report here ('-': standard output)")
+    m.add_argument("--github", metavar="FILE", help="write GitHub Actions error annotations here ('-': standard output)")
     m.add_argument("--quiet", "-q", action="store_true", help="no matrix, only the summary line")
 
     d = sub.add_parser("diff", help="what changed between two JSON reports (exit 1 if anything did)")
@@ -146,7 +148,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .report import outputs, terminal
     from .runs import Run
 
-    reports = outputs.targets([("--json", args.json), ("--junit", args.junit), ("--markdown", args.markdown)])
+    reports = outputs.targets([("--json", args.json), ("--junit", args.junit), ("--markdown", args.markdown),
+                               ("--github", args.github)])
     shard = parse_shard(args.shard) if args.shard else None
     cases = _select(args)
     go = _releases_asked(args)
@@ -190,11 +193,12 @@ def _report(args: argparse.Namespace, targets: list, results: list, rows: list, 
             summary: str, screen) -> int:  # type: ignore[no-untyped-def]
     """Write the reports, then the matrix and the summary; 0, 1 (a case failed) or 2 (a report was not written)."""
     from .compare import Verdict
-    from .report import json_report, junit, markdown, terminal
+    from .report import github, json_report, junit, markdown, terminal
     counts = report["summary"]
     made = {"--json": lambda: json_report.dumps(report),
             "--junit": lambda: junit.dumps(results, report["timing"].get("run_seconds", 0.0), started_at),
-            "--markdown": lambda: markdown.render(results, rows, counts, sum(len(r.verdicts) for r in results))}
+            "--markdown": lambda: markdown.render(results, rows, counts, sum(len(r.verdicts) for r in results)),
+            "--github": lambda: github.render(results)}
     problems = [p for t in targets if (p := t.write(made[t.flag]()))]
     try:
         if not args.quiet:
@@ -215,7 +219,8 @@ def _report(args: argparse.Namespace, targets: list, results: list, rows: list, 
 def cmd_merge(args: argparse.Namespace) -> int:
     from .report import diff, json_report, outputs, terminal
     from .shards import check_shards, merge_results, rows_of
-    targets = outputs.targets([("--json", args.json), ("--junit", args.junit), ("--markdown", args.markdown)])
+    targets = outputs.targets([("--json", args.json), ("--junit", args.junit), ("--markdown", args.markdown),
+                               ("--github", args.github)])
     reports = [(str(p), diff.load(p)) for p in args.reports]
     check_shards(reports)
     shards = [r for _, r in reports]

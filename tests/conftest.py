@@ -39,6 +39,7 @@ def update(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture(scope="session")
 def recorded() -> dict:
     """case id -> (Case, {release key: observation document}) from tests/data/raw, normalized here."""
+    import dataclasses
     import json
     from tlsdiff.execute import CaseRun, StepResult
     from tlsdiff.observe.normalize import normalize_run
@@ -49,6 +50,7 @@ def recorded() -> dict:
     for path in sorted(RAW.glob("*.json")):
         raw = json.loads(path.read_text())
         case = out.get(raw["case"], (load_cases([raw["case"]])[0], {}))[0]
+        case = dataclasses.replace(case, file=f"cases/{case.id}.yaml")  # the same from any working directory
         run = CaseRun(case, tuple(raw["key"]), [StepResult(**s) for s in raw["steps"]], raw["unsupported"],
                       raw["failure"], raw["stderr"])
         out.setdefault(case.id, (case, {}))[1][run.key] = normalize_run(run)

@@ -78,6 +78,15 @@ def _select(sel: str, folders: Sequence[Path]) -> list[tuple[Path, Path]]:
             if not sel or cid.startswith(prefix + "/") or (not sel.endswith("/") and cid.startswith(prefix))]
 
 
+def report_name(path: Path, folder: Path, cid: str) -> str:
+    """How reports name a case file: relative to the working directory when inside it (so
+    GitHub can annotate it in the repository), else under its case folder's name."""
+    try:
+        return path.absolute().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return f"{folder.absolute().name}/{cid}{path.suffix}"
+
+
 def select_files(selectors: Iterable[str], folders: Sequence[Path]) -> list[tuple[Path, str, str]]:
     """(file, id, how reports name the file) for the selectors (no selector: every case),
     sorted by id; UserError on a selector that matches nothing, a bad id, or two files
@@ -97,7 +106,7 @@ def select_files(selectors: Iterable[str], folders: Sequence[Path]) -> list[tupl
             if other is not None and other[0].absolute() != path.absolute():
                 raise UserError(f"case id {cid!r} is given by two files: {display(other[0])} and {display(path)}; "
                                 "rename one")
-            chosen[cid] = (path, f"{holder.absolute().name}/{cid}{path.suffix}")
+            chosen[cid] = (path, report_name(path, holder, cid))
     return sorted(((p, cid, f) for cid, (p, f) in chosen.items()), key=lambda pcf: pcf[1])
 
 

@@ -135,7 +135,8 @@ def load_case(path: Path, root: Path | None = None, *, case_id: str | None = Non
         from .catalog import case_id as id_under
         case_id = id_under(path, root) if root is not None else path.stem
     if not file:
-        file = (f"{root.absolute().name}/{case_id}{path.suffix}" if root is not None else path.name)
+        from .catalog import report_name
+        file = report_name(path, root if root is not None else path.parent, case_id)
     text = _read_text(path, shown)
     try:
         _refuse_aliases(text, shown)

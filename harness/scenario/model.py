@@ -97,7 +97,7 @@ class Case:
     endpoints: dict[str, Endpoint]
     steps: tuple[Step, ...]
     expectations: tuple[Expectation, ...] = field(default=())
-    file: str = ""  # the file under its case folder's parent, as reports name it: "cases/resumption/x.yaml"
+    file: str = ""  # how reports name the file: "cases/resumption/x.yaml" (scenario/catalog.report_name)
 
     @property
     def area(self) -> str:
