@@ -322,6 +322,16 @@ func ticketKeys(hexKeys []string) ([][32]byte, error) {
 	return keys, nil
 }
 
+// cipherSuiteNames lists, sorted, the suite names this release knows (hello).
+func cipherSuiteNames() []string {
+	names := []string{}
+	for _, s := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		names = append(names, s.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
 func cipherSuiteByName(name string) (uint16, bool) {
 	for _, s := range tls.CipherSuites() {
 		if s.Name == name {

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -20,6 +21,16 @@ var curveIDs = map[string]tls.CurveID{
 	"X25519MLKEM768":        4588,
 	"SecP384r1MLKEM1024":    4589,
 	"X25519Kyber768Draft00": 0x6399,
+}
+
+// groupNames lists, sorted, the group names a case may use (hello).
+func groupNames() []string {
+	names := []string{}
+	for name := range curveIDs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func curveByName(name string) (tls.CurveID, bool) {

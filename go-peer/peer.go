@@ -63,6 +63,8 @@ func opHello(p *peer, _ json.RawMessage) (interface{}, error) {
 		"connection_state_fields": connectionStateFields(),
 		"apis":                    apis(),
 		"misbehaviours":           misbehaviours(),
+		"cipher_suites":           cipherSuiteNames(),
+		"groups":                  groupNames(),
 		"protocol":                2,
 	}, nil
 }

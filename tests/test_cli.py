@@ -115,7 +115,18 @@ BOMB = 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a
      "key 's1' is given twice in one mapping"),
     (GOOD + "description: again\n", "key 'description' is given twice"),
     ("#" * (300 * 1024), "larger than 256 KiB"),
-], ids=["random-bytes", "latin-1", "utf-16", "alias-bomb", "duplicate-server", "duplicate-top-key", "5-mb"])
+    (GOOD + "expect: [{step: 1, releases: '>=1.25 <1.21', client: {hrr: false}}]\n",
+     "'>=1.25 <1.21' matches no Go release"),
+    (GOOD + "expect: [{step: 1, releases: '1.99', client: {hrr: false}}]\n", "'1.99' matches no Go release"),
+    (GOOD + "expect: [{step: 1, releases: '1.2', client: {hrr: false}}]\n", "(a line is 1.21, not 1.2)"),
+    (GOOD.replace("servers: {s1: {}}", "servers: {s1: {cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA265]}}"),
+     "'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA265' is not allowed; expected one of: TLS_AES_128_GCM_SHA256"),
+    (GOOD.replace("servers: {s1: {}}", "servers: {s1: {curve_preferences: [X25518]}}"), "'X25518' is not allowed"),
+    (GOOD.replace("clients: {c1: {}}", "clients: {c1: {cache: m, cache_capacity: 99999999999999999999999}}"),
+     "is greater than the maximum of 1000000"),
+    (GOOD.replace("server: s1}", "server: s1, at: '+99999999999999999999d'}"), "is too far; expected at most +36500d"),
+], ids=["random-bytes", "latin-1", "utf-16", "alias-bomb", "duplicate-server", "duplicate-top-key", "5-mb",
+        "empty-range", "future-line", "line-1.2", "misspelt-suite", "misspelt-group", "huge-capacity", "huge-clock"])
 def test_hostile_case_files_are_one_line(tmp_path: Path, body: bytes | str, expected: str) -> None:
     root = _case_dir(tmp_path, {"c.yaml": body})
     one_line_exit_2(tlsdiff("run", "--list", "--no-default-cases", "--cases", str(root)), expected)
@@ -229,3 +240,17 @@ def test_plugin_tags_are_markers_and_user_folders_are_collected(tmp_path: Path, 
     root = _case_dir(tmp_path, {"area/mine.yaml": GOOD.replace("source: s\n", "source: s\ntags: [mytag]\n")})
     p = pytest_run("--go", newest, "--cases", str(root), "-m", "mytag", str(root))
     assert p.returncode == 0 and "1 passed" in p.stdout, p.stdout + p.stderr
+
+
+def test_the_python_peer_runs_isolated_from_the_working_directory(tmp_path: Path, edge_releases) -> None:
+    trap = tmp_path / "tlspeerd"
+    trap.mkdir()
+    witness = tmp_path / "executed"
+    (trap / "__init__.py").write_text(f"open({str(witness)!r}, 'w').write('x')\n")
+    (trap / "__main__.py").write_text(f"open({str(witness)!r}, 'w').write('x')\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    p = subprocess.run([sys.executable, "-m", "tlsdiff.cli", "run", "binder/pyclient-corrupt-binder", "--go",
+                        edge_releases.versions[-1], "-q"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert not witness.exists()

@@ -13,7 +13,7 @@ import pytest
 import vocabulary_docs
 from tlsdiff.compare import WORST_FIRST, Verdict
 from tlsdiff.observe.fields import EXPECTABLE, SIDE_FIELDS, STATE, STATE_FIELDS
-from tlsdiff.scenario import misbehaviours
+from tlsdiff.scenario import misbehaviours, tls_names
 from tlsdiff.scenario.model import StepKind
 from tlsdiff.scenario.schema import case_schema
 from tlsdiff.toolchains.cache import version_key
@@ -75,6 +75,20 @@ def test_side_fields_are_what_normalize_writes(recorded_docs) -> None:
     for side in sides:
         assert set(side) == {f.name for f in SIDE_FIELDS}
         assert list(side["state"]) == list(STATE_FIELDS)
+
+
+# ---------------------------------------------------------------- TLS names
+
+
+def test_suite_names_are_what_the_releases_know(go_hellos) -> None:
+    for version, hello in go_hellos.items():
+        assert set(hello["cipher_suites"]) <= set(tls_names.CIPHER_SUITES), version
+    assert set().union(*(h["cipher_suites"] for h in go_hellos.values())) == set(tls_names.CIPHER_SUITES)
+
+
+def test_group_names_are_the_go_peers(go_hellos) -> None:
+    for version, hello in go_hellos.items():
+        assert set(hello["groups"]) == set(tls_names.GROUPS), version
 
 
 # ---------------------------------------------------------------- misbehaviours

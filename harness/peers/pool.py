@@ -14,8 +14,10 @@ PYTHON_PEER = "python"
 
 
 def python_peer_argv() -> list[str]:
-    """tlspeer runs with the harness's own interpreter, as a separate process."""
-    return [sys.executable, "-m", "tlspeerd"]
+    """tlspeer runs with the harness's own interpreter, as a separate process, isolated
+    (-I): not from the working directory, PYTHONPATH or the user's site folder, so a
+    folder that happens to hold a `tlspeerd/` cannot put its code in the run."""
+    return [sys.executable, "-I", "-m", "tlspeerd"]
 
 
 @dataclass

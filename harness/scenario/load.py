@@ -16,7 +16,7 @@ import yaml
 from ..errors import UserError
 from . import misbehaviours
 from .model import SESSION_STEPS, Case, Endpoint, Expectation, Pairing, Role, Step, StepKind
-from .ranges import parse_range
+from .ranges import parse_range, possible
 from .schema import case_schema
 #: A case file is a page of YAML; anything this big is a mistake or an attack.
 MAX_CASE_BYTES = 256 * 1024
@@ -45,6 +45,18 @@ class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
 _Loader.add_constructor("tag:yaml.org,2002:map", lambda loader, node: loader.construct_mapping(node))
 _AT = re.compile(r"^\+([0-9]+)(s|m|h|d)$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: The case clock goes at most a century past its epoch (2026-01-01); Go's time and
+#: the certificates of the run are meaningless beyond that.
+MAX_AT_SECONDS = 36500 * 86400
+
+
+@lru_cache(maxsize=1)
+def _release_lines() -> tuple[int, int]:
+    """(first, last) minor of the lines a range may name: 1.19 to the line after the newest
+    a provider offers (room for a devel build of the next release)."""
+    from ..toolchains import newest_line
+    from ..toolchains.lines import FIRST_LINE, minor_of
+    return minor_of(FIRST_LINE), minor_of(newest_line()) + 1
 
 
 @lru_cache(maxsize=1)
@@ -194,6 +206,8 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
                 m = _AT.match(args["at"])
                 assert m  # the schema checked the form
                 new_at = int(m.group(1)) * _UNIT[m.group(2)]
+                if new_at > MAX_AT_SECONDS:
+                    raise fail(f"steps[{i}].connect.at", f"{args['at']!r} is too far; expected at most +36500d")
                 if new_at < at:
                     raise fail(f"steps[{i}].connect.at", f"{args['at']!r} goes back in time; the clock of each step must not be earlier than the step before")
                 at = new_at
@@ -238,6 +252,10 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
                     ranges[key] = parse_range(raw[key])
                 except ValueError as exc:
                     raise fail(f"{where}.{key}", str(exc)) from None
+                first, last = _release_lines()
+                if not possible(ranges[key], first, last):
+                    raise fail(f"{where}.{key}", f"{raw[key]!r} matches no Go release from 1.{first} to 1.{last}; "
+                                                 "expected a range some release falls in (a line is 1.21, not 1.2)")
         sides = {side: dict(raw[side]) for side in ("client", "server", "session") if side in raw}
         expectations.append(Expectation(n, sides, ranges.get("releases"), ranges.get("a"), ranges.get("b"), raw.get("why", ""), i))
 

@@ -69,7 +69,7 @@ KNOBS: tuple[Knob, ...] = (
        "TLS 1.2: a hello that offers a session (ticket or session ID) has no extended_master_secret"),
     _k("two_hrrs", S, PYTHON, _TRUE, "true", "answers ClientHello 2 with a second HelloRetryRequest"),
     _k("hrr_no_change", S, PYTHON, _TRUE, "true", "a HelloRetryRequest for a group the client already shared"),
-    _k("hrr_cookie", S, PYTHON, {"type": "string", "minLength": 1}, "text",
+    _k("hrr_cookie", S, PYTHON, {"type": "string", "minLength": 1, "maxLength": 1024}, "text",
        "puts a cookie in its HelloRetryRequest and requires it back"),
     _k("ticket_lifetime", S, PYTHON, {"type": "integer", "minimum": 0, "maximum": 4294967295}, "s",
        "the lifetime of its NewSessionTickets (0, 604801, …); in TLS 1.2 the lifetime hint"),

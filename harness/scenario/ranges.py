@@ -37,6 +37,18 @@ class Range:
         return True
 
 
+def possible(r: Range, first_minor: int, last_minor: int) -> bool:
+    """Does any release of lines 1.first_minor .. 1.last_minor fall in the range?
+
+    A range is an interval of releases, so trying the ends of each line and the
+    releases next to each bound is enough."""
+    candidates = {(1, m, p) for m in range(first_minor, last_minor + 1) for p in (0, 999)}
+    for _, bound in r.terms:
+        b = bound + (0,) * (3 - len(bound))
+        candidates |= {(1, b[1], max(0, b[2] + d)) for d in (-1, 0, 1)}
+    return any(first_minor <= v[1] <= last_minor and r.contains(".".join(map(str, v))) for v in candidates)
+
+
 def parse_range(text: str) -> Range:
     """Parse a range; raise ValueError with what was expected."""
     terms: list[tuple[str, Version]] = []

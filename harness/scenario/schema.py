@@ -16,6 +16,7 @@ from typing import Any
 from ..observe.fields import side_schema
 from .misbehaviours import schema_for
 from .model import Role
+from .tls_names import CIPHER_SUITES, GROUPS, VERSIONS
 
 SKELETON_PATH = Path(__file__).with_name("case.schema.json")
 
@@ -27,6 +28,9 @@ def case_schema() -> dict[str, Any]:
     defs["side"] = side_schema()
     defs["client_misbehaviour"] = schema_for(Role.CLIENT)
     defs["server_misbehaviour"] = schema_for(Role.SERVER)
+    defs["version"] = {"enum": list(VERSIONS)}
+    defs["group"] = {"enum": list(GROUPS)}
+    defs["common"]["cipher_suites"]["items"] = {"enum": list(CIPHER_SUITES)}
     return schema
 
 
