@@ -7,11 +7,13 @@ import argparse
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Sequence
 
-from . import toolchains
+from . import children, toolchains
 from .errors import UserError
 from .paths import CASES_DIR
 from .runs import RUNNERS
@@ -163,8 +165,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     # The matrix goes where no report does: a report on standard output stays parseable.
     screen = sys.stderr if any(t.to_stdout for t in reports) else sys.stdout
+    interrupts = _Interrupts()
+    interrupts.install()
     with progress.Reminder():
         releases = run.prepare()
+    interrupts.running = True
     for u in releases.unavailable:
         print(f"tlsdiff: Go {u.requested}: unavailable, left out: {u.reason}", file=sys.stderr)
 
@@ -179,14 +184,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         total = sum(len(run.keys(c)) for c in cases)
         bar = terminal.Progress(total)
         try:
-            result = run.run(cases, on_done=done, shard=shard)
+            result = run.run(cases, on_done=done, shard=shard, stop=interrupts.stop)
         finally:
             bar.finish()
     runs = sum(len(r.verdicts) for r in result.results)
-    summary = (f"{terminal.summary_line(result.counts)} ({len(cases)} cases, {runs} runs, {result.handshakes} "
-               f"connections, {result.seconds:.1f} s)")
-    return _report(args, reports, result.results, result.releases.rows, result.report(), result.started_at,
+    summary = (f"{terminal.summary_line(result.counts)} ({len(result.results)} cases, {runs} runs, "
+               f"{result.handshakes} connections, {result.seconds:.1f} s)")
+    if result.interrupted:
+        summary += f"; interrupted: {total - runs} of {total} runs did not run"
+    code = _report(args, reports, result.results, result.releases.rows, result.report(), result.started_at,
                    summary, screen)
+    return 130 if result.interrupted and code != 2 else code
 
 
 def _report(args: argparse.Namespace, targets: list, results: list, rows: list, report: dict, started_at: str,
@@ -238,6 +246,33 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return _report(args, targets, results, rows, report, "", summary, screen)
 
 
+class _Interrupts:
+    """Ctrl-C and SIGTERM. While preparing: end every build and fetch at once (their
+    process groups) and stop. While running: the first stops scheduling, the runs in
+    flight end, and the reports of what finished are written, marked interrupted;
+    the second exits at once."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.running = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if not self.running:
+            children.kill_all()
+            raise KeyboardInterrupt
+        if self.stop.is_set():
+            children.kill_all()
+            print("tlsdiff: interrupted again: stopping now", file=sys.stderr, flush=True)
+            os._exit(130)
+        self.stop.set()
+        print("tlsdiff: interrupted: no new runs; the ones in flight finish, then the reports are written "
+              "(interrupt again to stop now)", file=sys.stderr, flush=True)
+
+
 def _silence_stdout() -> None:
     """The reader of our output went away (`| head`): say nothing more there."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -265,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return 1
     except KeyboardInterrupt:
+        children.kill_all()
         print("tlsdiff: interrupted", file=sys.stderr)
         return 130
 

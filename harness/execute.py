@@ -8,6 +8,7 @@ is killed by the protocol client; the step records why and the run goes on.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -211,14 +212,24 @@ def _session_step(case: Case, step: Step, key: ReleaseKey, prefix: str, pool: Pe
 
 def run_all(cases: Iterable[Case], keys_for: Callable[[Case], list[ReleaseKey]], pool: PeerPool,
             workers: int = 4, on_done: Callable[[CaseRun], None] | None = None,
-            conn_timeout_ms: int = CONNECT_TIMEOUT_MS) -> list[CaseRun]:
-    """Run every case on every key, a few at a time; results in a stable order."""
+            conn_timeout_ms: int = CONNECT_TIMEOUT_MS, stop: threading.Event | None = None) -> list[CaseRun]:
+    """Run every case on every key, a few at a time; results in a stable order.
+
+    Once `stop` is set no run starts; the runs in flight end as they would."""
     jobs = [(case, key) for case in cases for key in keys_for(case)]
+
+    def one(case: Case, key: ReleaseKey) -> CaseRun | None:
+        if stop is not None and stop.is_set():
+            return None
+        return run_case(case, key, pool, conn_timeout_ms)
+
     with ThreadPoolExecutor(max_workers=workers) as ex:
-        futures = [ex.submit(run_case, case, key, pool, conn_timeout_ms) for case, key in jobs]
+        futures = [ex.submit(one, case, key) for case, key in jobs]
         runs = []
         for fut in futures:
             run = fut.result()
+            if run is None:
+                continue
             if on_done:
                 on_done(run)
             runs.append(run)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,6 +151,7 @@ class RunResult:
         return not any(r.verdict in (Verdict.FAIL, Verdict.ERROR) for r in self.results)
 
     shard: dict[str, Any] | None = None  # {index, count, cases} for a shard of a run
+    interrupted: bool = False  # stopped early: the results are of the runs that finished
 
     @property
     def timing(self) -> dict[str, Any]:
@@ -163,6 +165,8 @@ class RunResult:
         report = json_report.build(self.results, self.releases.rows, self.capabilities, self.timing)
         if self.shard is not None:
             report["shard"] = self.shard
+        if self.interrupted:
+            report["interrupted"] = True
         return report
 
 
@@ -233,10 +237,12 @@ class Run:
         return keys_for(case, self.releases.versions)
 
     def run(self, cases: Sequence[Case], on_done: Callable[[CaseRun], None] | None = None,
-            shard: Shard | None = None) -> RunResult:
+            shard: Shard | None = None, stop: threading.Event | None = None) -> RunResult:
         """Every case on every release key, `workers` at a time; results in case order.
 
-        With a shard, only its share of the (case, key) runs (shards.py)."""
+        With a shard, only its share of the (case, key) runs (shards.py). Once `stop`
+        is set no further run starts, and the result is of the runs that finished,
+        marked interrupted."""
         pool = self.pool
         order = [(c.id, k) for c in cases for k in self.keys(c)]
         taken = {job for i, job in enumerate(order) if shard is None or shard.takes(i)}
@@ -245,21 +251,24 @@ class Run:
             return [k for k in self.keys(case) if (case.id, k) in taken]
         started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         started = time.monotonic()
-        runs = run_all(cases, keys, pool, workers=self.workers, on_done=on_done, conn_timeout_ms=self.timeout_ms)
+        runs = run_all(cases, keys, pool, workers=self.workers, on_done=on_done, conn_timeout_ms=self.timeout_ms,
+                       stop=stop)
         by_case: dict[str, dict[ReleaseKey, dict[str, Any]]] = {}
         seconds: dict[str, dict[ReleaseKey, float]] = {}
         for r in runs:
             by_case.setdefault(r.case.id, {})[r.key] = normalize_run(r)
             seconds.setdefault(r.case.id, {})[r.key] = r.seconds
         # A shard reports the cases it ran; the merge puts every case back together.
-        results = [compare_case(c, by_case.get(c.id, {})) for c in cases if shard is None or c.id in by_case]
+        interrupted = stop is not None and stop.is_set()
+        results = [compare_case(c, by_case.get(c.id, {})) for c in cases
+                   if (shard is None and not interrupted) or c.id in by_case]
         for result in results:
             result.seconds = seconds.get(result.case.id, {})
         handshakes = sum(1 for r in runs for s in r.steps if s.client is not None)
         capabilities = {v: self._capabilities(v) for v in self.releases.versions}
         mark = None if shard is None else {"index": shard.index, "count": shard.count, "cases": case_set(cases)}
         return RunResult(results, self.releases, capabilities, time.monotonic() - started, self.prepare_seconds,
-                         handshakes, runs, started_at, mark)
+                         handshakes, runs, started_at, mark, interrupted)
 
     def run_one(self, case: Case, key: ReleaseKey) -> tuple[dict[str, Any], RunVerdict]:
         """One case on one release key: its observation document and verdict."""

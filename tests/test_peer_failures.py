@@ -48,3 +48,36 @@ def test_crashed_peer_mid_case_is_reported_and_run_goes_on(local_peers, edge_rel
     assert "exited with status -9" in verdict.reason
     again = run_case(CASE, (release,), local_peers)
     assert verdict_for(CASE, (release,), normalize_run(again)).verdict == "pass"
+
+
+def test_a_peer_that_stops_answering_twice_is_given_up_for_the_run(tmp_path) -> None:
+    """A deterministic hang (here: a peer that answers hello and nothing else) costs its
+    timeout twice, not once per case: then the pool refuses at once, with the stderr."""
+    import sys
+
+    from tlsdiff.peers.pool import PeerPool
+    from tlsdiff.peers.protocol import PeerFailure
+    import pytest
+
+    mute = tmp_path / "mute_peer.py"
+    mute.write_text(
+        "import json, sys\n"
+        "for line in sys.stdin:\n"
+        "    req = json.loads(line)\n"
+        "    if req['op'] == 'hello':\n"
+        "        print(json.dumps({'id': req['id'], 'ok': True, 'result': {'protocol': 2}}), flush=True)\n"
+        "    else:\n"
+        "        print('stuck in ' + req['op'], file=sys.stderr, flush=True)\n")
+    pool = PeerPool(lambda release: [sys.executable, str(mute)])
+    try:
+        for _ in range(2):
+            with pytest.raises(PeerFailure, match="no response within"):
+                pool.get("9.9").call("configure", {}, timeout=0.3)
+        started = time.monotonic()
+        with pytest.raises(PeerFailure) as err:
+            pool.get("9.9")
+        assert time.monotonic() - started < 0.1
+        assert "stopped answering 2 times in this run" in str(err.value)
+        assert "stuck in configure" in err.value.stderr
+    finally:
+        pool.close()

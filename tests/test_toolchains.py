@@ -508,9 +508,10 @@ def test_build_peers_in_parallel_reports_failures(real, cache_root: Path, tmp_pa
 @pytest.mark.network
 def test_concurrent_builds_of_one_peer_build_once(real, cache_root: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from tlsdiff import children
     src = _package(tmp_path / "hello", HELLO + "\n// another variant\n")
-    log = CallLog(subprocess.run)
-    monkeypatch.setattr(subprocess, "run", log)
+    log = CallLog(children.run)  # builds run in a process group of their own
+    monkeypatch.setattr(children, "run", log)
     paths: list[Path] = []
 
     def build() -> None:

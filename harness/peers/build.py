@@ -16,6 +16,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tlsdiff import children
 from tlsdiff.paths import GO_PEER_DIR, cache_dir
 from tlsdiff.progress import busy
 from tlsdiff.toolchains import Toolchain
@@ -102,8 +103,7 @@ def _compile(tc: Toolchain, work: Path, out: Path, cache_root: Path | None) -> N
     """Run go build in work; raise BuildFailure with the compiler's stderr."""
     cmd = [str(tc.go()), "build", "-trimpath", "-buildvcs=false", "-o", str(out), "."]
     try:
-        proc = subprocess.run(cmd, cwd=work, env=build_env(tc, cache_root), capture_output=True,
-                              text=True, timeout=BUILD_TIMEOUT_S)
+        proc = children.run(cmd, cwd=work, env=build_env(tc, cache_root), timeout=BUILD_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise BuildFailure(tc.version, str(exc)) from exc
     if proc.returncode != 0 or not out.is_file():

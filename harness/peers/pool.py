@@ -20,9 +20,15 @@ def python_peer_argv() -> list[str]:
     return [sys.executable, "-I", "-m", "tlspeerd"]
 
 
+#: A peer that stops answering this many times in a run is not started again: a
+#: deterministic hang would otherwise cost its full timeout on every later case.
+MAX_HANGS = 2
+
+
 @dataclass
 class PeerPool:
-    """Starts a peer per release on first use and restarts it after a failure.
+    """Starts a peer per release on first use and restarts it after a failure; a peer
+    that stops answering twice is marked failed for the rest of the run.
 
     make_argv gives the command that starts the peer of a release: the binary for
     the local runner, `docker run -i ...` for the docker runner. on_exit is handed
@@ -36,15 +42,27 @@ class PeerPool:
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     restarts: dict[str, int] = field(default_factory=dict)
+    hangs: dict[str, int] = field(default_factory=dict)
+    given_up: dict[str, PeerFailure] = field(default_factory=dict)  # release -> why it is not started again
 
     def get(self, release: str) -> PeerProcess:
         with self._lock:
             release_lock = self._locks.setdefault(release, threading.Lock())
         # One lock per release: a restart of one peer does not stall the others.
         with release_lock:
+            if release in self.given_up:
+                raise self.given_up[release]
             peer = self._peers.get(release)
             if peer is not None and not peer.dead:
                 return peer
+            if peer is not None and peer.hung:
+                self.hangs[release] = self.hangs.get(release, 0) + 1
+                peer.hung = False  # counted once
+                if self.hangs[release] >= MAX_HANGS:
+                    self.given_up[release] = PeerFailure(
+                        release, f"stopped answering {self.hangs[release]} times in this run ({peer.dead}); "
+                                 "not started again", peer.stderr())
+                    raise self.given_up[release]
             if peer is not None:
                 self.restarts[release] = self.restarts.get(release, 0) + 1
             peer = PeerProcess(release, self.make_argv(release), on_exit=self.on_exit)

@@ -66,6 +66,7 @@ class PeerProcess:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stderr_tail: deque = field(default_factory=lambda: deque(maxlen=200))
     dead: str | None = None
+    hung: bool = False  # killed because it stopped answering (not because it crashed)
     hello: dict[str, Any] = field(default_factory=dict)
     _exited: bool = False  # on_exit has run
     _exit_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -116,6 +117,7 @@ class PeerProcess:
         try:
             return future.result(timeout=timeout)
         except FutureTimeout:
+            self.hung = True
             self.kill(f"no response within {timeout:g} s")
             return future.result(timeout=1.0)
 
