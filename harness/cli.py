@@ -104,6 +104,14 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--github", metavar="FILE", help="write GitHub Actions error annotations here ('-': standard output)")
     m.add_argument("--quiet", "-q", action="store_true", help="no matrix, only the summary line")
 
+    tk = sub.add_parser("ticket", help="Go session tickets: open one as a release's server would")
+    tks = tk.add_subparsers(dest="ticket_command", required=True, parser_class=_Parser)
+    ti = tks.add_parser("inspect", help="the session in a ticket as JSON, or why a release's server would not open it")
+    ti.add_argument("ticket", help="the ticket: hex, base64, or @FILE with its raw bytes")
+    ti.add_argument("--key", action="append", type=Path, required=True, metavar="FILE",
+                    help="a 32-byte session ticket key file (raw or 64 hex digits); repeat for several, first seals")
+    ti.add_argument("--go", required=True, help="the release of the server that reads it: 1.19 ... or 1.24.11")
+
     d = sub.add_parser("diff", help="what changed between two JSON reports (exit 1 if anything did)")
     d.add_argument("old", type=Path, help="the earlier report (tlsdiff run --json)")
     d.add_argument("new", type=Path, help="the later report")
@@ -115,6 +123,21 @@ def cmd_diff(args: argparse.Namespace) -> int:
     lines = diff.changes(diff.load(args.old), diff.load(args.new))
     diff.render(lines, sys.stdout)
     return 1 if lines else 0
+
+
+def cmd_ticket(args: argparse.Namespace) -> int:
+    from . import ticket_tools as tt
+    keys = [tt.read_key(k) for k in args.key]
+    release = tt.release_of(args.go)
+    found, why = tt.inspect(tt.read_ticket(args.ticket), keys, release)
+    if why is not None and not found:
+        print(f"tlsdiff: {why}", file=sys.stderr)
+        return 1
+    print(tt.render(found))
+    if why is not None:
+        print(f"tlsdiff: {why}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_toolchains(args: argparse.Namespace) -> int:
@@ -291,7 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:  # bare `tlsdiff`: say what it can do
             parser.print_help()
             return 0
-        commands = {"toolchains": cmd_toolchains, "run": cmd_run, "diff": cmd_diff, "merge": cmd_merge}
+        commands = {"toolchains": cmd_toolchains, "run": cmd_run, "diff": cmd_diff, "merge": cmd_merge,
+                    "ticket": cmd_ticket}
         return commands[args.command](args)
     except UserError as exc:
         print(f"tlsdiff: {exc}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """A model of Go's crypto/tls session handling, per Go release.
 
 `session_state`: the `SessionState.Bytes()` encoding and each release's
-`ParseSessionState`. The harness checks what the model predicts against the real
+`ParseSessionState`; `tickets`: how each release seals and opens a session ticket
+under a 32-byte key. The harness checks what the model predicts against the real
 release; it imports nothing of tlsdiff or tlspeer.
 """
 from .session_state import CLIENT, INVALID, NO_SERVER_CERTS, SERVER, TLS13, UNKNOWN, SessionEncoding, describe, parse

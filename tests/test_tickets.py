@@ -1,0 +1,142 @@
+"""Go's sealed tickets in Python (gomodel.tickets), against real Go servers of the oldest
+and newest line: every ticket a Go server sealed under a known key opens, reads as that
+release's session encoding and seals again to the same bytes; and whether a ticket of
+release a resumes on release b is what the model predicts, for TLS 1.2 and 1.3."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+from hypothesis import given, strategies as st
+
+import gomodel
+from gomodel.tickets import TicketError, TicketKey, open_ticket, seal, uses_key_name
+from tlsdiff import Run, load_cases
+from tlsdiff.execute import ticket_key_hex
+from tlsdiff.toolchains.cache import version_key
+from tlspeer.wire import decode_connection
+
+CASES = {"1.2": "tickets/tls12-cross-release-shared-key", "1.3": "tickets/tls13-cross-release-shared-key"}
+FLEET_KEY = bytes.fromhex(ticket_key_hex("fleet"))  # the key those cases' servers share
+
+
+def _tickets_sent(server: dict) -> list[bytes]:
+    """The tickets a server put on the wire, from its recorded bytes and key log."""
+    written, read = base64.b64decode(server["written"]), base64.b64decode(server["read"])
+    conn = decode_connection(read, written, server["keylog"]).to_json()
+    return [bytes.fromhex(m["summary"]["ticket"]) for m in conn["server_to_client"]["handshake_messages"]
+            if m["name"] == "new_session_ticket"]
+
+
+@pytest.fixture(scope="module")
+def observed(edge_releases) -> dict:
+    """tls version -> {(a, b): (the ticket release a's server sealed, did b's server resume it)}."""
+    out: dict = {}
+    with Run(",".join(edge_releases.versions)) as run:
+        result = run.run(load_cases(list(CASES.values())))
+    for tls, case_id in CASES.items():
+        runs = [r for r in result.runs if r.case.id == case_id]
+        out[tls] = {r.key: (_tickets_sent(r.steps[0].server)[-1], r.steps[1].server["state"]["DidResume"])
+                    for r in runs}
+    return out
+
+
+@pytest.mark.parametrize("tls", ["1.2", "1.3"])
+def test_go_tickets_open_read_and_seal_again_byte_for_byte(observed, tls: str) -> None:
+    for (a, _), (ticket, _) in observed[tls].items():
+        opened = open_ticket(ticket, [FLEET_KEY], a)
+        assert seal(opened.plaintext, FLEET_KEY, opened.iv, a) == ticket, a
+        if version_key(a) >= version_key("1.21"):
+            parsed = gomodel.parse(opened.plaintext, a)
+            assert parsed.error is None and parsed.fields["type"] == gomodel.SERVER, a
+            assert parsed.fields["version"] == (0x0303 if tls == "1.2" else 0x0304)
+        else:  # 1.19/1.20's own layouts: TLS 1.3 starts with version and revision 0, TLS 1.2 with the version
+            assert opened.plaintext[:3] == b"\x03\x04\x00" if tls == "1.3" else opened.plaintext[:2] == b"\x03\x03"
+
+
+@pytest.mark.parametrize("tls", ["1.2", "1.3"])
+def test_which_tickets_resume_across_releases_is_what_the_model_says(observed, tls: str) -> None:
+    for (a, b), (ticket, resumed) in observed[tls].items():
+        try:
+            opened = open_ticket(ticket, [FLEET_KEY], b)
+            model = version_key(b) < version_key("1.21") or gomodel.parse(opened.plaintext, b).error is None
+        except TicketError:
+            model = False
+        assert model == resumed, (tls, a, b)
+
+
+def test_a_wrong_key_a_short_ticket_and_a_foreign_format_say_why() -> None:
+    plaintext = b"\x03\x04" + bytes(40)
+    new = seal(plaintext, FLEET_KEY, bytes(16), "1.27")
+    old = seal(plaintext, FLEET_KEY, bytes(16), "1.19")
+    with pytest.raises(TicketError, match="MAC matches no key"):
+        open_ticket(new, [bytes(32)], "1.27")
+    with pytest.raises(TicketError, match="shorter than the 48"):
+        open_ticket(new[:40], [FLEET_KEY], "1.27")
+    with pytest.raises(TicketError, match="no key has the key name"):
+        open_ticket(new, [FLEET_KEY], "1.19")
+    # Under the same key an old ticket passes the new MAC check (it covers the same bytes),
+    # opens to garbage, and the session parser refuses it.
+    garbage = open_ticket(old, [FLEET_KEY], "1.27").plaintext
+    assert garbage != plaintext and gomodel.parse(garbage, "1.27").error is not None
+    with pytest.raises(TicketError, match="32 bytes"):
+        TicketKey.from_bytes(b"short")
+    assert open_ticket(new, [bytes(32), FLEET_KEY], "1.27").key_index == 1  # every key is tried, in order
+    assert uses_key_name("1.20.14") and not uses_key_name("1.21.0")
+
+
+@given(plaintext=st.binary(max_size=600), iv=st.binary(min_size=16, max_size=16), key=st.binary(min_size=32, max_size=32),
+       release=st.sampled_from(["1.19.8", "1.20.14", "1.21.13", "1.27.3"]))
+def test_seal_then_open_is_the_identity(plaintext: bytes, iv: bytes, key: bytes, release: str) -> None:
+    opened = open_ticket(seal(plaintext, key, iv, release), [key], release)
+    assert (opened.plaintext, opened.iv, opened.key_index) == (plaintext, iv, 0)
+
+
+@given(ticket=st.binary(max_size=200))
+def test_any_bytes_open_or_say_why(ticket: bytes) -> None:
+    for release in ("1.19", "1.27"):
+        try:
+            open_ticket(ticket, [FLEET_KEY], release)
+        except TicketError as exc:
+            assert str(exc) and "\n" not in str(exc)
+
+
+# ---------------------------------------------------------------- tlsdiff ticket inspect
+
+
+def _inspect(*args: str) -> "subprocess.CompletedProcess[str]":
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "tlsdiff.cli", "ticket", "inspect", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_inspect_shows_a_real_ticket_and_says_why_another_release_would_not_open_it(observed, tmp_path) -> None:
+    import json
+    key = tmp_path / "fleet.key"
+    key.write_text(FLEET_KEY.hex() + "\n")
+    (newest, _), (ticket, _) = max(observed["1.3"].items(), key=lambda kv: version_key(kv[0][0]))
+    p = _inspect("--key", str(key), "--go", newest, ticket.hex())
+    assert p.returncode == 0, p.stderr
+    found = json.loads(p.stdout)
+    assert found["session"]["version"] == 0x0304 and found["session"]["type"] == gomodel.SERVER
+    assert found["key_index"] == 0 and found["length"] == len(ticket)
+    as_base64 = _inspect("--key", str(key), "--go", newest, base64.urlsafe_b64encode(ticket).decode().rstrip("="))
+    assert json.loads(as_base64.stdout) == found
+    old = _inspect("--key", str(key), "--go", "1.19", ticket.hex())
+    assert old.returncode == 1 and "a Go 1.19 server would not open this ticket: no key has the key name" in old.stderr
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--go", "1.27", "00"], "the following arguments are required: --key"),
+    (["--key", "/nonexistent", "--go", "1.27", "00"], "--key: '/nonexistent': cannot read"),
+    (["--key", "@short", "--go", "1.27", "00"], "expected a 32-byte session ticket key"),
+    (["--key", "@good", "--go", "1.9", "00"], "--go: '1.9' is not a Go release tlsdiff knows"),
+    (["--key", "@good", "--go", "1.27", "%%%"], "TICKET: not hex or base64"),
+])
+def test_inspect_bad_input_is_one_line(tmp_path, args: list[str], expected: str) -> None:
+    (tmp_path / "short").write_bytes(b"0123")
+    (tmp_path / "good").write_bytes(FLEET_KEY)
+    args = [str(tmp_path / a[1:]) if a.startswith("@") else a for a in args]
+    p = _inspect(*args)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and expected in p.stderr, p.stderr
