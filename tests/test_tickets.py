@@ -140,3 +140,49 @@ def test_inspect_bad_input_is_one_line(tmp_path, args: list[str], expected: str)
     args = [str(tmp_path / a[1:]) if a.startswith("@") else a for a in args]
     p = _inspect(*args)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and expected in p.stderr, p.stderr
+
+
+# ---------------------------------------------------------------- minted by Python, resumed by Go
+
+
+def test_a_go_server_resumes_a_ticket_python_minted(edge_releases) -> None:
+    """A TLS 1.3 session encoded and sealed by gomodel under the server's key, offered by
+    tlspeer's client: the newest Go server resumes it (PSK = the session's secret)."""
+    import os
+
+    from cryptography import x509
+
+    from tlsdiff import pki
+    from tlsdiff.peers.protocol import PeerProcess
+    from tlspeer import ClientConfig, ClientTicket, connect
+
+    NOW = pki.EPOCH.timestamp()
+    roots = tuple(x509.load_pem_x509_certificates(pki.root_pem("root-a").encode()))
+
+    release = edge_releases.versions[-1]
+    psk = os.urandom(32)
+    session = gomodel.Session(version=0x0304, type=gomodel.SERVER, cipher_suite=0x1301, created_at=int(NOW) - 60,
+                              secret=psk)
+    ticket = seal(gomodel.encode(session, release), FLEET_KEY, os.urandom(16), release)
+    peer = PeerProcess(release, [str(edge_releases.binaries[release])])
+    peer.start()
+    try:
+        ident = pki.identity("server")
+        peer.call("configure", {"name": "mint-s", "role": "server", "config": {
+            "certificates": [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}],
+            "ticket_keys": [FLEET_KEY.hex()]}})
+        port = peer.call("listen", {"name": "mint-l", "endpoint": "mint-s"})["port"]
+        accepted = peer.send("accept", {"listener": "mint-l", "conn_id": "mint", "time": int(NOW),
+                                        "timeout_ms": 5000})
+        offered = ClientTicket(ticket=ticket, psk=psk, cipher_suite=0x1301, lifetime=604800, age_add=0, nonce=b"",
+                               received_at=NOW - 60)
+        conn = connect("127.0.0.1", port, ClientConfig(server_name=pki.SERVER_NAME, roots=roots), tickets=[offered],
+                       now=lambda: NOW, timeout=5)
+        conn.send(b"tlsdiff-ping")
+        assert conn.recv(12) == b"tlsdiff-pong"
+        conn.close()
+        server = peer.wait(accepted, 10)
+    finally:
+        peer.close()
+    assert server["handshake_error"] is None
+    assert server["state"]["DidResume"] is True and conn.info.resumed

@@ -5,6 +5,8 @@
 under a 32-byte key. The harness checks what the model predicts against the real
 release; it imports nothing of tlsdiff or tlspeer.
 """
-from .session_state import CLIENT, INVALID, NO_SERVER_CERTS, SERVER, TLS13, UNKNOWN, SessionEncoding, describe, parse
+from .session_state import (CLIENT, INVALID, NO_SERVER_CERTS, SERVER, TLS13, UNKNOWN, Session, SessionEncoding, describe,
+                            encode, parse)
 
-__all__ = ["CLIENT", "INVALID", "NO_SERVER_CERTS", "SERVER", "TLS13", "UNKNOWN", "SessionEncoding", "describe", "parse"]
+__all__ = ["CLIENT", "INVALID", "NO_SERVER_CERTS", "SERVER", "TLS13", "UNKNOWN", "Session", "SessionEncoding",
+           "describe", "encode", "parse"]

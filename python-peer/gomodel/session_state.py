@@ -152,3 +152,51 @@ def describe(data: bytes) -> dict[str, Any]:
               else "any 1.21+" if newest.error is None else "none")
     fields["readable_by"] = writer
     return fields
+
+
+@dataclass(frozen=True)
+class Session:
+    """A session as SessionState.Bytes writes it (1.21+). certificates: the peer's chain,
+    DER, leaf first; verified_chains: chains without their leaf, as Go stores them."""
+
+    version: int
+    type: int
+    cipher_suite: int
+    created_at: int
+    secret: bytes
+    extra: tuple[bytes, ...] = ()
+    ext_master_secret: bool = False
+    early_data: bool = False
+    certificates: tuple[bytes, ...] = ()
+    verified_chains: tuple[tuple[bytes, ...], ...] = ()
+    alpn: str = ""
+    curve_id: int = 0  # 1.25+, TLS 1.2 only
+    use_by: int = 0  # client type, TLS 1.3 only
+    age_add: int = 0  # likewise
+
+
+def _len(n: int, data: bytes) -> bytes:
+    if len(data) >= 1 << (8 * n):
+        raise ValueError(f"{len(data)} bytes do not fit a {n}-byte length")
+    return len(data).to_bytes(n, "big") + data
+
+
+def encode(s: Session, release: str) -> bytes:
+    """SessionState.Bytes as Go `release` (1.21+) writes it (ticket.go)."""
+    major_minor = tuple(int(p) for p in release.split(".")[:2])
+    if major_minor < (1, 21):
+        raise ValueError("SessionState.Bytes was added in Go 1.21; 1.19 and 1.20 have their own layouts")
+    if not s.secret:
+        raise ValueError("a session's secret is never empty")
+    certs = b"".join(_len(3, der) + (b"\x00\x00") for der in s.certificates)
+    out = (s.version.to_bytes(2, "big") + bytes([s.type]) + s.cipher_suite.to_bytes(2, "big")
+           + s.created_at.to_bytes(8, "big") + _len(1, s.secret) + _len(3, b"".join(_len(3, e) for e in s.extra))
+           + bytes([int(s.ext_master_secret), int(s.early_data)]) + _len(3, certs)
+           + _len(3, b"".join(_len(3, b"".join(_len(3, c) for c in chain)) for chain in s.verified_chains)))
+    if s.early_data:
+        out += _len(1, s.alpn.encode())
+    if major_minor >= (1, 25) and s.version < TLS13:
+        out += s.curve_id.to_bytes(2, "big")
+    if s.type == CLIENT and s.version >= TLS13:
+        out += s.use_by.to_bytes(8, "big") + s.age_add.to_bytes(4, "big")
+    return out
