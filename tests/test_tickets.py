@@ -5,6 +5,8 @@ release a resumes on release b is what the model predicts, for TLS 1.2 and 1.3."
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, strategies as st
@@ -104,9 +106,7 @@ def test_any_bytes_open_or_say_why(ticket: bytes) -> None:
 # ---------------------------------------------------------------- tlsdiff ticket inspect
 
 
-def _inspect(*args: str) -> "subprocess.CompletedProcess[str]":
-    import subprocess
-    import sys
+def _inspect(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tlsdiff.cli", "ticket", "inspect", *args], capture_output=True,
                           text=True, timeout=60)
 
