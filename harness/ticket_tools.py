@@ -72,7 +72,15 @@ def inspect(ticket: bytes, keys: Sequence[bytes], release: str) -> tuple[dict[st
     out: dict[str, Any] = {"release": release, "layout": "1.19/1.20" if uses_key_name(release) else "1.21+",
                            "key_index": opened.key_index, "iv": opened.iv.hex(), "length": len(ticket)}
     if uses_key_name(release):
-        out["plaintext"] = opened.plaintext.hex()  # 1.19/1.20's own session layout (not modelled yet)
+        try:
+            old = gomodel.legacy.decode(opened.plaintext)
+        except ValueError as exc:
+            return out, (f"a Go {release} server opens this ticket but cannot read the session in it ({exc}): "
+                         "it falls back to a full handshake")
+        out["session"] = {"version": old.version, "cipher_suite": old.cipher_suite, "created_at": old.created_at,
+                          "secret_length": len(old.secret), "certificates": len(old.certificates),
+                          "layout": "1.19/1.20 " + ("sessionStateTLS13" if old.version == gomodel.TLS13
+                                                    else "sessionState")}
         return out, None
     parsed = gomodel.parse(opened.plaintext, release)
     if parsed.error is not None:

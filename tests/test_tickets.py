@@ -47,13 +47,16 @@ def observed(edge_releases) -> dict:
 def test_go_tickets_open_read_and_seal_again_byte_for_byte(observed, tls: str) -> None:
     for (a, _), (ticket, _) in observed[tls].items():
         opened = open_ticket(ticket, [FLEET_KEY], a)
-        assert seal(opened.plaintext, FLEET_KEY, opened.iv, a) == ticket, a
         if version_key(a) >= version_key("1.21"):
-            parsed = gomodel.parse(opened.plaintext, a)
-            assert parsed.error is None and parsed.fields["type"] == gomodel.SERVER, a
-            assert parsed.fields["version"] == (0x0303 if tls == "1.2" else 0x0304)
-        else:  # 1.19/1.20's own layouts: TLS 1.3 starts with version and revision 0, TLS 1.2 with the version
-            assert opened.plaintext[:3] == b"\x03\x04\x00" if tls == "1.3" else opened.plaintext[:2] == b"\x03\x03"
+            session = gomodel.decode(opened.plaintext, a)
+            assert session.type == gomodel.SERVER and session.version == (0x0303 if tls == "1.2" else 0x0304), a
+            plaintext = gomodel.encode(session, a)
+        else:  # 1.19/1.20's own layouts
+            old = gomodel.legacy.decode(opened.plaintext)
+            assert old.version == (0x0303 if tls == "1.2" else 0x0304), a
+            plaintext = gomodel.legacy.encode(old)
+        assert plaintext == opened.plaintext, a  # read and written again, byte for byte
+        assert seal(plaintext, FLEET_KEY, opened.iv, a) == ticket, a
 
 
 @pytest.mark.parametrize("tls", ["1.2", "1.3"])
@@ -125,6 +128,10 @@ def test_inspect_shows_a_real_ticket_and_says_why_another_release_would_not_open
     assert json.loads(as_base64.stdout) == found
     old = _inspect("--key", str(key), "--go", "1.19", ticket.hex())
     assert old.returncode == 1 and "a Go 1.19 server would not open this ticket: no key has the key name" in old.stderr
+    (oldest, _), (old_ticket, _) = min(observed["1.3"].items(), key=lambda kv: version_key(kv[0][0]))
+    p = _inspect("--key", str(key), "--go", oldest, old_ticket.hex())
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["session"]["layout"] == "1.19/1.20 sessionStateTLS13"
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -145,9 +152,12 @@ def test_inspect_bad_input_is_one_line(tmp_path, args: list[str], expected: str)
 # ---------------------------------------------------------------- minted by Python, resumed by Go
 
 
-def test_a_go_server_resumes_a_ticket_python_minted(edge_releases) -> None:
+@pytest.mark.parametrize("edge", ["oldest", "newest"])
+def test_a_go_server_resumes_a_ticket_python_minted(edge_releases, edge: str) -> None:
     """A TLS 1.3 session encoded and sealed by gomodel under the server's key, offered by
-    tlspeer's client: the newest Go server resumes it (PSK = the session's secret)."""
+    tlspeer's client: a Go server of the oldest and of the newest line resumes it. 1.21+
+    keep the PSK in the session; 1.19/1.20 keep the resumption master secret and derive
+    the PSK with the empty nonce Go servers send."""
     import os
 
     from cryptography import x509
@@ -155,15 +165,21 @@ def test_a_go_server_resumes_a_ticket_python_minted(edge_releases) -> None:
     from tlsdiff import pki
     from tlsdiff.peers.protocol import PeerProcess
     from tlspeer import ClientConfig, ClientTicket, connect
+    from tlspeer.keyschedule import resumption_psk
 
     NOW = pki.EPOCH.timestamp()
     roots = tuple(x509.load_pem_x509_certificates(pki.root_pem("root-a").encode()))
 
-    release = edge_releases.versions[-1]
-    psk = os.urandom(32)
-    session = gomodel.Session(version=0x0304, type=gomodel.SERVER, cipher_suite=0x1301, created_at=int(NOW) - 60,
-                              secret=psk)
-    ticket = seal(gomodel.encode(session, release), FLEET_KEY, os.urandom(16), release)
+    release = edge_releases.versions[0 if edge == "oldest" else -1]
+    secret = os.urandom(32)
+    if uses_key_name(release):
+        psk = resumption_psk("sha256", secret, b"")
+        plaintext = gomodel.legacy.encode(gomodel.legacy.LegacySession(0x0304, 0x1301, int(NOW) - 60, secret))
+    else:
+        psk = secret
+        plaintext = gomodel.encode(gomodel.Session(version=0x0304, type=gomodel.SERVER, cipher_suite=0x1301,
+                                                   created_at=int(NOW) - 60, secret=secret), release)
+    ticket = seal(plaintext, FLEET_KEY, os.urandom(16), release)
     peer = PeerProcess(release, [str(edge_releases.binaries[release])])
     peer.start()
     try:

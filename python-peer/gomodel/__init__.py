@@ -1,12 +1,13 @@
 """A model of Go's crypto/tls session handling, per Go release.
 
 `session_state`: the `SessionState.Bytes()` encoding and each release's
-`ParseSessionState`; `tickets`: how each release seals and opens a session ticket
+`ParseSessionState`; `legacy`: the server session layouts of 1.19/1.20; `tickets`: how each release seals and opens a session ticket
 under a 32-byte key. The harness checks what the model predicts against the real
 release; it imports nothing of tlsdiff or tlspeer.
 """
-from .session_state import (CLIENT, INVALID, NO_SERVER_CERTS, SERVER, TLS13, UNKNOWN, Session, SessionEncoding, describe,
-                            encode, parse)
+from . import legacy, tickets
+from .session_state import (CLIENT, INVALID, NO_SERVER_CERTS, SERVER, TLS13, UNKNOWN, Session, SessionEncoding, decode,
+                            describe, encode, parse)
 
 __all__ = ["CLIENT", "INVALID", "NO_SERVER_CERTS", "SERVER", "TLS13", "UNKNOWN", "Session", "SessionEncoding",
-           "describe", "encode", "parse"]
+           "decode", "describe", "encode", "legacy", "parse", "tickets"]

@@ -168,6 +168,7 @@ class Session:
     ext_master_secret: bool = False
     early_data: bool = False
     certificates: tuple[bytes, ...] = ()
+    certificate_extensions: tuple[bytes, ...] = ()  # each entry's raw extensions (OCSP, SCTs on the leaf)
     verified_chains: tuple[tuple[bytes, ...], ...] = ()
     alpn: str = ""
     curve_id: int = 0  # 1.25+, TLS 1.2 only
@@ -188,7 +189,8 @@ def encode(s: Session, release: str) -> bytes:
         raise ValueError("SessionState.Bytes was added in Go 1.21; 1.19 and 1.20 have their own layouts")
     if not s.secret:
         raise ValueError("a session's secret is never empty")
-    certs = b"".join(_len(3, der) + (b"\x00\x00") for der in s.certificates)
+    exts = s.certificate_extensions or tuple(b"" for _ in s.certificates)
+    certs = b"".join(_len(3, der) + _len(2, ext) for der, ext in zip(s.certificates, exts))
     out = (s.version.to_bytes(2, "big") + bytes([s.type]) + s.cipher_suite.to_bytes(2, "big")
            + s.created_at.to_bytes(8, "big") + _len(1, s.secret) + _len(3, b"".join(_len(3, e) for e in s.extra))
            + bytes([int(s.ext_master_secret), int(s.early_data)]) + _len(3, certs)
@@ -200,3 +202,32 @@ def encode(s: Session, release: str) -> bytes:
     if s.type == CLIENT and s.version >= TLS13:
         out += s.use_by.to_bytes(8, "big") + s.age_add.to_bytes(4, "big")
     return out
+
+
+def certificate_entries(raw: bytes) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """(DER certificates, their raw extension blocks) of a TLS 1.3 certificate_list body."""
+    r, ders, exts = _Reader(raw), [], []
+    while r.left():
+        ders.append(r.vec(3))
+        exts.append(r.vec(2))
+    return tuple(ders), tuple(exts)
+
+
+def decode(data: bytes, release: str) -> Session:
+    """The whole session a release's ParseSessionState reads (secret and certificates
+    included), so that encode() writes the same bytes again; ValueError if it refuses."""
+    verdict = parse(data, release)
+    if verdict.error is not None:
+        raise ValueError(verdict.error)
+    f, r = verdict.fields, _Reader(data)
+    r.take(2 + 1 + 2 + 8)
+    secret = r.vec(1)
+    extra = tuple(_u24_list(r.vec(3)))
+    r.take(2)
+    ders, exts = certificate_entries(r.vec(3))
+    chains = tuple(tuple(_u24_list(c)) for c in _u24_list(r.vec(3)))
+    return Session(version=f["version"], type=f["type"], cipher_suite=f["cipher_suite"], created_at=f["created_at"],
+                   secret=secret, extra=extra, ext_master_secret=bool(f["ext_master_secret"]),
+                   early_data=bool(f["early_data"]), certificates=ders, certificate_extensions=exts,
+                   verified_chains=chains, alpn=f.get("alpn", ""), curve_id=f.get("curve_id", 0),
+                   use_by=f.get("use_by", 0), age_add=f.get("age_add", 0))
