@@ -104,6 +104,14 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--github", metavar="FILE", help="write GitHub Actions error annotations here ('-': standard output)")
     m.add_argument("--quiet", "-q", action="store_true", help="no matrix, only the summary line")
 
+    c = sub.add_parser("compat", help="which tickets and persisted sessions survive a change of Go release, and why")
+    c.add_argument("--go", default=DEFAULT_RELEASES, help="releases to pair: 'all', '1.24,1.25' (default all)")
+    c.add_argument("--goroot", action="append", default=[], help="a Go installation to pair too (repeatable)")
+    c.add_argument("--tls", default="1.2,1.3", help="TLS versions: '1.2', '1.3' or '1.2,1.3' (default both)")
+    c.add_argument("--json", metavar="FILE", help="write the cells as JSON here ('-': standard output)")
+    c.add_argument("--markdown", metavar="FILE", help="write the grids as Markdown here ('-': standard output)")
+    c.add_argument("--quiet", "-q", action="store_true", help="no grids on the terminal")
+
     tk = sub.add_parser("ticket", help="Go session tickets: open one as a release's server would")
     tks = tk.add_subparsers(dest="ticket_command", required=True, parser_class=_Parser)
     ti = tks.add_parser("inspect", help="the session in a ticket as JSON, or why a release's server would not open it")
@@ -123,6 +131,39 @@ def cmd_diff(args: argparse.Namespace) -> int:
     lines = diff.changes(diff.load(args.old), diff.load(args.new))
     diff.render(lines, sys.stdout)
     return 1 if lines else 0
+
+
+def cmd_compat(args: argparse.Namespace) -> int:
+    import json
+
+    from . import compat, progress
+    from .report import outputs
+    from .report.json_report import provenance
+    from .runs import Run
+    from .scenario.load import load_cases
+    tls = sorted({v.strip() for v in args.tls.split(",") if v.strip()})
+    if not tls or any(v not in compat.TLS_VERSIONS for v in tls):
+        raise UserError(f"--tls: {args.tls!r} is not allowed; expected 1.2, 1.3 or 1.2,1.3")
+    targets = outputs.targets([("--json", args.json), ("--markdown", args.markdown)])
+    cases = load_cases(sorted({compat.CASES[(k, v)] for k in compat.KINDS for v in tls}))
+    with Run(args.go, goroots=[Path(g) for g in args.goroot]) as run:
+        with progress.Reminder():
+            run.prepare()
+        result = run.run(cases)
+    names = result.releases.versions
+    found = compat.cells(result.runs, tls)
+    made = {"--json": lambda: json.dumps({"tlsdiff": provenance(), "releases": names,
+                                          "cells": [c.to_json() for c in found]}, indent=1, sort_keys=True) + "\n",
+            "--markdown": lambda: compat.render_markdown(found, names)}
+    problems = [p for t in targets if (p := t.write(made[t.flag]()))]
+    screen = sys.stderr if any(t.to_stdout for t in targets) else sys.stdout
+    if not args.quiet:
+        print(compat.render_terminal(found, names), file=screen, end="")
+    for problem in problems:
+        print(f"tlsdiff: {problem}", file=sys.stderr)
+    disagree = sum(not c.agrees for c in found)
+    print(f"{len(found)} cells, {disagree} where the model disagrees with the peers", file=screen)
+    return 2 if problems else (1 if disagree else 0)
 
 
 def cmd_ticket(args: argparse.Namespace) -> int:
@@ -315,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 0
         commands = {"toolchains": cmd_toolchains, "run": cmd_run, "diff": cmd_diff, "merge": cmd_merge,
-                    "ticket": cmd_ticket}
+                    "ticket": cmd_ticket, "compat": cmd_compat}
         return commands[args.command](args)
     except UserError as exc:
         print(f"tlsdiff: {exc}", file=sys.stderr)

@@ -16,18 +16,10 @@ from gomodel.tickets import TicketError, TicketKey, open_ticket, seal, uses_key_
 from tlsdiff import Run, load_cases
 from tlsdiff.execute import ticket_key_hex
 from tlsdiff.toolchains.cache import version_key
-from tlspeer.wire import decode_connection
+from tlsdiff.compat import tickets_sent
 
 CASES = {"1.2": "tickets/tls12-cross-release-shared-key", "1.3": "tickets/tls13-cross-release-shared-key"}
 FLEET_KEY = bytes.fromhex(ticket_key_hex("fleet"))  # the key those cases' servers share
-
-
-def _tickets_sent(server: dict) -> list[bytes]:
-    """The tickets a server put on the wire, from its recorded bytes and key log."""
-    written, read = base64.b64decode(server["written"]), base64.b64decode(server["read"])
-    conn = decode_connection(read, written, server["keylog"]).to_json()
-    return [bytes.fromhex(m["summary"]["ticket"]) for m in conn["server_to_client"]["handshake_messages"]
-            if m["name"] == "new_session_ticket"]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +30,7 @@ def observed(edge_releases) -> dict:
         result = run.run(load_cases(list(CASES.values())))
     for tls, case_id in CASES.items():
         runs = [r for r in result.runs if r.case.id == case_id]
-        out[tls] = {r.key: (_tickets_sent(r.steps[0].server)[-1], r.steps[1].server["state"]["DidResume"])
+        out[tls] = {r.key: (tickets_sent(r.steps[0].server)[-1], r.steps[1].server["state"]["DidResume"])
                     for r in runs}
     return out
 
