@@ -7,6 +7,7 @@ import argparse
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -31,8 +32,13 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{where}: {message}" if where else message)
 
 
+_NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+
+
 def _seconds(text: str) -> float:
     try:
+        if not _NUMBER.match(text):
+            raise ValueError(text)
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
@@ -42,8 +48,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _folder(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty folder name; expected a folder of case files")
+    return Path(text)
+
+
 def _workers(text: str) -> int:
     try:
+        if not text.isascii() or not text.isdigit():
+            raise ValueError(text)
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
@@ -75,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
                                 "is given; $TLSDIFF_GO)")
     r.add_argument("--goroot", action="append", default=[],
                    help="a Go installation (a release, an edited copy, a devel build): a column of its own (repeatable)")
-    r.add_argument("--cases", action="append", type=Path, default=[], metavar="DIR",
+    r.add_argument("--cases", action="append", type=_folder, default=[], metavar="DIR",
                    help="a folder of your own cases, added to tlsdiff's (repeatable)")
     r.add_argument("--no-default-cases", action="store_true", help="leave out tlsdiff's own cases")
     r.add_argument("-k", dest="keywords", action="append", default=[], metavar="TEXT",
@@ -168,8 +182,9 @@ def cmd_compat(args: argparse.Namespace) -> int:
 
 def cmd_ticket(args: argparse.Namespace) -> int:
     from . import ticket_tools as tt
-    keys = [tt.read_key(k) for k in args.key]
     release = tt.release_of(args.go)
+    tt.check_known(release)
+    keys = [tt.read_key(k) for k in args.key]
     found, why = tt.inspect(tt.read_ticket(args.ticket), keys, release)
     if why is not None and not found:
         print(f"tlsdiff: {why}", file=sys.stderr)
@@ -196,6 +211,9 @@ def cmd_toolchains(args: argparse.Namespace) -> int:
 
 def _select(args: argparse.Namespace) -> list:
     from .scenario.catalog import case_folders, discover, filter_cases
+    for sel in args.selectors:
+        if not sel.strip():
+            raise UserError("case selector '': empty; expected a case id, a folder or a file")
     folders = case_folders(args.cases, default=None if args.no_default_cases else CASES_DIR)
     if not folders and not args.selectors:
         raise UserError("--no-default-cases: no case folder left; add --cases DIR or name case files")
@@ -204,9 +222,12 @@ def _select(args: argparse.Namespace) -> list:
 
 def _releases_asked(args: argparse.Namespace) -> str:
     """--go, else $TLSDIFF_GO, else every release (none when Go roots are named: just those)."""
-    if args.go is not None:
-        return str(args.go)
-    return os.environ.get("TLSDIFF_GO", "" if args.goroot or os.environ.get("TLSDIFF_GOROOT") else DEFAULT_RELEASES)
+    roots = args.goroot or os.environ.get("TLSDIFF_GOROOT", "").strip(" ,:")
+    go = args.go if args.go is not None else os.environ.get("TLSDIFF_GO", "" if roots else DEFAULT_RELEASES)
+    if not go.strip() and not roots:
+        where = "--go" if args.go is not None else "TLSDIFF_GO"
+        raise UserError(f"{where}: empty; expected {toolchains.lines.EXPECTED}")
+    return str(go)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -216,8 +237,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     reports = outputs.targets([("--json", args.json), ("--junit", args.junit), ("--markdown", args.markdown),
                                ("--github", args.github)])
-    shard = parse_shard(args.shard) if args.shard else None
+    shard = parse_shard(args.shard) if args.shard is not None else None
     cases = _select(args)
+    outputs.refuse_inputs(reports, [c.path for c in cases])
     go = _releases_asked(args)
     run = Run(go, goroots=[Path(g) for g in args.goroot], runner=args.runner, timeout=args.timeout,
               workers=args.workers)
@@ -343,12 +365,27 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+_EQUALS_DASHES = re.compile(r"^(--?[A-Za-z][\w-]*)=--")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if sys.stdout is None:  # started with standard output closed: write nothing there, lose nothing else
+        from .report import outputs
+        sys.stdout = open(os.devnull, "w")
+        outputs.STDOUT_CLOSED = True
     logging.basicConfig(format="tlsdiff: %(message)s", level=logging.INFO, stream=sys.stderr)
     logging.getLogger("tlsdiff.toolchains").setLevel(logging.WARNING)
     try:
+        words = list(sys.argv[1:] if argv is None else argv)
+        for word in words:  # argparse turns '--json=--' into a list: refuse it as a value instead
+            if m := _EQUALS_DASHES.match(word):
+                raise UserError(f"{m.group(1)}: {word[len(m.group(1)) + 1:]!r} is not a value; name a value after "
+                                f"{m.group(1)}=")
+        from .paths import check_cache
         parser = _parser()
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
+        if args.command in ("run", "toolchains", "compat"):
+            check_cache()
         if args.version:
             print(version_text())
             return 0

@@ -22,6 +22,19 @@ GO_PEER_DIR = _data("go_peer", "go-peer")
 CASES_DIR = _data("cases", "cases")
 
 
+def check_cache() -> None:
+    """UserError unless the cache folder is a folder this user can write (or can create)."""
+    from .errors import UserError
+    root = cache_dir()
+    where = "TLSDIFF_CACHE" if os.environ.get("TLSDIFF_CACHE") else "the cache folder"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{where}: {str(root)!r} cannot be a cache folder: {exc.strerror or exc}") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise UserError(f"{where}: {str(root)!r} is not writable by this user")
+
+
 def cache_dir() -> Path:
     """The cache root: $TLSDIFF_CACHE, else $XDG_CACHE_HOME/tlsdiff, else ~/.cache/tlsdiff."""
     explicit = os.environ.get("TLSDIFF_CACHE")

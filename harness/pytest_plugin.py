@@ -8,6 +8,7 @@ A bad option is one usage error, before anything is collected.
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,7 +28,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--goroot", action="append", default=[], type=Path,
                     help="a Go installation to use first (repeatable)")
     group.addoption("--runner", default="local", choices=["local", "docker"], help="how peers run (default local)")
-    group.addoption("--cases", action="append", default=[], type=Path, metavar="DIR",
+    group.addoption("--cases", action="append", default=[], metavar="DIR",
                     help="a folder of your own cases, collected beside tlsdiff's (repeatable)")
     group.addoption("--tlsdiff-timeout", type=float, default=5.0,
                     help="seconds a connection may take before the peer is judged hung")
@@ -39,7 +40,13 @@ def pytest_configure(config: pytest.Config) -> None:
     from .scenario.catalog import case_folders
     try:
         toolchains.named_releases(config.getoption("--go"))  # names only: nothing is fetched yet
-        extra = case_folders(config.getoption("--cases"))
+        given = config.getoption("--cases")
+        if any(not text.strip() for text in given):
+            raise UserError("--cases: an empty folder name; expected a folder of case files")
+        extra = case_folders([Path(text) for text in given])
+        timeout = config.getoption("--tlsdiff-timeout")
+        if not math.isfinite(timeout) or not 0.1 <= timeout <= 600:
+            raise UserError(f"--tlsdiff-timeout: {timeout!r} is not allowed; expected seconds from 0.1 to 600")
     except UserError as exc:
         raise pytest.UsageError(f"tlsdiff: {exc}") from None
     config.stash[_FOLDERS_KEY] = [CASES_DIR, *extra]
@@ -106,6 +113,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 class CaseFile(pytest.File):
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if excinfo.errisinstance(pytest.UsageError):  # a bad case file: its one line, no frames
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
     def collect(self) -> Iterator[pytest.Item]:
         from .errors import UserError
         from .scenario.load import load_case

@@ -61,8 +61,9 @@ def prepare_releases(spec: str, *, source: str = "--go", goroots: Sequence[Path]
     requested = toolchains.parse_release_list(spec, source=source) if spec.strip() else []
     resolved = toolchains.resolve_many(requested, goroots=list(goroots) if goroots else None)
     named = toolchains.named_releases(spec, source=source) if spec.strip() else set()
-    named |= {str(g) for g in goroots or ()}
-    _refuse_unavailable(resolved, named, source)  # before anything is built
+    roots = {str(Path(g).expanduser().absolute()) for g in goroots or ()}
+    named |= roots
+    _refuse_unavailable(resolved, named, source, roots)  # before anything is built
     resolved = [_repaired(r) if isinstance(r, toolchains.Toolchain) else r for r in resolved]
     tcs = [r for r in resolved if isinstance(r, toolchains.Toolchain)]
     built = build_peers(tcs)
@@ -88,19 +89,20 @@ def prepare_releases(spec: str, *, source: str = "--go", goroots: Sequence[Path]
     # The same exact release may be requested twice ("1.24" and "1.24.11").
     seen: set[str] = set()
     available = [t for t in available if not (t.name in seen or seen.add(t.name))]
-    _refuse_unavailable(unavailable, named, source)  # a peer that did not build
+    _refuse_unavailable(unavailable, named, source, roots)  # a peer that did not build
     if not available:
         reasons = "; ".join(f"{u.requested}: {u.reason}" for u in unavailable)
         raise UserError(f"{source}: no requested Go release is available: {reasons}")
     return Releases(available, unavailable, binaries, rows)
 
 
-def _refuse_unavailable(results: Sequence[Any], named: set[str], source: str) -> None:
+def _refuse_unavailable(results: Sequence[Any], named: set[str], source: str, roots: set[str]) -> None:
     """A release asked for by name that cannot be had: a run without it answers another question."""
     for u in results:
         if isinstance(u, toolchains.Unavailable) and u.requested in named:
-            raise UserError(f"{source}: Go {u.requested} cannot be had here: "
-                            f"{u.reason.removeprefix(f'Go {u.requested}: ')}")
+            flag = "--goroot" if u.requested in roots else source
+            what = f"{u.requested!r}" if u.requested in roots else f"Go {u.requested}"
+            raise UserError(f"{flag}: {what} cannot be had here: {u.reason.removeprefix(f'Go {u.requested}: ')}")
 
 
 def _repaired(tc: toolchains.Toolchain) -> toolchains.Toolchain | toolchains.Unavailable:

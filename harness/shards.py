@@ -21,7 +21,8 @@ from .errors import UserError
 from .scenario.model import Case, Pairing, ReleaseKey
 from .toolchains import Toolchain, Unavailable
 
-_SPEC = re.compile(r"^(\d{1,4})/(\d{1,4})$")
+_SPEC = re.compile(r"^([0-9]{1,4})/([0-9]{1,4})$")
+MAX_SHARDS = 1000
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Shard:
 
 def parse_shard(text: str, source: str = "--shard") -> Shard:
     m = _SPEC.match(text.strip())
-    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)) <= MAX_SHARDS:
         raise UserError(f"{source}: {text!r} is not a shard; expected K/N with 1 <= K <= N, e.g. 2/4")
     return Shard(int(m.group(1)), int(m.group(2)))
 
@@ -75,14 +76,37 @@ def check_shards(reports: Sequence[tuple[str, dict[str, Any]]]) -> None:
         for what, key in (("a different case set", "cases"), ("another shard count", "count")):
             if shard.get(key) != first["shard"].get(key):
                 raise UserError(f"{name}: {what} than {first_name} (shard.{key} differs); merge only shards of one run")
+        if not 1 <= shard["index"] <= shard["count"]:
+            raise UserError(f"{name}: shard.index: {shard['index']} is not a shard of {shard['count']}; "
+                            f"expected 1 to {shard['count']}")
+        if report.get("interrupted"):
+            raise UserError(f"{name}: an interrupted shard (some of its runs did not run); run it again, then merge")
         if shard["index"] in seen:
             raise UserError(f"{name}: shard {shard['index']}/{shard['count']} is also {seen[shard['index']]}")
         seen[shard["index"]] = name
+    _check_runs(reports)
     count = first["shard"]["count"]
     missing = sorted(set(range(1, count + 1)) - set(seen))
     if missing:
         absent = ", ".join(f"{i}/{count}" for i in missing)
         raise UserError(f"merge: shards {absent} are missing; a merge without them would not be the whole run")
+
+
+def _check_runs(reports: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Each run in one shard only, and each on releases of the run."""
+    names = {r["name"] for r in reports[0][1]["releases"] if r["available"]}
+    owner: dict[tuple[str, str], str] = {}
+    for name, report in reports:
+        for entry in report["results"]:
+            for key in entry["runs"]:
+                unknown = [k for k in key.split(">") if k not in names]
+                if unknown:
+                    raise UserError(f"{name}: {entry['case']} has a run on {unknown[0]!r}, which is not among the "
+                                    "run's releases")
+                if (entry["case"], key) in owner:
+                    raise UserError(f"{name}: the run of {entry['case']} on go{key} is also in "
+                                    f"{owner[(entry['case'], key)]}; each run belongs to one shard")
+                owner[(entry["case"], key)] = name
 
 
 def rows_of(report: dict[str, Any]) -> tuple[list[Toolchain | Unavailable], dict[str, dict[str, Any]]]:

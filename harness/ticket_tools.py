@@ -23,28 +23,42 @@ from .toolchains import lines
 _HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
 
 
-def read_key(path: Path, flag: str = "--key") -> bytes:
-    """A 32-byte session ticket key from a file: the raw 32 bytes, or 64 hex digits."""
+MAX_KEY_FILE = 1024
+MAX_TICKET = 1 << 16  # a ticket travels in a u16-length field
+
+
+def _read_small(path: Path, limit: int, flag: str) -> bytes:
+    """At most limit + 1 bytes of a regular file: a pipe or a device could never end."""
     try:
-        raw = path.read_bytes()
+        if not path.is_file():
+            raise UserError(f"{flag}: {str(path)!r}: " + ("no such file" if not path.exists()
+                                                        else "not a regular file (a pipe, a device or a folder)"))
+        with path.open("rb") as f:
+            return f.read(limit + 1)
     except OSError as exc:
         raise UserError(f"{flag}: {str(path)!r}: cannot read: {exc.strerror}") from None
+
+
+def read_key(path: Path, flag: str = "--key") -> bytes:
+    """A 32-byte session ticket key from a file: the raw 32 bytes, or 64 hex digits."""
+    raw = _read_small(path, MAX_KEY_FILE, flag)
     text = raw.strip()
     if len(raw) == 32:
         return raw
     if len(text) == 64 and _HEX.match(text.decode("ascii", "replace")):
         return bytes.fromhex(text.decode())
-    raise UserError(f"{flag}: {str(path)!r} holds {len(raw)} bytes; expected a 32-byte session ticket key "
+    size = f"{len(raw)}" if len(raw) <= MAX_KEY_FILE else f"more than {MAX_KEY_FILE}"
+    raise UserError(f"{flag}: {str(path)!r} holds {size} bytes; expected a 32-byte session ticket key "
                     "(32 raw bytes, or 64 hex digits)")
 
 
 def read_ticket(text: str, flag: str = "TICKET") -> bytes:
     """A ticket given as hex or base64 (standard or URL-safe, padding optional), or @FILE of raw bytes."""
     if text.startswith("@"):
-        try:
-            return Path(text[1:]).read_bytes()
-        except OSError as exc:
-            raise UserError(f"{flag}: {text[1:]!r}: cannot read: {exc.strerror}") from None
+        data = _read_small(Path(text[1:]), MAX_TICKET, flag)
+        if len(data) > MAX_TICKET:
+            raise UserError(f"{flag}: {text[1:]!r} holds more than {MAX_TICKET} bytes; a ticket is at most 65535")
+        return data
     stripped = text.strip()
     if _HEX.match(stripped):
         return bytes.fromhex(stripped)
@@ -59,8 +73,17 @@ def read_ticket(text: str, flag: str = "TICKET") -> bytes:
 def release_of(text: str, flag: str = "--go") -> str:
     release = lines.canonical(text.strip())
     if release is None:
-        raise UserError(f"{flag}: {text!r} is not a Go release tlsdiff knows; expected {lines.EXPECTED}")
+        raise UserError(f"{flag}: {text[:40]!r} is not a Go release tlsdiff knows; expected one release: a line "
+                        "such as 1.24 or an exact release such as 1.24.11")
     return release
+
+
+def check_known(release: str, flag: str = "--go") -> None:
+    """A release past the line after the newest any provider offers is a typo, not a layout."""
+    from .toolchains import newest_line
+    newest = lines.minor_of(newest_line())
+    if lines.minor_of(release) > newest + 1:
+        raise UserError(f"{flag}: Go {release} does not exist yet (the newest line a provider offers is 1.{newest})")
 
 
 def inspect(ticket: bytes, keys: Sequence[bytes], release: str) -> tuple[dict[str, Any], str | None]:

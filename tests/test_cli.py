@@ -48,8 +48,20 @@ def test_version_names_the_go_peer_source() -> None:
     (["run", "--json", "/nonexistent-folder/r.json"], "--json: folder '/nonexistent-folder' does not exist"),
     (["run", "--junit", "/tmp"], "--junit: '/tmp' is a folder"),
     (["run", "--json", "-", "--junit", "-"], "only one report can go to standard output"),
-    (["run", "--timeout", "nan"], "--timeout: 'nan' is not allowed"),
-    (["run", "--timeout", "inf"], "--timeout: 'inf' is not allowed"),
+    (["run", "--timeout", "nan"], "--timeout: 'nan' is not a number of seconds"),
+    (["run", "--timeout", "inf"], "--timeout: 'inf' is not a number of seconds"),
+    (["run", "--timeout", "1_0"], "--timeout: '1_0' is not a number of seconds"),
+    (["run", "--json=--"], "--json: '--' is not a value"),
+    (["run", "--shard", ""], "--shard: '' is not a shard"),
+    (["run", ""], "case selector '': empty"),
+    (["run", "--cases", ""], "--cases: an empty folder name"),
+    (["run", "--go", ""], "--go: empty; expected"),
+    (["run", "--json", "newdir/"], "ends with '/', a folder"),
+    (["run", "--json", "x" * 300 + ".json"], "File name too long"),
+    (["run", "--json", "same.out", "--junit", "./same.out"], "--json and --junit: both would write"),
+    (["run", "--json", "cases/resumption/tls13-same-server.yaml"], "is a case file of this run"),
+    (["ticket", "inspect", "--key", "README.md", "--go", "all", "00"], "--go: 'all' is not a Go release tlsdiff"),
+    (["ticket", "inspect", "--key", "README.md", "--go", "1.99", "00"], "--go: Go 1.99 does not exist yet"),
     (["run", "--timeout", "0.0001"], "--timeout: '0.0001' is not allowed; expected seconds from 0.1 to 600"),
     (["run", "--workers", "1000"], "--workers: '1000' is not allowed"),
     (["run", "--cases", "cases/resumption/tls13-same-server.yaml"], "is not a folder"),
@@ -69,16 +81,46 @@ def _json_file(tmp_path: Path, name: str, content: object) -> Path:
     return path
 
 
+EMPTY_REPORT = {"tlsdiff_report": 1, "tlsdiff": {"version": "0", "go_peer": "0" * 16}, "releases": [],
+                "summary": {"cases": 0, "pass": 0, "fail": 0, "error": 0, "unsupported": 0}, "results": [],
+                "timing": {}}
+ENTRY = {"case": "a/b", "file": "cases/a/b.yaml", "description": "d", "source": "s", "tags": [], "pairing": "same",
+         "verdict": "pass", "classes": {}, "differences": [], "runs": {}}
+
+
 @pytest.mark.parametrize("content, expected", [
-    ({"tlsdiff_report": 1}, "results: expected a list of case results"),
-    ({"tlsdiff_report": 1, "results": None}, "results: expected a list"),
-    ({"tlsdiff_report": 1, "results": [{"case": "a/b", "verdict": "pass"}]}, "results[0] (a/b): expected runs"),
-    ({"tlsdiff_report": 1, "results": [{"case": "a/b", "verdict": "pass", "runs": {"1.2": 3}}]},
-     "results[0].runs['1.2']: expected verdict"),
+    ({k: v for k, v in EMPTY_REPORT.items() if k != "results"}, "(top level): 'results' is a required property"),
+    ({**EMPTY_REPORT, "results": None}, "results: None is not of type 'array'"),
+    ({**EMPTY_REPORT, "results": [{k: v for k, v in ENTRY.items() if k != "runs"}]},
+     "results[0]: 'runs' is a required property"),
+    ({**EMPTY_REPORT, "results": [{**ENTRY, "runs": {"1.2": 3}}]}, "3 is not of type 'object'"),
+    ({**EMPTY_REPORT, "results": [{**ENTRY, "runs": {"1.2": {"verdict": "bogus", "class": "A", "failures": [],
+                                                              "observations": {"steps": []}}}}]},
+     "'bogus' is not one of"),
+    ({**EMPTY_REPORT, "results": [ENTRY, ENTRY]}, "results: case 'a/b' is there twice"),
+    ({**EMPTY_REPORT, "tlsdiff_report": True}, "tlsdiff_report: expected a tlsdiff JSON report of schema 1"),
 ])
 def test_diff_refuses_reports_it_cannot_read(tmp_path: Path, content: object, expected: str) -> None:
-    good = _json_file(tmp_path, "good.json", {"tlsdiff_report": 1, "results": []})
+    good = _json_file(tmp_path, "good.json", EMPTY_REPORT)
     one_line_exit_2(tlsdiff("diff", str(good), str(_json_file(tmp_path, "bad.json", content))), expected)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('{"tlsdiff_report": 1, "x": ' + "[" * 100000 + "]" * 100000 + "}", "not a JSON report"),
+    ('{"tlsdiff_report": 1' + "0" * 5000 + "}", "not a JSON report"),
+    ('{"tlsdiff_report": NaN}', "not a JSON report (NaN is not JSON)"),
+], ids=["deep", "long-number", "nan"])
+def test_diff_refuses_pathological_json(tmp_path: Path, text: str, expected: str) -> None:
+    good = _json_file(tmp_path, "good.json", EMPTY_REPORT)
+    bad = tmp_path / "bad.json"
+    bad.write_text(text)
+    one_line_exit_2(tlsdiff("diff", str(good), str(bad)), expected)
+
+
+def test_diff_refuses_a_pipe(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    one_line_exit_2(tlsdiff("diff", str(fifo), str(fifo)), "not a regular file")
 
 
 def test_diff_refuses_a_binary_file(tmp_path: Path) -> None:
@@ -115,6 +157,15 @@ BOMB = 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a
      "key 's1' is given twice in one mapping"),
     (GOOD + "description: again\n", "key 'description' is given twice"),
     ("#" * (300 * 1024), "larger than 256 KiB"),
+    ("description: " + "[" * 1000 + "]" * 1000 + "\nsource: s\nsteps: []\n", "nested more than 32 deep"),
+    ("description: " + "[" * 50000 + "]" * 50000 + "\nsource: s\nsteps: []\n", "nested more than 32 deep"),
+    (GOOD + "expect:\n  - step: 1.0\n    client: {tickets: 0}\n", "1.0 has the wrong type; expected integer"),
+    (GOOD + "1: x\nfoo: y\n", "unknown key"),
+    (GOOD + "? [a, b]\n: 1\n", "a key must be a plain name"),
+    (GOOD.replace("servers: {s1: {}}", 'servers: {"s1\\n": {}}'), "does not match the expected form"),
+    (GOOD.replace("clients: {c1: {}}", "clients: {c1: {cache_capacity: 5}}"), "cache_capacity: goes with cache"),
+    (GOOD + "expect: [{step: 1, client: {state: {DidResume: 'false'}}}]\n", "'false' has the wrong type"),
+    (GOOD + "expect: [{step: 1, client: {alert_sent: not_an_alert}}]\n", "'not_an_alert' is not allowed"),
     (GOOD + "expect: [{step: 1, releases: '>=1.25 <1.21', client: {hrr: false}}]\n",
      "'>=1.25 <1.21' matches no Go release"),
     (GOOD + "expect: [{step: 1, releases: '1.99', client: {hrr: false}}]\n", "'1.99' matches no Go release"),
@@ -126,6 +177,8 @@ BOMB = 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a
      "is greater than the maximum of 1000000"),
     (GOOD.replace("server: s1}", "server: s1, at: '+99999999999999999999d'}"), "is too far; expected at most +36500d"),
 ], ids=["random-bytes", "latin-1", "utf-16", "alias-bomb", "duplicate-server", "duplicate-top-key", "5-mb",
+        "deep-1000", "deep-50000", "float-step", "mixed-keys", "complex-key", "name-newline", "capacity-no-cache",
+        "state-value-type", "alert-name",
         "empty-range", "future-line", "line-1.2", "misspelt-suite", "misspelt-group", "huge-capacity", "huge-clock"])
 def test_hostile_case_files_are_one_line(tmp_path: Path, body: bytes | str, expected: str) -> None:
     root = _case_dir(tmp_path, {"c.yaml": body})
@@ -232,6 +285,14 @@ def test_plugin_reports_a_bad_go_once_as_a_usage_error(go: str, expected: str) -
     assert (p.stdout + p.stderr).count(expected) == 1 and "Traceback" not in p.stdout + p.stderr
 
 
+def test_plugin_checks_the_timeout_and_names_a_bad_case_file_in_one_line(tmp_path: Path) -> None:
+    p = pytest_run("cases/resumption/tls13-same-server.yaml", "--go", "1.27", "--tlsdiff-timeout", "inf")
+    assert p.returncode == 4 and "--tlsdiff-timeout: inf is not allowed" in p.stdout + p.stderr
+    root = _case_dir(tmp_path, {"bad.yaml": "steps: [\n"})
+    p = pytest_run("--go", "1.27", "--cases", str(root), str(root))
+    assert "malformed YAML" in p.stdout and "pytest_plugin.py" not in p.stdout, p.stdout
+
+
 def test_plugin_tags_are_markers_and_user_folders_are_collected(tmp_path: Path, edge_releases) -> None:
     newest = edge_releases.versions[-1]
     p = pytest_run("cases/", "--go", newest, "-m", "tls12 and binder", "--collect-only")
@@ -254,3 +315,39 @@ def test_the_python_peer_runs_isolated_from_the_working_directory(tmp_path: Path
                        timeout=600)
     assert p.returncode == 0, p.stdout + p.stderr
     assert not witness.exists()
+
+
+def test_a_case_file_that_is_a_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
+    root = tmp_path / "mine"
+    root.mkdir()
+    os.mkfifo(root / "x.yaml")
+    one_line_exit_2(tlsdiff("run", "--list", "--no-default-cases", "--cases", str(root)), "not a regular file")
+
+
+def test_a_report_into_a_pipe_is_refused_before_the_run(tmp_path: Path) -> None:
+    fifo = tmp_path / "out.json"
+    os.mkfifo(fifo)
+    one_line_exit_2(tlsdiff("run", "--json", str(fifo)), "not a regular file (a pipe or a socket)")
+
+
+def test_a_relative_goroot_works(tmp_path: Path, edge_releases) -> None:
+    newest = edge_releases.available[-1]
+    (tmp_path / "go").symlink_to(newest.goroot, target_is_directory=True)
+    p = tlsdiff("run", ONE_CASE, "--goroot", "go", "-q", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_a_cache_that_is_a_file_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    p = subprocess.run([sys.executable, "-m", "tlsdiff.cli", "run", ONE_CASE, "--go", "1.27"], cwd=REPO,
+                       capture_output=True, text=True, timeout=60, env=dict(os.environ, TLSDIFF_CACHE=str(blocker)))
+    one_line_exit_2(p, f"TLSDIFF_CACHE: {str(blocker)!r} cannot be a cache folder")
+
+
+def test_closed_standard_output_loses_nothing_else(tmp_path: Path, edge_releases) -> None:
+    out = tmp_path / "r.json"
+    p = subprocess.run(f"{sys.executable} -m tlsdiff.cli run {ONE_CASE} --go {EDGE_RELEASES} --json {out} >&-",
+                       shell=True, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    assert json.loads(out.read_text())["results"][0]["verdict"] == "pass"

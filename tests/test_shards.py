@@ -85,12 +85,24 @@ def test_merge_refuses_what_is_not_one_run(runs) -> None:
     d = runs["dir"]
     other_version = _edited(runs["shards"][2], d / "v.json", lambda r: r["tlsdiff"].update(version="0.0.1"))
     other_cases = _edited(runs["shards"][2], d / "c.json", lambda r: r["shard"].update(cases="0" * 64))
+    interrupted = _edited(runs["shards"][2], d / "i.json", lambda r: r.update(interrupted=True))
+    index_zero = _edited(runs["shards"][2], d / "z.json", lambda r: r["shard"].update(index=0))
+    index_past = _edited(runs["shards"][2], d / "p.json", lambda r: r["shard"].update(index=5))
+
+    def steal(r: dict) -> None:  # shard 3 claims a run of shard 1 too
+        first = json.loads(runs["shards"][0].read_text())["results"][0]
+        r["results"].append(first)
+    overlapping = _edited(runs["shards"][2], d / "o.json", steal)
     cases = {
         "missing": ([s1, s2], "merge: shards 3/3 are missing"),
         "twice": ([s1, s2, s2, s3], "shard 2/3 is also"),
         "version": ([s1, s2, str(other_version)], "made by a different tlsdiff than"),
         "case set": ([s1, s2, str(other_cases)], "a different case set than"),
         "not a shard": ([s1, s2, str(runs["single"]["json"])], "not a shard report"),
+        "interrupted": ([s1, s2, str(interrupted)], "an interrupted shard"),
+        "index 0": ([s1, s2, str(index_zero)], "shard.index: 0 is less than the minimum of 1"),
+        "index past": ([s1, s2, str(index_past)], "shard.index: 5 is not a shard of 3"),
+        "overlap": ([s1, s2, str(overlapping)], "each run belongs to one shard"),
     }
     for name, (args, expected) in cases.items():
         p = tlsdiff("merge", *args)

@@ -128,7 +128,7 @@ def test_inspect_shows_a_real_ticket_and_says_why_another_release_would_not_open
 
 @pytest.mark.parametrize("args, expected", [
     (["--go", "1.27", "00"], "the following arguments are required: --key"),
-    (["--key", "/nonexistent", "--go", "1.27", "00"], "--key: '/nonexistent': cannot read"),
+    (["--key", "/nonexistent", "--go", "1.27", "00"], "--key: '/nonexistent': no such file"),
     (["--key", "@short", "--go", "1.27", "00"], "expected a 32-byte session ticket key"),
     (["--key", "@good", "--go", "1.9", "00"], "--go: '1.9' is not a Go release tlsdiff knows"),
     (["--key", "@good", "--go", "1.27", "%%%"], "TICKET: not hex or base64"),

@@ -8,8 +8,11 @@ the code in `normalize.py` that fills it, and a case that expects it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from ..scenario.tls_names import CIPHER_SUITES, GROUPS
+from tlspeer.errors import ALERT_DESCRIPTIONS
 
 #: The value of a ConnectionState field the release does not have.
 ABSENT = "absent"
@@ -26,6 +29,11 @@ class SideField:
     schema: dict[str, Any] | None = None  # how a case expects it; None: not expectable by this name
 
 
+_STRING: dict[str, Any] = {"type": "string"}
+_BOOL: dict[str, Any] = {"type": "boolean"}
+_NAMES: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+
+
 @dataclass(frozen=True)
 class StateField:
     """One ConnectionState field, by its Go name, in report order."""
@@ -33,7 +41,11 @@ class StateField:
     name: str
     since: str  # the first Go release line that has it
     outcome: bool = False  # part of the agreement class
+    value: dict[str, Any] = field(default_factory=lambda: dict(_STRING))  # how a case expects it
 
+
+#: Alert names as the wire view gives them (RFC 8446 §6 and its registry).
+ALERT_NAMES: tuple[str, ...] = tuple(ALERT_DESCRIPTIONS.values())
 
 #: The keys of a side's observation, in the order differences are listed.
 SIDE_FIELDS: tuple[SideField, ...] = (
@@ -65,31 +77,33 @@ SIDE_FIELDS: tuple[SideField, ...] = (
 #: Names a case may expect that are computed from a field above, with how.
 DERIVED_FIELDS: tuple[SideField, ...] = (
     SideField("alert_sent", "name of the first alert other than close_notify that this side wrote on the "
-              "wire, or `null`", outcome=False, diffed=False, schema={"type": ["string", "null"]}),
+              "wire, or `null`", outcome=False, diffed=False, schema={"enum": [None, *ALERT_NAMES]}),
     SideField("alert_received", "name of the first alert other than close_notify that this side read on the "
               "wire, or `null`",
-              outcome=False, diffed=False, schema={"type": ["string", "null"]}),
+              outcome=False, diffed=False, schema={"enum": [None, *ALERT_NAMES]}),
 )
 
 #: Every ConnectionState field of every supported release, in report order.
 STATE: tuple[StateField, ...] = (
-    StateField("Version", "1.19", outcome=True),
-    StateField("HandshakeComplete", "1.19", outcome=True),
-    StateField("DidResume", "1.19", outcome=True),
-    StateField("CipherSuite", "1.19", outcome=True),
+    StateField("Version", "1.19", outcome=True,
+               value={"enum": ["TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3", "0x0000"]}),
+    StateField("HandshakeComplete", "1.19", outcome=True, value=_BOOL),
+    StateField("DidResume", "1.19", outcome=True, value=_BOOL),
+    StateField("CipherSuite", "1.19", outcome=True, value={"enum": ["", *CIPHER_SUITES]}),
     StateField("NegotiatedProtocol", "1.19"),
-    StateField("NegotiatedProtocolIsMutual", "1.19"),
+    StateField("NegotiatedProtocolIsMutual", "1.19", value=_BOOL),
     StateField("ServerName", "1.19"),
-    StateField("PeerCertificates", "1.19"),
-    StateField("VerifiedChains", "1.19"),
-    StateField("SignedCertificateTimestamps", "1.19"),
+    StateField("PeerCertificates", "1.19", value=_NAMES),
+    StateField("VerifiedChains", "1.19", value={"type": "array", "items": _NAMES}),
+    StateField("SignedCertificateTimestamps", "1.19", value=_NAMES),
     StateField("OCSPResponse", "1.19"),
     StateField("TLSUnique", "1.19"),
-    StateField("ExportKeyingMaterial", "1.19"),
-    StateField("ECHAccepted", "1.23"),
-    StateField("CurveID", "1.25"),
-    StateField("HelloRetryRequest", "1.26"),
-    StateField("LocalCertificate", "1.27"),
+    StateField("ExportKeyingMaterial", "1.19", value={"type": ["string", "object"]}),
+    StateField("ECHAccepted", "1.23", value=_BOOL),
+    StateField("CurveID", "1.25", value={"anyOf": [{"enum": ["", *GROUPS]}, {"type": "string",
+                                                                            "pattern": "^0x[0-9a-f]{4}$"}]}),
+    StateField("HelloRetryRequest", "1.26", value=_BOOL),
+    StateField("LocalCertificate", "1.27", value={"type": ["array", "null"], "items": {"type": "string"}}),
 )
 
 STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in STATE)
@@ -116,6 +130,7 @@ EXPECTABLE: tuple[SideField, ...] = tuple(f for f in SIDE_FIELDS + DERIVED_FIELD
 def side_schema() -> dict[str, Any]:
     """The `side` definition of the case schema: what an expectation may name."""
     props: dict[str, Any] = {f.name: {**f.schema, "description": f.doc} for f in EXPECTABLE}
-    props["state"] = {"type": "object", "minProperties": 1, "propertyNames": {"enum": list(STATE_FIELDS)},
+    props["state"] = {"type": "object", "minProperties": 1, "additionalProperties": False,
+                      "properties": {f.name: f.value for f in STATE},
                       "description": "ConnectionState fields by Go name, as the peer renders them."}
     return {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": props}

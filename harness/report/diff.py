@@ -8,25 +8,37 @@ Timing fields are ignored, so two runs of the same inputs show no change.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 from ..errors import UserError
 
 
+#: A full run's report is about 20 MB; a thousand-fold is not a report.
+MAX_REPORT_BYTES = 1 << 30
+
+
 def load(path: Path) -> dict[str, Any]:
-    """A tlsdiff JSON report, checked for the parts diff reads; UserError otherwise."""
+    """A tlsdiff JSON report, valid against its published schema; UserError otherwise."""
     try:
+        if not path.is_file():
+            what = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "no such file"
+            raise UserError(f"{path}: cannot read: {what}; expected a JSON report")
+        if path.stat().st_size > MAX_REPORT_BYTES:
+            raise UserError(f"{path}: larger than {MAX_REPORT_BYTES >> 20} MiB; not a tlsdiff report")
         raw = path.read_bytes()
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        report = json.loads(raw.decode("utf-8"))
+        report = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise UserError(f"{path}: not a JSON report (not UTF-8 text)") from None
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from None
-    if not isinstance(report, dict) or report.get("tlsdiff_report") != 1:
+    except (RecursionError, ValueError) as exc:
+        raise UserError(f"{path}: not a JSON report ({str(exc)[:80] or 'nested too deep'})") from None
+    if not isinstance(report, dict) or report.get("tlsdiff_report") != 1 or isinstance(report["tlsdiff_report"], bool):
         raise UserError(f"{path}: tlsdiff_report: expected a tlsdiff JSON report of schema 1")
     problem = _shape_problem(report)
     if problem:
@@ -34,22 +46,32 @@ def load(path: Path) -> dict[str, Any]:
     return report
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+@lru_cache(maxsize=1)
+def _report_validator() -> Any:
+    import jsonschema
+    schema = json.loads((Path(__file__).with_name("report.schema.json")).read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _where(path: Any) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "(top level)"
+
+
 def _shape_problem(report: dict[str, Any]) -> str | None:
-    """Where a report lacks what diff reads: results[i].case, .verdict, .runs[key].verdict/observations."""
-    results = report.get("results")
-    if not isinstance(results, list):
-        return "results: expected a list of case results"
-    for i, r in enumerate(results):
-        if not isinstance(r, dict) or not isinstance(r.get("case"), str):
-            return f"results[{i}].case: expected a case id"
-        if not isinstance(r.get("runs"), dict) or not isinstance(r.get("verdict"), str):
-            return f"results[{i}] ({r['case']}): expected runs (an object) and verdict (a string)"
-        for key, run in r["runs"].items():
-            if not isinstance(run, dict) or not isinstance(run.get("verdict"), str) \
-                    or not isinstance(run.get("observations", {}), dict) \
-                    or not isinstance(run.get("observations", {}).get("steps", []), list):
-                return f"results[{i}].runs[{key!r}]: expected verdict and observations.steps"
-    return None
+    """The first place where a report is not what its schema says, or None."""
+    try:
+        error = next(iter(sorted(_report_validator().iter_errors(report), key=lambda e: list(map(str, e.path)))), None)
+    except RecursionError:
+        return "nested too deep for a tlsdiff report"
+    if error is None:
+        cases = [r["case"] for r in report["results"]]
+        return f"results: case {next(c for c in cases if cases.count(c) > 1)!r} is there twice" \
+            if len(set(cases)) != len(cases) else None
+    return f"{_where(error.absolute_path)}: {error.message[:160]}"
 
 
 def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import UserError
 
 STDOUT = "-"
+STDOUT_CLOSED = False  # the process started with standard output closed (cli.main)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Target:
         """Write the report; None, or one line saying why it could not be written."""
         try:
             if self.path is None:
+                if STDOUT_CLOSED:
+                    return f"{self.flag}: cannot write standard output: it is closed"
                 sys.stdout.write(text)
                 sys.stdout.flush()
             else:
@@ -46,16 +49,28 @@ def target(flag: str, value: str | None) -> Target | None:
         return None
     if value == STDOUT:
         return Target(flag, None)
+    shown = value if len(value) <= 80 else value[:77] + "..."
     if not value.strip():
         raise UserError(f"{flag}: an empty path; expected a file path or '-' for standard output")
-    path = Path(value)
-    if path.is_dir():
-        raise UserError(f"{flag}: {value!r} is a folder; expected a file path or '-'")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UserError(f"{flag}: folder {str(parent)!r} does not exist; create it first, or write elsewhere")
-    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UserError(f"{flag}: {value!r} is not writable by this user")
+    if value.endswith(("/", os.sep)):
+        raise UserError(f"{flag}: {shown!r} ends with '/', a folder; expected a file path or '-'")
+    try:
+        path = Path(value)
+        target = path.resolve() if path.is_symlink() else path  # a link is written through: check where to
+        if target.is_dir():
+            raise UserError(f"{flag}: {shown!r} is a folder; expected a file path or '-'")
+        if target.exists() and not target.is_file() and not target.is_char_device():
+            raise UserError(f"{flag}: {shown!r} is not a regular file (a pipe or a socket): a write there "
+                            "could wait forever")
+        parent = target.parent if str(target.parent) else Path(".")
+        if not parent.is_dir():
+            raise UserError(f"{flag}: folder {str(parent)!r} does not exist; create it first, or write elsewhere")
+        if not os.access(parent, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+            raise UserError(f"{flag}: {shown!r} is not writable by this user")
+        if len(target.name.encode()) > os.pathconf(parent, "PC_NAME_MAX"):
+            raise UserError(f"{flag}: {shown!r}: the file name is longer than this filesystem allows")
+    except OSError as exc:
+        raise UserError(f"{flag}: {shown!r}: {exc.strerror or exc}") from None
     return Target(flag, path)
 
 
@@ -65,4 +80,20 @@ def targets(pairs: list[tuple[str, str | None]]) -> list[Target]:
     to_stdout = [t.flag for t in out if t.to_stdout]
     if len(to_stdout) > 1:
         raise UserError(f"{' and '.join(to_stdout)}: only one report can go to standard output ('-')")
+    seen: dict[Path, str] = {}
+    for t in out:
+        if t.path is None:
+            continue
+        where = t.path.resolve()
+        if where in seen:
+            raise UserError(f"{seen[where]} and {t.flag}: both would write {str(t.path)!r}; give each its own file")
+        seen[where] = t.flag
     return out
+
+
+def refuse_inputs(targets: list[Target], inputs: list[Path]) -> None:
+    """A report may not overwrite a file the run reads (a case file)."""
+    read = {p.resolve() for p in inputs}
+    for t in targets:
+        if t.path is not None and t.path.resolve() in read:
+            raise UserError(f"{t.flag}: {str(t.path)!r} is a case file of this run; write the report elsewhere")

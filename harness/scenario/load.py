@@ -18,8 +18,9 @@ from . import misbehaviours
 from .model import SESSION_STEPS, Case, Endpoint, Expectation, Pairing, Role, Step, StepKind
 from .ranges import parse_range, possible
 from .schema import case_schema
-#: A case file is a page of YAML; anything this big is a mistake or an attack.
+#: A case file is a page of YAML; anything this big, or nested this deep, is a mistake or an attack.
 MAX_CASE_BYTES = 256 * 1024
+MAX_DEPTH = 32
 # libyaml's parser when PyYAML has it: ten times faster on a hundred case files.
 _BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -31,14 +32,13 @@ class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise yaml.constructor.ConstructorError(None, None, "a key must be a plain name", key_node.start_mark)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} is given twice in one mapping (first on line {seen[key].line + 1})",
+                    None, None, f"key {_short(key)} is given twice in one mapping (first on line {seen[key].line + 1})",
                     key_node.start_mark)
-            try:
-                seen[key] = key_node.start_mark
-            except TypeError:  # an unhashable key: let the schema say what is wrong
-                pass
+            seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
 
 
@@ -59,9 +59,25 @@ def _release_lines() -> tuple[int, int]:
     return minor_of(FIRST_LINE), minor_of(newest_line()) + 1
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """A value as a message shows it: its repr, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + "...'" if text[0] in "'\"" else text[:limit - 3] + "..."
+
+
+def _is_integer(checker: Any, value: Any) -> bool:
+    # JSON Schema counts 1.0 as an integer; the peers do not.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_STRICT = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
+
+
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(case_schema())
+    return _STRICT(case_schema())
 
 
 def _where(path: Iterable[Any]) -> str:
@@ -76,19 +92,19 @@ def _describe(err: jsonschema.ValidationError) -> str:
     v = err.validator
     if v == "additionalProperties":
         allowed = sorted(err.schema.get("properties", {}))
-        extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
-        return f"unknown key {extra[0]!r}; expected one of: {', '.join(allowed)}" if extra else err.message
+        extra = sorted((set(err.instance) - set(allowed)), key=str) if isinstance(err.instance, dict) else []
+        return f"unknown key {_short(extra[0])}; expected one of: {', '.join(allowed)}" if extra else err.message
     if v == "enum":
-        return f"{err.instance!r} is not allowed; expected one of: {', '.join(map(str, err.validator_value))}"
+        return f"{_short(err.instance)} is not allowed; expected one of: {', '.join(map(str, err.validator_value))}"
     if v == "type":
-        return f"{err.instance!r} has the wrong type; expected {err.validator_value}"
+        return f"{_short(err.instance)} has the wrong type; expected {err.validator_value}"
     if v == "required":
         return err.message.replace("is a required property", "is required")
     if v == "pattern":
-        return f"{err.instance!r} does not match the expected form ({(err.schema.get('description') or err.validator_value)})"
+        return f"{_short(err.instance)} does not match the expected form ({(err.schema.get('description') or err.validator_value)})"
     if v in ("minProperties", "maxProperties") and err.schema.get("maxProperties") == 1:
         return f"a step has exactly one of: {', '.join(sorted(err.schema.get('properties', {})))}"
-    return err.message
+    return err.message if len(err.message) < 200 else err.message[:197] + "..."
 
 
 def _schema_error(path: str, data: Any) -> str | None:
@@ -105,13 +121,15 @@ def _schema_error(path: str, data: Any) -> str | None:
 def display(path: Path) -> str:
     """A path as the user would type it: relative to the working directory if inside it."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+        return str(path.absolute().relative_to(Path.cwd()))
+    except (ValueError, OSError):
         return str(path)
 
 
 def _read_text(path: Path, shown: str) -> str:
     """The file as UTF-8 text, within the size limit; UserError otherwise."""
+    if path.exists() and not path.is_file():
+        raise UserError(f"{shown}: not a regular file (a pipe, a device or a folder); a case is a YAML file")
     try:
         with path.open("rb") as f:
             raw = f.read(MAX_CASE_BYTES + 1)
@@ -128,12 +146,22 @@ def _read_text(path: Path, shown: str) -> str:
 
 
 def _refuse_aliases(text: str, shown: str) -> None:
-    """Anchors and aliases let a few hundred bytes expand to gigabytes; cases need neither."""
+    """Anchors and aliases let a few hundred bytes expand to gigabytes, and deep nesting
+    exhausts the parser's stack; cases need neither. Read as a stream of events, before
+    anything is built from it."""
+    depth = 0
     for event in yaml.parse(text, Loader=_BASE_LOADER):
+        mark = event.start_mark
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            mark = event.start_mark
             raise UserError(f"{shown}: line {mark.line + 1}, column {mark.column + 1}: YAML anchors and aliases "
                             "(&name, *name) are not allowed in case files; write the value out")
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise UserError(f"{shown}: line {mark.line + 1}, column {mark.column + 1}: nested more than "
+                                f"{MAX_DEPTH} deep; a case is a few levels of mappings and lists")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
 
 
 def load_case(path: Path, root: Path | None = None, *, case_id: str | None = None, file: str = "") -> Case:
@@ -184,6 +212,8 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
             problem = misbehaviours.check(settings.get("misbehave") or {}, peer, f"{key}.{name}.misbehave")
             if problem:
                 raise UserError(f"{display(path)}: {problem}")
+            if "cache_capacity" in settings and "cache" not in settings:
+                raise fail(f"{key}.{name}.cache_capacity", "goes with cache (a client without a cache has none)")
             if "key_shares" in settings and peer != "python":
                 raise fail(f"{key}.{name}.key_shares", "needs 'peer: python' (a Go client picks its key shares itself)")
             endpoints[name] = Endpoint(name, role, settings, peer)
@@ -192,11 +222,13 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
     at = 0
     known = dict(endpoints)
     blobs: set[str] = set()
+    connected: set[str] = set()  # clients that have had a connection
     for i, raw in enumerate(data["steps"]):
         name, args = next(iter(raw.items()))
         kind = StepKind(name)
         number = i + 1
         if kind == StepKind.CONNECT:
+            connected.add(args["client"])
             for role in (Role.CLIENT, Role.SERVER):
                 ep = known.get(args[role])
                 if ep is None or ep.role != role:
@@ -223,6 +255,9 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
             if ep is None or ep.role != Role.CLIENT or "cache" not in ep.settings:
                 raise fail(f"steps[{i}].{kind}.client", f"{args['client']!r} is not a client with a cache defined before this step")
             if kind == StepKind.EXPORT_SESSION:
+                if args["client"] not in connected:
+                    raise fail(f"steps[{i}].export_session.client", f"{args['client']!r} has had no connection "
+                                                                   "before this step; its cache holds nothing to export")
                 blobs.add(args["as"])
             elif args["from"] not in blobs:
                 raise fail(f"steps[{i}].import_session.from", f"{args['from']!r} was not exported by an earlier step; expected one of: {', '.join(sorted(blobs)) or 'none'}")

@@ -31,7 +31,25 @@ def case_schema() -> dict[str, Any]:
     defs["version"] = {"enum": list(VERSIONS)}
     defs["group"] = {"enum": list(GROUPS)}
     defs["common"]["cipher_suites"]["items"] = {"enum": list(CIPHER_SUITES)}
+    _anchor_ends(schema)
     return schema
+
+
+_TRUE_END = r"(?!\n)$"
+
+
+def _anchor_ends(node: Any) -> None:
+    """Make every pattern's '$' the true end: Python's '$' also matches before a final
+    newline, which would let "s1\\n" pass as the name s1. The lookahead is ECMA too."""
+    if isinstance(node, dict):
+        pattern = node.get("pattern")
+        if isinstance(pattern, str) and pattern.endswith("$") and not pattern.endswith(_TRUE_END):
+            node["pattern"] = pattern[:-1] + _TRUE_END
+        for value in node.values():
+            _anchor_ends(value)
+    elif isinstance(node, list):
+        for value in node:
+            _anchor_ends(value)
 
 
 if __name__ == "__main__":

@@ -104,14 +104,15 @@ def go_version_output(goroot: Path) -> str:
     env = dict(os.environ, GOROOT=str(goroot), GOTOOLCHAIN="local", GOENV="off")
     try:
         proc = subprocess.run(
-            [str(goroot / "bin" / "go"), "version"],
-            cwd=goroot, env=env, capture_output=True, text=True, timeout=VERIFY_TIMEOUT_S,
+            [str(goroot.absolute() / "bin" / "go"), "version"],
+            cwd=goroot, env=env, capture_output=True, text=True, errors="replace", timeout=VERIFY_TIMEOUT_S,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise FetchError(f"cannot run {goroot / 'bin' / 'go'} version: {exc}") from exc
     if proc.returncode != 0:
         raise FetchError(f"`go version` failed: {one_line(proc.stderr)}")
-    return proc.stdout.strip()
+    out = proc.stdout.strip()
+    return out if len(out) <= 300 else out[:297] + "..."  # a real one is one short line
 
 
 def verify(goroot: Path, version: str) -> str:

@@ -32,8 +32,8 @@ def split_list(text: str) -> list[Path]:
 def user_goroots(explicit: list[Path] | None) -> tuple[list[Path], str]:
     """(roots, where they came from): the caller's list (the --goroot flag), else $TLSDIFF_GOROOT."""
     if explicit:
-        return [Path(p).expanduser() for p in explicit], FLAG
-    return split_list(os.environ.get(ENV, "")), ENV
+        return [Path(p).expanduser().absolute() for p in explicit], FLAG
+    return [p.absolute() for p in split_list(os.environ.get(ENV, ""))], ENV
 
 
 def go_version_of(goroot: Path, source: str) -> str:
