@@ -206,7 +206,10 @@ def cmd_toolchains(args: argparse.Namespace) -> int:
             print(f"{row['line']:<6} {row['version']:<9} {row['provider']:<8} {row['goroot']}{note}")
         else:
             print(f"{row['line']:<6} {'-':<9} {'-':<8} unavailable: {row['reason']}")
-    return 0 if any(isinstance(r, toolchains.Toolchain) for r in results) else 2
+    if any(isinstance(r, toolchains.Toolchain) for r in results):
+        return 0
+    print("tlsdiff: toolchains: none of the requested releases is available (the table says why)", file=sys.stderr)
+    return 2
 
 
 def _select(args: argparse.Namespace) -> list:

@@ -73,7 +73,8 @@ def _normalise(item: str, source: str) -> str:
     """"1.24" / "1.24.11" / "go1.24" -> canonical text; UserError otherwise."""
     release = lines.canonical(item)
     if release is None:
-        raise UserError(f"{source}: {item!r} is not a Go release tlsdiff knows; expected {lines.EXPECTED}")
+        shown = item if len(item) <= 40 else item[:37] + "..."
+        raise UserError(f"{source}: {shown!r} is not a Go release tlsdiff knows; expected {lines.EXPECTED}")
     return release
 
 
