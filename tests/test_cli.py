@@ -157,8 +157,9 @@ BOMB = 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a
      "key 's1' is given twice in one mapping"),
     (GOOD + "description: again\n", "key 'description' is given twice"),
     ("#" * (300 * 1024), "larger than 256 KiB"),
-    ("description: " + "[" * 1000 + "]" * 1000 + "\nsource: s\nsteps: []\n", "nested more than 32 deep"),
-    ("description: " + "[" * 50000 + "]" * 50000 + "\nsource: s\nsteps: []\n", "nested more than 32 deep"),
+    # Ours says "nested more than 32 deep"; PyYAML 6.0.4 and newer refuse first ("maximum nesting depth").
+    ("description: " + "[" * 1000 + "]" * 1000 + "\nsource: s\nsteps: []\n", "nest"),
+    ("description: " + "[" * 50000 + "]" * 50000 + "\nsource: s\nsteps: []\n", "nest"),
     (GOOD + "expect:\n  - step: 1.0\n    client: {tickets: 0}\n", "1.0 has the wrong type; expected integer"),
     (GOOD + "1: x\nfoo: y\n", "unknown key"),
     (GOOD + "? [a, b]\n: 1\n", "a key must be a plain name"),
