@@ -4,6 +4,7 @@ any work), 130 interrupted."""
 from __future__ import annotations
 
 import argparse
+import base64
 import logging
 import math
 import os
@@ -133,6 +134,13 @@ def _parser() -> argparse.ArgumentParser:
     ti.add_argument("--key", action="append", type=Path, required=True, metavar="FILE",
                     help="a 32-byte session ticket key file (raw or 64 hex digits); repeat for several, first seals")
     ti.add_argument("--go", required=True, help="the release of the server that reads it: 1.19 ... or 1.24.11")
+    tc = tks.add_parser("convert", help="the ticket another release's server would have sealed for the same session")
+    tc.add_argument("ticket", help="the ticket: hex, base64, or @FILE with its raw bytes")
+    tc.add_argument("--key", action="append", type=Path, required=True, metavar="FILE",
+                    help="the 32-byte session ticket key file(s); the first seals the new ticket")
+    tc.add_argument("--from", dest="source", required=True, help="the release whose server sealed it")
+    tc.add_argument("--to", dest="target", required=True, help="the release (1.21 or newer) to seal it for")
+    tc.add_argument("--curve", help="the ECDHE group of a TLS 1.2 session, for 1.25+ (which record it)")
 
     d = sub.add_parser("diff", help="what changed between two JSON reports (exit 1 if anything did)")
     d.add_argument("old", type=Path, help="the earlier report (tlsdiff run --json)")
@@ -182,6 +190,20 @@ def cmd_compat(args: argparse.Namespace) -> int:
 
 def cmd_ticket(args: argparse.Namespace) -> int:
     from . import ticket_tools as tt
+    if args.ticket_command == "convert":
+        source, target = tt.release_of(args.source, "--from"), tt.release_of(args.target, "--to")
+        tt.check_known(source, "--from")
+        tt.check_known(target, "--to")
+        curve = None
+        if args.curve is not None:
+            from .scenario.tls_names import GROUPS
+            from tlspeer.groups import GROUP_IDS
+            if args.curve not in GROUPS or args.curve not in GROUP_IDS:
+                raise UserError(f"--curve: {args.curve[:40]!r} is not a group; expected one of: {', '.join(GROUPS)}")
+            curve = GROUP_IDS[args.curve]
+        keys = [tt.read_key(k) for k in args.key]
+        print(base64.b64encode(tt.convert(tt.read_ticket(args.ticket), keys, source, target, curve=curve)).decode())
+        return 0
     release = tt.release_of(args.go)
     tt.check_known(release)
     keys = [tt.read_key(k) for k in args.key]

@@ -2,13 +2,15 @@
 
 `inspect` opens a ticket as a release's server would and shows the session inside
 as JSON, or says in one line why that server would not open it (and so fall back
-to a full handshake). Bad input (a key that is not 32 bytes, a ticket that is not
+to a full handshake). `convert` re-seals a ticket's session as another release's
+server would have sealed it, or says exactly why it cannot. Bad input (a key that is not 32 bytes, a ticket that is not
 base64 or hex, a release tlsdiff does not know) is one line and exit 2.
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -115,3 +117,55 @@ def inspect(ticket: bytes, keys: Sequence[bytes], release: str) -> tuple[dict[st
 
 def render(found: dict[str, Any]) -> str:
     return json.dumps(found, indent=1, sort_keys=True, default=lambda b: b.hex() if isinstance(b, bytes) else str(b))
+
+
+def convert(ticket: bytes, keys: Sequence[bytes], source: str, target: str, *, curve: int | None = None,
+            iv: bytes | None = None) -> bytes:
+    """The ticket a `target` server would have sealed for the same session as a `source`
+    server's ticket, under the first key; UserError saying exactly why when it cannot be.
+
+    1.19/1.20 TLS 1.3 sessions hold the resumption master secret, 1.21+ the PSK derived
+    from it with the empty nonce Go servers send; a 1.25+ TLS 1.2 session records the
+    ECDHE group, which older ones lack (give `curve`)."""
+    import os
+
+    from tlspeer.keyschedule import resumption_psk
+    from gomodel.tickets import seal
+    from tlspeer.suites import SUITE_BY_ID
+
+    try:
+        opened = open_ticket(ticket, keys, source)
+    except TicketError as exc:
+        raise UserError(f"TICKET: a Go {source} server would not open it: {exc}") from None
+    if uses_key_name(source):
+        try:
+            old = gomodel.legacy.decode(opened.plaintext)
+        except ValueError as exc:
+            raise UserError(f"TICKET: not a Go {source} session: {exc}") from None
+        secret = old.secret
+        if old.version == gomodel.TLS13:
+            suite = SUITE_BY_ID.get(old.cipher_suite)
+            if suite is None:
+                raise UserError(f"TICKET: cipher suite 0x{old.cipher_suite:04x} is unknown")
+            secret = resumption_psk(suite.prf_hash, old.secret, b"")
+        session = gomodel.Session(version=old.version, type=gomodel.SERVER, cipher_suite=old.cipher_suite,
+                                  created_at=old.created_at, secret=secret, certificates=old.certificates,
+                                  certificate_extensions=old.certificate_extensions)
+    else:
+        try:
+            session = gomodel.decode(opened.plaintext, source)
+        except ValueError as exc:
+            raise UserError(f"TICKET: a Go {source} server cannot read the session in it: {exc}") from None
+    if uses_key_name(target):
+        raise UserError(f"--to: converting into the 1.19/1.20 layout is not supported (a {target} server keeps the "
+                        "resumption master secret, which a 1.21+ session no longer holds)")
+    new_tls12 = lines.minor_of(target) >= 25 and session.version < gomodel.TLS13
+    if new_tls12 and not session.curve_id:
+        if curve is None:
+            raise UserError(f"--curve: a Go {target} TLS 1.2 session records its ECDHE group, which this "
+                            f"{source} session lacks; name it (e.g. --curve X25519)")
+        session = dataclasses.replace(session, curve_id=curve)
+    plaintext = gomodel.encode(session, target)
+    if gomodel.parse(plaintext, target).error is not None:  # the model's own check before a ticket goes out
+        raise UserError(f"the {target} session this would seal does not parse: {gomodel.parse(plaintext, target).error}")
+    return seal(plaintext, keys[0], iv if iv is not None else os.urandom(16), target)

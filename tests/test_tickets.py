@@ -194,3 +194,85 @@ def test_a_go_server_resumes_a_ticket_python_minted(edge_releases, edge: str) ->
         peer.close()
     assert server["handshake_error"] is None
     assert server["state"]["DidResume"] is True and conn.info.resumed
+
+
+# ---------------------------------------------------------------- tlsdiff ticket convert
+
+
+def _resume_with(release: str, binaries, ticket: bytes, psk: bytes, now: float) -> dict:
+    """Offer a ticket (with its PSK) from tlspeer's client to a Go server of release that holds the fleet key."""
+    from cryptography import x509
+
+    from tlsdiff import pki
+    from tlsdiff.peers.protocol import PeerProcess
+    from tlspeer import ClientConfig, ClientTicket, connect
+
+    roots = tuple(x509.load_pem_x509_certificates(pki.root_pem("root-a").encode()))
+    peer = PeerProcess(release, [str(binaries[release])])
+    peer.start()
+    try:
+        ident = pki.identity("server")
+        peer.call("configure", {"name": "conv-s", "role": "server", "config": {
+            "certificates": [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}],
+            "ticket_keys": [FLEET_KEY.hex()]}})
+        port = peer.call("listen", {"name": "conv-l", "endpoint": "conv-s"})["port"]
+        accepted = peer.send("accept", {"listener": "conv-l", "conn_id": "conv", "time": int(now),
+                                        "timeout_ms": 5000})
+        offered = ClientTicket(ticket=ticket, psk=psk, cipher_suite=0x1301, lifetime=604800, age_add=0, nonce=b"",
+                               received_at=now - 60)
+        conn = connect("127.0.0.1", port, ClientConfig(server_name=pki.SERVER_NAME, roots=roots), tickets=[offered],
+                       now=lambda: now, timeout=5)
+        conn.send(b"tlsdiff-ping")
+        conn.recv(12)
+        conn.close()
+        return peer.wait(accepted, 10)
+    finally:
+        peer.close()
+
+
+def test_convert_a_real_1_19_ticket_so_the_newest_release_resumes_it(observed, edge_releases, tmp_path) -> None:
+    """The real 1.19 TLS 1.3 ticket, converted: the newest Go server resumes what it would have refused."""
+    from tlsdiff import pki
+    from tlspeer.keyschedule import resumption_psk
+
+    (oldest, newest) = edge_releases.versions
+    old_ticket, resumed_before = observed["1.3"][(oldest, newest)]
+    assert resumed_before is False
+    key = tmp_path / "fleet.key"
+    key.write_bytes(FLEET_KEY)
+    p = subprocess.run([sys.executable, "-m", "tlsdiff.cli", "ticket", "convert", "--key", str(key), "--from", oldest,
+                        "--to", newest, old_ticket.hex()], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    converted = base64.b64decode(p.stdout.strip())
+    session = gomodel.legacy.decode(open_ticket(old_ticket, [FLEET_KEY], oldest).plaintext)
+    psk = resumption_psk("sha256", session.secret, b"")
+    server = _resume_with(newest, edge_releases.binaries, converted, psk, now=session.created_at + 60)
+    assert server["handshake_error"] is None and server["state"]["DidResume"] is True
+
+
+def test_convert_says_why_not(observed, edge_releases, tmp_path) -> None:
+    oldest, newest = edge_releases.versions
+    key = tmp_path / "fleet.key"
+    key.write_bytes(FLEET_KEY)
+    tls12_ticket, _ = observed["1.2"][(newest, newest)]
+    cases = {
+        "into 1.19": (["--from", newest, "--to", "1.19"], observed["1.3"][(newest, newest)][0],
+                      "--to: converting into the 1.19/1.20 layout is not supported"),
+        "no curve": (["--from", "1.24", "--to", newest], None, "--curve:"),
+        "wrong from": (["--from", oldest, "--to", newest], tls12_ticket, "a Go 1.19"),
+    }
+    # A TLS 1.2 session of 1.24 lacks the curve that 1.25+ record: make one under the fleet key.
+    s24 = gomodel.Session(version=0x0303, type=gomodel.SERVER, cipher_suite=0xC02B, created_at=1767225600,
+                          secret=bytes(48))
+    cases["no curve"] = (cases["no curve"][0], seal(gomodel.encode(s24, "1.24"), FLEET_KEY, bytes(16), "1.24"),
+                         cases["no curve"][2])
+    for name, (args, ticket, expected) in cases.items():
+        p = subprocess.run([sys.executable, "-m", "tlsdiff.cli", "ticket", "convert", "--key", str(key), *args,
+                            ticket.hex()], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and expected in p.stderr, (name, p.stderr)
+    p = subprocess.run([sys.executable, "-m", "tlsdiff.cli", "ticket", "convert", "--key", str(key), "--from", "1.24",
+                        "--to", newest, "--curve", "X25519", cases["no curve"][1].hex()], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    converted = open_ticket(base64.b64decode(p.stdout.strip()), [FLEET_KEY], newest)
+    assert gomodel.decode(converted.plaintext, newest).curve_id == 29
