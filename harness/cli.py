@@ -134,6 +134,17 @@ def _parser() -> argparse.ArgumentParser:
     ti.add_argument("--key", action="append", type=Path, required=True, metavar="FILE",
                     help="a 32-byte session ticket key file (raw or 64 hex digits); repeat for several, first seals")
     ti.add_argument("--go", required=True, help="the release of the server that reads it: 1.19 ... or 1.24.11")
+    tm = tks.add_parser("mint", help="a server ticket a release's server resumes, for a session you describe")
+    tm.add_argument("--key", action="append", type=Path, required=True, metavar="FILE",
+                    help="the 32-byte session ticket key file; the first seals")
+    tm.add_argument("--go", required=True, help="the release of the server that will read it")
+    tm.add_argument("--tls", choices=["1.2", "1.3"], default="1.3", help="the session's TLS version (default 1.3)")
+    tm.add_argument("--suite", default="TLS_AES_128_GCM_SHA256", help="the session's cipher suite (Go name)")
+    tm.add_argument("--secret", required=True, help="hex: TLS 1.3 the PSK (1.21+) or resumption master secret "
+                                                    "(1.19/1.20); TLS 1.2 the master secret")
+    tm.add_argument("--created-at", type=int, required=True, help="Unix seconds the session was made (the server "
+                                                                  "refuses one older than 7 days)")
+    tm.add_argument("--curve", help="the ECDHE group of a TLS 1.2 session, for 1.25+")
     tc = tks.add_parser("convert", help="the ticket another release's server would have sealed for the same session")
     tc.add_argument("ticket", help="the ticket: hex, base64, or @FILE with its raw bytes")
     tc.add_argument("--key", action="append", type=Path, required=True, metavar="FILE",
@@ -190,17 +201,22 @@ def cmd_compat(args: argparse.Namespace) -> int:
 
 def cmd_ticket(args: argparse.Namespace) -> int:
     from . import ticket_tools as tt
+    curve = tt.group_id(args.curve) if getattr(args, "curve", None) is not None else None
+    if args.ticket_command == "mint":
+        release = tt.release_of(args.go)
+        tt.check_known(release)
+        if not re.fullmatch(r"(?:[0-9a-fA-F]{2})+", args.secret):
+            raise UserError(f"--secret: not hex ({len(args.secret)} characters); expected the secret as hex digits")
+        if not 0 <= args.created_at < 1 << 63:
+            raise UserError(f"--created-at: {args.created_at} is not a Unix time")
+        keys = [tt.read_key(k) for k in args.key]
+        print(base64.b64encode(tt.mint(keys, release, tls=args.tls, suite=args.suite, secret=bytes.fromhex(args.secret),
+                                       created_at=args.created_at, curve=curve or 0)).decode())
+        return 0
     if args.ticket_command == "convert":
         source, target = tt.release_of(args.source, "--from"), tt.release_of(args.target, "--to")
         tt.check_known(source, "--from")
         tt.check_known(target, "--to")
-        curve = None
-        if args.curve is not None:
-            from .scenario.tls_names import GROUPS
-            from tlspeer.groups import GROUP_IDS
-            if args.curve not in GROUPS or args.curve not in GROUP_IDS:
-                raise UserError(f"--curve: {args.curve[:40]!r} is not a group; expected one of: {', '.join(GROUPS)}")
-            curve = GROUP_IDS[args.curve]
         keys = [tt.read_key(k) for k in args.key]
         print(base64.b64encode(tt.convert(tt.read_ticket(args.ticket), keys, source, target, curve=curve)).decode())
         return 0

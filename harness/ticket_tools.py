@@ -80,6 +80,16 @@ def release_of(text: str, flag: str = "--go") -> str:
     return release
 
 
+def group_id(name: str, flag: str = "--curve") -> int:
+    """A group by its Go name, as a curve_id."""
+    from tlspeer.groups import GROUP_IDS
+
+    from .scenario.tls_names import GROUPS
+    if name not in GROUPS or name not in GROUP_IDS:
+        raise UserError(f"{flag}: {name[:40]!r} is not a group; expected one of: {', '.join(GROUP_IDS)}")
+    return GROUP_IDS[name]
+
+
 def check_known(release: str, flag: str = "--go") -> None:
     """A release past the line after the newest any provider offers is a typo, not a layout."""
     from .toolchains import newest_line
@@ -169,3 +179,32 @@ def convert(ticket: bytes, keys: Sequence[bytes], source: str, target: str, *, c
     if gomodel.parse(plaintext, target).error is not None:  # the model's own check before a ticket goes out
         raise UserError(f"the {target} session this would seal does not parse: {gomodel.parse(plaintext, target).error}")
     return seal(plaintext, keys[0], iv if iv is not None else os.urandom(16), target)
+
+
+def mint(keys: Sequence[bytes], release: str, *, tls: str, suite: str, secret: bytes, created_at: int,
+         curve: int = 0, iv: bytes | None = None) -> bytes:
+    """A server ticket a `release` server accepts, for a session with this secret (TLS 1.3: the
+    PSK on 1.21+, the resumption master secret on 1.19/1.20; TLS 1.2: the master secret)."""
+    import os
+
+    from gomodel.tickets import seal
+    from tlspeer.suites import SUITE_BY_NAME
+
+    info = SUITE_BY_NAME.get(suite)
+    if info is None:
+        raise UserError(f"--suite: {suite[:60]!r} is not a cipher suite; expected a Go suite name such as "
+                        "TLS_AES_128_GCM_SHA256")
+    version = 0x0304 if tls == "1.3" else 0x0303
+    if info.tls13 != (tls == "1.3"):
+        raise UserError(f"--suite: {suite} is not a TLS {tls} suite")
+    if not 1 <= len(secret) <= (255 if tls == "1.3" else 255 if not uses_key_name(release) else 65535):
+        raise UserError(f"--secret: {len(secret)} bytes; expected 1 to 255")
+    if uses_key_name(release):
+        plaintext = gomodel.legacy.encode(gomodel.legacy.LegacySession(version, info.id, created_at, secret))
+    else:
+        if version < gomodel.TLS13 and lines.minor_of(release) >= 25 and not curve:
+            raise UserError(f"--curve: a Go {release} TLS 1.2 session records its ECDHE group; name it "
+                            "(e.g. --curve X25519)")
+        plaintext = gomodel.encode(gomodel.Session(version=version, type=gomodel.SERVER, cipher_suite=info.id,
+                                                   created_at=created_at, secret=secret, curve_id=curve), release)
+    return seal(plaintext, keys[0], iv if iv is not None else os.urandom(16), release)

@@ -276,3 +276,24 @@ def test_convert_says_why_not(observed, edge_releases, tmp_path) -> None:
     assert p.returncode == 0, p.stderr
     converted = open_ticket(base64.b64decode(p.stdout.strip()), [FLEET_KEY], newest)
     assert gomodel.decode(converted.plaintext, newest).curve_id == 29
+
+
+@pytest.mark.parametrize("edge", ["oldest", "newest"])
+def test_mint_makes_a_ticket_the_release_resumes(edge_releases, tmp_path, edge: str) -> None:
+    import os
+
+    from tlsdiff import pki
+    from tlspeer.keyschedule import resumption_psk
+
+    release = edge_releases.versions[0 if edge == "oldest" else -1]
+    key = tmp_path / "fleet.key"
+    key.write_text(FLEET_KEY.hex())
+    secret = os.urandom(32)
+    now = int(pki.EPOCH.timestamp())
+    p = subprocess.run([sys.executable, "-m", "tlsdiff.cli", "ticket", "mint", "--key", str(key), "--go", release,
+                        "--secret", secret.hex(), "--created-at", str(now - 60)], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    psk = resumption_psk("sha256", secret, b"") if uses_key_name(release) else secret
+    server = _resume_with(release, edge_releases.binaries, base64.b64decode(p.stdout.strip()), psk, now=now)
+    assert server["handshake_error"] is None and server["state"]["DidResume"] is True
