@@ -152,16 +152,10 @@ def test_a_go_server_resumes_a_ticket_python_minted(edge_releases, edge: str) ->
     the PSK with the empty nonce Go servers send."""
     import os
 
-    from cryptography import x509
-
     from tlsdiff import pki
-    from tlsdiff.peers.protocol import PeerProcess
-    from tlspeer import ClientConfig, ClientTicket, connect
     from tlspeer.keyschedule import resumption_psk
 
     NOW = pki.EPOCH.timestamp()
-    roots = tuple(x509.load_pem_x509_certificates(pki.root_pem("root-a").encode()))
-
     release = edge_releases.versions[0 if edge == "oldest" else -1]
     secret = os.urandom(32)
     if uses_key_name(release):
@@ -172,28 +166,8 @@ def test_a_go_server_resumes_a_ticket_python_minted(edge_releases, edge: str) ->
         plaintext = gomodel.encode(gomodel.Session(version=0x0304, type=gomodel.SERVER, cipher_suite=0x1301,
                                                    created_at=int(NOW) - 60, secret=secret), release)
     ticket = seal(plaintext, FLEET_KEY, os.urandom(16), release)
-    peer = PeerProcess(release, [str(edge_releases.binaries[release])])
-    peer.start()
-    try:
-        ident = pki.identity("server")
-        peer.call("configure", {"name": "mint-s", "role": "server", "config": {
-            "certificates": [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}],
-            "ticket_keys": [FLEET_KEY.hex()]}})
-        port = peer.call("listen", {"name": "mint-l", "endpoint": "mint-s"})["port"]
-        accepted = peer.send("accept", {"listener": "mint-l", "conn_id": "mint", "time": int(NOW),
-                                        "timeout_ms": 5000})
-        offered = ClientTicket(ticket=ticket, psk=psk, cipher_suite=0x1301, lifetime=604800, age_add=0, nonce=b"",
-                               received_at=NOW - 60)
-        conn = connect("127.0.0.1", port, ClientConfig(server_name=pki.SERVER_NAME, roots=roots), tickets=[offered],
-                       now=lambda: NOW, timeout=5)
-        conn.send(b"tlsdiff-ping")
-        assert conn.recv(12) == b"tlsdiff-pong"
-        conn.close()
-        server = peer.wait(accepted, 10)
-    finally:
-        peer.close()
-    assert server["handshake_error"] is None
-    assert server["state"]["DidResume"] is True and conn.info.resumed
+    server = _resume_with(release, edge_releases.binaries, ticket, psk, now=NOW)
+    assert server["handshake_error"] is None and server["state"]["DidResume"] is True
 
 
 # ---------------------------------------------------------------- tlsdiff ticket convert
@@ -232,7 +206,6 @@ def _resume_with(release: str, binaries, ticket: bytes, psk: bytes, now: float) 
 
 def test_convert_a_real_1_19_ticket_so_the_newest_release_resumes_it(observed, edge_releases, tmp_path) -> None:
     """The real 1.19 TLS 1.3 ticket, converted: the newest Go server resumes what it would have refused."""
-    from tlsdiff import pki
     from tlspeer.keyschedule import resumption_psk
 
     (oldest, newest) = edge_releases.versions
