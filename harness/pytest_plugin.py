@@ -95,15 +95,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def _holder(config: pytest.Config, path: Path) -> Path | None:
     """The case folder a case file belongs to, or None if it is not a case file."""
-    if path.suffix not in (".yaml", ".yml"):
+    from .scenario.catalog import SUFFIXES, holder
+    if path.suffix not in SUFFIXES:
         return None
-    for folder in config.stash.get(_FOLDERS_KEY, [CASES_DIR]):
-        try:
-            path.resolve().relative_to(folder.resolve())
-            return folder
-        except ValueError:
-            continue
-    return None
+    return holder(path.resolve(), [f.resolve() for f in config.stash.get(_FOLDERS_KEY, [CASES_DIR])])
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

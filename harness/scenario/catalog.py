@@ -50,7 +50,8 @@ def case_id(path: Path, folder: Path) -> str:
     return rel.with_suffix("").as_posix()
 
 
-def _holder(path: Path, folders: Sequence[Path]) -> Path | None:
+def holder(path: Path, folders: Sequence[Path]) -> Path | None:
+    """The first of the folders that holds path, or None."""
     for folder in folders:
         try:
             path.absolute().relative_to(folder.absolute())
@@ -64,10 +65,10 @@ def _select(sel: str, folders: Sequence[Path]) -> list[tuple[Path, Path]]:
     """(file, the folder its id is relative to) for one selector."""
     p = Path(sel)
     if sel and (p.is_file() or p.is_symlink()) and p.suffix in SUFFIXES:
-        return [(p, _holder(p, folders) or p.absolute().parent.parent)]
+        return [(p, holder(p, folders) or p.absolute().parent.parent)]
     if sel and p.is_dir() and (p.is_absolute() or not any((f / sel).is_dir() for f in folders)):
-        holder = _holder(p, folders) or p.absolute().parent
-        return [(f, holder) for f in case_files(p)]
+        folder = holder(p, folders) or p.absolute().parent
+        return [(f, folder) for f in case_files(p)]
     # An id names one case; a folder ('binder/') its cases; else an id prefix ('binder/tls13').
     prefix = sel.rstrip("/")
     every = [(f, folder, case_id(f, folder)) for folder in folders for f in case_files(folder)]
@@ -97,8 +98,8 @@ def select_files(selectors: Iterable[str], folders: Sequence[Path]) -> list[tupl
         found = _select(sel, folders)
         if not found:
             raise UserError(f"case selector {sel!r}: no case under {names} matches; try 'tlsdiff run --list'")
-        for path, holder in found:
-            cid = case_id(path, holder)
+        for path, folder in found:
+            cid = case_id(path, folder)
             if not _ID.match(cid):
                 raise UserError(f"{display(path)}: case id {cid!r} has characters other than letters, digits, "
                                 "'.', '_', '-' and '/'; rename the file")
@@ -106,7 +107,7 @@ def select_files(selectors: Iterable[str], folders: Sequence[Path]) -> list[tupl
             if other is not None and other[0].absolute() != path.absolute():
                 raise UserError(f"case id {cid!r} is given by two files: {display(other[0])} and {display(path)}; "
                                 "rename one")
-            chosen[cid] = (path, report_name(path, holder, cid))
+            chosen[cid] = (path, report_name(path, folder, cid))
     return sorted(((p, cid, f) for cid, (p, f) in chosen.items()), key=lambda pcf: pcf[1])
 
 
