@@ -22,6 +22,8 @@ type endpoint struct {
 	role   string // "server" or "client"
 	config *tls.Config
 	cache  *recordingCache // client endpoints with a session cache
+	// configForClient names the server whose config GetConfigForClient clones.
+	configForClient string
 
 	mu     sync.Mutex
 	now    time.Time
@@ -85,6 +87,8 @@ type configParams struct {
 	Cache                  string                 `json:"cache"`
 	CacheCapacity          int                    `json:"cache_capacity"`
 	WrapSession            string                 `json:"wrap_session"`
+	ConfigForClient        string                 `json:"config_for_client"`
+	RejectByCallback       string                 `json:"reject_by_callback"`
 	Misbehave              map[string]interface{} `json:"misbehave"`
 }
 
@@ -185,6 +189,12 @@ func (p *peer) buildConfig(role string, c configParams) (*tls.Config, *recording
 			return nil, nil, err
 		}
 		cfg.ClientSessionCache = cache
+	}
+	if err := setRejectingCallback(cfg, c.RejectByCallback); err != nil {
+		return nil, nil, err
+	}
+	if c.ConfigForClient != "" && role != "server" {
+		return nil, nil, fmt.Errorf("config_for_client: only a server has GetConfigForClient")
 	}
 	if err := applyMisbehave(c.Misbehave, misbehaveTarget{role: role, cache: cache}); err != nil {
 		return nil, nil, err

@@ -49,6 +49,7 @@ var handlers = map[string]handler{
 	"cache_dump":      opCacheDump,
 	"drop":            opDrop,
 	"session":         opSession,
+	"forget_session":  opForgetSession,
 }
 
 func main() {

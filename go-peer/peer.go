@@ -89,6 +89,7 @@ func opConfigure(p *peer, raw json.RawMessage) (interface{}, error) {
 	}
 	e := &endpoint{name: params.Name, role: params.Role, config: cfg, cache: cache}
 	e.bind(params.Config.RandSeed)
+	p.setConfigForClient(e, params.Config.ConfigForClient)
 	p.mu.Lock()
 	p.endpoints[params.Name] = e
 	p.mu.Unlock()
@@ -96,9 +97,10 @@ func opConfigure(p *peer, raw json.RawMessage) (interface{}, error) {
 }
 
 type cloneParams struct {
-	Name     string `json:"name"`
-	From     string `json:"from"`
-	RandSeed string `json:"rand_seed"`
+	Name     string                     `json:"name"`
+	From     string                     `json:"from"`
+	RandSeed string                     `json:"rand_seed"`
+	Set      map[string]json.RawMessage `json:"set"` // fields changed on the clone
 }
 
 // clone makes a new endpoint with Config.Clone of a live one: whether the clone
@@ -115,6 +117,11 @@ func opClone(p *peer, raw json.RawMessage) (interface{}, error) {
 	e := &endpoint{name: params.Name, role: src.role, config: src.config.Clone(), cache: src.cache}
 	e.now = src.clock()
 	e.bind(params.RandSeed)
+	// The copied callback would serve the original's clock and key log.
+	p.setConfigForClient(e, src.configForClient)
+	if err := p.applyCloneOverrides(e, params.Set); err != nil {
+		return nil, err
+	}
 	p.mu.Lock()
 	p.endpoints[params.Name] = e
 	p.mu.Unlock()
@@ -231,3 +238,25 @@ func opDrop(p *peer, raw json.RawMessage) (interface{}, error) {
 }
 
 var _ = tls.VersionTLS13
+
+type forgetParams struct {
+	Cache string `json:"cache"`
+	Key   string `json:"key"`
+}
+
+// forget_session is the application calling ClientSessionCache.Put(key, nil) to
+// forget a server, whether or not the cache holds the key (go.dev/issue/79861).
+func opForgetSession(p *peer, raw json.RawMessage) (interface{}, error) {
+	var params forgetParams
+	if err := decodeParams(raw, &params); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	c, ok := p.caches[params.Cache]
+	p.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("no cache named %q", params.Cache)
+	}
+	c.Put(params.Key, nil)
+	return map[string]interface{}{"key": params.Key}, nil
+}

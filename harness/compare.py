@@ -75,6 +75,10 @@ def actual_value(side_doc: dict[str, Any], name: str) -> Any:
         return first_alert(side_doc["alerts"]["sent"])
     if name == "alert_received":
         return first_alert(side_doc["alerts"]["received"])
+    if name == "ticket_lengths":
+        transcript = side_doc.get("transcript") or {}
+        return [m.get("ticket_length", 0) for way in ("sent", "received") for m in transcript.get(way, [])
+                if m.get("type") == "new_session_ticket"]
     if name.startswith("state."):
         return side_doc["state"].get(name[6:], ABSENT)
     return side_doc.get(name)

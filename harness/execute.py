@@ -18,6 +18,7 @@ from . import pki
 from .peers.pool import PYTHON_PEER, PeerPool
 from .peers.protocol import PeerError, PeerFailure, Unsupported
 from .scenario.model import SESSION_STEPS, Case, Endpoint, ReleaseKey, Role, Step, StepKind, key_text
+from .toolchains.lines import release_of_name
 
 #: How long one connection may take on the peer side, and how long the harness
 #: waits for a reply beyond that before it declares the peer hung.
@@ -53,10 +54,14 @@ def ticket_key_hex(name_or_hex: str) -> str:
     return hashlib.sha256(b"tlsdiff-ticket-key/" + name_or_hex.encode()).hexdigest()
 
 
-def peer_config(ep: Endpoint, case: Case, prefix: str) -> dict[str, Any]:
+def peer_config(ep: Endpoint, case: Case, prefix: str, release_key: ReleaseKey | None = None) -> dict[str, Any]:
     """Translate a case endpoint into the go-peer configure parameters."""
     s = ep.settings
     cfg: dict[str, Any] = {"rand_seed": f"{case.id}/{ep.name}"}
+    if ep.peer == PYTHON and ep.role == Role.SERVER and release_key:
+        # A Python server with ticket keys seals Go tickets in the layout of release a,
+        # the release under test (its line: "1.24.11+a1b2c3" seals as 1.24).
+        cfg["release_line"] = "1.%d" % release_of_name(release_key[0])[1]
     for key in ("min_version", "max_version", "cipher_suites", "curve_preferences", "alpn",
                 "session_tickets_disabled", "insecure_skip_verify", "cache_capacity"):
         if key in s:
@@ -73,6 +78,8 @@ def peer_config(ep: Endpoint, case: Case, prefix: str) -> dict[str, Any]:
             cfg["wrap_session"] = s["wrap_session"]
         if "session_ticket_key" in s:
             cfg["session_ticket_key"] = ticket_key_hex(s["session_ticket_key"])
+        if "config_for_client" in s:
+            cfg["config_for_client"] = prefix + s["config_for_client"]
     else:
         cfg["server_name"] = s.get("server_name", pki.SERVER_NAME)
         cfg["root_cas"] = [pki.root_pem(r) for r in s.get("root_cas", ["root-a"])]
@@ -83,6 +90,8 @@ def peer_config(ep: Endpoint, case: Case, prefix: str) -> dict[str, Any]:
             cfg["cache"] = prefix + s["cache"]
     # Both peers take misbehaviours the same way; the loader let through only
     # knobs of the peer that runs the endpoint, and key_shares only for tlspeer.
+    if "reject_by_callback" in s:
+        cfg["reject_by_callback"] = s["reject_by_callback"]
     for key in ("misbehave", "key_shares"):
         if key in s:
             cfg[key] = s[key]
@@ -118,7 +127,7 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
             peer = pool.get(release)
             used.add(release)
             peer.call("configure", {"name": _name(prefix, ep.name), "role": ep.role,
-                                    "config": peer_config(ep, case, prefix)}, timeout=reply_timeout)
+                                    "config": peer_config(ep, case, prefix, key)}, timeout=reply_timeout)
         for step in case.steps:
             result = StepResult(step.number)
             run.steps.append(result)
@@ -156,8 +165,19 @@ def _run_step(case: Case, step: Step, key: ReleaseKey, prefix: str, pool: PeerPo
     if step.kind == StepKind.CLONE:
         src = case.endpoints[step.args["server"]]
         peer = pool.get(release_of(src, key))
-        peer.call("clone", {"name": _name(prefix, step.args["as"]), "from": _name(prefix, src.name),
-                            "rand_seed": f"{case.id}/{step.args['as']}"}, timeout=reply_timeout)
+        params = {"name": _name(prefix, step.args["as"]), "from": _name(prefix, src.name),
+                  "rand_seed": f"{case.id}/{step.args['as']}"}
+        if "set" in step.args:
+            params["set"] = _clone_set(step.args["set"], prefix)
+        peer.call("clone", params, timeout=reply_timeout)
+        return
+    if step.kind == StepKind.FORGET_SESSION:
+        client = case.endpoints[step.args["client"]]
+        pool.get(release_of(client, key)).call(
+            "forget_session",
+            {"cache": prefix + client.settings["cache"],
+             "key": step.args.get("server_name", client.settings.get("server_name", pki.SERVER_NAME))},
+            timeout=reply_timeout)
         return
     if step.kind == StepKind.SET_TICKET_KEYS:
         ep = case.endpoints[step.args["server"]]
@@ -187,6 +207,16 @@ def _run_step(case: Case, step: Step, key: ReleaseKey, prefix: str, pool: PeerPo
             result.server = server_peer.wait(accepted, reply_timeout)
         except PeerError as exc:
             result.failure = f"server: {exc}"
+
+
+def _clone_set(fields: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """A clone step's `set`, in the peer's terms (as peer_config renders them)."""
+    out = dict(fields)
+    if "client_cas" in out:
+        out["client_cas"] = [pki.root_pem(r) for r in out["client_cas"]]
+    if "config_for_client" in out:
+        out["config_for_client"] = prefix + out["config_for_client"]
+    return out
 
 
 def _session_step(case: Case, step: Step, key: ReleaseKey, prefix: str, pool: PeerPool,

@@ -81,6 +81,10 @@ DERIVED_FIELDS: tuple[SideField, ...] = (
     SideField("alert_received", "name of the first alert other than close_notify that this side read on the "
               "wire, or `null`",
               outcome=False, diffed=False, schema={"enum": [None, *ALERT_NAMES]}),
+    SideField("ticket_lengths", "the length in bytes of the ticket of each NewSessionTicket message on the "
+              "wire in this connection, in order (from the transcript)",
+              outcome=False, diffed=False,
+              schema={"type": "array", "items": {"type": "integer", "minimum": 0}}),
 )
 
 #: Every ConnectionState field of every supported release, in report order.

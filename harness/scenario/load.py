@@ -218,6 +218,12 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
                 raise fail(f"{key}.{name}.key_shares", "needs 'peer: python' (a Go client picks its key shares itself)")
             endpoints[name] = Endpoint(name, role, settings, peer)
 
+    for name, ep in endpoints.items():
+        target = ep.settings.get("config_for_client")
+        if target is not None and (target not in endpoints or endpoints[target].role != Role.SERVER):
+            servers = sorted(n for n, e in endpoints.items() if e.role == Role.SERVER)
+            raise fail(f"servers.{name}.config_for_client", f"{target!r} is not a server of this case; expected one of: {', '.join(servers)}")
+
     steps: list[Step] = []
     at = 0
     known = dict(endpoints)
@@ -249,7 +255,10 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
                 raise fail(f"steps[{i}].clone.server", f"{args['server']!r} is not a server defined before this step")
             if args["as"] in known:
                 raise fail(f"steps[{i}].clone.as", f"{args['as']!r} is already defined")
-            known[args["as"]] = Endpoint(args["as"], Role.SERVER, dict(src.settings), src.peer)
+            target = (args.get("set") or {}).get("config_for_client")
+            if target is not None and target != args["as"] and (known.get(target) is None or known[target].role != Role.SERVER):
+                raise fail(f"steps[{i}].clone.set.config_for_client", f"{target!r} is not a server defined before this step")
+            known[args["as"]] = Endpoint(args["as"], Role.SERVER, {**src.settings, **(args.get("set") or {})}, src.peer)
         elif kind in SESSION_STEPS:
             ep = known.get(args["client"])
             if ep is None or ep.role != Role.CLIENT or "cache" not in ep.settings:
@@ -261,6 +270,10 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
                 blobs.add(args["as"])
             elif args["from"] not in blobs:
                 raise fail(f"steps[{i}].import_session.from", f"{args['from']!r} was not exported by an earlier step; expected one of: {', '.join(sorted(blobs)) or 'none'}")
+        elif kind == StepKind.FORGET_SESSION:
+            ep = known.get(args["client"])
+            if ep is None or ep.role != Role.CLIENT or "cache" not in ep.settings:
+                raise fail(f"steps[{i}].forget_session.client", f"{args['client']!r} is not a client with a cache defined before this step")
         elif kind == StepKind.SET_TICKET_KEYS:
             ep = known.get(args["server"])
             if ep is None or ep.role != Role.SERVER:

@@ -61,6 +61,9 @@ KNOBS: tuple[Knob, ...] = (
     _k("binder_count_mismatch", C, PYTHON, _TRUE, "true", "one binder more than identities"),
     _k("second_ch_change_suites", C, PYTHON, _TRUE, "true", "ClientHello 2 adds a cipher suite"),
     _k("second_ch_drop_key_share", C, PYTHON, _TRUE, "true", "ClientHello 2 has no key_share"),
+    _k("second_ch_identities", C, PYTHON, {"enum": ["add_bogus", "drop_bogus"]}, "add_bogus \\| drop_bogus",
+       "ClientHello 2's PSK identities differ from ClientHello 1's: a bogus identity added before the others, "
+       "or the bogus ones (`extra_identities_before`) dropped; the binders of real identities stay valid"),
     _k("pipeline_after_ch1", C, PYTHON, {"enum": ["next_record", "same_record"]}, "next_record \\| same_record",
        "a copy of ClientHello 1 right behind it, in its own record or in the same record"),
     _k("wrong_cookie_echo", C, PYTHON, _TRUE, "true",

@@ -35,6 +35,7 @@ class StepKind(StrEnum):
     SET_TICKET_KEYS = "set_ticket_keys"
     EXPORT_SESSION = "export_session"
     IMPORT_SESSION = "import_session"
+    FORGET_SESSION = "forget_session"
 
 
 #: Steps whose result is an observation the report keeps and expectations judge.

@@ -22,7 +22,7 @@ BOGUS_IDENTITY = b"tlsdiff-bogus-identity-"
 GREASE_SUITE = 0x0A0A
 CLIENT_KNOBS = ("corrupt_binder", "wrong_ticket_age", "extra_identities_before", "psk_not_last",
                 "psk_modes", "empty_binders", "binder_count_mismatch", "second_ch_change_suites",
-                "second_ch_drop_key_share", "pipeline_after_ch1", "wrong_cookie_echo",
+                "second_ch_drop_key_share", "second_ch_identities", "pipeline_after_ch1", "wrong_cookie_echo",
                 "drop_ems_on_resume")
 SERVER_KNOBS = ("two_hrrs", "hrr_no_change", "hrr_cookie", "ticket_lifetime",
                 "empty_ticket_label", "huge_ticket", "early_data_in_ee", "unrequested_ticket",
@@ -58,6 +58,12 @@ class Misbehaviour:
         ClientHello 1 (a change RFC 8446 §4.1.2 forbids).
     second_ch_drop_key_share
         ClientHello 2 has no key_share extension.
+    second_ch_identities
+        ClientHello 2's PSK identities differ from ClientHello 1's (RFC 8446
+        §4.1.2 allows only dropping PSKs the server's suite cannot use):
+        "add_bogus" puts a bogus identity (zero binder) before the others;
+        "drop_bogus" removes the bogus identities `extra_identities_before` put
+        in ClientHello 1. Binders are computed afterwards, so real ones are valid.
     pipeline_after_ch1
         Right after ClientHello 1, before any server reply, send a copy of it:
         True or "next_record" in a second plaintext record (legacy version
@@ -117,6 +123,7 @@ class Misbehaviour:
     binder_count_mismatch: bool = False
     second_ch_change_suites: bool = False
     second_ch_drop_key_share: bool = False
+    second_ch_identities: Literal["add_bogus", "drop_bogus"] | None = None
     pipeline_after_ch1: bool | Literal["next_record", "same_record"] = False
     wrong_cookie_echo: bool = False
     two_hrrs: bool = False
@@ -184,6 +191,15 @@ class Misbehaviour:
                 msg.cipher_suites = list(msg.cipher_suites) + [GREASE_SUITE]
             if self.second_ch_drop_key_share:
                 exts[:] = [e for e in exts if e.ext_type != ext.EXT_KEY_SHARE]
+            if psk is not None and self.second_ch_identities == "add_bogus":
+                size = len(psk.binders[-1]) if psk.binders else 32
+                psk.identities.insert(0, ext.PskIdentity(BOGUS_IDENTITY + b"ch2", 0))
+                psk.binders.insert(0, bytes(size))
+            elif psk is not None and self.second_ch_identities == "drop_bogus":
+                keep = [i for i, ident in enumerate(psk.identities)
+                        if not ident.identity.startswith(BOGUS_IDENTITY)]
+                psk.binders[:] = [psk.binders[i] for i in keep if i < len(psk.binders)]
+                psk.identities[:] = [psk.identities[i] for i in keep]
             if self.wrong_cookie_echo:
                 cookie = _find(exts, ext.Cookie)
                 if cookie is None:

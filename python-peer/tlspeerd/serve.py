@@ -173,6 +173,9 @@ class Peer:
         for key in ("ticket_keys", "session_ticket_key"):
             if key in c:
                 raise Unsupported(f"{key}: tlspeer's tickets are server-side sessions, not Go's sealed tickets")
+        for key in ("config_for_client", "reject_by_callback"):
+            if key in c:
+                raise Unsupported(f"{key}: Go's tls.Config callbacks; tlspeer has no equivalent")
         rand = SeededRand(c.get("rand_seed") or name)
         misbehaviour = _misbehaviour(c.get("misbehave") or {})
         curves = c.get("curve_preferences")
@@ -336,6 +339,13 @@ class Peer:
 
     def op_clone(self, p: dict[str, Any]) -> dict[str, Any]:
         raise Unsupported("Config.Clone is Go's; tlspeer has no equivalent")
+
+    def op_forget_session(self, p: dict[str, Any]) -> dict[str, Any]:
+        cache = self.caches.get(p["cache"])
+        if cache is None:
+            raise ValueError(f"no cache named {p['cache']!r}")
+        cache.delete(p["key"])
+        return {"key": p["key"]}
 
     def op_set_ticket_keys(self, p: dict[str, Any]) -> dict[str, Any]:
         raise Unsupported("tlspeer's tickets are server-side sessions, not Go's sealed tickets")
