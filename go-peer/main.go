@@ -49,6 +49,7 @@ var handlers = map[string]handler{
 	"cache_dump":      opCacheDump,
 	"drop":            opDrop,
 	"session":         opSession,
+	"parse_sessions":  opParseSessions,
 	"forget_session":  opForgetSession,
 }
 
