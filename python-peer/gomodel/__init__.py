@@ -6,8 +6,8 @@ under a 32-byte key. The harness checks what the model predicts against the real
 release; it imports nothing of tlsdiff or tlspeer.
 """
 from . import legacy, tickets
-from .session_state import (CLIENT, INVALID, NO_SERVER_CERTS, SERVER, TLS13, UNKNOWN, Session, SessionEncoding, decode,
-                            describe, encode, parse)
+from .session_state import (CLIENT, INVALID, NO_SERVER_CERTS, SERVER, TLS13, UNKNOWN, Outcome, Session, SessionEncoding,
+                            decode, describe, encode, outcome, parse)
 
 __all__ = ["CLIENT", "INVALID", "NO_SERVER_CERTS", "SERVER", "TLS13", "UNKNOWN", "Session", "SessionEncoding",
-           "decode", "describe", "encode", "legacy", "parse", "tickets"]
+           "decode", "describe", "encode", "legacy", "Outcome", "outcome", "parse", "tickets"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Collection, Sequence
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -110,3 +110,34 @@ def open_ticket(ticket: bytes, keys: Sequence[bytes], release: str) -> Opened:
 
 def _label(release: str) -> str:
     return "1.19/1.20" if uses_key_name(release) else "1.21+"
+
+
+@dataclass(frozen=True)
+class Decrypted:
+    """Config.DecryptTicket then SessionState.Bytes() on a 1.21+ release: the bytes, or
+    None for no session (a full handshake: the MAC matched no key, or the parser refused
+    the plaintext, an error Go drops). `maybe_none`: a certificate the model cannot judge
+    was parsed on the way, so crypto/x509 may have refused it and Go returned no session."""
+
+    reencoded: bytes | None
+    why: str = ""
+    maybe_none: bool = False
+
+    def admits(self, reencoded: bytes | None) -> bool:
+        return reencoded == self.reencoded or (self.maybe_none and reencoded is None)
+
+
+def decrypt(ticket: bytes, keys: Sequence[bytes], release: str,
+            known_certificates: Collection[bytes] | None = None) -> Decrypted:
+    """What Config.DecryptTicket of a 1.21+ `release` holding `keys` returns (ticket.go)."""
+    from .session_state import outcome
+    if uses_key_name(release):
+        raise TicketError("Config.DecryptTicket was added in Go 1.21")
+    try:
+        opened = open_ticket(ticket, keys, release)
+    except TicketError as exc:
+        return Decrypted(None, str(exc))
+    parsed = outcome(opened.plaintext, release, known_certificates)
+    if parsed.error is not None:
+        return Decrypted(None, f"ParseSessionState: {parsed.error}", parsed.x509_pending)
+    return Decrypted(parsed.reencoded, "", parsed.x509_pending)
