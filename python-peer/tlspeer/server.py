@@ -39,7 +39,7 @@ from .keyschedule import Tls13KeySchedule, finished_verify_data, resumption_psk
 from .misbehave import Misbehaviour
 from .record import MAX_PLAINTEXT
 from .server12 import Server12
-from .session import ServerSession, TicketStore
+from .session import ServerSession, Tickets, TicketStore
 from .suites import SUITE_BY_ID, CipherSuite
 
 CLIENT_AUTH_TYPES = ("NoClientCert", "RequestClientCert", "RequireAnyClientCert",
@@ -52,8 +52,9 @@ _MAY_CHANGE = {ext.EXT_KEY_SHARE, ext.EXT_COOKIE, ext.EXT_EARLY_DATA, ext.EXT_PR
 
 @dataclass
 class ServerConfig:
-    """A server endpoint. `ticket_store` is shared by every connection made with
-    this config; None turns resumption and tickets off. `session_id_store` is the
+    """A server endpoint. `ticket_store` (how tickets are made and opened: a
+    server-side `TicketStore` by default, or any `session.Tickets`) is shared by
+    every connection made with this config; None turns resumption and tickets off. `session_id_store` is the
     TLS 1.2 session-ID cache (a fresh session ID in every full-handshake
     ServerHello); None turns it off. `cipher_suites` lists both versions'."""
 
@@ -66,7 +67,7 @@ class ServerConfig:
     client_auth: str = "NoClientCert"
     client_roots: Sequence[x509.Certificate] = ()
     psk_modes: Sequence[int] = (ext.PSK_DHE_KE,)
-    ticket_store: TicketStore | None = field(default_factory=TicketStore)
+    ticket_store: Tickets | None = field(default_factory=TicketStore)
     tickets_to_send: int = 1
     ticket_lifetime: int = 604800
     ticket_length: int = 32
@@ -256,7 +257,7 @@ class ServerEngine(Server12, Engine):
     def _known_psk(self, ch: m.ClientHello) -> bool:
         psk = ch.find(ext.PreSharedKeyClient)
         store, now = self.config.ticket_store, self.now()
-        return bool(psk and store and any(isinstance(store.get(i.identity, now), ServerSession)
+        return bool(psk and store and any(isinstance(store.open(i.identity, now), ServerSession)
                                           for i in psk.identities))
 
     def _select_group(self, ch: m.ClientHello) -> tuple[int, ext.KeyShareEntry | None]:
@@ -346,7 +347,7 @@ class ServerEngine(Server12, Engine):
         assert offset is not None
         store, now = self.config.ticket_store, self.now()
         for i, identity in enumerate(psk.identities):
-            session = store.get(identity.identity, now) if store else None
+            session = store.open(identity.identity, now) if store else None
             if not isinstance(session, ServerSession) or session.cipher_suite not in SUITE_BY_ID:
                 continue
             if SUITE_BY_ID[session.cipher_suite].prf_hash != self._suite.prf_hash:
@@ -360,6 +361,9 @@ class ServerEngine(Server12, Engine):
             if psk.binders[i] != expected:
                 raise DecryptError("tls: invalid PSK binder")
             self._session, self._identity = session, i
+            # As Go: a resumed connection has the session's client certificates,
+            # and the tickets it issues carry them on.
+            self._peer_chain, self._verified = list(session.peer_chain), session.verified
             self._early_age_ok = abs(session.ticket_age_ms(identity.obfuscated_ticket_age)
                                      - int((now - session.created_at) * 1000)) <= _EARLY_AGE_WINDOW_MS
             return
@@ -535,7 +539,7 @@ class ServerEngine(Server12, Engine):
             raise InternalError("tls: tickets are disabled")
         h = self._suite.prf_hash
         for _ in range(count):
-            nonce = self._tickets_sent.to_bytes(2, "big")
+            nonce = self._tickets_sent.to_bytes(2, "big") if store.counts_nonces else b""
             self._tickets_sent += 1
             age_add = int.from_bytes(self.rand(4), "big")
             exts: list[ext.Extension] = []
@@ -546,11 +550,12 @@ class ServerEngine(Server12, Engine):
             if self.hooks.mutate is not None:
                 nst = self.hooks.mutate("new_session_ticket", nst)
             early = nst.find(ext.EarlyDataTicket) if isinstance(nst, m.NewSessionTicket) else None
-            store.add(nst.ticket, ServerSession(
+            nst.ticket = store.issue(ServerSession(
                 psk=resumption_psk(h, self._resumption_secret, nst.nonce),
                 cipher_suite=self._suite.id, created_at=self.now(), lifetime=nst.lifetime,
                 age_add=nst.age_add, max_early_data_size=early.max_early_data_size if early else 0,
-                alpn=self._alpn, peer_chain=list(self._peer_chain)))
+                alpn=self._alpn, peer_chain=list(self._peer_chain), verified=self._verified,
+                resumption_secret=self._resumption_secret, nonce=nst.nonce), nst.ticket)
             self._queue_handshake("new_session_ticket", nst.encode(), transcript=False)
         self._flush()
 

@@ -96,7 +96,7 @@ class Server12:
         cfg, now = self.config, self.now()
         session = None
         if ticket is not None and ticket.ticket and cfg.ticket_store is not None:
-            session = cfg.ticket_store.get(ticket.ticket, now)
+            session = cfg.ticket_store.open(ticket.ticket, now)
         if not isinstance(session, ServerSession12) and ch.session_id and cfg.session_id_store is not None:
             session = cfg.session_id_store.get(ch.session_id, now)
         if not isinstance(session, ServerSession12) or session.version != m.TLS12:
@@ -157,6 +157,7 @@ class Server12:
         self.master_secret = session.master_secret
         self.extended_master_secret = session.extended_master_secret
         self._peer_chain, self._verified, self._group = list(session.peer_chain), session.verified, session.group
+        self._issue_ticket = self._issue_ticket and session.renew
         self._server_hello12(ch, ch.session_id, full=False)
         self.keylog("CLIENT_RANDOM", self.master_secret)
         self._keys12 = tls12.protections(suite, self.master_secret, self.client_random,
@@ -309,7 +310,7 @@ class Server12:
         nst = m.NewSessionTicketTLS12(cfg.ticket_lifetime, self.rand(cfg.ticket_length))
         if self.hooks.mutate is not None:
             nst = self.hooks.mutate("new_session_ticket", nst)
-        cfg.ticket_store.add(nst.ticket, self._new_session12(created_at))
+        nst.ticket = cfg.ticket_store.issue(self._new_session12(created_at), nst.ticket)
         self._queue_handshake("new_session_ticket", nst.encode())
 
     def _connection_info12(self, tls_unique: bytes) -> ConnectionInfo:

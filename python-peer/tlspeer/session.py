@@ -1,15 +1,18 @@
 """Resumption state: the tickets a client keeps and the sessions a server remembers.
 
-The server is stateful: a ticket is an opaque label drawn from the endpoint's
-`rand` and looked up in a `TicketStore` shared by the connections of one server
-configuration. That keeps every ticket byte reproducible (RFC 8448's ticket is
+How a server makes its tickets and reads them back is a `Tickets` object, shared
+by the connections of one server configuration. The default, `TicketStore`, is
+stateful: a ticket is an opaque label drawn from the endpoint's `rand` and looked
+up in the store. That keeps every ticket byte reproducible (RFC 8448's ticket is
 just bytes) and lets a misbehaviour send any label, of any size, that still
 resumes. TLS 1.2 sessions (`ServerSession12`) live in the same kind of store,
-keyed by their RFC 5077 ticket or by their session ID.
+keyed by their RFC 5077 ticket or by their session ID. Another `Tickets` may seal
+the session into the ticket itself (tlspeerd seals Go's tickets).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 MAX_TICKET_LIFETIME = 604800  # seven days (RFC 8446 §4.6.1)
 # Go's maxSessionTicketLifetime: a TLS 1.2 session older than this is not resumed.
@@ -55,6 +58,10 @@ class ServerSession:
     max_early_data_size: int = 0
     alpn: str | None = None
     peer_chain: list[bytes] = field(default_factory=list)
+    verified: bool = False  # the client's chain was verified when the session was made
+    # What the PSK was derived from: HKDF-Expand-Label(resumption_secret, "resumption", nonce).
+    resumption_secret: bytes = b""
+    nonce: bytes = b""
 
     def expired(self, now: float) -> bool:
         return now - self.created_at > min(self.lifetime, MAX_TICKET_LIFETIME)
@@ -102,18 +109,52 @@ class ServerSession12:
     group: int | None = None
     alpn: str | None = None
     version: int = 0x0303
+    # Send a new ticket when this session is resumed (and the client asks for
+    # tickets). Go 1.19/1.20 renew only a ticket sealed with an older key.
+    renew: bool = True
 
     def expired(self, now: float) -> bool:
         return now - self.created_at > MAX_SESSION_AGE_TLS12
 
 
+AnySession = ServerSession | ServerSession12
+
+
+class Tickets(Protocol):
+    """How a server makes tickets and reads them back.
+
+    `issue` gets the session a ticket stands for and `label`: random bytes the
+    engine drew, as the misbehaviour knobs left them (padded, emptied). A
+    server-side store keys the session by that label and sends it; a sealer may
+    ignore it and send the session sealed. `open` returns the session a ticket
+    stands for at `now`, or None (unknown, unreadable or expired): the engine then
+    makes its own resumption checks. With `counts_nonces` false every TLS 1.3
+    ticket has an empty ticket_nonce (as Go's), so that the PSK follows from the
+    resumption secret alone."""
+
+    counts_nonces: bool
+
+    def issue(self, session: AnySession, label: bytes) -> bytes: ...
+
+    def open(self, ticket: bytes, now: float) -> AnySession | None: ...
+
+
 class TicketStore:
     """The sessions of one server configuration, by ticket label (or, for a
     TLS 1.2 session-ID cache, by session ID). TLS 1.3 and TLS 1.2 sessions may
-    share a store; each engine takes only its own kind."""
+    share a store; each engine takes only its own kind. The default `Tickets`."""
+
+    counts_nonces = True
 
     def __init__(self) -> None:
         self._sessions: dict[bytes, ServerSession | ServerSession12] = {}
+
+    def issue(self, session: AnySession, label: bytes) -> bytes:
+        self.add(label, session)
+        return label
+
+    def open(self, ticket: bytes, now: float) -> AnySession | None:
+        return self.get(ticket, now)
 
     def add(self, ticket: bytes, session: ServerSession | ServerSession12) -> None:
         self._sessions[bytes(ticket)] = session
