@@ -6,12 +6,15 @@ same observation schema. Each request runs on its own thread (a server accepts
 while a client connects). All traffic is TCP on 127.0.0.1.
 
 What a Go peer does that tlspeer does not (yet) is answered `unsupported` with the
-reason: TLS 1.0/1.1, RSA key exchange, Go's sealed tickets (ticket keys),
-Config.Clone, session export. Versions default to Go's: TLS 1.2 to TLS 1.3.
+reason: TLS 1.0/1.1, RSA key exchange, Config.Clone, session export. Versions
+default to Go's: TLS 1.2 to TLS 1.3. A server given ticket keys seals and opens Go's
+tickets in the layout of the config's `release_line` (gotickets.py); without keys
+its tickets are server-side sessions.
 """
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import socket
@@ -35,6 +38,8 @@ from tlspeer.server import ServerConfig, ServerEngine
 from tlspeer.session import ClientSession12, ClientTicket, TicketStore
 from tlspeer.suites import SUITE_BY_ID, SUITE_BY_NAME
 from tlsdiff.observe.fields import STATE_FIELDS  # the harness's list: _state renders each
+
+from .gotickets import GoTickets
 
 PING, PONG = b"tlsdiff-ping", b"tlsdiff-pong"
 EKM_LABEL = "EXPORTER-tlsdiff"
@@ -111,6 +116,8 @@ class Endpoint:
     roots: list[x509.Certificate] = field(default_factory=list)
     now: float = 0.0
     keylog: list[str] = field(default_factory=list)
+    release_line: str = ""  # a server's: whose Go ticket layout ticket keys give
+    misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)  # as the case gave it
 
 
 def _pem_certs(pems: list[str]) -> list[x509.Certificate]:
@@ -152,6 +159,44 @@ def _misbehaviour(knobs: dict[str, Any]) -> Misbehaviour:
         raise ValueError(f"misbehave: {exc}") from None
 
 
+def _ticket_keys(c: dict[str, Any]) -> list[bytes] | None:
+    """The Go ticket keys of a server config: `ticket_keys` (SetSessionTicketKeys) wins
+    over `session_ticket_key`, as in Go; None without either."""
+    if "ticket_keys" in c:
+        return [_key(k, "ticket_keys") for k in c["ticket_keys"]]
+    if "session_ticket_key" in c:
+        return [_key(c["session_ticket_key"], "session_ticket_key")]
+    return None
+
+
+def _key(text: str, where: str) -> bytes:
+    try:
+        key = bytes.fromhex(text)
+    except (TypeError, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ValueError(f"{where}: want 64 hex digits, got {str(text)[:70]!r}")
+    return key
+
+
+def _go_tickets(ep: Endpoint, keys: list[bytes]) -> tuple[GoTickets, Misbehaviour]:
+    """Go tickets for a server endpoint, and the misbehaviour its engines then take: the
+    ticket-shape knobs move to the sealer, which pads or empties the sealed ticket itself
+    (padding after sealing would break the MAC)."""
+    if not ep.release_line:
+        raise ValueError("release_line: a server with ticket keys needs the Go release line whose "
+                         "ticket layout to use")
+    mis = ep.misbehaviour
+    try:
+        tickets = GoTickets(keys, ep.release_line, ep.rand, roots=ep.config.client_roots,
+                            pad_to=mis.huge_ticket, empty=mis.empty_ticket_label)
+    except ValueError as exc:
+        if mis.huge_ticket is not None:
+            raise Unsupported(str(exc)) from None
+        raise
+    return tickets, dataclasses.replace(mis, huge_ticket=None, empty_ticket_label=False)
+
+
 class Peer:
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -170,9 +215,6 @@ class Peer:
         name, role, c = p["name"], p["role"], dict(p.get("config") or {})
         versions = _versions(c)
         suites = _cipher_suites(c.get("cipher_suites"))
-        for key in ("ticket_keys", "session_ticket_key"):
-            if key in c:
-                raise Unsupported(f"{key}: tlspeer's tickets are server-side sessions, not Go's sealed tickets")
         for key in ("config_for_client", "reject_by_callback"):
             if key in c:
                 raise Unsupported(f"{key}: Go's tls.Config callbacks; tlspeer has no equivalent")
@@ -192,7 +234,13 @@ class Peer:
                 misbehaviour=misbehaviour, cipher_suites=suites, **versions)
             if curves:
                 kwargs["groups"] = tuple(curves)
-            ep = Endpoint(name, role, ServerConfig(**kwargs), rand, local_chain=list(cred.chain))
+            ep = Endpoint(name, role, ServerConfig(**kwargs), rand, local_chain=list(cred.chain),
+                          release_line=str(c.get("release_line") or ""), misbehaviour=misbehaviour)
+            keys = _ticket_keys(c)
+            if keys is not None:
+                tickets, ep.config.misbehaviour = _go_tickets(ep, keys)
+                if ep.config.ticket_store is not None:
+                    ep.config.ticket_store = tickets
         elif role == "client":
             roots = _pem_certs(c.get("root_cas") or [])
             cred = None
@@ -348,7 +396,18 @@ class Peer:
         return {"key": p["key"]}
 
     def op_set_ticket_keys(self, p: dict[str, Any]) -> dict[str, Any]:
-        raise Unsupported("tlspeer's tickets are server-side sessions, not Go's sealed tickets")
+        """SetSessionTicketKeys: Go tickets under these keys from the next connection on
+        (a server that had server-side sessions forgets them, as Go forgets its automatic keys)."""
+        ep = self._endpoint(p["name"], "server")
+        keys = [_key(k, "keys") for k in p.get("keys") or []]
+        if not keys:
+            raise ValueError("keys: SetSessionTicketKeys needs at least one key")
+        store = ep.config.ticket_store
+        if isinstance(store, GoTickets):
+            store.set_keys(keys)
+        elif store is not None:
+            ep.config.ticket_store, ep.config.misbehaviour = _go_tickets(ep, keys)
+        return {"name": p["name"]}
 
     def op_session(self, p: dict[str, Any]) -> dict[str, Any]:
         raise Unsupported("the session APIs are Go's (SessionState, ParseSessionState)")
