@@ -152,6 +152,9 @@ def _parser() -> argparse.ArgumentParser:
     tc.add_argument("--from", dest="source", required=True, help="the release whose server sealed it")
     tc.add_argument("--to", dest="target", required=True, help="the release (1.21 or newer) to seal it for")
     tc.add_argument("--curve", help="the ECDHE group of a TLS 1.2 session, for 1.25+ (which record it)")
+    from .session_fuzz import add_arguments as add_fuzz_arguments
+    add_fuzz_arguments(tks.add_parser("fuzz", help="fuzz the session parsers of every 1.21+ release against each "
+                                                   "other and the model; --replay judges saved findings again"))
 
     d = sub.add_parser("diff", help="what changed between two JSON reports (exit 1 if anything did)")
     d.add_argument("old", type=Path, help="the earlier report (tlsdiff run --json)")
@@ -201,6 +204,9 @@ def cmd_compat(args: argparse.Namespace) -> int:
 
 def cmd_ticket(args: argparse.Namespace) -> int:
     from . import ticket_tools as tt
+    if args.ticket_command == "fuzz":
+        from .session_fuzz import cli
+        return cli(args)
     curve = tt.group_id(args.curve) if getattr(args, "curve", None) is not None else None
     if args.ticket_command == "mint":
         release = tt.release_of(args.go)
