@@ -108,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", "-q", action="store_true", help="no matrix, only the summary line")
     r.add_argument("--verbose", "-v", action="store_true", help="a line per finished run, and more detail")
     r.add_argument("--diff", action="store_true", help="after the matrix, what the releases disagree on, value by value")
+    r.add_argument("--model", action="store_true",
+                   help="judge every server resumption decision against the Python model of Go "
+                        "(gomodel.resumption); a disagreement fails the run")
     r.add_argument("--shard", metavar="K/N", help="run only shard K of N of the (case, release) runs; merge the "
                                                   "shards' JSON reports with 'tlsdiff merge'")
 
@@ -325,8 +328,19 @@ def cmd_run(args: argparse.Namespace) -> int:
                f"{result.handshakes} connections, {result.seconds:.1f} s)")
     if result.interrupted:
         summary += f"; interrupted: {total - runs} of {total} runs did not run"
-    code = _report(args, reports, result.results, result.releases.rows, result.report(), result.started_at,
+    report, model_text, model_wrong = result.report(), "", False
+    if args.model:
+        from . import model_check
+        judged = model_check.judge(result.runs)
+        wrong = [j.to_json() for j in judged if not j.agrees]
+        report["model"] = {"decisions": len(judged), "disagreements": wrong}
+        model_text, model_wrong = model_check.summary(judged), bool(wrong)
+    code = _report(args, reports, result.results, result.releases.rows, report, result.started_at,
                    summary, screen)
+    if model_text:
+        print(model_text, file=screen, end="")
+        if model_wrong and code == 0:
+            code = 1
     return 130 if result.interrupted and code != 2 else code
 
 

@@ -1,0 +1,269 @@
+"""The resumption model (gomodel.resumption) judged against what real Go servers did.
+
+For every connection of a run in which a client offered a session to a Go server whose
+ticket keys the case names, the model opens each offered ticket with those keys, reads
+the session as the server's release would, and predicts from the server's
+configuration, its clock and the ClientHello on the wire whether the server resumes,
+ignores the session (a full handshake) or aborts. The prediction stands beside what the
+server did; a disagreement is a finding: the model or Go is wrong.
+
+Connections the model cannot judge are left out, with no prediction: servers with
+automatic keys (their keys are drawn inside Go), `wrap_session`, `config_for_client`,
+Python servers, and hellos that do not decode.
+"""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+import gomodel
+from gomodel import resumption as model
+from gomodel.tickets import TicketError, open_ticket, uses_key_name
+from tlspeer.errors import DecodeError
+from tlspeer.handshake import decode_client_hello
+from tlspeer.suites import SUITE_BY_ID, SUITE_BY_NAME
+from tlspeer.wire import decode_connection
+
+from . import pki
+from .execute import PYTHON, CaseRun, release_of, ticket_key_hex
+from .scenario.model import Role, StepKind
+from .toolchains.lines import release_of_name
+
+EMS_EXTENSION = 23
+SESSION_TICKET_EXTENSION = 35
+PSK_DHE_KE = 1
+INVALID_BINDER = "tls: invalid PSK binder"  # the server chose the session and then checked its binder
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The model's prediction for one connection's server, beside what it did."""
+
+    case: str
+    key: str  # the release key, as reports name it
+    step: int
+    release: str
+    predicted: str  # resume | skip | abort
+    why: str
+    observed: str  # resume | skip | error: <text>
+    agrees: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"case": self.case, "key": self.key, "step": self.step, "release": self.release,
+                "predicted": self.predicted, "why": self.why, "observed": self.observed, "agrees": self.agrees}
+
+
+def judge(runs: Iterable[CaseRun]) -> list[Judgement]:
+    """Every server-side resumption decision in the runs that the model can judge."""
+    out: list[Judgement] = []
+    for run in runs:
+        if run.unsupported or run.failure:
+            continue
+        out.extend(_judge_run(run))
+    return out
+
+
+def _line(release: str) -> str:
+    return ".".join(map(str, release_of_name(release)[:2]))
+
+
+def _der_of_root(name: str) -> bytes:
+    return x509.load_pem_x509_certificate(pki.root_pem(name).encode()).public_bytes(serialization.Encoding.DER)
+
+
+def _judge_run(run: CaseRun) -> list[Judgement]:
+    case, key = run.case, run.key
+    keys: dict[str, list[bytes]] = {}  # each server's ticket keys as the steps left them
+    for name, ep in case.endpoints.items():
+        s = ep.settings
+        if ep.role == Role.SERVER and "ticket_keys" in s:
+            keys[name] = [bytes.fromhex(ticket_key_hex(k)) for k in s["ticket_keys"]]
+        elif ep.role == Role.SERVER and "session_ticket_key" in s:
+            keys[name] = [bytes.fromhex(ticket_key_hex(s["session_ticket_key"]))]
+    out: list[Judgement] = []
+    results = {r.step: r for r in run.steps}
+    for step in case.steps:
+        if step.kind == StepKind.SET_TICKET_KEYS:
+            keys[step.args["server"]] = [bytes.fromhex(ticket_key_hex(k)) for k in step.args["keys"]]
+            continue
+        if step.kind == StepKind.CLONE and step.args["server"] in keys:
+            keys[step.args["as"]] = list(keys[step.args["server"]])
+            continue
+        if step.kind != StepKind.CONNECT or step.number not in results:
+            continue
+        ep = case.endpoints[step.args["server"]]
+        side = results[step.number].server
+        if (ep.peer == PYTHON or ep.name not in keys or side is None
+                or {"wrap_session", "config_for_client", "session_tickets_disabled"} & set(ep.settings)):
+            continue
+        release = release_of(ep, key)
+        decision = _predict(ep.settings, keys[ep.name], release, int(pki.EPOCH.timestamp()) + step.at_seconds,
+                            side)
+        if decision is None or not _reached(decision, side):
+            continue
+        observed, agrees = _observed(side, decision)
+        out.append(Judgement(case.id, ">".join(key), step.number, release, decision.action, decision.why,
+                             observed, agrees))
+    return out
+
+
+def _reached(decision: model.Decision, side: dict[str, Any]) -> bool:
+    """Did the server get as far as its session checks? When it sent no ServerHello, only
+    if its error is one the checks themselves produce: a handshake can fail earlier (no
+    common group, a hello it cannot decode)."""
+    read_back = decode_connection(base64.b64decode(side.get("read") or ""),
+                                  base64.b64decode(side.get("written") or ""), side.get("keylog") or "")
+    if any(m.name == "server_hello" for m in read_back.server_to_client.handshake_messages):
+        return True
+    error = side.get("handshake_error")
+    return ((decision.action == model.ABORT and error is not None)
+            or (decision.action == model.RESUME and error == INVALID_BINDER))
+
+
+def _observed(side: dict[str, Any], decision: model.Decision) -> tuple[str, bool]:
+    error, resumed = side.get("handshake_error"), bool(side["state"].get("DidResume"))
+    text = f"error: {error}" if error else ("resume" if resumed else "skip")
+    if decision.action == model.ABORT:
+        return text, error is not None
+    if decision.action == model.RESUME:
+        return text, resumed or error == INVALID_BINDER
+    return text, not resumed
+
+
+def _hellos(side: dict[str, Any]) -> tuple[list[Any], dict[str, Any] | None]:
+    """The ClientHellos the server read, decoded, and its last ServerHello's summary."""
+    read, written = base64.b64decode(side.get("read") or ""), base64.b64decode(side.get("written") or "")
+    conn = decode_connection(read, written, side.get("keylog") or "")
+    hellos = [decode_client_hello(m.body) for m in conn.client_to_server.handshake_messages
+              if m.name == "client_hello"]
+    server_hellos = [m.summary for m in conn.server_to_client.handshake_messages if m.name == "server_hello"]
+    return hellos, (server_hellos[-1] if server_hellos else None)
+
+
+def _predict(settings: dict[str, Any], keys: Sequence[bytes], release: str, now: int,
+             side: dict[str, Any]) -> model.Decision | None:
+    try:
+        hellos, server_hello = _hellos(side)
+    except Exception:  # a hello the decoder refuses: nothing to judge  # noqa: BLE001
+        return None
+    if not hellos:
+        return None
+    hello = hellos[-1]  # after a HelloRetryRequest, the second ClientHello is the one checked
+    version = _version(settings, hello, server_hello)
+    view = model.ServerView(
+        release=_line(release), now=now, version=version,
+        client_suites=tuple(hello.cipher_suites), server_suites=_server_suites(settings, hello),
+        client_auth=settings.get("client_auth", "NoClientCert"),
+        client_cas=tuple(_der_of_root(r) for r in settings.get("client_cas", ["root-a"])),
+        client_offers_ems=hello.has_extension(EMS_EXTENSION))
+    if version == model.TLS13:
+        return _predict13(hello, server_hello, keys, view)
+    ticket = _tls12_ticket(hello)
+    if not ticket:
+        return None
+    session = _open(ticket, keys, view.release)
+    if isinstance(session, str):
+        return model.Decision(model.SKIP, session)
+    return model.server_decision(session, view)
+
+
+def _version(settings: dict[str, Any], hello: Any, server_hello: dict[str, Any] | None) -> int:
+    """The negotiated version: the ServerHello's, or, when the server aborted before
+    sending one, the highest both sides enable."""
+    if server_hello is not None:
+        return server_hello.get("selected_version") or server_hello.get("legacy_version")
+    offered = hello.supported_versions() or [hello.legacy_version]
+    if settings.get("max_version", "1.3") == "1.3" and model.TLS13 in offered:
+        return model.TLS13
+    return model.TLS12
+
+
+def _predict13(hello: Any, server_hello: dict[str, Any] | None, keys: Sequence[bytes],
+               view: model.ServerView) -> model.Decision | None:
+    try:
+        psk = hello.pre_shared_key()
+    except DecodeError:  # Go refuses the hello before it looks at sessions
+        return None
+    if psk is None or not psk.identities:
+        return None
+    if PSK_DHE_KE not in (hello.psk_key_exchange_modes() or []):
+        return model.Decision(model.SKIP, "the client does not offer psk_dhe_ke")
+    if len(psk.identities) != len(psk.binders):
+        return model.Decision(model.ABORT, "tls: invalid or missing PSK binders")
+    offered13 = [SUITE_BY_ID[c] for c in hello.cipher_suites if c in SUITE_BY_ID and SUITE_BY_ID[c].tls13]
+    # Without a ServerHello (the server aborted), the suite Go prefers: the client's first it knows.
+    negotiated = (SUITE_BY_ID.get(server_hello.get("cipher_suite")) if server_hello is not None
+                  else (offered13[0] if offered13 else None))
+    reasons = []
+    for i, identity in enumerate(psk.identities):
+        if i >= model.MAX_CLIENT_PSK_IDENTITIES:
+            reasons.append(f"the server looks at the first {model.MAX_CLIENT_PSK_IDENTITIES} identities only")
+            break
+        session = _open(identity.identity, keys, view.release)
+        if isinstance(session, str):
+            reasons.append(session)
+            continue
+        suite = SUITE_BY_ID.get(session.cipher_suite)
+        ok = suite is not None and negotiated is not None and suite.prf_hash == negotiated.prf_hash
+        decision = model.server_decision(session, _replace(view, suite_hash_ok=ok))
+        if decision.action != model.SKIP:
+            return decision
+        reasons.append(decision.why)
+    return model.Decision(model.SKIP, "; ".join(dict.fromkeys(reasons)))
+
+
+def _replace(view: model.ServerView, **changes: Any) -> model.ServerView:
+    from dataclasses import replace
+    return replace(view, **changes)
+
+
+def _tls12_ticket(hello: Any) -> bytes:
+    for e in hello.extensions or ():
+        if e.ext_type == SESSION_TICKET_EXTENSION:
+            return bytes(getattr(e, "ticket", None) or getattr(e, "data", b"") or b"")
+    return b""
+
+
+def _server_suites(settings: dict[str, Any], hello: Any) -> tuple[int, ...]:
+    """The TLS 1.2 suites the server enables: the case's list, else (an approximation: the
+    defaults of every release enable the suites these cases' clients negotiate) the
+    client's."""
+    names = settings.get("cipher_suites")
+    if names is None:
+        return tuple(hello.cipher_suites)
+    return tuple(SUITE_BY_NAME[n].id for n in names if n in SUITE_BY_NAME)
+
+
+def _open(ticket: bytes, keys: Sequence[bytes], release: str) -> model.OfferedSession | str:
+    """The session a server of `release` reads from a ticket, or why it reads none."""
+    try:
+        opened = open_ticket(ticket, keys, release)
+    except TicketError as exc:
+        return f"no key opens the ticket: {exc}"
+    if uses_key_name(release):
+        try:
+            old = gomodel.legacy.decode(opened.plaintext)
+        except ValueError as exc:
+            return f"the session does not parse: {exc}"
+        return model.OfferedSession(old.version, old.cipher_suite, old.created_at, tuple(old.certificates))
+    verdict = gomodel.parse(opened.plaintext, release)
+    if verdict.error is not None:
+        return f"ParseSessionState: {verdict.error}"
+    s = gomodel.decode(opened.plaintext, release)
+    return model.OfferedSession(s.version, s.cipher_suite, s.created_at, tuple(s.certificates),
+                                tuple((s.certificates[0], *c) if s.certificates else tuple(c)
+                                      for c in s.verified_chains),
+                                s.ext_master_secret)
+
+
+def summary(found: Sequence[Judgement]) -> str:
+    """One line, then each disagreement."""
+    wrong = [j for j in found if not j.agrees]
+    lines = [f"model: {len(found)} server resumption decisions predicted, {len(wrong)} where the model disagrees"]
+    lines += [f"  {j.case} [{j.key}] step {j.step}: model {j.predicted} ({j.why or 'all checks pass'}), "
+              f"server {j.observed}" for j in wrong]
+    return "\n".join(lines) + "\n"
