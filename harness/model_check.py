@@ -14,6 +14,7 @@ Python servers, and hellos that do not decode.
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -29,6 +30,7 @@ from tlspeer.suites import SUITE_BY_ID, SUITE_BY_NAME
 from tlspeer.wire import decode_connection
 
 from . import pki
+from .pki import der_by_fingerprint
 from .execute import PYTHON, CaseRun, release_of, ticket_key_hex
 from .scenario.model import Role, StepKind
 from .toolchains.lines import release_of_name
@@ -36,34 +38,39 @@ from .toolchains.lines import release_of_name
 EMS_EXTENSION = 23
 SESSION_TICKET_EXTENSION = 35
 PSK_DHE_KE = 1
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 INVALID_BINDER = "tls: invalid PSK binder"  # the server chose the session and then checked its binder
 
 
 @dataclass(frozen=True)
 class Judgement:
-    """The model's prediction for one connection's server, beside what it did."""
+    """The model's prediction for one side of one connection, beside what it did: a
+    server's resumption decision, or what a client did with the session its cache gave."""
 
     case: str
     key: str  # the release key, as reports name it
     step: int
     release: str
-    predicted: str  # resume | skip | abort
+    predicted: str  # server: resume | skip | abort; client: offer | ignore | delete
     why: str
     observed: str  # resume | skip | error: <text>
     agrees: bool
+    side: str = "server"
 
     def to_json(self) -> dict[str, Any]:
-        return {"case": self.case, "key": self.key, "step": self.step, "release": self.release,
+        return {"case": self.case, "key": self.key, "step": self.step, "side": self.side, "release": self.release,
                 "predicted": self.predicted, "why": self.why, "observed": self.observed, "agrees": self.agrees}
 
 
 def judge(runs: Iterable[CaseRun]) -> list[Judgement]:
-    """Every server-side resumption decision in the runs that the model can judge."""
+    """Every resumption decision in the runs that the model can judge: servers', then
+    clients'."""
     out: list[Judgement] = []
     for run in runs:
         if run.unsupported or run.failure:
             continue
         out.extend(_judge_run(run))
+        out.extend(_judge_clients(run))
     return out
 
 
@@ -263,7 +270,140 @@ def _open(ticket: bytes, keys: Sequence[bytes], release: str) -> model.OfferedSe
 def summary(found: Sequence[Judgement]) -> str:
     """One line, then each disagreement."""
     wrong = [j for j in found if not j.agrees]
-    lines = [f"model: {len(found)} server resumption decisions predicted, {len(wrong)} where the model disagrees"]
-    lines += [f"  {j.case} [{j.key}] step {j.step}: model {j.predicted} ({j.why or 'all checks pass'}), "
-              f"server {j.observed}" for j in wrong]
+    servers = sum(1 for j in found if j.side == "server")
+    lines = [f"model: {servers} server and {len(found) - servers} client resumption decisions predicted, "
+             f"{len(wrong)} where the model disagrees"]
+    lines += [f"  {j.case} [{j.key}] step {j.step} {j.side}: model {j.predicted} ({j.why or 'all checks pass'}), "
+              f"{j.side} {j.observed}" for j in wrong]
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- clients
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What a Go client put in its cache: the session as the model needs it, and the
+    ticket's SHA-256 (how the recorded cache calls name it)."""
+
+    session: model.CachedSession
+    ticket_sha256: str
+
+
+def _judge_clients(run: CaseRun) -> list[Judgement]:
+    """For every Go client whose cache returned a session put by an earlier connection of
+    the run: did it offer the session, ignore it, or delete it, as the model says?"""
+    case, key = run.case, run.key
+    untouched = {s.args["client"] for s in case.steps
+                 if s.kind in (StepKind.IMPORT_SESSION, StepKind.FORGET_SESSION)}
+    caches_touched = {case.endpoints[c].settings.get("cache") for c in untouched}
+    results = {r.step: r for r in run.steps}
+    stored: dict[str, _Stored] = {}  # by ticket hash, from every connection's puts
+    out: list[Judgement] = []
+    for step in case.steps:
+        if step.kind != StepKind.CONNECT or step.number not in results:
+            continue
+        ep = case.endpoints[step.args["client"]]
+        side = results[step.number].client
+        if side is None:
+            continue
+        now = int(pki.EPOCH.timestamp()) + step.at_seconds
+        ops = side.get("cache_ops") or []
+        judgeable = (ep.peer != PYTHON and "misbehave" not in ep.settings and ops and ops[0]["op"] == "get"
+                     and ops[0].get("hit") and ep.settings.get("cache") not in caches_touched)
+        # An empty TLS 1.2 ticket is offered as the empty extension every hello carries
+        # to ask for a ticket: on the wire, offering it and ignoring it look the same.
+        ambiguous = ops and ops[0].get("ticket") == EMPTY_SHA256 and stored.get(EMPTY_SHA256) is not None \
+            and stored[EMPTY_SHA256].session.version == model.TLS12
+        if judgeable and not ambiguous and ops[0].get("ticket") in stored:
+            release = release_of(ep, key)
+            try:
+                decided = _client_predict(stored[ops[0]["ticket"]], ep.settings, release, now, side)
+            except DecodeError:
+                decided = None
+            if decided is not None:
+                decision, observed = decided
+                out.append(Judgement(case.id, ">".join(key), step.number, release, decision.action, decision.why,
+                                     observed, decision.action == observed, side="client"))
+        if ep.peer != PYTHON:
+            stored.update(_puts(side, now))
+    return out
+
+
+def _puts(side: dict[str, Any], now: int) -> dict[str, _Stored]:
+    """The sessions this connection put in the cache, keyed by their ticket's hash."""
+    put = [o["ticket"] for o in side.get("cache_ops") or [] if o["op"] == "put"]
+    state = side.get("state") or {}
+    if not put or not state.get("PeerCertificates"):
+        return {}
+    certs = der_by_fingerprint()
+    chain = tuple(certs[fp] for fp in state["PeerCertificates"] if fp in certs)
+    verified = tuple(tuple(certs[fp] for fp in c if fp in certs) for c in state.get("VerifiedChains") or [])
+    version = {"TLS 1.2": model.TLS12, "TLS 1.3": model.TLS13}.get(state.get("Version"))
+    suite = SUITE_BY_NAME.get(state.get("CipherSuite"))
+    if version is None or suite is None or len(chain) != len(state["PeerCertificates"]):
+        return {}
+    lifetimes = _ticket_lifetimes(side)
+    out = {}
+    for digest in put:
+        use_by = now + min(lifetimes.get(digest, 0), model.MAX_TICKET_LIFETIME)
+        out[digest] = _Stored(model.CachedSession(version, suite.id, chain, verified, use_by), digest)
+    return out
+
+
+def _ticket_lifetimes(side: dict[str, Any]) -> dict[str, int]:
+    """TLS 1.3 NewSessionTicket lifetimes the client read, by the ticket's SHA-256."""
+    conn = decode_connection(base64.b64decode(side.get("written") or ""), base64.b64decode(side.get("read") or ""),
+                             side.get("keylog") or "")
+    out = {}
+    for m in conn.server_to_client.handshake_messages:
+        if m.name == "new_session_ticket" and m.summary and m.summary.get("ticket"):
+            ticket = bytes.fromhex(m.summary["ticket"])
+            out[hashlib.sha256(ticket).hexdigest()] = int(m.summary.get("ticket_lifetime") or 0)
+    return out
+
+
+def _client_predict(stored: _Stored, settings: dict[str, Any], release: str, now: int,
+                    side: dict[str, Any]) -> tuple[model.Decision, str] | None:
+    conn = decode_connection(base64.b64decode(side.get("written") or ""), base64.b64decode(side.get("read") or ""),
+                             side.get("keylog") or "")
+    hellos = [decode_client_hello(m.body) for m in conn.client_to_server.handshake_messages
+              if m.name == "client_hello"]
+    if not hellos:
+        return None
+    hello = hellos[0]  # loadSession decides once, for the first hello
+    s = stored.session
+    suite = SUITE_BY_ID.get(s.cipher_suite)
+    offered = [SUITE_BY_ID[c] for c in hello.cipher_suites if c in SUITE_BY_ID]
+    leaf = x509.load_der_x509_certificate(s.server_chain[0])
+    try:
+        names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName)
+    except x509.ExtensionNotFound:
+        names = []
+    view = model.ClientView(
+        release=_line(release), now=now,
+        versions=tuple(hello.supported_versions() or [hello.legacy_version]),
+        suites=tuple(hello.cipher_suites),
+        suite_hash_offered=any(o.tls13 and suite is not None and o.prf_hash == suite.prf_hash for o in offered),
+        insecure_skip_verify=bool(settings.get("insecure_skip_verify")),
+        name_matches=settings.get("server_name", pki.SERVER_NAME) in names,
+        root_cas=tuple(_der_of_root(r) for r in settings.get("root_cas", ["root-a"])))
+    decision = model.client_decision(s, view)
+    return decision, _client_observed(stored, hellos, side)
+
+
+def _client_observed(stored: _Stored, hellos: list[Any], side: dict[str, Any]) -> str:
+    """offer: a hello carried the session's ticket; delete: the cache lost it right after
+    the Get, with no ticket sent; ignore: neither."""
+    for hello in hellos:
+        try:
+            psk = hello.pre_shared_key()
+        except DecodeError:
+            psk = None
+        tickets = [i.identity for i in psk.identities] if psk is not None else []
+        tickets.append(_tls12_ticket(hello))
+        if any(hashlib.sha256(t).hexdigest() == stored.ticket_sha256 for t in tickets):
+            return model.OFFER
+    ops = side.get("cache_ops") or []
+    return model.DELETE if len(ops) > 1 and ops[1]["op"] == "delete" else model.IGNORE

@@ -145,3 +145,14 @@ def fingerprint_names() -> dict[str, str]:
     return {
         hashlib.sha256(_cert(n).public_bytes(serialization.Encoding.DER)).hexdigest(): n for n in SPECS
     }
+
+
+def der(name: str) -> bytes:
+    """The DER of any certificate of the PKI (a root, an intermediate or a leaf)."""
+    return _cert(name).public_bytes(serialization.Encoding.DER)
+
+
+@lru_cache(maxsize=None)
+def der_by_fingerprint() -> dict[str, bytes]:
+    """SHA-256 fingerprint -> DER, to read the certificates a peer reports back."""
+    return {fp: der(name) for fp, name in fingerprint_names().items()}

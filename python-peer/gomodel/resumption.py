@@ -28,6 +28,11 @@ handshake_server_tls13.go (TLS 1.3), after the ticket opened and the session par
 
 ("skip": the server ignores the session, a full handshake; "abort": the handshake
 fails.) Early data, QUIC and FIPS 140-3 mode are not modelled.
+
+Client (`client_decision`): `loadSession` in handshake_client.go decides, for the
+session its cache returned, whether to offer it, ignore it, or delete it
+(`ClientSessionCache.Put(key, nil)`) and ignore it; a resumption that then fails
+deletes it too, and every NewSessionTicket is Put.
 """
 from __future__ import annotations
 
@@ -46,6 +51,7 @@ CLIENT_AUTH = ("NoClientCert", "RequestClientCert", "RequireAnyClientCert", "Ver
                "RequireAndVerifyClientCert")
 
 SKIP, RESUME, ABORT = "skip", "resume", "abort"
+OFFER, IGNORE, DELETE = "offer", "ignore", "delete"
 
 
 def _line(release: str) -> tuple[int, int]:
@@ -91,8 +97,8 @@ class ServerView:
 
 @dataclass(frozen=True)
 class Decision:
-    """What the model predicts: `action` (SKIP, RESUME or ABORT) and the check that
-    decided, in words."""
+    """What the model predicts: `action` (SKIP, RESUME, ABORT for a server; OFFER, IGNORE,
+    DELETE for a client) and the check that decided, in words."""
 
     action: str
     why: str = ""
@@ -181,3 +187,60 @@ def server_decision(s: OfferedSession, v: ServerView) -> Decision:
         return Decision(ABORT, "1.19/1.20 verify a resumed client chain again against the current ClientCAs "
                                "(processCertsFromClient)")
     return Decision(RESUME)
+
+
+@dataclass(frozen=True)
+class CachedSession:
+    """What a Go client keeps for a server: the version and suite, the server's chain
+    (DER, leaf first), the chains it verified (empty after InsecureSkipVerify), and for
+    TLS 1.3 the time the ticket expires (use_by: received + lifetime)."""
+
+    version: int
+    cipher_suite: int
+    server_chain: tuple[bytes, ...]
+    verified_chains: tuple[tuple[bytes, ...], ...] = ()
+    use_by: int = 0
+
+
+@dataclass(frozen=True)
+class ClientView:
+    """The client's release line, clock and configuration, and what its hello offers:
+    versions, suites (suite_hash_offered: TLS 1.3, whether an offered suite has the
+    session suite's hash), and whether the leaf names server_name."""
+
+    release: str
+    now: int
+    versions: tuple[int, ...]
+    suites: tuple[int, ...] = ()
+    suite_hash_offered: bool = True
+    insecure_skip_verify: bool = False
+    name_matches: bool = True
+    root_cas: tuple[bytes, ...] = ()
+
+
+def client_decision(s: CachedSession, v: ClientView) -> Decision:
+    """loadSession: offer the cached session, ignore it, or delete it and go on without."""
+    line = _line(v.release)
+    if s.version not in v.versions:
+        return Decision(IGNORE, "the hello does not offer the session's TLS version")
+    leaf_expired = _expired(s.server_chain[0], v.now)
+    if line >= (1, 21) and leaf_expired:
+        return Decision(DELETE, "the server's certificate in the session has expired")
+    if not v.insecure_skip_verify:
+        if not s.verified_chains:
+            return Decision(IGNORE, "the session was made with InsecureSkipVerify and this config verifies")
+        if line < (1, 21) and leaf_expired:
+            return Decision(DELETE, "the server's certificate in the session has expired")
+        if not v.name_matches:
+            return Decision(IGNORE, "the server's certificate does not name ServerName")
+        if line >= (1, 26) and not any_valid_verified_chain(s.verified_chains, v.root_cas, v.now):
+            return Decision(DELETE, "no stored verified chain is valid now and rooted in the current RootCAs")
+    if s.version != TLS13:
+        if s.cipher_suite not in v.suites:
+            return Decision(IGNORE, "the hello does not offer the session's cipher suite")
+        return Decision(OFFER)
+    if v.now > s.use_by:
+        return Decision(DELETE, "the ticket's lifetime is over")
+    if not v.suite_hash_offered:
+        return Decision(IGNORE, "the hello offers no TLS 1.3 suite with the session's hash")
+    return Decision(OFFER)
