@@ -5,6 +5,7 @@ refusal of trailing bytes, the type byte checked later); bad flags are one line.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import gomodel
 from conftest import EDGE_RELEASES, REPO
 from tlsdiff import session_fuzz as sf
 from tlsdiff.peers.protocol import Unsupported
@@ -144,3 +146,44 @@ def test_the_command_writes_findings_and_replays_them(fuzz_peers, tmp_path: Path
 def test_bad_flags_are_one_line_and_exit_2(args: list[str], line: str) -> None:
     p = tlsdiff("ticket", "fuzz", *args)
     assert p.returncode == 2 and p.stderr == line + "\n" and not p.stdout
+
+
+# Regressions: the blobs that taught the model what real peers do, named after the lesson
+# (each was a model disagreement the fuzzer found, fixed in gomodel.session_state).
+
+def _ext(kind: int, body: bytes) -> bytes:
+    return kind.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body
+
+
+REGRESSIONS = {
+    # unmarshalCertificate lets an empty entry through; crypto/x509 refuses it inside ParseSessionState.
+    "empty-certificate-entry-is-an-x509-error": lambda s: dataclasses.replace(
+        s, certificates=(b"",), certificate_extensions=(b"",)),
+    # A leaf's status_request must be an OCSP response (type 1) with a non-empty body.
+    "leaf-ocsp-of-another-type-is-invalid": lambda s: dataclasses.replace(
+        s, certificate_extensions=(_ext(5, b"\x02\x00\x00\x01x"),) + s.certificate_extensions[1:]),
+    # Go checks only the framing of a leaf extension it does not know, and Bytes() drops it.
+    "unknown-leaf-extension-is-dropped": lambda s: dataclasses.replace(
+        s, certificate_extensions=(_ext(0x7a7a, b"zz"),) + s.certificate_extensions[1:]),
+}
+
+
+@pytest.mark.parametrize("lesson", sorted(REGRESSIONS))
+def test_the_model_keeps_what_the_peers_taught_it(fuzz_peers, lesson) -> None:
+    pool, names, seeds = fuzz_peers
+    seed = next(s for s in seeds if s.kind == "session" and s.label == "tls1.3 server client-cert")
+    session = gomodel.decode(seed.blob, seed.release)
+    data = gomodel.encode(REGRESSIONS[lesson](session), seed.release)
+    known = sf.known_certificates(seeds)
+    answers = {r: pool.get(r).call("parse_sessions", {"kind": "session",
+                                                      "blobs": [base64.b64encode(data).decode()]})["results"][0]
+               for r in names}
+    models = sf.model_outcomes("session", data, names, known)
+    for r in names:
+        assert sf.admits("session", models[r], answers[r]), (lesson, r, answers[r], models[r])
+    if lesson == "empty-certificate-entry-is-an-x509-error":
+        assert all(a.get("error", "").startswith("x509: ") for a in answers.values()), answers
+    if lesson == "leaf-ocsp-of-another-type-is-invalid":
+        assert all(a == {"error": "tls: invalid session encoding"} for a in answers.values()), answers
+    if lesson == "unknown-leaf-extension-is-dropped":
+        assert all(base64.b64decode(a["bytes"]) == seed.blob for a in answers.values()), answers
