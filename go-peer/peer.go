@@ -45,6 +45,17 @@ func (p *peer) endpointNamed(name string) (*endpoint, error) {
 	return e, nil
 }
 
+// existingCache is a cache some endpoint made; asking for another is an error.
+func (p *peer) existingCache(name string) (*recordingCache, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.caches[name]
+	if !ok {
+		return nil, fmt.Errorf("no cache named %q", name)
+	}
+	return c, nil
+}
+
 func (p *peer) cacheNamed(name string, capacity int) (*recordingCache, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -190,11 +201,9 @@ func opCacheDump(p *peer, raw json.RawMessage) (interface{}, error) {
 	if err := decodeParams(raw, &params); err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
-	c, ok := p.caches[params.Cache]
-	p.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("no cache named %q", params.Cache)
+	c, err := p.existingCache(params.Cache)
+	if err != nil {
+		return nil, err
 	}
 	return map[string]interface{}{"entries": c.dump()}, nil
 }
@@ -251,11 +260,9 @@ func opForgetSession(p *peer, raw json.RawMessage) (interface{}, error) {
 	if err := decodeParams(raw, &params); err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
-	c, ok := p.caches[params.Cache]
-	p.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("no cache named %q", params.Cache)
+	c, err := p.existingCache(params.Cache)
+	if err != nil {
+		return nil, err
 	}
 	c.Put(params.Key, nil)
 	return map[string]interface{}{"key": params.Key}, nil

@@ -83,11 +83,9 @@ func opSession(p *peer, raw json.RawMessage) (interface{}, error) {
 	}
 	switch params.Action {
 	case "export", "import":
-		p.mu.Lock()
-		c, ok := p.caches[params.Cache]
-		p.mu.Unlock()
-		if !ok {
-			return nil, fmt.Errorf("no cache named %q", params.Cache)
+		c, err := p.existingCache(params.Cache)
+		if err != nil {
+			return nil, err
 		}
 		if params.Action == "export" {
 			return exportSession(c, params.Key)
