@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import logging
 import math
 import os
@@ -107,7 +108,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="seconds a connection may take before the peer is judged hung (default 5)")
     r.add_argument("--quiet", "-q", action="store_true", help="no matrix, only the summary line")
     r.add_argument("--verbose", "-v", action="store_true", help="a line per finished run, and more detail")
-    r.add_argument("--diff", action="store_true", help="after the matrix, what the releases disagree on, value by value")
+    r.add_argument("--diff", action="store_true",
+                   help="after the matrix, what the releases disagree on: each path that differs, values whole "
+                        "(with -v, transcripts too)")
+    r.add_argument("--baseline", metavar="OLD.json", type=Path,
+                   help="a JSON report of an earlier run: print only what changed since (as tlsdiff diff); "
+                        "exit 1 when something did")
     r.add_argument("--model", action="store_true",
                    help="judge every server resumption decision against the Python model of Go "
                         "(gomodel.resumption); a disagreement fails the run")
@@ -282,12 +288,13 @@ def _releases_asked(args: argparse.Namespace) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from . import progress
-    from .report import outputs, terminal
+    from .report import diff, json_report, outputs, terminal
     from .runs import Run
 
     reports = outputs.targets([("--json", args.json), ("--junit", args.junit), ("--markdown", args.markdown),
                                ("--github", args.github)])
     shard = parse_shard(args.shard) if args.shard is not None else None
+    baseline = diff.load(args.baseline) if args.baseline is not None else None
     cases = _select(args)
     outputs.refuse_inputs(reports, [c.path for c in cases])
     go = _releases_asked(args)
@@ -341,6 +348,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(model_text, file=screen, end="")
         if model_wrong and code == 0:
             code = 1
+    if baseline is not None and code != 2:
+        # Against a baseline, what counts is what changed, not what was already so.
+        changed = diff.changes(baseline, json.loads(json_report.dumps(report)))
+        print(f"\nsince {args.baseline}:", file=screen)
+        diff.render(changed, screen)
+        code = 1 if changed or model_wrong else 0
     return 130 if result.interrupted and code != 2 else code
 
 
@@ -356,10 +369,10 @@ def _report(args: argparse.Namespace, targets: list, results: list, rows: list, 
             "--github": lambda: github.render(results)}
     problems = [p for t in targets if (p := t.write(made[t.flag]()))]
     try:
-        if not args.quiet:
+        if not args.quiet and getattr(args, "baseline", None) is None:
             terminal.render(results, rows, out=screen)
             if getattr(args, "diff", False):
-                terminal.render_differences(results, out=screen)
+                terminal.render_differences(results, out=screen, transcripts=getattr(args, "verbose", False))
         print(f"\n{summary}", file=screen)
         screen.flush()
     except BrokenPipeError:

@@ -166,3 +166,20 @@ def test_diff_of_two_reports(tmp_path: Path, edge_releases) -> None:
             '["get hit T1"] -> ["get hit T1", "put T2"]') in changed.stdout
     bad = tlsdiff("diff", str(old), str(tmp_path / "missing.json"))
     assert bad.returncode == 2 and "cannot read" in bad.stderr
+    # The exact path inside a value, both values whole: one message length of the transcript.
+    assert (f"resumption/tls12-same-server go{old_version}->go{new_version}: step 1 client "
+            "transcript.received[4].ticket_length: 129 -> 123") in changed.stdout
+
+
+def test_run_against_a_baseline_prints_only_what_changed(tmp_path: Path, edge_releases) -> None:
+    base = tmp_path / "base.json"
+    p = tlsdiff("run", "bugs/go-79861-lru-forget-missing-key", "--go", EDGE_RELEASES, "--json", str(base), "-q")
+    assert p.returncode == 0, p.stdout + p.stderr
+    same = tlsdiff("run", "bugs/go-79861-lru-forget-missing-key", "--go", EDGE_RELEASES, "--baseline", str(base))
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert same.stdout.strip().endswith("0 changes") and "Letters are" not in same.stdout
+    more = tlsdiff("run", "bugs/go-79861-lru-forget-missing-key", "hrr/tls12-no-hrr", "--go", EDGE_RELEASES,
+                   "--baseline", str(base))
+    assert more.returncode == 1 and "hrr/tls12-no-hrr: added (pass)\n1 change" in more.stdout
+    missing = tlsdiff("run", "hrr/tls12-no-hrr", "--baseline", str(tmp_path / "none.json"))
+    assert missing.returncode == 2 and missing.stderr.strip().endswith("cannot read: no such file; expected a JSON report")

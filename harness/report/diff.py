@@ -2,8 +2,9 @@
 
 For a Go maintainer comparing a run before and after a change, or two Go patch
 releases: cases added or removed, verdicts that changed, and every observed
-field whose value changed, per run key (release or pair), step and side.
-Timing fields are ignored, so two runs of the same inputs show no change.
+field whose value changed, per run key (release or pair), step and side, down to
+the exact path inside the value (`transcript.received[0].length`), with both values
+whole. Timing fields are ignored, so two runs of the same inputs show no change.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 from ..errors import UserError
+from .changed import ABSENT, changed_paths, show
 
 
 #: A full run's report is about 20 MB; a thousand-fold is not a report.
@@ -115,9 +117,9 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
                     fa = dict(_flatten((a_steps.get(n) or {}).get(side) or {}))
                     fb = dict(_flatten((b_steps.get(n) or {}).get(side) or {}))
                     for field in sorted(set(fa) | set(fb)):
-                        if fa.get(field) != fb.get(field):
-                            out.append(f"{case} go{key}: step {n} {side} {field}: "
-                                       f"{json.dumps(fa.get(field))[:120]} -> {json.dumps(fb.get(field))[:120]}")
+                        va, vb = fa.get(field, ABSENT), fb.get(field, ABSENT)
+                        for path, (was, now) in changed_paths([va, vb], field):
+                            out.append(f"{case} go{key}: step {n} {side} {path}: {show(was)} -> {show(now)}")
         only = sorted(set(a_runs) ^ set(b_runs))
         across_releases = len(pairs) == 1 and pairs[0][1] != pairs[0][2]
         if only and not across_releases:

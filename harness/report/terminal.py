@@ -6,12 +6,12 @@ cases get a grid of their own: the ticket-survival table operators read.
 """
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, TextIO
 
 from ..compare import CaseResult, Verdict
 from ..scenario.model import Pairing, key_text
+from .changed import changed_paths, show
 
 MARK = {Verdict.PASS: " ", Verdict.FAIL: "!", Verdict.ERROR: "E", Verdict.UNSUPPORTED: "-"}
 
@@ -71,13 +71,15 @@ def render(results: list[CaseResult], releases: list[Any], out: TextIO = sys.std
     _failures(results, out)
 
 
-def render_differences(results: list[CaseResult], out: TextIO = sys.stdout) -> None:
-    """Side by side, what the agreement classes of each case disagree on."""
+def render_differences(results: list[CaseResult], out: TextIO = sys.stdout, transcripts: bool = False) -> None:
+    """Side by side, what the releases of each case disagree on: each exact path inside a
+    field where the values differ, with every value whole. Transcripts (message lengths,
+    extension lists: they differ between most releases) only when asked."""
     def telling(d: dict) -> bool:
         # A field only some releases have differs trivially; show it when the
         # releases that have it disagree among themselves.
         present = [v for v in d["values"] if v["value"] != "absent"]
-        return d["field"] != "transcript" and len(present) > 1
+        return (transcripts or d["field"] != "transcript") and len(present) > 1
 
     for r in results:
         diffs = [d for d in r.diffs if telling(d)]
@@ -85,10 +87,11 @@ def render_differences(results: list[CaseResult], out: TextIO = sys.stdout) -> N
             continue
         out.write(f"\n{r.case.id}\n")
         for d in diffs:
-            out.write(f"  step {d['step']} {d['side']} {d['field']}:\n")
-            for v in d["values"]:
-                releases = ", ".join(v["releases"])
-                out.write(f"    {json.dumps(v['value'], sort_keys=True)[:150]:<60} {releases}\n")
+            values = [v["value"] for v in d["values"]]
+            for path, at in changed_paths(values, d["field"]):
+                out.write(f"  step {d['step']} {d['side']} {path}:\n")
+                for v, here in zip(d["values"], at):
+                    out.write(f"    {show(here):<60} {', '.join(v['releases'])}\n")
 
 
 def _failures(results: list[CaseResult], out: TextIO) -> None:
