@@ -114,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--baseline", metavar="OLD.json", type=Path,
                    help="a JSON report of an earlier run: print only what changed since (as tlsdiff diff); "
                         "exit 1 when something did")
+    r.add_argument("--expected-failures", metavar="FILE", type=Path,
+                   help="a YAML list of case, releases, reason: failures it covers are reported as expected "
+                        "(xfail) and pass; an entry that covers no failure any more fails the run")
     r.add_argument("--model", action="store_true",
                    help="judge every server resumption decision against the Python model of Go "
                         "(gomodel.resumption); a disagreement fails the run")
@@ -265,6 +268,14 @@ def cmd_toolchains(args: argparse.Namespace) -> int:
     return 2
 
 
+def _known_case_ids(args: argparse.Namespace) -> list[str]:
+    """Every case id in the run's folders, selected or not (what an expected-failures entry may name)."""
+    from .scenario.catalog import case_files, case_folders, case_id
+    folders = case_folders(args.cases, default=None if args.no_default_cases else CASES_DIR)
+    return [case_id(f, folder) for folder in folders for f in case_files(folder)] + \
+        [c.id for c in _select(args)]
+
+
 def _select(args: argparse.Namespace) -> list:
     from .scenario.catalog import case_folders, discover, filter_cases
     for sel in args.selectors:
@@ -287,7 +298,7 @@ def _releases_asked(args: argparse.Namespace) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import progress
+    from . import expected, progress
     from .report import diff, json_report, outputs, terminal
     from .runs import Run
 
@@ -296,6 +307,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard) if args.shard is not None else None
     baseline = diff.load(args.baseline) if args.baseline is not None else None
     cases = _select(args)
+    xfails = expected.load(args.expected_failures, _known_case_ids(args)) if args.expected_failures else None
     outputs.refuse_inputs(reports, [c.path for c in cases])
     go = _releases_asked(args)
     run = Run(go, goroots=[Path(g) for g in args.goroot], runner=args.runner, timeout=args.timeout,
@@ -330,12 +342,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = run.run(cases, on_done=done, shard=shard, stop=interrupts.stop)
         finally:
             bar.finish()
+    stale: list = []
+    if xfails is not None:
+        applied = expected.apply(xfails, result.results)
+        stale = applied.stale
     runs = sum(len(r.verdicts) for r in result.results)
     summary = (f"{terminal.summary_line(result.counts)} ({len(result.results)} cases, {runs} runs, "
                f"{result.handshakes} connections, {result.seconds:.1f} s)")
     if result.interrupted:
         summary += f"; interrupted: {total - runs} of {total} runs did not run"
     report, model_text, model_wrong = result.report(), "", False
+    if xfails is not None:
+        report["expected_failures"] = {
+            "file": str(args.expected_failures),
+            "expected": [{"case": c, "key": k, "reason": why} for c, k, why in applied.expected],
+            "stale": [{"case": e.case, **({"releases": e.releases.text} if e.releases else {}), "reason": e.reason}
+                      for e in stale]}
     if args.model:
         from . import model_check
         judged = model_check.judge(result.runs)
@@ -348,12 +370,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(model_text, file=screen, end="")
         if model_wrong and code == 0:
             code = 1
+    for e in stale:
+        print(f"tlsdiff: {e.where}: {e.case} no longer fails as expected ({e.reason}); remove the entry",
+              file=screen)
+    if stale and code == 0:
+        code = 1
     if baseline is not None and code != 2:
         # Against a baseline, what counts is what changed, not what was already so.
         changed = diff.changes(baseline, json.loads(json_report.dumps(report)))
         print(f"\nsince {args.baseline}:", file=screen)
         diff.render(changed, screen)
-        code = 1 if changed or model_wrong else 0
+        code = 1 if changed or model_wrong or stale else 0
     return 130 if result.interrupted and code != 2 else code
 
 

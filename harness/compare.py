@@ -24,10 +24,11 @@ class Verdict(StrEnum):
     FAIL = "fail"  # an expectation failed, or was stale
     ERROR = "error"  # a peer hung, crashed or refused a step
     UNSUPPORTED = "unsupported"  # a peer cannot do what the case asks on that release
+    XFAIL = "xfail"  # failed, as an expected-failures entry says it does (with its reason)
 
 
 #: Worst first: the order in which a case's verdict is chosen from its runs'.
-WORST_FIRST = (Verdict.ERROR, Verdict.FAIL, Verdict.PASS, Verdict.UNSUPPORTED)
+WORST_FIRST = (Verdict.ERROR, Verdict.FAIL, Verdict.XFAIL, Verdict.PASS, Verdict.UNSUPPORTED)
 
 
 class CheckOutcome(StrEnum):

@@ -18,6 +18,7 @@ import pytest
 from .paths import CASES_DIR
 
 _RUN_KEY = pytest.StashKey[Any]()
+_XFAIL_KEY = pytest.StashKey[list]()
 _FOLDERS_KEY = pytest.StashKey[list[Path]]()
 
 
@@ -32,6 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a folder of your own cases, collected beside tlsdiff's (repeatable)")
     group.addoption("--tlsdiff-timeout", type=float, default=5.0,
                     help="seconds a connection may take before the peer is judged hung")
+    group.addoption("--expected-failures", type=Path, default=None, metavar="FILE",
+                    help="a YAML list of case, releases, reason: covered failures are xfail, and an entry "
+                         "whose run passes fails (strict)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -50,6 +54,15 @@ def pytest_configure(config: pytest.Config) -> None:
     except UserError as exc:
         raise pytest.UsageError(f"tlsdiff: {exc}") from None
     config.stash[_FOLDERS_KEY] = [CASES_DIR, *extra]
+    listed = config.getoption("--expected-failures")
+    if listed is not None:
+        from . import expected
+        from .scenario.catalog import case_files, case_id
+        known = [case_id(f, folder) for folder in config.stash[_FOLDERS_KEY] for f in case_files(folder)]
+        try:
+            config.stash[_XFAIL_KEY] = expected.load(listed, known)
+        except UserError as exc:
+            raise pytest.UsageError(f"tlsdiff: {exc}") from None
     for folder in extra:  # collect the user's folders without naming them twice
         if str(folder) not in config.args:
             config.args.append(str(folder))
@@ -147,8 +160,14 @@ class CaseItem(pytest.Item):
         _, verdict = _run(self.config).run_one(self.case, self.key)
         if verdict.verdict == Verdict.UNSUPPORTED:
             pytest.skip(verdict.reason)
+        entry = next((e for e in self.config.stash.get(_XFAIL_KEY, []) if e.covers(self.case.id, self.key)), None)
+        if entry is not None and verdict.verdict == Verdict.FAIL:
+            pytest.xfail(f"expected failure: {entry.reason}")
         if verdict.verdict != Verdict.PASS:
             raise CaseFailed("\n".join(verdict.failures()))
+        if entry is not None:
+            raise CaseFailed(f"{entry.where}: {entry.case} no longer fails as expected ({entry.reason}); "
+                             "remove the entry")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CaseFailed):

@@ -352,3 +352,19 @@ def test_closed_standard_output_loses_nothing_else(tmp_path: Path, edge_releases
                        shell=True, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
     assert json.loads(out.read_text())["results"][0]["verdict"] == "pass"
+
+
+def test_plugin_expected_failures_are_xfail_and_strict(tmp_path: Path, edge_releases) -> None:
+    from test_run import WRONG_CASE
+    newest = edge_releases.versions[-1]
+    root = _case_dir(tmp_path, {"mine/wrong.yaml": WRONG_CASE})
+    listed = tmp_path / "xfail.yaml"
+    listed.write_text('- case: mine/wrong\n  reason: go.dev/issue/00000, an example\n')
+    p = pytest_run("--go", newest, "--cases", str(root), "--expected-failures", str(listed), "-rx", str(root))
+    assert p.returncode == 0 and "1 xfailed" in p.stdout and "expected failure: go.dev/issue/00000" in p.stdout, \
+        p.stdout + p.stderr
+    p = pytest_run("--go", "1.19", "--cases", str(root), "--expected-failures", str(listed), str(root))
+    assert p.returncode == 1 and "no longer fails as expected" in p.stdout, p.stdout + p.stderr
+    listed.write_text('- case: nowhere\n  reason: x\n')
+    p = pytest_run("--go", newest, "--cases", str(root), "--expected-failures", str(listed), str(root))
+    assert p.returncode == 4 and "[0].case: 'nowhere' matches no case" in p.stdout + p.stderr

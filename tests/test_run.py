@@ -183,3 +183,58 @@ def test_run_against_a_baseline_prints_only_what_changed(tmp_path: Path, edge_re
     assert more.returncode == 1 and "hrr/tls12-no-hrr: added (pass)\n1 change" in more.stdout
     missing = tlsdiff("run", "hrr/tls12-no-hrr", "--baseline", str(tmp_path / "none.json"))
     assert missing.returncode == 2 and missing.stderr.strip().endswith("cannot read: no such file; expected a JSON report")
+
+
+WRONG_CASE = """description: A case whose expectation on the newest line is wrong on purpose.
+source: tlsdiff's tests
+servers:
+  s1: {ticket_keys: [k1]}
+clients:
+  c1: {cache: main}
+steps:
+  - connect: {client: c1, server: s1}
+  - connect: {client: c1, server: s1}
+expect:
+  - {step: 2, releases: ">=1.27", server: {state: {DidResume: false}}}
+"""
+
+
+def test_expected_failures_pass_with_their_reason_and_stale_entries_fail(tmp_path: Path, edge_releases) -> None:
+    (tmp_path / "cases" / "mine").mkdir(parents=True)
+    (tmp_path / "cases" / "mine" / "wrong.yaml").write_text(WRONG_CASE)
+    listed = tmp_path / "xfail.yaml"
+    listed.write_text('- case: mine/wrong\n  releases: ">=1.27"\n  reason: go.dev/issue/00000, an example\n')
+    out, xml = tmp_path / "r.json", tmp_path / "r.xml"
+    p = tlsdiff("run", "--go", EDGE_RELEASES, "--cases", str(tmp_path / "cases"), "mine/",
+                "--expected-failures", str(listed), "--json", str(out), "--junit", str(xml))
+    assert p.returncode == 0, p.stdout + p.stderr
+    newest = edge_releases.versions[-1]
+    report = json.loads(out.read_text())
+    run = report["results"][0]["runs"][newest]
+    assert run["verdict"] == "xfail" and run["failures"][0] == "expected failure: go.dev/issue/00000, an example"
+    assert report["summary"]["xfail"] == 1 and report["expected_failures"]["stale"] == []
+    assert "1 expected failures" in p.stdout and "x an expected failure" in p.stdout
+    assert 'skipped message="expected failure: go.dev/issue/00000, an example"' in xml.read_text()
+    # Without the list the same run fails; with an entry that covers no failure, the run fails too.
+    assert tlsdiff("run", "--go", EDGE_RELEASES, "--cases", str(tmp_path / "cases"), "mine/").returncode == 1
+    listed.write_text('- case: mine/wrong\n  releases: "<1.21"\n  reason: only the oldest line\n')
+    stale = tlsdiff("run", "--go", EDGE_RELEASES, "--cases", str(tmp_path / "cases"), "mine/",
+                    "--expected-failures", str(listed))
+    assert stale.returncode == 1
+    assert f"{listed}: [0]: mine/wrong no longer fails as expected (only the oldest line); remove the entry" \
+        in stale.stdout
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("- case: nowhere/at-all\n  reason: x\n", "[0].case: 'nowhere/at-all' matches no case"),
+    ("- case: bugs/\n", "[0].reason: None; expected why the failure is expected, in words"),
+    ("- case: bugs/\n  reason: x\n  why: y\n", "[0].why: unknown key; expected case, releases, reason"),
+    ("- case: bugs/\n  reason: x\n  releases: '<1.2'\n", "[0].releases: '<1.2' matches no Go release"),
+    ("case: bugs/\n", "(top level): expected a list of entries with case, releases, reason"),
+    ("- [", "malformed YAML"),
+])
+def test_a_bad_expected_failures_file_is_one_line(tmp_path: Path, content: str, expected: str) -> None:
+    listed = tmp_path / "xfail.yaml"
+    listed.write_text(content)
+    p = tlsdiff("run", "bugs/", "--expected-failures", str(listed))
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and expected in p.stderr, p.stderr

@@ -22,7 +22,7 @@ def dumps(results: list[CaseResult], seconds: float, timestamp: str = "") -> str
             suites, "testsuite", name=r.case.id, tests=str(len(verdicts)),
             failures=str(sum(v.verdict == Verdict.FAIL for v in verdicts)),
             errors=str(sum(v.verdict == Verdict.ERROR for v in verdicts)),
-            skipped=str(sum(v.verdict == Verdict.UNSUPPORTED for v in verdicts)),
+            skipped=str(sum(v.verdict in (Verdict.UNSUPPORTED, Verdict.XFAIL) for v in verdicts)),
             time=f"{sum(r.seconds.values()):.3f}", file=r.case.file)
         if timestamp:
             suite.set("timestamp", timestamp)
@@ -35,7 +35,7 @@ def dumps(results: list[CaseResult], seconds: float, timestamp: str = "") -> str
                 ET.SubElement(tc, "failure", message=first or "failed").text = "\n".join(failures)
             elif v.verdict == Verdict.ERROR:
                 ET.SubElement(tc, "error", message=first or "error").text = "\n".join(failures)
-            elif v.verdict == Verdict.UNSUPPORTED:
+            elif v.verdict in (Verdict.UNSUPPORTED, Verdict.XFAIL):
                 ET.SubElement(tc, "skipped", message=first)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

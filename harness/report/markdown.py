@@ -7,7 +7,7 @@ from typing import Any
 from ..compare import CaseResult, Verdict
 from ..scenario.model import Pairing, ReleaseKey, key_text
 
-MARK = {Verdict.PASS: "", Verdict.FAIL: " ❌", Verdict.ERROR: " ⚠️", Verdict.UNSUPPORTED: ""}
+MARK = {Verdict.PASS: "", Verdict.FAIL: " ❌", Verdict.ERROR: " ⚠️", Verdict.UNSUPPORTED: "", Verdict.XFAIL: " (xfail)"}
 MAX_FAILURE_LINES = 6
 
 

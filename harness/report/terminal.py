@@ -13,7 +13,7 @@ from ..compare import CaseResult, Verdict
 from ..scenario.model import Pairing, key_text
 from .changed import changed_paths, show
 
-MARK = {Verdict.PASS: " ", Verdict.FAIL: "!", Verdict.ERROR: "E", Verdict.UNSUPPORTED: "-"}
+MARK = {Verdict.PASS: " ", Verdict.FAIL: "!", Verdict.ERROR: "E", Verdict.UNSUPPORTED: "-", Verdict.XFAIL: "x"}
 
 
 class Progress:
@@ -67,7 +67,9 @@ def render(results: list[CaseResult], releases: list[Any], out: TextIO = sys.std
     for t in missing:
         out.write(f"\nGo {t.requested}: unavailable: {t.reason}\n")
     out.write("\nLetters are agreement classes per case (same letter = same outcome); "
-              "! an expectation failed, E the peer failed, - unsupported on that release.\n")
+              "! an expectation failed, E the peer failed, - unsupported on that release"
+              + (", x an expected failure (--expected-failures)" if any(
+                  v.verdict == Verdict.XFAIL for r in results for v in r.verdicts.values()) else "") + ".\n")
     _failures(results, out)
 
 
@@ -108,4 +110,5 @@ def _failures(results: list[CaseResult], out: TextIO) -> None:
 def summary_line(counts: dict[str, int]) -> str:
     return (f"{counts['pass']} passed, {counts['fail']} failed"
             + (f", {counts['error']} errors" if counts["error"] else "")
-            + (f", {counts['unsupported']} unsupported" if counts["unsupported"] else ""))
+            + (f", {counts['unsupported']} unsupported" if counts["unsupported"] else "")
+            + (f", {counts['xfail']} expected failures" if counts.get("xfail") else ""))

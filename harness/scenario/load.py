@@ -51,7 +51,7 @@ MAX_AT_SECONDS = 36500 * 86400
 
 
 @lru_cache(maxsize=1)
-def _release_lines() -> tuple[int, int]:
+def release_lines() -> tuple[int, int]:
     """(first, last) minor of the lines a range may name: 1.19 to the line after the newest
     a provider offers (room for a devel build of the next release)."""
     from ..toolchains import newest_line
@@ -300,7 +300,7 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
                     ranges[key] = parse_range(raw[key])
                 except ValueError as exc:
                     raise fail(f"{where}.{key}", str(exc)) from None
-                first, last = _release_lines()
+                first, last = release_lines()
                 if not possible(ranges[key], first, last):
                     raise fail(f"{where}.{key}", f"{raw[key]!r} matches no Go release from 1.{first} to 1.{last}; "
                                                  "expected a range some release falls in (a line is 1.21, not 1.2)")
