@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from . import children, toolchains
 from .errors import UserError
@@ -117,6 +117,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--expected-failures", metavar="FILE", type=Path,
                    help="a YAML list of case, releases, reason: failures it covers are reported as expected "
                         "(xfail) and pass; an entry that covers no failure any more fails the run")
+    r.add_argument("--update", action="store_true",
+                   help="show, as a diff of each case file, the failed expectations rewritten to what the "
+                        "releases observed (split by release range where they differ)")
+    r.add_argument("--write", action="store_true", help="with --update: write those case files")
     r.add_argument("--model", action="store_true",
                    help="judge every server resumption decision against the Python model of Go "
                         "(gomodel.resumption); a disagreement fails the run")
@@ -305,6 +309,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     reports = outputs.targets([("--json", args.json), ("--junit", args.junit), ("--markdown", args.markdown),
                                ("--github", args.github)])
     shard = parse_shard(args.shard) if args.shard is not None else None
+    if args.write and not args.update:
+        raise UserError("--write: goes with --update (it writes the updated case files)")
     baseline = diff.load(args.baseline) if args.baseline is not None else None
     cases = _select(args)
     xfails = expected.load(args.expected_failures, _known_case_ids(args)) if args.expected_failures else None
@@ -373,6 +379,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for e in stale:
         print(f"tlsdiff: {e.where}: {e.case} no longer fails as expected ({e.reason}); remove the entry",
               file=screen)
+    if args.update:
+        _update(args, result, screen)
     if stale and code == 0:
         code = 1
     if baseline is not None and code != 2:
@@ -382,6 +390,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         diff.render(changed, screen)
         code = 1 if changed or model_wrong or stale else 0
     return 130 if result.interrupted and code != 2 else code
+
+
+def _update(args: argparse.Namespace, result: Any, screen: Any) -> None:
+    """--update: each case file's failed expectations as the releases observed them, shown or written."""
+    from . import update
+    order = [row.name for row in result.releases.rows if hasattr(row, "goroot")]
+    updates = update.plan(result.results, order)
+    changed = [u for u in updates if u.after != u.before]
+    for u in updates:
+        if u.after != u.before:
+            print(u.diff(), file=screen, end="")
+        for note in u.notes:
+            print(f"tlsdiff: --update: {note}", file=screen)
+    if args.write:
+        update.write(changed)
+        print(f"--update: wrote {len(changed)} case file{'s' if len(changed) != 1 else ''}", file=screen)
+    elif changed:
+        print(f"--update: {len(changed)} case file{'s' if len(changed) != 1 else ''} would change; "
+              "add --write to write them", file=screen)
+    else:
+        print("--update: no expectation to update", file=screen)
 
 
 def _report(args: argparse.Namespace, targets: list, results: list, rows: list, report: dict, started_at: str,

@@ -238,3 +238,44 @@ def test_a_bad_expected_failures_file_is_one_line(tmp_path: Path, content: str, 
     listed.write_text(content)
     p = tlsdiff("run", "bugs/", "--expected-failures", str(listed))
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and expected in p.stderr, p.stderr
+
+
+SPLIT_CASE = """description: A case whose expectations hold on no release, to see --update rewrite them.
+source: tlsdiff's tests
+servers:
+  s1: {ticket_keys: [k1], max_version: "1.2"}   # a comment --update keeps
+clients:
+  c1: {cache: main, max_version: "1.2"}
+steps:
+  - connect: {client: c1, server: s1}
+  - connect: {client: c1, server: s1}
+expect:
+  - step: 2
+    client: {cache: [get hit T1], state: {DidResume: true}}
+  - {step: 1, server: {ticket_lengths: [1]}}
+"""
+
+
+def test_update_previews_then_writes_what_the_releases_observed(tmp_path: Path, edge_releases) -> None:
+    case = tmp_path / "cases" / "mine" / "split.yaml"
+    case.parent.mkdir(parents=True)
+    case.write_text(SPLIT_CASE)
+    base = ("run", "--go", EDGE_RELEASES, "--cases", str(tmp_path / "cases"), "mine/", "-q")
+    preview = tlsdiff(*base, "--update")
+    assert preview.returncode == 1 and case.read_text() == SPLIT_CASE, preview.stdout + preview.stderr
+    old, new = edge_releases.versions
+    new_line = ".".join(new.split(".")[:2])
+    # 1.19 does not re-issue a TLS 1.2 ticket on resumption, the newest line does: the
+    # expectation splits by range; the ticket sizes differ (1.25 adds the curve).
+    assert '+    releases: "<1.20"' in preview.stdout and f'+    releases: ">={new_line}"' in preview.stdout
+    assert "+    client: {cache: [get hit T1, put T2], state: {DidResume: true}}" in preview.stdout
+    assert '+  - {step: 1, releases: "<1.20", server: {ticket_lengths: [129]}}' in preview.stdout
+    assert "1 case file would change; add --write to write them" in preview.stdout
+    written = tlsdiff(*base, "--update", "--write")
+    assert "--update: wrote 1 case file" in written.stdout
+    text = case.read_text()
+    assert "# a comment --update keeps" in text and text != SPLIT_CASE
+    again = tlsdiff(*base, "--update")
+    assert again.returncode == 0 and "--update: no expectation to update" in again.stdout, again.stdout
+    bad = tlsdiff("run", "mine/", "--write")
+    assert bad.returncode == 2 and bad.stderr.strip() == "tlsdiff: --write: goes with --update (it writes the updated case files)"

@@ -1,0 +1,184 @@
+"""`tlsdiff run --update`: record what the releases did as a case's expectations, for a
+maintainer who made a deliberate change (as Go's tests do with -update).
+
+For each expectation that failed, the fields that failed take the values the releases
+observed. When the releases it covers observed different values, the expectation is
+split, one per run of consecutive releases that agree, each with the range those
+releases make (whole lines where the run had one release of the line, exact releases
+otherwise). Nothing else in the file changes: comments, order and layout stay (the
+file is edited with ruamel.yaml's round-trip mode). Fields that are absent on some
+release (stale) and cross-release cases are named, not edited.
+"""
+from __future__ import annotations
+
+import difflib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from .compare import CaseResult, CheckOutcome, judge
+from .observe.fields import ABSENT
+from .scenario.model import Pairing, ReleaseKey
+from .toolchains.lines import release_of_name
+
+
+@dataclass
+class FileUpdate:
+    """One case file: its text before and after, and what could not be updated."""
+
+    path: Path
+    before: str
+    after: str
+    notes: list[str] = field(default_factory=list)
+
+    def diff(self) -> str:
+        return "".join(difflib.unified_diff(self.before.splitlines(True), self.after.splitlines(True),
+                                            f"{self.path} (expected)", f"{self.path} (observed)"))
+
+
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
+    y = YAML()
+    y.preserve_quotes = True
+    y.width = 4096
+    y.indent(mapping=2, sequence=4, offset=2)  # the layout of tlsdiff's case files: they round-trip unchanged
+    return y
+
+
+def plan(results: Sequence[CaseResult], order: Sequence[str]) -> list[FileUpdate]:
+    """The updates the results call for, one per case file that changes or has notes.
+    `order`: every release name of the run, oldest first (for ranges)."""
+    out = []
+    for r in results:
+        update = _plan_case(r, list(order))
+        if update is not None:
+            out.append(update)
+    return out
+
+
+def _failing(r: CaseResult) -> dict[int, dict[ReleaseKey, dict[tuple[str, str], Any]]]:
+    """expectation index -> key -> (side, field) -> observed value, for the fields that failed;
+    and every observed value of those fields on the other keys the expectation covers."""
+    failing: dict[int, set[tuple[str, str]]] = {}
+    for exp in r.case.expectations:
+        for key, doc in r.docs.items():
+            if exp.applies(key) and not doc.get("unsupported"):
+                for c in judge(exp, doc):
+                    if c.outcome == CheckOutcome.FAIL:
+                        failing.setdefault(exp.index, set()).add((c.side, c.field))
+    observed: dict[int, dict[ReleaseKey, dict[tuple[str, str], Any]]] = {}
+    for exp in r.case.expectations:
+        if exp.index not in failing:
+            continue
+        for key, doc in r.docs.items():
+            if not exp.applies(key) or doc.get("unsupported"):
+                continue
+            got = {c.side + "\0" + c.field: c.actual for c in judge(exp, doc)}
+            observed.setdefault(exp.index, {})[key] = {
+                (side, name): got.get(side + "\0" + name) for side, name in sorted(failing[exp.index])}
+    return observed
+
+
+def _plan_case(r: CaseResult, order: list[str]) -> FileUpdate | None:
+    observed = _failing(r)
+    if not observed:
+        return None
+    path = Path(r.case.path)
+    before = path.read_text(encoding="utf-8")
+    notes: list[str] = []
+    if r.case.pairing != Pairing.SAME:
+        return FileUpdate(path, before, before, [f"{r.case.id}: a cross-release case; its expectations are not "
+                                                 "updated (edit a and b by hand)"])
+    y = _yaml()
+    data = y.load(before)
+    expect = data["expect"]
+    # Walk from the last expectation so that splitting one keeps the indexes before it.
+    for index in sorted(observed, reverse=True):
+        per_key = observed[index]
+        stale = sorted({f"{s} {n}" for vals in per_key.values() for (s, n), v in vals.items() if v == ABSENT})
+        if stale:
+            notes.append(f"{r.case.id}: expect[{index}]: {', '.join(stale)} is absent on some release; "
+                         "narrow its range by hand")
+            continue
+        if any(isinstance(v, str) and v.startswith("(no observation:") for vals in per_key.values()
+               for v in vals.values()):
+            notes.append(f"{r.case.id}: expect[{index}]: a step was not observed on some release; not updated")
+            continue
+        blocks = _blocks([(k, per_key[k]) for k in sorted(per_key, key=lambda k: order.index(k[0]))], order)
+        original = expect[index]
+        replacements = []
+        for keys, values in blocks:
+            entry = _copy(y, original)
+            for (side, name), value in values.items():
+                _set(entry, side, name, value)
+            if len(blocks) > 1:
+                from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+                text = DoubleQuotedScalarString(_range_text(keys, order, original.get("releases")))
+                if "releases" in entry:
+                    entry["releases"] = text
+                else:  # where a case writes it: right after the step
+                    entry.insert(list(entry).index("step") + 1, "releases", text)
+            replacements.append(entry)
+        expect[index:index + 1] = replacements
+    buf = io.StringIO()
+    y.dump(data, buf)
+    return FileUpdate(path, before, buf.getvalue(), notes)
+
+
+def _blocks(observed: list[tuple[ReleaseKey, dict[tuple[str, str], Any]]], order: list[str]
+            ) -> list[tuple[list[str], dict[tuple[str, str], Any]]]:
+    """Runs of consecutive releases (in run order) that observed the same values."""
+    out: list[tuple[list[str], dict[tuple[str, str], Any]]] = []
+    for key, values in observed:
+        if out and out[-1][1] == values and order.index(out[-1][0][-1]) + 1 == order.index(key[0]):
+            out[-1][0].append(key[0])
+        else:
+            out.append(([key[0]], values))
+    return out
+
+
+def _line(release: str) -> tuple[int, int]:
+    return release_of_name(release)[:2]
+
+
+def _range_text(releases: list[str], order: list[str], within: str | None) -> str:
+    """A range holding exactly these consecutive releases of the run: whole lines where the
+    run had nothing else of the line, exact releases where it did; inside `within`."""
+    lo, hi = releases[0], releases[-1]
+    lo_i, hi_i = order.index(lo), order.index(hi)
+    before = order[lo_i - 1] if lo_i > 0 else None
+    after = order[hi_i + 1] if hi_i + 1 < len(order) else None
+    lo_line, hi_line = _line(lo), _line(hi)
+    terms = []
+    if before is not None:
+        terms.append(f">={lo_line[0]}.{lo_line[1]}" if _line(before) != lo_line else f">={lo}")
+    if after is not None:
+        terms.append(f"<{hi_line[0]}.{hi_line[1] + 1}" if _line(after) != hi_line else f"<{after}")
+    text = " ".join(terms)
+    if lo_line == hi_line and before is not None and after is not None and terms == [
+            f">={lo_line[0]}.{lo_line[1]}", f"<{hi_line[0]}.{hi_line[1] + 1}"]:
+        text = f"{lo_line[0]}.{lo_line[1]}"
+    if within:
+        text = f"{within} {text}".strip()
+    return text or (within or "")
+
+
+def _copy(y: Any, node: Any) -> Any:
+    buf = io.StringIO()
+    y.dump([node], buf)
+    return y.load(buf.getvalue())[0]
+
+
+def _set(entry: Any, side: str, name: str, value: Any) -> None:
+    target = entry[side]
+    if name.startswith("state."):
+        target = target["state"]
+        name = name[len("state."):]
+    target[name] = value
+
+
+def write(updates: Sequence[FileUpdate]) -> None:
+    for u in updates:
+        if u.after != u.before:
+            u.path.write_text(u.after, encoding="utf-8")
