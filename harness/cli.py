@@ -143,6 +143,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--markdown", metavar="FILE", help="write the grids as Markdown here ('-': standard output)")
     c.add_argument("--quiet", "-q", action="store_true", help="no grids on the terminal")
 
+    x = sub.add_parser("explain", help="why two releases observed different things: the crypto/tls source "
+                                       "lines that produce each difference, and their diff")
+    x.add_argument("case", help="one case: an id (binder/tls13-altered-secret) or a case file")
+    x.add_argument("--go", required=True, help="the two releases to compare, e.g. '1.25.5,1.26.0'")
+    x.add_argument("--goroot", action="append", default=[], help="a Go installation to compare (repeatable)")
+    x.add_argument("--cases", action="append", default=[], type=Path, metavar="DIR",
+                   help="a folder of your own cases (repeatable)")
+
     tk = sub.add_parser("ticket", help="Go session tickets: open one as a release's server would")
     tks = tk.add_subparsers(dest="ticket_command", required=True, parser_class=_Parser)
     ti = tks.add_parser("inspect", help="the session in a ticket as JSON, or why a release's server would not open it")
@@ -183,6 +191,35 @@ def cmd_diff(args: argparse.Namespace) -> int:
     lines = diff.changes(diff.load(args.old), diff.load(args.new))
     diff.render(lines, sys.stdout)
     return 1 if lines else 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from . import explain, progress
+    from .runs import Run
+    from .scenario.catalog import case_folders, discover
+    from .scenario.model import Pairing
+    cases = discover([args.case], case_folders(args.cases, default=CASES_DIR))
+    if len(cases) != 1:
+        raise UserError(f"case {args.case!r}: names {len(cases)} cases; expected exactly one")
+    case = cases[0]
+    if case.pairing != Pairing.SAME:
+        raise UserError(f"case {case.id!r}: a pairing: cross case; explain compares releases of a pairing: same case")
+    named = toolchains.parse_release_list(args.go) if args.go.strip() else []
+    if len(named) + len(args.goroot) != 2:
+        raise UserError(f"--go: {args.go!r} with {len(args.goroot)} --goroot; expected exactly two releases to compare")
+    with Run(args.go, goroots=[Path(g) for g in args.goroot]) as run:
+        with progress.Reminder():
+            releases = run.prepare()
+        result = run.run([case])
+    rows = [t for t in releases.rows if hasattr(t, "goroot")]
+    if len(rows) != 2:
+        missing = "; ".join(f"{u.requested}: {u.reason}" for u in releases.unavailable)
+        raise UserError(f"--go: {args.go!r}: {len(rows)} of 2 releases can be had ({missing})")
+    sources = {t.name: explain.Source(t.name, Path(t.goroot)) for t in rows}
+    a, b = (sources[t.name] for t in rows)
+    found = explain.explain(result.results[0].diffs, sources)
+    print(explain.render(case.id, found, explain.changed_files(a, b), a.release, b.release), end="")
+    return 0
 
 
 def cmd_compat(args: argparse.Namespace) -> int:
@@ -514,7 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .paths import check_cache
         parser = _parser()
         args = parser.parse_args(words)
-        if args.command in ("run", "toolchains", "compat"):
+        if args.command in ("run", "toolchains", "compat", "explain"):
             check_cache()
         if args.version:
             print(version_text())
@@ -523,7 +560,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 0
         commands = {"toolchains": cmd_toolchains, "run": cmd_run, "diff": cmd_diff, "merge": cmd_merge,
-                    "ticket": cmd_ticket, "compat": cmd_compat}
+                    "ticket": cmd_ticket, "compat": cmd_compat, "explain": cmd_explain}
         return commands[args.command](args)
     except UserError as exc:
         print(f"tlsdiff: {exc}", file=sys.stderr)

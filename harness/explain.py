@@ -1,0 +1,234 @@
+"""`tlsdiff explain CASE --go A,B`: why two releases observed different things, from
+their crypto/tls sources (on disk with each toolchain).
+
+For every outcome that differs between the releases (an error, an alert, a resumption
+decision, the cache calls, a HelloRetryRequest, tickets sent), it finds the places in
+each release's source that produce it: the error string (`errors.New("tls: …")`, a
+"remote error" is the peer's alert, a "local error" this side's), the `sendAlert` of an
+alert that was sent, or the function that makes the decision (`checkForResumption`,
+`loadSession`, …). For each place it names file, line and function in both releases and
+prints the diff of that function between them, so a maintainer sees why, not only that.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+#: For outcomes no string names, the functions that decide them, by side: (file, function).
+DECIDERS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("server", "state.DidResume"): (("handshake_server_tls13.go", "checkForResumption"),
+                                    ("handshake_server.go", "checkForResumption")),
+    ("client", "state.DidResume"): (("handshake_client.go", "loadSession"),),
+    ("client", "cache"): (("handshake_client.go", "loadSession"),
+                          ("handshake_client_tls13.go", "handleNewSessionTicket")),
+    ("server", "tickets"): (("handshake_server_tls13.go", "sendSessionTickets"),
+                            ("handshake_server.go", "sendSessionTicket")),
+    ("client", "tickets"): (("handshake_server_tls13.go", "sendSessionTickets"),
+                            ("handshake_server.go", "sendSessionTicket")),
+    ("server", "hrr"): (("handshake_server_tls13.go", "processClientHello"),
+                        ("handshake_server_tls13.go", "doHelloRetryRequest")),
+    ("client", "hrr"): (("handshake_client_tls13.go", "processHelloRetryRequest"),),
+}
+EXPLAINED = ("error", "io_error", "alerts", "state.DidResume", "cache", "tickets", "hrr")
+SIDE_FILES = {"server": "handshake_server", "client": "handshake_client"}
+OTHER = {"server": "client", "client": "server"}
+
+
+@dataclass(frozen=True)
+class Place:
+    """A line of a release's source and the function around it."""
+
+    release: str
+    file: str  # relative to src/, e.g. crypto/tls/handshake_server_tls13.go
+    line: int
+    function: str
+    text: str
+
+
+@dataclass
+class Explanation:
+    step: int
+    side: str
+    field: str
+    values: list[tuple[list[str], Any]]  # (releases, value)
+    places: list[Place] = field(default_factory=list)
+    diffs: list[tuple[str, str, str]] = field(default_factory=list)  # (file, function, unified diff or "")
+
+
+class Source:
+    """One release's Go sources, read on demand."""
+
+    def __init__(self, release: str, goroot: Path) -> None:
+        self.release, self.src = release, goroot / "src"
+        self._text: dict[str, list[str]] = {}
+
+    def lines(self, rel: str) -> list[str]:
+        if rel not in self._text:
+            path = self.src / rel
+            self._text[rel] = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []
+        return self._text[rel]
+
+    def files(self, package: str = "crypto/tls") -> list[str]:
+        folder = self.src / package
+        return sorted(f"{package}/{p.name}" for p in folder.glob("*.go") if not p.name.endswith("_test.go"))
+
+    def find(self, needle: str, files: Iterable[str]) -> list[Place]:
+        out = []
+        for rel in files:
+            for i, line in enumerate(self.lines(rel)):
+                if needle in line:
+                    out.append(Place(self.release, rel, i + 1, self.function_at(rel, i), line.strip()))
+        return out
+
+    def function_at(self, rel: str, index: int) -> str:
+        for line in reversed(self.lines(rel)[:index + 1]):
+            m = re.match(r"func (?:\([^)]*\) )?(\w+)", line)
+            if m:
+                return m.group(1)
+        return ""
+
+    def function(self, rel: str, name: str, receiver_hint: str = "") -> list[str]:
+        """The source of a top-level function or method by name (the first whose receiver
+        contains receiver_hint), through its closing brace at column 0."""
+        lines = self.lines(rel)
+        for i, line in enumerate(lines):
+            m = re.match(r"func (\([^)]*\) )?(\w+)\(", line)
+            if m and m.group(2) == name and receiver_hint in (m.group(1) or ""):
+                for j in range(i + 1, len(lines)):
+                    if lines[j] == "}":
+                        return lines[i:j + 1]
+                return lines[i:]
+        return []
+
+
+def _alert_constant(src: Source, name: str) -> str | None:
+    """alertDecryptError for decrypt_error (alert.go's constants, matched by name)."""
+    camel = "alert" + "".join(p.capitalize() for p in name.split("_"))
+    return camel if any(re.match(rf"\s*{camel}\s+alert\s*=", ln) for ln in src.lines("crypto/tls/alert.go")) else None
+
+
+def _alert_of_text(src: Source, text: str) -> str | None:
+    """The constant whose alertText is `text` ("bad certificate" -> alertBadCertificate)."""
+    for line in src.lines("crypto/tls/alert.go"):
+        m = re.match(r'\s*(alert\w+):\s*"([^"]*)"', line)
+        if m and m.group(2) == text:
+            return m.group(1)
+    return None
+
+
+def _side_files(src: Source, side: str) -> list[str]:
+    return [f for f in src.files() if Path(f).name.startswith(SIDE_FILES[side])]
+
+
+def _places_for_error(src: Source, side: str, text: str) -> list[Place]:
+    """Where a Handshake or I/O error string comes from in one release."""
+    m = re.match(r"(remote|local) error: tls: (.*)$", text)
+    if m:
+        const = _alert_of_text(src, m.group(2))
+        sender = OTHER[side] if m.group(1) == "remote" else side
+        return src.find(f"sendAlert({const})", _side_files(src, sender)) if const else []
+    # The longest prefix, cut at ": ", that is a string literal in crypto/tls (or crypto/x509).
+    parts = text.split(": ")
+    for n in range(len(parts), 0, -1):
+        needle = ": ".join(parts[:n])
+        if n == 1 and len(needle) < 8:
+            break
+        package = "crypto/x509" if needle.startswith("x509:") else "crypto/tls"
+        found = src.find(f'"{needle}', src.files(package))
+        if found:
+            own = [p for p in found if Path(p.file).name.startswith(SIDE_FILES[side])]
+            return own or found
+    return []
+
+
+def _places_for_alert(src: Source, sender: str, name: str) -> list[Place]:
+    const = _alert_constant(src, name)
+    return src.find(f"sendAlert({const})", _side_files(src, sender)) if const else []
+
+
+def _first_alert(value: Any, way: str) -> str | None:
+    for a in (value or {}).get(way, []):
+        if a.get("name") != "close_notify":
+            return a["name"]
+    return None
+
+
+def explain(differences: Sequence[dict[str, Any]], sources: dict[str, Source]) -> list[Explanation]:
+    """An explanation for each difference of an outcome field, between the given releases."""
+    out = []
+    for d in differences:
+        if d["field"] not in EXPLAINED:
+            continue
+        values = [(v["releases"], v["value"]) for v in d["values"]]
+        e = Explanation(d["step"], d["side"], d["field"], values)
+        found: list[Place] = []
+        for releases, value in values:
+            for release in releases:
+                src = sources.get(release)
+                if src is None:
+                    continue
+                if d["field"] in ("error", "io_error") and isinstance(value, str):
+                    found += _places_for_error(src, d["side"], value)
+                elif d["field"] == "alerts":
+                    sent, received = _first_alert(value, "sent"), _first_alert(value, "received")
+                    if sent:
+                        found += _places_for_alert(src, d["side"], sent)
+                    if received:
+                        found += _places_for_alert(src, OTHER[d["side"]], received)
+        e.places = sorted(set(found), key=lambda p: (p.release, p.file, p.line))
+        functions = {(p.file, p.function) for p in e.places if p.function}
+        functions |= {(f"crypto/tls/{f}", fn) for f, fn in DECIDERS.get((d["side"], d["field"]), ())}
+        names = sorted({r for rs, _ in values for r in rs if r in sources})
+        if len(names) >= 2:
+            a, b = sources[names[0]], sources[names[-1]]
+            for rel, fn in sorted(functions):
+                before, after = a.function(rel, fn), b.function(rel, fn)
+                if not before and not after:
+                    continue
+                diff = "\n".join(difflib.unified_diff(before, after, f"go{a.release}/{rel}", f"go{b.release}/{rel}",
+                                                      lineterm="", n=2))
+                e.diffs.append((rel, fn, diff))
+        out.append(e)
+    return out
+
+
+def _short(value: Any) -> str:
+    import json
+    return json.dumps(value, sort_keys=True)
+
+
+def render(case_id: str, explanations: Sequence[Explanation], changed_files: Sequence[str], a: str, b: str) -> str:
+    lines = [f"{case_id}: go{a} against go{b}"]
+    shown: set[tuple[str, str]] = set()  # each function's diff is printed once
+    if not explanations:
+        lines.append("  no outcome differs between these releases")
+    for e in explanations:
+        lines.append(f"\nstep {e.step} {e.side} {e.field}:")
+        for releases, value in e.values:
+            if e.field == "alerts":
+                value = {"sent": _first_alert(value, "sent"), "received": _first_alert(value, "received")}
+            lines.append(f"  {_short(value):<60} {', '.join(releases)}")
+        if e.places:
+            lines.append("  produced at:")
+            lines += [f"    go{p.release} {p.file}:{p.line} in {p.function}: {p.text}" for p in e.places]
+        for rel, fn, diff in e.diffs:
+            if not diff:
+                lines.append(f"  {fn} ({rel}): the same in go{a} and go{b}")
+            elif (rel, fn) in shown:
+                lines.append(f"  {fn} ({rel}) changed: the diff is above")
+            else:
+                shown.add((rel, fn))
+                lines.append(f"  {fn} ({rel}) changed between go{a} and go{b}:")
+                lines += ["    " + ln for ln in diff.splitlines()]
+    if changed_files:
+        lines.append(f"\ncrypto/tls files that differ between go{a} and go{b}: {', '.join(changed_files)}")
+    return "\n".join(lines) + "\n"
+
+
+def changed_files(a: Source, b: Source) -> list[str]:
+    """The crypto/tls files (tests aside) whose text differs between two releases."""
+    names = sorted(set(a.files()) | set(b.files()))
+    return [Path(n).name for n in names if a.lines(n) != b.lines(n)]

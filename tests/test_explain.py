@@ -1,0 +1,45 @@
+"""tlsdiff explain on real releases: the CVE-2025-68121 fix between the 1.25 and 1.26
+lines, explained from the two releases' crypto/tls sources on disk."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+
+def tlsdiff(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tlsdiff.cli", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=900)
+
+
+def test_explain_names_the_source_lines_and_the_diff_of_the_function_that_decides() -> None:
+    p = tlsdiff("explain", "bugs/go-77113-clone-other-client-cas", "--go", "1.25,1.26")
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = p.stdout
+    # The server stopped resuming: its decision, and the check 1.26 added to it.
+    assert "step 3 server state.DidResume:" in out
+    assert "checkForResumption (crypto/tls/handshake_server_tls13.go) changed between go1.25" in out
+    assert "+\t\t\t!anyValidVerifiedChain(sessionState.verifiedChains, opts) {" in out
+    # The alert the 1.26 server sent, found where it is sent, with file and line.
+    assert "step 3 server alerts:" in out and "sendAlert(alertCertificateRequired)" in out
+    assert "crypto/tls/handshake_server.go:" in out and " in processCertsFromClient: " in out
+    # The client side: its cache entry is no longer replaced (no ticket on a full handshake).
+    assert "step 3 client cache:" in out
+
+
+def test_explain_with_nothing_that_differs() -> None:
+    p = tlsdiff("explain", "bugs/go-79861-lru-forget-missing-key", "--go", "1.25,1.26")
+    assert p.returncode == 0 and "no outcome differs between these releases" in p.stdout, p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["bugs/", "--go", "1.25,1.26"], "expected exactly one"),
+    (["bugs/go-79861-lru-forget-missing-key", "--go", "1.26"], "expected exactly two releases to compare"),
+    (["tickets/tls13-cross-release-shared-key", "--go", "1.25,1.26"], "a pairing: cross case"),
+])
+def test_explain_refuses_what_it_cannot_compare_in_one_line(args: list[str], expected: str) -> None:
+    p = tlsdiff("explain", *args)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and expected in p.stderr, p.stderr
