@@ -221,3 +221,53 @@ def test_cli_without_engine_exits_2_with_one_line(edge_releases) -> None:
     assert "Traceback" not in p.stderr
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tlsdiff: --runner docker: no Docker engine answers"), p.stderr
+
+
+# ---------------------------------------------------------------- another network namespace
+
+CHROOT = Path("/usr/sbin/chroot")
+NS_CASES = ["binder/pyclient-corrupt-binder", "resumption/pyserver-go-client-resumes"]  # Python peer both ways
+
+
+def _in_a_container_of_its_own(*tlsdiff_args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """tlsdiff run as a CI job in a container with the engine's socket: its own network
+    namespace (loopback only), the engine reached through the socket. The container
+    is an empty image whose entrypoint chroots into this machine's files (bind-mounted,
+    with the loader and libraries chroot needs), so the same Python and tlsdiff run
+    there without pulling an image."""
+    import docker
+    client = docker.from_env(timeout=120)
+    tag = "tlsdiff-test-host-shell:1"
+    try:
+        client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        client.images.build(fileobj=docker_runner._dockerfile_only("FROM scratch\nLABEL tlsdiff=test-shell\n"),
+                            custom_context=True, tag=tag, rm=True, pull=False)
+    environment = {"HOME": os.environ.get("HOME", "/root"), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                   **(env or {})}
+    argv = ["docker", "run", "--rm", "--network", "none", "-v", "/:/host", "-v", "/lib:/lib:ro",
+            "-v", "/lib64:/lib64:ro", "-v", "/usr/lib:/usr/lib:ro", "--entrypoint", f"/host{CHROOT}"]
+    for k, v in environment.items():
+        argv += ["-e", f"{k}={v}"]
+    argv += [tag, "/host", "/bin/sh", "-c", f"cd {REPO} && exec {sys.executable} -m tlsdiff.cli " + " ".join(tlsdiff_args)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=600)
+
+
+@needs_engine
+@pytest.mark.skipif(not CHROOT.exists() or not Path("/lib64").is_dir(), reason="needs chroot and /lib64 to host the job")
+def test_python_peer_cases_pass_when_tlsdiff_runs_in_a_container_of_the_engine(edge_releases) -> None:
+    newest = edge_releases.versions[-1]
+    base = ("run", "--runner", "docker", "--go", newest, *NS_CASES)
+    p = _in_a_container_of_its_own(*base, "-q")
+    assert p.returncode == 0 and "2 passed, 0 failed" in p.stdout, p.stdout + p.stderr
+    # The peers' old place, the engine host's network, is not where tlsdiff's 127.0.0.1 is:
+    # the Python peer and the Go peers cannot reach each other (the bug this fixed).
+    p = _in_a_container_of_its_own(*base, env={docker_runner.NETWORK_ENV: "host"})
+    assert p.returncode == 1 and "ConnectionRefusedError" in p.stdout, p.stdout + p.stderr
+
+
+def test_ci_gives_the_docker_tests_an_engine() -> None:
+    """In CI the docker tests must run, not skip: .ci/start-docker.sh installs and starts an engine."""
+    if not os.environ.get("CI"):
+        pytest.skip("outside CI a Docker engine is optional")
+    assert _PROBLEM is None, f"no Docker engine answers in CI, so the docker tests would skip: {_PROBLEM}"

@@ -3,8 +3,11 @@
 The container runs the same statically linked go-peer binary the local runner
 uses, in a `FROM scratch` image built here (no image is ever pulled). It is
 attached to stdin/stdout by `docker run -i`, so PeerProcess speaks the control
-protocol to it unchanged, and it shares the host's network: peers listen on and
-dial 127.0.0.1 exactly as local ones do.
+protocol to it unchanged. Peers listen on and dial 127.0.0.1, so they must share
+one network namespace with tlsdiff, where the Python peer runs: the engine host's
+network when tlsdiff runs there, or, when tlsdiff itself runs in a container of that
+engine (a CI job with the engine's socket mounted), that container's
+(`--network container:<id>`). TLSDIFF_DOCKER_NETWORK overrides the choice.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import itertools
 import os
 import re
 import shutil
+import socket
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,6 +42,8 @@ API_TIMEOUT_S = 120  # image builds and force-removals can be slow on a loaded m
 HINT = "start dockerd, or use --runner local"
 
 _NAME_RE = re.compile(rf"^/?{re.escape(NAME_PREFIX)}(\d+)-")
+_OWN_ID_RES = (re.compile(r"/docker[/-]([0-9a-f]{64})"), re.compile(r"/containers/([0-9a-f]{64})/"))
+NETWORK_ENV = "TLSDIFF_DOCKER_NETWORK"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -81,6 +87,18 @@ def image_tag(version: str, binary: Path) -> str:
 def _docker_safe(name: str) -> str:
     """A toolchain name in a tag or container name ('1.24.11+a1b2c3' has a '+' docker refuses)."""
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def _dockerfile_only(dockerfile: str) -> io.BytesIO:
+    """A build context holding only a Dockerfile, in memory."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        data = dockerfile.encode()
+        info.size, info.mode = len(data), 0o644
+        tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    return buf
 
 
 def _context(binary: Path) -> io.BytesIO:
@@ -169,6 +187,43 @@ def remove_stale_containers(client: DockerClient | None = None) -> list[str]:
     return removed
 
 
+def _own_container_candidates() -> list[str]:
+    """Ids this process's container may have, as Linux shows them (cgroup v1 paths,
+    mounts of /etc/hostname and co.) and the hostname Docker gives a container."""
+    found = []
+    for path in ("/proc/self/cgroup", "/proc/self/mountinfo"):
+        try:
+            text = Path(path).read_text(errors="replace")
+        except OSError:
+            continue
+        for pattern in _OWN_ID_RES:
+            found += pattern.findall(text)
+    host = socket.gethostname()
+    if re.fullmatch(r"[0-9a-f]{12}", host):
+        found.append(host)
+    return list(dict.fromkeys(found))
+
+
+def network_mode(client: DockerClient) -> str:
+    """Where peer containers must live to share 127.0.0.1 with tlsdiff: $TLSDIFF_DOCKER_NETWORK,
+    else the container tlsdiff runs in if this engine runs it, else the engine host's network."""
+    import docker.errors
+
+    asked = os.environ.get(NETWORK_ENV, "").strip()
+    if asked:
+        if asked != "host" and not re.fullmatch(r"container:[\w.-]+", asked):
+            raise EnvironmentProblem(f"{NETWORK_ENV}: {asked!r}; expected host or container:<name or id>")
+        return asked
+    for candidate in _own_container_candidates():
+        try:
+            return f"container:{client.containers.get(candidate).id}"
+        except docker.errors.NotFound:
+            continue
+        except docker.errors.APIError:
+            break
+    return "host"
+
+
 def container_name(argv: Sequence[str]) -> str:
     """The --name of a `docker run` command line built by docker_pool."""
     argv = list(argv)
@@ -181,6 +236,7 @@ def docker_pool(toolchains: list[Toolchain], binaries: dict[str, Path]) -> PeerP
     remove_stale_containers(client)
     wanted = {tc.name: binaries[tc.name] for tc in toolchains}
     images = ensure_images(client, wanted)
+    network = network_mode(client)
     counter = itertools.count(1)
 
     def make_argv(release: str) -> list[str]:
@@ -188,7 +244,7 @@ def docker_pool(toolchains: list[Toolchain], binaries: dict[str, Path]) -> PeerP
             return python_peer_argv()  # tlspeer is this Python: it runs beside the harness
         # A fresh name per start: a killed container may still be being removed.
         name = f"{NAME_PREFIX}{os.getpid()}-{_docker_safe(release)}-{next(counter)}"
-        return ["docker", "run", "-i", "--rm", "--network", "host", "--name", name, "--label", LABEL,
+        return ["docker", "run", "-i", "--rm", "--network", network, "--name", name, "--label", LABEL,
                 images[release]]
 
     def on_exit(peer: PeerProcess) -> None:
