@@ -56,6 +56,8 @@ type observation struct {
 	Read           []byte                 `json:"read"`
 	Keylog         string                 `json:"keylog"`
 	CacheOps       []cacheOp              `json:"cache_ops"`
+	LocalPort      int                    `json:"local_port,omitempty"`
+	RemotePort     int                    `json:"remote_port,omitempty"`
 }
 
 type connParams struct {
@@ -205,6 +207,13 @@ func finish(obs *observation, rc *recordingConn, e *endpoint) {
 	obs.Read = append([]byte{}, rc.read.Bytes()...)
 	rc.mu.Unlock()
 	obs.Keylog = e.takeKeylog()
+	// The ports, so a capture made from the recording shows the connection as it was.
+	if a, ok := rc.LocalAddr().(*net.TCPAddr); ok {
+		obs.LocalPort = a.Port
+	}
+	if a, ok := rc.RemoteAddr().(*net.TCPAddr); ok {
+		obs.RemotePort = a.Port
+	}
 	obs.CacheOps = []cacheOp{}
 	if e.cache != nil {
 		obs.CacheOps = e.cache.takeOps()

@@ -292,7 +292,7 @@ class Peer:
         ep.now, ep.keylog = float(p["time"]), []
         engine = ServerEngine(ep.config, rand=ep.rand, now=lambda: ep.now, keylog=ep.keylog.append)
         conn = TLSConnection(conn_sock, engine, timeout)
-        obs = _Observation(p["conn_id"], "server")
+        obs = _Observation(p["conn_id"], "server", conn_sock)
         try:
             conn.handshake()
             obs.received = conn.recv(len(PING)).decode(errors="replace")
@@ -318,7 +318,7 @@ class Peer:
         engine = ClientEngine(ep.config, tickets=offered, session12=session12, rand=ep.rand,
                               now=lambda: ep.now, keylog=ep.keylog.append)
         conn = TLSConnection(sock, engine, timeout)
-        obs = _Observation(p["conn_id"], "client")
+        obs = _Observation(p["conn_id"], "client", sock)
         try:
             conn.handshake()
             conn.send(PING)
@@ -423,8 +423,15 @@ class Peer:
 class _Observation:
     """One side of one connection, in the Go peer's observation schema."""
 
-    def __init__(self, conn_id: str, role: str) -> None:
+    def __init__(self, conn_id: str, role: str, sock: socket.socket) -> None:
         self.conn_id, self.role = conn_id, role
+        # The ports, so a capture made from the recording shows the connection as it was
+        # (optional: a socket the peer already reset has no peer name).
+        self.ports: dict[str, int] = {}
+        try:
+            self.ports = {"local_port": sock.getsockname()[1], "remote_port": sock.getpeername()[1]}
+        except OSError:
+            pass
         self.handshake_error: str | None = None
         self.io_error: str | None = None
         self.received = ""
@@ -446,6 +453,7 @@ class _Observation:
             "read": base64.b64encode(bytes(conn.read)).decode(),
             "keylog": "".join(ep.keylog),
             "cache_ops": cache.take_ops() if cache is not None else [],
+            **self.ports,
         }
 
 
