@@ -102,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--junit", metavar="FILE", help="write JUnit XML here ('-': standard output)")
     r.add_argument("--markdown", metavar="FILE", help="write a Markdown report here ('-': standard output)")
     r.add_argument("--github", metavar="FILE", help="write GitHub Actions error annotations here ('-': standard output)")
+    r.add_argument("--capture", metavar="DIR", help="write each connection as a pcapng (key log inside) and a "
+                                                  ".keys file in DIR, made if missing")
     r.add_argument("--runner", choices=list(RUNNERS), default="local", help="how peers run (default local)")
     r.add_argument("--workers", type=_workers, default=4, help="cases in flight at once (default 4)")
     r.add_argument("--timeout", type=_seconds, default=5.0,
@@ -339,12 +341,13 @@ def _releases_asked(args: argparse.Namespace) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import expected, progress
+    from . import capture, expected, progress
     from .report import diff, json_report, outputs, terminal
     from .runs import Run
 
     reports = outputs.targets([("--json", args.json), ("--junit", args.junit), ("--markdown", args.markdown),
                                ("--github", args.github)])
+    captures = capture.check_folder(args.capture) if args.capture is not None else None
     shard = parse_shard(args.shard) if args.shard is not None else None
     if args.write and not args.update:
         raise UserError("--write: goes with --update (it writes the updated case files)")
@@ -407,8 +410,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         wrong = [j.to_json() for j in judged if not j.agrees]
         report["model"] = {"decisions": len(judged), "disagreements": wrong}
         model_text, model_wrong = model_check.summary(judged), bool(wrong)
+    captured = capture.write_run(result.runs, captures)[1] if captures is not None else None
     code = _report(args, reports, result.results, result.releases.rows, report, result.started_at,
                    summary, screen)
+    if captured is not None:  # as a report that could not be written: after the matrix, exit 2
+        print(f"tlsdiff: {captured}", file=sys.stderr)
+        code = 2
     if model_text:
         print(model_text, file=screen, end="")
         if model_wrong and code == 0:
