@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--junit", metavar="FILE", help="write JUnit XML here ('-': standard output)")
     r.add_argument("--markdown", metavar="FILE", help="write a Markdown report here ('-': standard output)")
     r.add_argument("--github", metavar="FILE", help="write GitHub Actions error annotations here ('-': standard output)")
+    r.add_argument("--html", metavar="FILE", help="write a self-contained HTML report here ('-': standard output)")
     r.add_argument("--capture", metavar="DIR", help="write each connection as a pcapng (key log inside) and a "
                                                   ".keys file in DIR, made if missing")
     r.add_argument("--runner", choices=list(RUNNERS), default="local", help="how peers run (default local)")
@@ -135,6 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--junit", metavar="FILE", help="write JUnit XML here ('-': standard output)")
     m.add_argument("--markdown", metavar="FILE", help="write a Markdown report here ('-': standard output)")
     m.add_argument("--github", metavar="FILE", help="write GitHub Actions error annotations here ('-': standard output)")
+    m.add_argument("--html", metavar="FILE", help="write a self-contained HTML report here ('-': standard output)")
     m.add_argument("--quiet", "-q", action="store_true", help="no matrix, only the summary line")
 
     c = sub.add_parser("compat", help="which tickets and persisted sessions survive a change of Go release, and why")
@@ -346,7 +348,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runs import Run
 
     reports = outputs.targets([("--json", args.json), ("--junit", args.junit), ("--markdown", args.markdown),
-                               ("--github", args.github)])
+                               ("--github", args.github), ("--html", args.html)])
     captures = capture.check_folder(args.capture) if args.capture is not None else None
     shard = parse_shard(args.shard) if args.shard is not None else None
     if args.write and not args.update:
@@ -461,12 +463,13 @@ def _report(args: argparse.Namespace, targets: list, results: list, rows: list, 
             summary: str, screen) -> int:  # type: ignore[no-untyped-def]
     """Write the reports, then the matrix and the summary; 0, 1 (a case failed) or 2 (a report was not written)."""
     from .compare import Verdict
-    from .report import github, json_report, junit, markdown, terminal
+    from .report import github, html, json_report, junit, markdown, terminal
     counts = report["summary"]
     made = {"--json": lambda: json_report.dumps(report),
             "--junit": lambda: junit.dumps(results, report["timing"].get("run_seconds", 0.0), started_at),
             "--markdown": lambda: markdown.render(results, rows, counts, sum(len(r.verdicts) for r in results)),
-            "--github": lambda: github.render(results)}
+            "--github": lambda: github.render(results),
+            "--html": lambda: html.render(report)}
     problems = [p for t in targets if (p := t.write(made[t.flag]()))]
     try:
         if not args.quiet and getattr(args, "baseline", None) is None:
@@ -488,7 +491,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from .report import diff, json_report, outputs, terminal
     from .shards import check_shards, merge_results, rows_of
     targets = outputs.targets([("--json", args.json), ("--junit", args.junit), ("--markdown", args.markdown),
-                               ("--github", args.github)])
+                               ("--github", args.github), ("--html", args.html)])
     reports = [(str(p), diff.load(p)) for p in args.reports]
     check_shards(reports)
     shards = [r for _, r in reports]
