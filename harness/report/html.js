@@ -131,8 +131,10 @@
   }
 
   function info(r) {
+    // A cross case has a run per pair of releases: its grid shows which; here, how many.
+    const members = (c) => r.pairing === "cross" ? `${r.classes[c].length} runs` : r.classes[c].join(", ");
     const classes = Object.keys(r.classes).sort().map((c) =>
-      el("span", {}, el("span", { class: `run c-${c}` }, c), " ", r.classes[c].join(", "), "  "));
+      el("span", {}, el("span", { class: `run c-${c}` }, c), " ", members(c), "  "));
     return el("dl", {},
       el("dt", {}, "description"), el("dd", {}, r.description),
       el("dt", {}, "source"), el("dd", {}, r.source || "—"),
