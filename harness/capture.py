@@ -16,7 +16,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from tlspeer.wire import Direction, decode_connection
 
@@ -321,6 +321,17 @@ def check_folder(value: str) -> Path:
     except OSError as exc:
         raise UserError(f"--capture: cannot write in {shown!r}: {exc.strerror or exc}") from None
     return path
+
+
+def name_in_report(report: dict[str, Any], written: Sequence[Path]) -> None:
+    """Name each connection's capture on its step of the JSON report (`capture`, the path as written)."""
+    by_stem = {p.stem: p for p in written}
+    for r in report.get("results", []):
+        for key, run in r["runs"].items():
+            for s in run.get("observations", {}).get("steps", []):
+                path = by_stem.get(file_stem(r["case"], tuple(key.split(">")), s["step"]))
+                if path is not None:
+                    s["capture"] = str(path)
 
 
 def write_run(runs: Iterable[CaseRun], folder: Path) -> tuple[list[Path], str | None]:

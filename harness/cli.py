@@ -412,7 +412,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         wrong = [j.to_json() for j in judged if not j.agrees]
         report["model"] = {"decisions": len(judged), "disagreements": wrong}
         model_text, model_wrong = model_check.summary(judged), bool(wrong)
-    captured = capture.write_run(result.runs, captures)[1] if captures is not None else None
+    captured = None
+    if captures is not None:
+        paths, captured = capture.write_run(result.runs, captures)
+        capture.name_in_report(report, paths)
     code = _report(args, reports, result.results, result.releases.rows, report, result.started_at,
                    summary, screen)
     if captured is not None:  # as a report that could not be written: after the matrix, exit 2
@@ -459,6 +462,22 @@ def _update(args: argparse.Namespace, result: Any, screen: Any) -> None:
         print("--update: no expectation to update", file=screen)
 
 
+def _captures_relative_to(report: dict, page: Path | None) -> dict:
+    """The report with its capture paths relative to the HTML page's folder, so its links work."""
+    steps = [s for r in report.get("results", []) for run in r["runs"].values()
+             for s in run.get("observations", {}).get("steps", [])]
+    if page is None or not any("capture" in s for s in steps):
+        return report
+    copy = json.loads(json.dumps(report))
+    base = page.resolve().parent
+    for r in copy["results"]:
+        for run in r["runs"].values():
+            for s in run.get("observations", {}).get("steps", []):
+                if "capture" in s:
+                    s["capture"] = os.path.relpath(Path(s["capture"]).resolve(), base)
+    return copy
+
+
 def _report(args: argparse.Namespace, targets: list, results: list, rows: list, report: dict, started_at: str,
             summary: str, screen) -> int:  # type: ignore[no-untyped-def]
     """Write the reports, then the matrix and the summary; 0, 1 (a case failed) or 2 (a report was not written)."""
@@ -469,7 +488,8 @@ def _report(args: argparse.Namespace, targets: list, results: list, rows: list, 
             "--junit": lambda: junit.dumps(results, report["timing"].get("run_seconds", 0.0), started_at),
             "--markdown": lambda: markdown.render(results, rows, counts, sum(len(r.verdicts) for r in results)),
             "--github": lambda: github.render(results),
-            "--html": lambda: html.render(report)}
+            "--html": lambda: html.render(_captures_relative_to(report, next(
+                (t.path for t in targets if t.flag == "--html"), None)))}
     problems = [p for t in targets if (p := t.write(made[t.flag]()))]
     try:
         if not args.quiet and getattr(args, "baseline", None) is None:

@@ -240,3 +240,19 @@ def test_cli_refuses_a_bad_folder_before_any_work(value: str, expected: str) -> 
     lines = p.stderr.strip().splitlines()
     assert p.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"tlsdiff: {expected}"), p.stderr
     assert p.stdout == ""  # no matrix: nothing ran
+
+
+def test_the_reports_name_each_connections_capture(edge_releases: Releases, tmp_path: Path) -> None:
+    """The JSON report names each step's pcapng as written; the HTML page links it relative to itself."""
+    import json
+    newest = edge_releases.versions[-1]
+    (tmp_path / "pages").mkdir()
+    out, page = tmp_path / "r.json", tmp_path / "pages" / "r.html"
+    p = tlsdiff_cli("run", "binder/pyclient-corrupt-binder", "--go", newest, "--capture", str(tmp_path / "caps"),
+                    "--json", str(out), "--html", str(page), "-q")
+    assert p.returncode == 0, p.stdout + p.stderr
+    steps = json.loads(out.read_text())["results"][0]["runs"][newest]["observations"]["steps"]
+    named = [Path(s["capture"]) for s in steps]
+    assert [n.name for n in named] == [f"binder_pyclient-corrupt-binder__{newest}__step{i}.pcapng" for i in (1, 2)]
+    assert all(n.is_file() for n in named)
+    assert f'"capture":"../caps/binder_pyclient-corrupt-binder__{newest}__step2.pcapng"' in page.read_text()
