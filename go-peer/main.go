@@ -1,15 +1,18 @@
 // Command go-peer drives crypto/tls on command for tlsdiff.
 //
 // It reads JSON requests, one per line, on stdin and writes one JSON response per
-// request on stdout (PROTOCOL.md). Requests run concurrently, so a server can be
-// accepting while the same process is asked to connect as a client. Everything
-// it does on the network stays on 127.0.0.1.
+// request on stdout (PROTOCOL.md). With -listen ADDR it serves the same protocol on
+// a TCP address instead, one session per connection (listen.go). Requests run
+// concurrently, so a server can be accepting while the same process is asked to
+// connect as a client. Everything it does on the network stays on 127.0.0.1.
 package main
 
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -54,8 +57,23 @@ var handlers = map[string]handler{
 }
 
 func main() {
-	p := newPeer()
-	out := bufio.NewWriter(os.Stdout)
+	listen := flag.String("listen", "", "serve the control protocol on this loopback TCP address, one session per "+
+		"connection (PROTOCOL.md, Transports), instead of on stdin/stdout")
+	flag.Parse()
+	if flag.NArg() != 0 {
+		fmt.Fprintf(os.Stderr, "go-peer: unexpected argument %q; expected no arguments, or -listen ADDR\n", flag.Arg(0))
+		os.Exit(2)
+	}
+	if *listen != "" {
+		os.Exit(serveTCP(*listen))
+	}
+	serve(newPeer(), os.Stdin, os.Stdout)
+}
+
+// serve speaks the control protocol on one stream until it ends or asks for
+// shutdown, then waits for the requests still running.
+func serve(p *peer, src io.Reader, dst io.Writer) {
+	out := bufio.NewWriter(dst)
 	var outMu sync.Mutex
 	write := func(r response) {
 		line, err := json.Marshal(r)
@@ -69,7 +87,7 @@ func main() {
 		outMu.Unlock()
 	}
 
-	in := bufio.NewScanner(os.Stdin)
+	in := bufio.NewScanner(src)
 	in.Buffer(make([]byte, 1<<20), 64<<20)
 	var wg sync.WaitGroup
 	for in.Scan() {

@@ -69,7 +69,7 @@ func (p *peer) cacheNamed(name string, capacity int) (*recordingCache, error) {
 
 // hello answers what this peer can do, so the harness never has to guess.
 func opHello(p *peer, _ json.RawMessage) (interface{}, error) {
-	return map[string]interface{}{
+	hello := map[string]interface{}{
 		"release":                 strings.TrimPrefix(goRelease(), "go"),
 		"connection_state_fields": connectionStateFields(),
 		"apis":                    apis(),
@@ -77,7 +77,11 @@ func opHello(p *peer, _ json.RawMessage) (interface{}, error) {
 		"cipher_suites":           cipherSuiteNames(),
 		"groups":                  groupNames(),
 		"protocol":                2,
-	}, nil
+	}
+	if digest := binarySHA256(); digest != "" {
+		hello["binary_sha256"] = digest
+	}
+	return hello, nil
 }
 
 type configureParams struct {
