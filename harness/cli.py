@@ -105,7 +105,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--html", metavar="FILE", help="write a self-contained HTML report here ('-': standard output)")
     r.add_argument("--capture", metavar="DIR", help="write each connection as a pcapng (key log inside) and a "
                                                   ".keys file in DIR, made if missing")
-    r.add_argument("--runner", choices=list(RUNNERS), default="local", help="how peers run (default local)")
+    r.add_argument("--runner", choices=list(RUNNERS), default="local",
+                   help="how peers run: local processes, docker containers, or external: peers already running "
+                        "(--peers) (default local)")
+    r.add_argument("--peers", metavar="NAME=HOST:PORT,...",
+                   help="with --runner external: the running go-peers (go-peer -listen ADDR) by release, e.g. "
+                        "1.19=127.0.0.1:7119,1.27=127.0.0.1:7127 (default $TLSDIFF_PEERS)")
     r.add_argument("--workers", type=_workers, default=4, help="cases in flight at once (default 4)")
     r.add_argument("--timeout", type=_seconds, default=5.0,
                    help="seconds a connection may take before the peer is judged hung (default 5)")
@@ -357,11 +362,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     cases = _select(args)
     xfails = expected.load(args.expected_failures, _known_case_ids(args)) if args.expected_failures else None
     outputs.refuse_inputs(reports, [c.path for c in cases])
-    go = _releases_asked(args)
+    from .peers.external import peers_asked
+    peers = peers_asked(args.runner, args.peers, args.go, args.goroot)
+    go = "" if peers else _releases_asked(args)
     run = Run(go, goroots=[Path(g) for g in args.goroot], runner=args.runner, timeout=args.timeout,
-              workers=args.workers)
+              workers=args.workers, peers=peers)
     if args.list:
-        requested = toolchains.parse_release_list(go) if go.strip() else []
+        requested = [p.name for p in peers] or (toolchains.parse_release_list(go) if go.strip() else [])
         print(f"{len(cases)} cases x releases {', '.join(requested + args.goroot)}")
         for c in cases:
             print(f"{c.id:<48} {c.pairing:<5} {c.description}")

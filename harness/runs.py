@@ -35,7 +35,7 @@ from .peers.protocol import PeerFailure
 from .scenario.model import Case, Pairing, ReleaseKey, key_text
 from .shards import Shard, case_set
 
-RUNNERS = ("local", "docker")
+RUNNERS = ("local", "docker", "external")
 
 
 @dataclass
@@ -176,15 +176,23 @@ class Run:
     """Cases on Go releases: prepare once, run as often as wanted, close.
 
     go: 'all', lines ('1.21,1.27') or exact releases ('1.24.11'); goroots: Go
-    installations to use first; runner: 'local' (subprocesses) or 'docker';
+    installations to use first; runner: 'local' (subprocesses), 'docker', or
+    'external' (peers already running: `peers`, '1.27=127.0.0.1:7127,...', instead of go);
     timeout: seconds a connection may take before its peer is judged hung;
     workers: cases in flight at once.
     """
 
     def __init__(self, go: str = "all", *, goroots: Sequence[Path] = (), runner: str = "local",
-                 timeout: float = CONNECT_TIMEOUT_MS / 1000, workers: int = 4, source: str = "--go") -> None:
+                 timeout: float = CONNECT_TIMEOUT_MS / 1000, workers: int = 4, source: str = "--go",
+                 peers: str | Sequence[Any] = ()) -> None:
         if runner not in RUNNERS:
             raise UserError(f"runner: {runner!r} is not allowed; expected one of: {', '.join(RUNNERS)}")
+        from .peers import external
+        self.peers = external.parse_peers(peers, "peers") if isinstance(peers, str) else list(peers)
+        if runner == "external" and not self.peers:
+            raise UserError(f"peers: none named; runner 'external' expects peers {external.EXPECTED}")
+        if runner != "external" and self.peers:
+            raise UserError(f"peers: go with runner 'external' (peers already running); runner is {runner!r}")
         if workers < 1:
             raise UserError(f"--workers: {workers} is not allowed; expected 1 or more")
         if not timeout > 0:
@@ -201,7 +209,11 @@ class Run:
         """Resolve, fetch and build the releases (once); UserError if none is available."""
         if self._releases is None:
             started = time.monotonic()
-            self._releases = prepare_releases(self.go, source=self.source, goroots=self.goroots)
+            if self.runner == "external":
+                from .peers.external import prepare_external
+                self._releases = prepare_external(self.peers)
+            else:
+                self._releases = prepare_releases(self.go, source=self.source, goroots=self.goroots)
             self.prepare_seconds = time.monotonic() - started
         return self._releases
 
@@ -217,6 +229,9 @@ class Run:
             if self.runner == "docker":
                 from .peers.docker import docker_pool
                 self._pool = docker_pool(releases.available, releases.binaries)
+            elif self.runner == "external":
+                from .peers.external import external_pool
+                self._pool = external_pool(releases.available)  # type: ignore[arg-type]
             else:
                 from .peers.local import local_pool
                 self._pool = local_pool(releases.binaries)

@@ -114,7 +114,13 @@ def rows_of(report: dict[str, Any]) -> tuple[list[Toolchain | Unavailable], dict
     rows: list[Toolchain | Unavailable] = []
     capabilities: dict[str, dict[str, Any]] = {}
     for r in report["releases"]:
-        if r["available"]:
+        if r["available"] and "address" in r:  # an external peer (peers/external.py)
+            from .peers.external import ExternalPeer
+            rows.append(ExternalPeer(line=r["line"], version=r["version"], provider=r["provider"], goroot=Path(),
+                                     digest=r["digest"], name=r["name"], address=r["address"],
+                                     binary_sha256=r["binary_sha256"]))
+            capabilities[r["name"]] = r["peer"]
+        elif r["available"]:
             rows.append(Toolchain(line=r["line"], version=r["version"], provider=r["provider"], goroot=Path(),
                                   digest=r["digest"], name=r["name"]))
             capabilities[r["name"]] = r["peer"]

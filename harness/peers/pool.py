@@ -1,6 +1,7 @@
 """Long-lived peers, one per Go release, shared by every case of a run."""
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -33,11 +34,16 @@ class PeerPool:
     make_argv gives the command that starts the peer of a release: the binary for
     the local runner, `docker run -i ...` for the docker runner. on_exit is handed
     to every peer (PeerProcess.on_exit): the runner's cleanup once a peer is over.
+    check, if given, vets each started peer's hello (raises PeerFailure): the
+    external runner's peers must stay the binary the run is about. exit_text,
+    given the release, is each peer's PeerProcess.exit_text.
     """
 
     make_argv: Callable[[str], list[str]]
     start_timeout: float = 20.0
     on_exit: Callable[[PeerProcess], None] | None = None
+    check: Callable[[PeerProcess], None] | None = None
+    exit_text: Callable[[str, int], str] | None = None
     _peers: dict[str, PeerProcess] = field(default_factory=dict)
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -65,10 +71,15 @@ class PeerPool:
                     raise self.given_up[release]
             if peer is not None:
                 self.restarts[release] = self.restarts.get(release, 0) + 1
-            peer = PeerProcess(release, self.make_argv(release), on_exit=self.on_exit)
+            exit_text = functools.partial(self.exit_text, release) if self.exit_text else None
+            peer = PeerProcess(release, self.make_argv(release), on_exit=self.on_exit, exit_text=exit_text)
             try:
                 peer.start(timeout=self.start_timeout)
+                if self.check is not None:
+                    self.check(peer)
             except PeerFailure:
+                if peer.hung:  # silent from its first hello (a paused peer): a hang too
+                    self._peers[release] = peer
                 raise
             except Exception as exc:  # the binary is missing or not executable
                 peer.kill(f"cannot start: {exc}")

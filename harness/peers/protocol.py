@@ -54,12 +54,15 @@ class PeerProcess:
 
     on_exit, if given, runs once when the peer is over (killed, closed, or its
     process exited): killing a `docker run` client does not stop its container,
-    so the docker runner removes the container there.
+    so the docker runner removes the container there. exit_text, if given, says
+    what an exit status means (the external runner's bridge exits 3 when nothing
+    answers at its address).
     """
 
     release: str
     argv: Sequence[str]
     on_exit: Callable[["PeerProcess"], None] | None = None
+    exit_text: Callable[[int], str] | None = None
     proc: subprocess.Popen | None = None
     _next_id: int = 0
     _pending: dict[int, _Pending] = field(default_factory=dict)
@@ -178,7 +181,7 @@ class PeerProcess:
         code = self.proc.wait()
         with self._lock:
             if not self.dead:
-                self.dead = f"exited with status {code}"
+                self.dead = self.exit_text(code) if self.exit_text else f"exited with status {code}"
         self._fail_pending()
         self._run_on_exit()
 

@@ -22,6 +22,8 @@ def release_rows(toolchains: list[Any], capabilities: dict[str, dict[str, Any]])
         if hasattr(t, "goroot"):
             rows.append({"line": t.line, "version": t.version, "name": t.name, "provider": t.provider,
                          "digest": t.digest, "available": True, "peer": capabilities.get(t.name, {})})
+            if getattr(t, "address", ""):  # an external peer: where it ran and the binary it reported
+                rows[-1].update(address=t.address, binary_sha256=t.binary_sha256)
         else:
             rows.append({"line": t.line, "requested": t.requested, "available": False, "reason": t.reason})
     return rows
