@@ -85,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--goroot", action="append", default=[], help="a Go installation to use first (repeatable)")
     t.add_argument("--no-fetch", action="store_true", help="use only cached toolchains; download nothing")
 
+    im = sub.add_parser("images", help="build each release's FROM scratch peer image and tag it "
+                                       "tlsdiff-go-peer:<release>, the name docker-compose.yml runs")
+    im.add_argument("--go", default=DEFAULT_RELEASES, help="releases: 'all', '1.21,1.27', '1.24.11' (default all)")
+
     r = sub.add_parser("run", help="run cases on Go releases and compare")
     r.add_argument("selectors", nargs="*", help="case ids, folders or files ('resumption/', 'binder/foo', ./mine)")
     r.add_argument("--go", help="releases: 'all', '1.21,1.27', '1.24.11' (default: all, or none when --goroot "
@@ -299,6 +303,21 @@ def cmd_ticket(args: argparse.Namespace) -> int:
     if why is not None:
         print(f"tlsdiff: {why}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    """Compose-usable images from tlsdiff's own peer builds: no registry, no golang image."""
+    from . import progress
+    from .peers import docker as docker_runner
+    from .runs import prepare_releases
+    client = docker_runner.engine(who="images")
+    with progress.Reminder():
+        releases = prepare_releases(args.go)
+    for u in releases.unavailable:
+        print(f"tlsdiff: Go {u.requested}: unavailable, left out: {u.reason}", file=sys.stderr)
+    for name, tag in docker_runner.tag_for_compose(client, releases.binaries).values():
+        print(f"{name}  (= {tag})")
     return 0
 
 
@@ -588,7 +607,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .paths import check_cache
         parser = _parser()
         args = parser.parse_args(words)
-        if args.command in ("run", "toolchains", "compat", "explain"):
+        if args.command in ("run", "toolchains", "compat", "explain", "images"):
             check_cache()
         if args.version:
             print(version_text())
@@ -596,7 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:  # bare `tlsdiff`: say what it can do
             parser.print_help()
             return 0
-        commands = {"toolchains": cmd_toolchains, "run": cmd_run, "diff": cmd_diff, "merge": cmd_merge,
+        commands = {"toolchains": cmd_toolchains, "images": cmd_images, "run": cmd_run, "diff": cmd_diff, "merge": cmd_merge,
                     "ticket": cmd_ticket, "compat": cmd_compat, "explain": cmd_explain}
         return commands[args.command](args)
     except UserError as exc:

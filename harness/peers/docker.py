@@ -39,7 +39,6 @@ DOCKERFILE = 'FROM scratch\nCOPY go-peer /go-peer\nENTRYPOINT ["/go-peer"]\n'
 PARALLEL_BUILDS = 2  # CI machines have 2 cores
 PING_TIMEOUT_S = 5
 API_TIMEOUT_S = 120  # image builds and force-removals can be slow on a loaded machine
-HINT = "start dockerd, or use --runner local"
 
 _NAME_RE = re.compile(rf"^/?{re.escape(NAME_PREFIX)}(\d+)-")
 _OWN_ID_RES = (re.compile(r"/docker[/-]([0-9a-f]{64})"), re.compile(r"/containers/([0-9a-f]{64})/"))
@@ -51,16 +50,16 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def engine(timeout: float = API_TIMEOUT_S) -> DockerClient:
-    """A client of the Docker engine that answers a ping; EnvironmentProblem otherwise."""
+def engine(timeout: float = API_TIMEOUT_S, who: str = "--runner docker") -> DockerClient:
+    """A client of the Docker engine that answers a ping; EnvironmentProblem (naming who asked) otherwise."""
+    other = ", or use --runner local" if who == "--runner docker" else ""
     if shutil.which("docker") is None:
-        raise EnvironmentProblem("--runner docker: the docker command is not on PATH; install the Docker CLI, "
-                                 "or use --runner local")
+        raise EnvironmentProblem(f"{who}: the docker command is not on PATH; install the Docker CLI{other}")
     try:
         import docker
     except ImportError as exc:
-        raise EnvironmentProblem(f"--runner docker: the docker Python package is missing ({_one_line(exc)}); "
-                                 "pip install docker, or use --runner local") from None
+        raise EnvironmentProblem(f"{who}: the docker Python package is missing ({_one_line(exc)}); "
+                                 f"pip install docker{other}") from None
     try:
         # Ping with a short timeout so a dead socket fails fast; then a patient client.
         probe = docker.from_env(timeout=PING_TIMEOUT_S)
@@ -71,8 +70,8 @@ def engine(timeout: float = API_TIMEOUT_S) -> DockerClient:
         return docker.from_env(timeout=timeout)
     except Exception as exc:  # the SDK raises DockerException, requests or socket errors
         where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-        raise EnvironmentProblem(f"--runner docker: no Docker engine answers at {where} ({_one_line(exc)}); "
-                                 f"{HINT}") from None
+        raise EnvironmentProblem(f"{who}: no Docker engine answers at {where} ({_one_line(exc)}); "
+                                 f"start dockerd{other}") from None
 
 
 # ---------------------------------------------------------------- images
@@ -137,6 +136,17 @@ def ensure_images(client: DockerClient, binaries: dict[str, Path], jobs: int = P
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(versions) or 1))) as pool:
         tags = list(pool.map(lambda v: ensure_image(client, v, binaries[v]), versions))
     return dict(zip(versions, tags))
+
+
+def tag_for_compose(client: DockerClient, binaries: dict[str, Path]) -> dict[str, tuple[str, str]]:
+    """version -> (tlsdiff-go-peer:<version>, tlsdiff-go-peer:<version>-<sha 12>): each release's
+    image, built if missing, also tagged with the name docker-compose.yml's service uses, so
+    `docker compose up --no-build` runs tlsdiff's own peers without a registry."""
+    out = {}
+    for version, tag in ensure_images(client, binaries).items():
+        client.images.get(tag).tag(IMAGE_REPO, _docker_safe(version))
+        out[version] = (f"{IMAGE_REPO}:{_docker_safe(version)}", tag)
+    return out
 
 
 # ---------------------------------------------------------------- containers
