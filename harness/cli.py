@@ -196,6 +196,25 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("diff", help="what changed between two JSON reports (exit 1 if anything did)")
     d.add_argument("old", type=Path, help="the earlier report (tlsdiff run --json)")
     d.add_argument("new", type=Path, help="the later report")
+
+    b = sub.add_parser("bisect", help="the first release of a range whose observation of a case differs from "
+                                      "the range's start (binary search; fetches only what it visits)")
+    b.add_argument("case", help="one case: an id (bugs/cve-2025-58189-alpn-error-quoted) or a case file")
+    b.add_argument("--go", help="the range, in release order: FIRST..LAST, e.g. 1.26.0..1.26.6")
+    b.add_argument("--goroot", action="append", default=[],
+                   help="instead of --go: Go roots to search, in the order given (repeat, two or more)")
+    b.add_argument("--fields", help="compare these observed fields, e.g. error,state.DidResume (default: the "
+                                    "outcome fields of the agreement class)")
+    b.add_argument("--cases", action="append", default=[], type=Path, metavar="DIR",
+                   help="a folder of your own cases (repeatable)")
+    b.add_argument("--timeout", type=_seconds, default=5.0, help="seconds a connection may take (default 5)")
+
+    rp = sub.add_parser("repro", help="run a case file written from a bug report on every release: what each did, "
+                                      "which agree, the expectations' verdicts")
+    rp.add_argument("file", help="the case file (FILE.yaml), anywhere on disk")
+    rp.add_argument("--go", help="releases: 'all', '1.21,1.27', '1.24.11' (default all; $TLSDIFF_GO)")
+    rp.add_argument("--goroot", action="append", default=[], help="a Go installation: a column of its own (repeatable)")
+    rp.add_argument("--timeout", type=_seconds, default=5.0, help="seconds a connection may take (default 5)")
     return p
 
 
@@ -233,6 +252,57 @@ def cmd_explain(args: argparse.Namespace) -> int:
     found = explain.explain(result.results[0].diffs, sources)
     print(explain.render(case.id, found, explain.changed_files(a, b), a.release, b.release), end="")
     return 0
+
+
+def cmd_bisect(args: argparse.Namespace) -> int:
+    from . import bisect, progress
+    from .observe.fields import OUTCOME_FIELDS
+    from .scenario.catalog import case_folders, discover
+    from .scenario.model import Pairing
+    fields = bisect.parse_fields(args.fields) if args.fields is not None else None
+    if args.go is not None and args.goroot:
+        raise UserError("--go and --goroot: one or the other; bisect a range of releases (--go FIRST..LAST) or Go "
+                        "roots in order (--goroot, repeated)")
+    if args.go is None and len(args.goroot) == 1:
+        raise UserError(f"--goroot: {args.goroot[0]!r} alone; expected two Go roots or more, in the order to search")
+    if args.go is None and not args.goroot:
+        raise UserError(f"--go: missing; expected {bisect.RANGE_EXPECTED}, or Go roots in order (--goroot, repeated)")
+    cases = discover([args.case], case_folders(args.cases, default=CASES_DIR))
+    if len(cases) != 1:
+        raise UserError(f"case {args.case!r}: names {len(cases)} cases; expected exactly one")
+    case = cases[0]
+    if case.pairing != Pairing.SAME:
+        raise UserError(f"case {case.id!r}: a pairing: cross case; bisect compares releases of a pairing: same case")
+    if args.go is not None:
+        from .toolchains.served import served_releases
+        candidates = [bisect.Candidate(r, release=r) for r in bisect.parse_range(args.go, served_releases())]
+        shown = args.go.strip()
+    else:
+        roots = [toolchains.from_goroot(Path(g)) for g in args.goroot]
+        candidates = [bisect.Candidate(t.name, goroot=t.goroot) for t in roots]
+        shown = f"{len(roots)} Go roots in the order given"
+
+    def say(text: str) -> None:
+        print(f"tlsdiff: bisect: {text}", file=sys.stderr, flush=True)
+    search = bisect.Search(candidates, lambda c: bisect.probe(case, c, fields or OUTCOME_FIELDS, args.timeout), say)
+    with progress.Reminder():
+        outcome = search.run()
+    print(bisect.render(outcome, case.id, shown, fields), end="")
+    return 0 if outcome.compared else 1
+
+
+def cmd_repro(args: argparse.Namespace) -> int:
+    from . import progress, repro
+    from .runs import Run
+    case = repro.load_file(args.file)
+    with Run(_releases_asked(args), goroots=[Path(g) for g in args.goroot], timeout=args.timeout) as run:
+        with progress.Reminder():
+            releases = run.prepare()
+        for u in releases.unavailable:
+            print(f"tlsdiff: Go {u.requested}: unavailable, left out: {u.reason}", file=sys.stderr)
+        result = run.run([case])
+    print(repro.render(result.results[0]), end="")
+    return 0 if result.ok else 1
 
 
 def cmd_compat(args: argparse.Namespace) -> int:
@@ -607,7 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .paths import check_cache
         parser = _parser()
         args = parser.parse_args(words)
-        if args.command in ("run", "toolchains", "compat", "explain", "images"):
+        if args.command in ("run", "toolchains", "compat", "explain", "images", "bisect", "repro"):
             check_cache()
         if args.version:
             print(version_text())
@@ -616,7 +686,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 0
         commands = {"toolchains": cmd_toolchains, "images": cmd_images, "run": cmd_run, "diff": cmd_diff, "merge": cmd_merge,
-                    "ticket": cmd_ticket, "compat": cmd_compat, "explain": cmd_explain}
+                    "ticket": cmd_ticket, "compat": cmd_compat, "explain": cmd_explain, "bisect": cmd_bisect,
+                    "repro": cmd_repro}
         return commands[args.command](args)
     except UserError as exc:
         print(f"tlsdiff: {exc}", file=sys.stderr)
