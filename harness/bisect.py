@@ -330,8 +330,8 @@ def render(outcome: Outcome, case_id: str, range_text: str, fields: Sequence[str
             held = {c.release for c in cands}
             gap = [r for r in _unserved_between(same.candidate.release, diff.candidate.release) if r not in held]
             if gap:
-                lines.append(f"no provider here serves {', '.join(gap)}, between them: the change may be in one of "
-                             "those")
+                lines.append(f"no provider here serves {', '.join(gap)}, which lie between them: the first "
+                             "different release may be one of those")
         odd = outcome.odd()
         if odd and outcome.start is not None and outcome.end is not None:
             start, end = outcome.visits[outcome.start], outcome.visits[outcome.end]
