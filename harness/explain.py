@@ -130,11 +130,12 @@ def _places_for_error(src: Source, side: str, text: str) -> list[Place]:
         const = _alert_of_text(src, m.group(2))
         sender = OTHER[side] if m.group(1) == "remote" else side
         return src.find(f"sendAlert({const})", _side_files(src, sender)) if const else []
-    # The longest prefix, cut at ": ", that is a string literal in crypto/tls (or crypto/x509).
-    parts = text.split(": ")
-    for n in range(len(parts), 0, -1):
-        needle = ": ".join(parts[:n])
-        if n == 1 and len(needle) < 8:
+    # The longest prefix, cut between words, that starts a string literal in crypto/tls (or
+    # crypto/x509): a fmt.Errorf format stops matching where its first %v was filled in.
+    words = re.split(r"(?<=[\s:])", text)
+    for n in range(len(words), 0, -1):
+        needle = "".join(words[:n]).rstrip(" :")
+        if len(needle) < 12:
             break
         package = "crypto/x509" if needle.startswith("x509:") else "crypto/tls"
         found = src.find(f'"{needle}', src.files(package))

@@ -43,3 +43,13 @@ def test_explain_with_nothing_that_differs() -> None:
 def test_explain_refuses_what_it_cannot_compare_in_one_line(args: list[str], expected: str) -> None:
     p = tlsdiff("explain", *args)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and expected in p.stderr, p.stderr
+
+
+def test_explain_finds_a_formatted_error_and_the_patch_that_quoted_it() -> None:
+    """CVE-2025-58189: 1.25.2 quotes the client's ALPN protocols in negotiateALPN's fmt.Errorf."""
+    p = tlsdiff("explain", "bugs/cve-2025-58189-alpn-error-quoted", "--go", "1.25.1,1.25.2")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "go1.25.2 crypto/tls/handshake_server.go:" in p.stdout and " in negotiateALPN: " in p.stdout
+    assert ('+\treturn "", fmt.Errorf("tls: client requested unsupported application protocols (%q)", clientProtos)'
+            in p.stdout)
+    assert "crypto/tls files that differ between go1.25.1 and go1.25.2: handshake_server.go" in p.stdout
