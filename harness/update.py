@@ -48,10 +48,11 @@ def _yaml() -> Any:
 
 def plan(results: Sequence[CaseResult], order: Sequence[str]) -> list[FileUpdate]:
     """The updates the results call for, one per case file that changes or has notes.
-    `order`: every release name of the run, oldest first (for ranges)."""
+    `order`: every release name of the run (put in release order here, for ranges)."""
     out = []
+    order = sorted(order, key=lambda name: (release_of_name(name), name))  # the run lists them as asked
     for r in results:
-        update = _plan_case(r, list(order))
+        update = _plan_case(r, order)
         if update is not None:
             out.append(update)
     return out

@@ -261,7 +261,9 @@ def test_update_previews_then_writes_what_the_releases_observed(tmp_path: Path, 
     case.parent.mkdir(parents=True)
     case.write_text(SPLIT_CASE)
     base = ("run", "--go", EDGE_RELEASES, "--cases", str(tmp_path / "cases"), "mine/", "-q")
-    preview = tlsdiff(*base, "--update")
+    # Releases asked newest first still make ranges in release order.
+    reversed_go = ",".join(reversed(EDGE_RELEASES.split(",")))
+    preview = tlsdiff("run", "--go", reversed_go, *base[3:], "--update")
     assert preview.returncode == 1 and case.read_text() == SPLIT_CASE, preview.stdout + preview.stderr
     old, new = edge_releases.versions
     new_line = ".".join(new.split(".")[:2])
