@@ -225,17 +225,23 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 1 if lines else 0
 
 
-def cmd_explain(args: argparse.Namespace) -> int:
-    from . import explain, progress
-    from .runs import Run
+def _one_case_of_same_pairing(args: argparse.Namespace, command: str) -> Any:
+    """The one case args.case names (an id or a file), which must compare releases side by side."""
     from .scenario.catalog import case_folders, discover
     from .scenario.model import Pairing
     cases = discover([args.case], case_folders(args.cases, default=CASES_DIR))
     if len(cases) != 1:
         raise UserError(f"case {args.case!r}: names {len(cases)} cases; expected exactly one")
-    case = cases[0]
-    if case.pairing != Pairing.SAME:
-        raise UserError(f"case {case.id!r}: a pairing: cross case; explain compares releases of a pairing: same case")
+    if cases[0].pairing != Pairing.SAME:
+        raise UserError(f"case {cases[0].id!r}: a pairing: cross case; {command} compares releases of a "
+                        "pairing: same case")
+    return cases[0]
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from . import explain, progress
+    from .runs import Run
+    case = _one_case_of_same_pairing(args, "explain")
     named = toolchains.parse_release_list(args.go) if args.go.strip() else []
     if len(named) + len(args.goroot) != 2:
         raise UserError(f"--go: {args.go!r} with {len(args.goroot)} --goroot; expected exactly two releases to compare")
@@ -257,8 +263,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_bisect(args: argparse.Namespace) -> int:
     from . import bisect, progress
     from .observe.fields import OUTCOME_FIELDS
-    from .scenario.catalog import case_folders, discover
-    from .scenario.model import Pairing
     fields = bisect.parse_fields(args.fields) if args.fields is not None else None
     if args.go is not None and args.goroot:
         raise UserError("--go and --goroot: one or the other; bisect a range of releases (--go FIRST..LAST) or Go "
@@ -267,12 +271,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
         raise UserError(f"--goroot: {args.goroot[0]!r} alone; expected two Go roots or more, in the order to search")
     if args.go is None and not args.goroot:
         raise UserError(f"--go: missing; expected {bisect.RANGE_EXPECTED}, or Go roots in order (--goroot, repeated)")
-    cases = discover([args.case], case_folders(args.cases, default=CASES_DIR))
-    if len(cases) != 1:
-        raise UserError(f"case {args.case!r}: names {len(cases)} cases; expected exactly one")
-    case = cases[0]
-    if case.pairing != Pairing.SAME:
-        raise UserError(f"case {case.id!r}: a pairing: cross case; bisect compares releases of a pairing: same case")
+    case = _one_case_of_same_pairing(args, "bisect")
     if args.go is not None:
         from .toolchains.served import served_releases
         candidates = [bisect.Candidate(r, release=r) for r in bisect.parse_range(args.go, served_releases())]
