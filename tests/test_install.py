@@ -52,3 +52,23 @@ def test_the_installed_tool_runs_cases_from_an_empty_folder(installed: Path, tmp
     where = subprocess.run([str(installed / "python"), "-c", "import tlsdiff.paths as p; print(p.GO_PEER_DIR)"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert str(REPO) not in where.stdout and "site-packages/tlsdiff/go_peer" in where.stdout
+
+
+def test_the_installed_tool_reports_captures_models_and_explains(installed: Path, tmp_path: Path,
+                                                                  edge_releases) -> None:
+    """What the wheel ships beyond the run: the HTML page's style and script, captures, the
+    resumption model, and explain reading the toolchains' sources."""
+    env = _elsewhere(tmp_path)
+    tool = str(installed / "tlsdiff")
+    p = subprocess.run([tool, "run", "bugs/go-77113-clone-other-client-cas", "--go", EDGE_RELEASES, "--model",
+                        "--html", "r.html", "--capture", "caps", "-q"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "0 where the model disagrees" in p.stdout
+    page = (tmp_path / "r.html").read_text()
+    assert "<style>" in page and "<script>" in page and "bugs/go-77113-clone-other-client-cas" in page
+    assert len(list((tmp_path / "caps").glob("*.pcapng"))) == 2 * 2  # two connections on each of two releases
+    x = subprocess.run([tool, "explain", "bugs/go-77113-clone-other-client-cas", "--go", EDGE_RELEASES],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert x.returncode == 0 and "checkForResumption (crypto/tls/handshake_server_tls13.go) changed" in x.stdout, \
+        x.stdout + x.stderr
