@@ -35,7 +35,13 @@ class Reader:
         return out
 
     def uint(self, size: int, what: str = "integer") -> int:
-        return int.from_bytes(self.read(size, what), "big")
+        # read()'s work inlined: the codec reads hundreds of thousands of integers a run.
+        pos = self._pos
+        end = pos + size
+        if end > len(self._data):
+            self.read(size, what)  # raises the truncation error
+        self._pos = end
+        return int.from_bytes(self._data[pos:end], "big")
 
     def u8(self, what: str = "uint8") -> int:
         return self.uint(1, what)
@@ -69,7 +75,8 @@ class Reader:
         inner = self.sub(len_size, what, min_len=min_len)
         if inner.remaining() % 2:
             raise DecodeError(f"{self._what}: {what} has an odd length")
-        return [inner.u16() for _ in range(inner.remaining() // 2)]
+        data = inner._data
+        return [int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2)]
 
 
 def uint(value: int, size: int) -> bytes:
