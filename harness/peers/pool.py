@@ -5,7 +5,7 @@ import functools
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 from .protocol import PeerFailure, PeerProcess
 
@@ -44,6 +44,7 @@ class PeerPool:
     on_exit: Callable[[PeerProcess], None] | None = None
     check: Callable[[PeerProcess], None] | None = None
     exit_text: Callable[[str, int], str] | None = None
+    env: Mapping[str, str] | None = None  # every peer's environment (PeerProcess.env)
     _peers: dict[str, PeerProcess] = field(default_factory=dict)
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -72,7 +73,8 @@ class PeerPool:
             if peer is not None:
                 self.restarts[release] = self.restarts.get(release, 0) + 1
             exit_text = functools.partial(self.exit_text, release) if self.exit_text else None
-            peer = PeerProcess(release, self.make_argv(release), on_exit=self.on_exit, exit_text=exit_text)
+            peer = PeerProcess(release, self.make_argv(release), on_exit=self.on_exit, exit_text=exit_text,
+                               env=self.env)
             try:
                 peer.start(timeout=self.start_timeout)
                 if self.check is not None:

@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 #: The control-protocol version this harness speaks (go-peer/PROTOCOL.md, "Versions").
 PROTOCOL_VERSION = 2
@@ -63,6 +63,7 @@ class PeerProcess:
     argv: Sequence[str]
     on_exit: Callable[["PeerProcess"], None] | None = None
     exit_text: Callable[[int], str] | None = None
+    env: Mapping[str, str] | None = None  # the process's environment; None: the harness's
     proc: subprocess.Popen | None = None
     _next_id: int = 0
     _pending: dict[int, _Pending] = field(default_factory=dict)
@@ -82,6 +83,7 @@ class PeerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             bufsize=-1,  # buffered: reading lines from an unbuffered pipe costs a syscall a byte
+            env=self.env,
         )
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
