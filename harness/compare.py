@@ -178,21 +178,24 @@ def agreement_classes(docs: dict[ReleaseKey, dict[str, Any]]) -> dict[ReleaseKey
     return out
 
 
+_json_key = json.JSONEncoder(sort_keys=True).encode  # json.dumps(v, sort_keys=True), without its per-call setup
+
+
 def differences(docs: dict[ReleaseKey, dict[str, Any]]) -> list[dict[str, Any]]:
     """Every (step, side, field) whose value is not the same on all keys."""
     out: list[dict[str, Any]] = []
     usable = {k: d for k, d in docs.items() if not d.get("unsupported")}
     if len(usable) < 2:
         return out
-    steps = sorted({s["step"] for d in usable.values() for s in d["steps"]})
+    by_step = {key_text(k): {s["step"]: s for s in d["steps"]} for k, d in usable.items()}
+    steps = sorted({n for d in by_step.values() for n in d})
     for n in steps:
         for side in ("client", "server"):
+            sides = {key: (steps_[n].get(side) if n in steps_ else None) for key, steps_ in by_step.items()}
             for name in DIFFED_FIELDS:
                 values: dict[str, list[str]] = {}
-                for key, doc in usable.items():
-                    step = next((s for s in doc["steps"] if s["step"] == n), None)
-                    v = _get(step.get(side) if step else None, name)
-                    values.setdefault(json.dumps(v, sort_keys=True), []).append(key_text(key))
+                for key, doc_side in sides.items():
+                    values.setdefault(_json_key(_get(doc_side, name)), []).append(key)
                 if len(values) > 1:
                     out.append({"step": n, "side": side, "field": name,
                                 "values": [{"releases": ks, "value": json.loads(v)} for v, ks in values.items()]})
