@@ -44,6 +44,8 @@ TLS13 = 0x0304
 # the sender skipped sequence numbers (a corrupted record still uses one up).
 _MAX_SEQ_SKIP = 4
 
+_HELLOS = (hs.CLIENT_HELLO, hs.SERVER_HELLO)
+
 
 # ---------------------------------------------------------------------------
 # Result types
@@ -270,7 +272,8 @@ def _frame(data: bytes) -> _Framed:
     return _Framed(records, len(data), len(reader.pending), 0, None)
 
 
-def _scan_server_hellos(records: list[Record]) -> tuple[list[hs.ServerHello], bool | None]:
+def _scan_server_hellos(records: list[Record], decoded: dict[tuple[int, bytes], Any],
+                        ) -> tuple[list[hs.ServerHello], bool | None]:
     reasm = hs.HandshakeReassembler()
     hellos: list[hs.ServerHello] = []
     seen: list[int] = []
@@ -293,12 +296,14 @@ def _scan_server_hellos(records: list[Record]) -> tuple[list[hs.ServerHello], bo
                     sh = hs.decode_server_hello(msg.body)
                 except hs.DecodeError:
                     continue
+                decoded[msg.msg_type, msg.body] = sh
                 hellos.append(sh)
                 have_sh = have_sh or not sh.is_hello_retry_request
     return hellos, None
 
 
-def _scan_client_hellos(records: list[Record], hrr: bool) -> list[hs.ClientHello]:
+def _scan_client_hellos(records: list[Record], hrr: bool,
+                        decoded: dict[tuple[int, bytes], Any]) -> list[hs.ClientHello]:
     reasm = hs.HandshakeReassembler()
     hellos: list[hs.ClientHello] = []
     wanted = 2 if hrr else 1
@@ -316,7 +321,8 @@ def _scan_client_hellos(records: list[Record], hrr: bool) -> list[hs.ClientHello
                 try:
                     hellos.append(hs.decode_client_hello(msg.body))
                 except hs.DecodeError:
-                    pass
+                    continue
+                decoded[msg.msg_type, msg.body] = hellos[-1]
         if len(hellos) >= wanted:
             break
     return hellos
@@ -388,6 +394,7 @@ class _Context:
     early_offered: bool
     offered_tls13_suites: list[CipherSuite]
     encrypt_then_mac: bool
+    hellos: dict[tuple[int, bytes], Any]  # the hellos the pre-scan decoded, by (type, body)
 
 
 # ---------------------------------------------------------------------------
@@ -636,7 +643,8 @@ class _DirectionDecoder:
             item = HandshakeInfo(msg.msg_type, msg.length, start, info.encrypted, info.epoch,
                                  body=msg.body)
             try:
-                item.summary = hs.summarize(msg, self.ctx.version)
+                hello = self.ctx.hellos.get((msg.msg_type, msg.body)) if msg.msg_type in _HELLOS else None
+                item.summary = hello.to_json() if hello is not None else hs.summarize(msg, self.ctx.version)
             except hs.DecodeError as exc:
                 item.decode_error = str(exc)
             if msg.msg_type == hs.ENCRYPTED_EXTENSIONS and item.summary is not None:
@@ -694,9 +702,10 @@ def decode_connection(client_to_server: bytes, server_to_client: bytes, keylog: 
     c_framed = _frame(bytes(client_to_server))
     s_framed = _frame(bytes(server_to_client))
 
-    server_hellos, abbreviated = _scan_server_hellos(s_framed.records)
+    hellos: dict[tuple[int, bytes], Any] = {}
+    server_hellos, abbreviated = _scan_server_hellos(s_framed.records, hellos)
     hrr = any(sh.is_hello_retry_request for sh in server_hellos)
-    client_hellos = _scan_client_hellos(c_framed.records, hrr)
+    client_hellos = _scan_client_hellos(c_framed.records, hrr, hellos)
     final_sh = next((sh for sh in reversed(server_hellos) if not sh.is_hello_retry_request), None)
     any_sh = final_sh or (server_hellos[0] if server_hellos else None)
     ch1 = client_hellos[0] if client_hellos else None
@@ -736,7 +745,7 @@ def decode_connection(client_to_server: bytes, server_to_client: bytes, keylog: 
 
     encrypt_then_mac = bool(final_sh and final_sh.has_extension(hs.EXT_ENCRYPT_THEN_MAC))
     ctx = _Context(version, suite, suite_id, client_random, server_random, secrets,
-                   early_offered, offered13, encrypt_then_mac)
+                   early_offered, offered13, encrypt_then_mac, hellos)
 
     client_dec = _DirectionDecoder("client", ctx, c_framed)
     server_dec = _DirectionDecoder("server", ctx, s_framed)
