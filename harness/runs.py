@@ -29,6 +29,7 @@ from .compare import CaseResult, RunVerdict, Verdict, compare_case, verdict_for
 from .errors import UserError
 from .execute import CONNECT_TIMEOUT_MS, CaseRun, run_all, run_case
 from .observe.normalize import normalize_run
+from .observe.parallel import Normalizer
 from .peers.build import BuildFailure, build_peers
 from .peers.pool import PeerPool
 from .peers.protocol import PeerFailure
@@ -268,12 +269,17 @@ class Run:
             return [k for k in self.keys(case) if (case.id, k) in taken]
         started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         started = time.monotonic()
-        runs = run_all(cases, keys, pool, workers=self.workers, on_done=on_done, conn_timeout_ms=self.timeout_ms,
-                       stop=stop)
+        normalizer = Normalizer(len(taken))  # its worker starts while the cases run
+        try:
+            runs = run_all(cases, keys, pool, workers=self.workers, on_done=on_done,
+                           conn_timeout_ms=self.timeout_ms, stop=stop)
+            docs = normalizer.normalize(runs)
+        finally:
+            normalizer.close()
         by_case: dict[str, dict[ReleaseKey, dict[str, Any]]] = {}
         seconds: dict[str, dict[ReleaseKey, float]] = {}
-        for r in runs:
-            by_case.setdefault(r.case.id, {})[r.key] = normalize_run(r)
+        for r, doc in zip(runs, docs):
+            by_case.setdefault(r.case.id, {})[r.key] = doc
             seconds.setdefault(r.case.id, {})[r.key] = r.seconds
         # A shard reports the cases it ran; the merge puts every case back together.
         interrupted = stop is not None and stop.is_set()
