@@ -103,7 +103,8 @@ def judge(exp: Expectation, doc: dict[str, Any]) -> list[Check]:
                 outcome = CheckOutcome.FAIL
             else:
                 got = actual_value(side_doc, name)
-                outcome = (CheckOutcome.STALE if got == ABSENT
+                # Expecting `absent` is a claim like any other; otherwise a missing field is stale.
+                outcome = (CheckOutcome.STALE if got == ABSENT and want != ABSENT
                            else CheckOutcome.PASS if got == want else CheckOutcome.FAIL)
             checks.append(Check(exp.label(), exp.step, side, name, want, got, outcome))
     return checks

@@ -281,3 +281,20 @@ def test_update_previews_then_writes_what_the_releases_observed(tmp_path: Path, 
     assert again.returncode == 0 and "--update: no expectation to update" in again.stdout, again.stdout
     bad = tlsdiff("run", "mine/", "--write")
     assert bad.returncode == 2 and bad.stderr.strip() == "tlsdiff: --write: goes with --update (it writes the updated case files)"
+
+
+def test_absent_is_an_expected_value_that_can_fail(tmp_path: Path, edge_releases) -> None:
+    """`absent` holds where a release lacks the field (1.19 has no LocalCertificate) and fails where
+    it is present, instead of being stale."""
+    folder = tmp_path / "cases" / "mine"
+    folder.mkdir(parents=True)
+    (folder / "absent.yaml").write_text(
+        "description: d\nsource: s\nservers:\n  s1: {}\nclients:\n  c1: {}\nsteps:\n"
+        "  - connect: {client: c1, server: s1}\nexpect:\n  - {step: 1, server: {state: {LocalCertificate: absent}}}\n")
+    out = tmp_path / "r.json"
+    p = tlsdiff("run", "--go", EDGE_RELEASES, "--cases", str(tmp_path / "cases"), "mine/", "--json", str(out))
+    assert p.returncode == 1, p.stdout + p.stderr
+    runs = json.loads(out.read_text())["results"][0]["runs"]
+    old, new = edge_releases.versions
+    assert runs[old]["verdict"] == "pass" and runs[new]["verdict"] == "fail"
+    assert 'server state.LocalCertificate: expected "absent", got ["server"]' in runs[new]["failures"][0]

@@ -134,7 +134,9 @@ EXPECTABLE: tuple[SideField, ...] = tuple(f for f in SIDE_FIELDS + DERIVED_FIELD
 def side_schema() -> dict[str, Any]:
     """The `side` definition of the case schema: what an expectation may name."""
     props: dict[str, Any] = {f.name: {**f.schema, "description": f.doc} for f in EXPECTABLE}
+    # `absent` expects the release not to have the field at all (a release before `since`).
     props["state"] = {"type": "object", "minProperties": 1, "additionalProperties": False,
-                      "properties": {f.name: f.value for f in STATE},
-                      "description": "ConnectionState fields by Go name, as the peer renders them."}
+                      "properties": {f.name: {"anyOf": [f.value, {"const": ABSENT}]} for f in STATE},
+                      "description": "ConnectionState fields by Go name, as the peer renders them; "
+                                     "`absent`: the release has no such field."}
     return {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": props}
