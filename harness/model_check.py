@@ -14,12 +14,12 @@ Python servers, and hellos that do not decode.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 import gomodel
 from gomodel import resumption as model
@@ -27,7 +27,7 @@ from gomodel.tickets import TicketError, open_ticket, uses_key_name
 from tlspeer.errors import DecodeError
 from tlspeer.handshake import decode_client_hello
 from tlspeer.suites import SUITE_BY_ID, SUITE_BY_NAME
-from tlspeer.wire import decode_connection
+from tlspeer.wire import Connection, decode_connection
 
 from . import pki
 from .pki import der_by_fingerprint
@@ -78,8 +78,11 @@ def _line(release: str) -> str:
     return ".".join(map(str, release_of_name(release)[:2]))
 
 
-def _der_of_root(name: str) -> bytes:
-    return x509.load_pem_x509_certificate(pki.root_pem(name).encode()).public_bytes(serialization.Encoding.DER)
+def _connection(side: dict[str, Any]) -> Connection:
+    """One side's recorded connection, decoded (client to server, then server to client)."""
+    written, read = base64.b64decode(side.get("written") or ""), base64.b64decode(side.get("read") or "")
+    c2s, s2c = (written, read) if side.get("role") == "client" else (read, written)
+    return decode_connection(c2s, s2c, side.get("keylog") or "")
 
 
 def _judge_run(run: CaseRun) -> list[Judgement]:
@@ -108,9 +111,13 @@ def _judge_run(run: CaseRun) -> list[Judgement]:
                 or {"wrap_session", "config_for_client", "session_tickets_disabled"} & set(ep.settings)):
             continue
         release = release_of(ep, key)
+        try:
+            conn = _connection(side)
+        except Exception:  # bytes the decoder refuses: nothing to judge  # noqa: BLE001
+            continue
         decision = _predict(ep.settings, keys[ep.name], release, int(pki.EPOCH.timestamp()) + step.at_seconds,
-                            side)
-        if decision is None or not _reached(decision, side):
+                            conn)
+        if decision is None or not _reached(decision, side, conn):
             continue
         observed, agrees = _observed(side, decision)
         out.append(Judgement(case.id, ">".join(key), step.number, release, decision.action, decision.why,
@@ -118,13 +125,11 @@ def _judge_run(run: CaseRun) -> list[Judgement]:
     return out
 
 
-def _reached(decision: model.Decision, side: dict[str, Any]) -> bool:
+def _reached(decision: model.Decision, side: dict[str, Any], conn: Connection) -> bool:
     """Did the server get as far as its session checks? When it sent no ServerHello, only
     if its error is one the checks themselves produce: a handshake can fail earlier (no
     common group, a hello it cannot decode)."""
-    read_back = decode_connection(base64.b64decode(side.get("read") or ""),
-                                  base64.b64decode(side.get("written") or ""), side.get("keylog") or "")
-    if any(m.name == "server_hello" for m in read_back.server_to_client.handshake_messages):
+    if any(m.name == "server_hello" for m in conn.server_to_client.handshake_messages):
         return True
     error = side.get("handshake_error")
     return ((decision.action == model.ABORT and error is not None)
@@ -141,10 +146,8 @@ def _observed(side: dict[str, Any], decision: model.Decision) -> tuple[str, bool
     return text, not resumed
 
 
-def _hellos(side: dict[str, Any]) -> tuple[list[Any], dict[str, Any] | None]:
-    """The ClientHellos the server read, decoded, and its last ServerHello's summary."""
-    read, written = base64.b64decode(side.get("read") or ""), base64.b64decode(side.get("written") or "")
-    conn = decode_connection(read, written, side.get("keylog") or "")
+def _hellos(conn: Connection) -> tuple[list[Any], dict[str, Any] | None]:
+    """The ClientHellos on the wire, decoded, and the last ServerHello's summary."""
     hellos = [decode_client_hello(m.body) for m in conn.client_to_server.handshake_messages
               if m.name == "client_hello"]
     server_hellos = [m.summary for m in conn.server_to_client.handshake_messages if m.name == "server_hello"]
@@ -152,9 +155,9 @@ def _hellos(side: dict[str, Any]) -> tuple[list[Any], dict[str, Any] | None]:
 
 
 def _predict(settings: dict[str, Any], keys: Sequence[bytes], release: str, now: int,
-             side: dict[str, Any]) -> model.Decision | None:
+             conn: Connection) -> model.Decision | None:
     try:
-        hellos, server_hello = _hellos(side)
+        hellos, server_hello = _hellos(conn)
     except Exception:  # a hello the decoder refuses: nothing to judge  # noqa: BLE001
         return None
     if not hellos:
@@ -165,7 +168,7 @@ def _predict(settings: dict[str, Any], keys: Sequence[bytes], release: str, now:
         release=_line(release), now=now, version=version,
         client_suites=tuple(hello.cipher_suites), server_suites=_server_suites(settings, hello),
         client_auth=settings.get("client_auth", "NoClientCert"),
-        client_cas=tuple(_der_of_root(r) for r in settings.get("client_cas", ["root-a"])),
+        client_cas=tuple(pki.der(r) for r in settings.get("client_cas", ["root-a"])),
         client_offers_ems=hello.has_extension(EMS_EXTENSION))
     if version == model.TLS13:
         return _predict13(hello, server_hello, keys, view)
@@ -216,16 +219,11 @@ def _predict13(hello: Any, server_hello: dict[str, Any] | None, keys: Sequence[b
             continue
         suite = SUITE_BY_ID.get(session.cipher_suite)
         ok = suite is not None and negotiated is not None and suite.prf_hash == negotiated.prf_hash
-        decision = model.server_decision(session, _replace(view, suite_hash_ok=ok))
+        decision = model.server_decision(session, dataclasses.replace(view, suite_hash_ok=ok))
         if decision.action != model.SKIP:
             return decision
         reasons.append(decision.why)
     return model.Decision(model.SKIP, "; ".join(dict.fromkeys(reasons)))
-
-
-def _replace(view: model.ServerView, **changes: Any) -> model.ServerView:
-    from dataclasses import replace
-    return replace(view, **changes)
 
 
 def _tls12_ticket(hello: Any) -> bytes:
@@ -307,6 +305,10 @@ def _judge_clients(run: CaseRun) -> list[Judgement]:
         side = results[step.number].client
         if side is None:
             continue
+        try:
+            conn = _connection(side)
+        except Exception:  # bytes the decoder refuses: nothing to judge  # noqa: BLE001
+            continue
         now = int(pki.EPOCH.timestamp()) + step.at_seconds
         ops = side.get("cache_ops") or []
         judgeable = (ep.peer != PYTHON and "misbehave" not in ep.settings and ops and ops[0]["op"] == "get"
@@ -318,7 +320,7 @@ def _judge_clients(run: CaseRun) -> list[Judgement]:
         if judgeable and not ambiguous and ops[0].get("ticket") in stored:
             release = release_of(ep, key)
             try:
-                decided = _client_predict(stored[ops[0]["ticket"]], ep.settings, release, now, side)
+                decided = _client_predict(stored[ops[0]["ticket"]], ep.settings, release, now, side, conn)
             except DecodeError:
                 decided = None
             if decided is not None:
@@ -326,11 +328,11 @@ def _judge_clients(run: CaseRun) -> list[Judgement]:
                 out.append(Judgement(case.id, ">".join(key), step.number, release, decision.action, decision.why,
                                      observed, decision.action == observed, side="client"))
         if ep.peer != PYTHON:
-            stored.update(_puts(side, now))
+            stored.update(_puts(side, conn, now))
     return out
 
 
-def _puts(side: dict[str, Any], now: int) -> dict[str, _Stored]:
+def _puts(side: dict[str, Any], conn: Connection, now: int) -> dict[str, _Stored]:
     """The sessions this connection put in the cache, keyed by their ticket's hash."""
     put = [o["ticket"] for o in side.get("cache_ops") or [] if o["op"] == "put"]
     state = side.get("state") or {}
@@ -343,7 +345,7 @@ def _puts(side: dict[str, Any], now: int) -> dict[str, _Stored]:
     suite = SUITE_BY_NAME.get(state.get("CipherSuite"))
     if version is None or suite is None or len(chain) != len(state["PeerCertificates"]):
         return {}
-    lifetimes = _ticket_lifetimes(side)
+    lifetimes = _ticket_lifetimes(conn)
     out = {}
     for digest in put:
         use_by = now + min(lifetimes.get(digest, 0), model.MAX_TICKET_LIFETIME)
@@ -351,10 +353,8 @@ def _puts(side: dict[str, Any], now: int) -> dict[str, _Stored]:
     return out
 
 
-def _ticket_lifetimes(side: dict[str, Any]) -> dict[str, int]:
+def _ticket_lifetimes(conn: Connection) -> dict[str, int]:
     """TLS 1.3 NewSessionTicket lifetimes the client read, by the ticket's SHA-256."""
-    conn = decode_connection(base64.b64decode(side.get("written") or ""), base64.b64decode(side.get("read") or ""),
-                             side.get("keylog") or "")
     out = {}
     for m in conn.server_to_client.handshake_messages:
         if m.name == "new_session_ticket" and m.summary and m.summary.get("ticket"):
@@ -364,9 +364,7 @@ def _ticket_lifetimes(side: dict[str, Any]) -> dict[str, int]:
 
 
 def _client_predict(stored: _Stored, settings: dict[str, Any], release: str, now: int,
-                    side: dict[str, Any]) -> tuple[model.Decision, str] | None:
-    conn = decode_connection(base64.b64decode(side.get("written") or ""), base64.b64decode(side.get("read") or ""),
-                             side.get("keylog") or "")
+                    side: dict[str, Any], conn: Connection) -> tuple[model.Decision, str] | None:
     hellos = [decode_client_hello(m.body) for m in conn.client_to_server.handshake_messages
               if m.name == "client_hello"]
     if not hellos:
@@ -388,7 +386,7 @@ def _client_predict(stored: _Stored, settings: dict[str, Any], release: str, now
         suite_hash_offered=any(o.tls13 and suite is not None and o.prf_hash == suite.prf_hash for o in offered),
         insecure_skip_verify=bool(settings.get("insecure_skip_verify")),
         name_matches=settings.get("server_name", pki.SERVER_NAME) in names,
-        root_cas=tuple(_der_of_root(r) for r in settings.get("root_cas", ["root-a"])))
+        root_cas=tuple(pki.der(r) for r in settings.get("root_cas", ["root-a"])))
     decision = model.client_decision(s, view)
     return decision, _client_observed(stored, hellos, side)
 
