@@ -406,12 +406,12 @@ def cmd_toolchains(args: argparse.Namespace) -> int:
     return 2
 
 
-def _known_case_ids(args: argparse.Namespace) -> list[str]:
-    """Every case id in the run's folders, selected or not (what an expected-failures entry may name)."""
+def _known_case_ids(args: argparse.Namespace, selected: Sequence[Any]) -> list[str]:
+    """Every case id in the run's folders, selected or not, and those of the case files named
+    (what an expected-failures entry may name)."""
     from .scenario.catalog import case_files, case_folders, case_id
     folders = case_folders(args.cases, default=None if args.no_default_cases else CASES_DIR)
-    return [case_id(f, folder) for folder in folders for f in case_files(folder)] + \
-        [c.id for c in _select(args)]
+    return [case_id(f, folder) for folder in folders for f in case_files(folder)] + [c.id for c in selected]
 
 
 def _select(args: argparse.Namespace) -> list:
@@ -448,7 +448,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError("--write: goes with --update (it writes the updated case files)")
     baseline = diff.load(args.baseline) if args.baseline is not None else None
     cases = _select(args)
-    xfails = expected.load(args.expected_failures, _known_case_ids(args)) if args.expected_failures else None
+    xfails = expected.load(args.expected_failures, _known_case_ids(args, cases)) if args.expected_failures else None
     outputs.refuse_inputs(reports, [c.path for c in cases])
     from .peers.external import peers_asked
     peers = peers_asked(args.runner, args.peers, args.go, args.goroot)

@@ -59,26 +59,19 @@ def plan(results: Sequence[CaseResult], order: Sequence[str]) -> list[FileUpdate
 
 
 def _failing(r: CaseResult) -> dict[int, dict[ReleaseKey, dict[tuple[str, str], Any]]]:
-    """expectation index -> key -> (side, field) -> observed value, for the fields that failed;
-    and every observed value of those fields on the other keys the expectation covers."""
+    """expectation index -> key -> (side, field) -> observed value, for the fields that failed
+    on some release the expectation covers, observed on every release it covers."""
+    actual: dict[int, dict[ReleaseKey, dict[tuple[str, str], Any]]] = {}
     failing: dict[int, set[tuple[str, str]]] = {}
     for exp in r.case.expectations:
         for key, doc in r.docs.items():
             if exp.applies(key) and not doc.get("unsupported"):
-                for c in judge(exp, doc):
-                    if c.outcome == CheckOutcome.FAIL:
-                        failing.setdefault(exp.index, set()).add((c.side, c.field))
-    observed: dict[int, dict[ReleaseKey, dict[tuple[str, str], Any]]] = {}
-    for exp in r.case.expectations:
-        if exp.index not in failing:
-            continue
-        for key, doc in r.docs.items():
-            if not exp.applies(key) or doc.get("unsupported"):
-                continue
-            got = {c.side + "\0" + c.field: c.actual for c in judge(exp, doc)}
-            observed.setdefault(exp.index, {})[key] = {
-                (side, name): got.get(side + "\0" + name) for side, name in sorted(failing[exp.index])}
-    return observed
+                checks = judge(exp, doc)
+                actual.setdefault(exp.index, {})[key] = {(c.side, c.field): c.actual for c in checks}
+                failing.setdefault(exp.index, set()).update(
+                    (c.side, c.field) for c in checks if c.outcome == CheckOutcome.FAIL)
+    return {i: {key: {f: got[f] for f in sorted(failing[i])} for key, got in per_key.items()}
+            for i, per_key in actual.items() if failing.get(i)}
 
 
 def _plan_case(r: CaseResult, order: list[str]) -> FileUpdate | None:
