@@ -305,8 +305,6 @@ def cmd_repro(args: argparse.Namespace) -> int:
 
 
 def cmd_compat(args: argparse.Namespace) -> int:
-    import json
-
     from . import compat, progress
     from .report import outputs
     from .report.json_report import provenance

@@ -35,8 +35,12 @@ class Entry:
     where: str  # file and index, for messages
 
     def covers(self, case_id: str, key: Sequence[str]) -> bool:
-        matches_case = case_id == self.case or (self.case.endswith("/") and case_id.startswith(self.case))
-        return matches_case and (self.releases is None or all(_within(self.releases, r) for r in key))
+        return _names(self.case, case_id) and (self.releases is None or all(_within(self.releases, r) for r in key))
+
+
+def _names(selector: str, case_id: str) -> bool:
+    """Does an entry's case (an id, or a folder ending in /) name this case?"""
+    return case_id == selector or (selector.endswith("/") and case_id.startswith(selector))
 
 
 def _within(releases: Range, release: str) -> bool:
@@ -76,7 +80,7 @@ def _entry(path: Path, i: int, raw: Any, case_ids: Sequence[str]) -> Entry:
     case, reason = raw.get("case"), raw.get("reason")
     if not isinstance(case, str) or not case:
         raise UserError(f"{where}.case: {case!r}; expected a case id or a folder ending in /")
-    if not any(c == case or (case.endswith("/") and c.startswith(case)) for c in case_ids):
+    if not any(_names(case, c) for c in case_ids):
         raise UserError(f"{where}.case: {case!r} matches no case; expected a case id or a folder ending in /")
     if not isinstance(reason, str) or not reason.strip():
         raise UserError(f"{where}.reason: {reason!r}; expected why the failure is expected, in words")
