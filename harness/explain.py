@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from .report.changed import show
+
 #: For outcomes no string names, the functions that decide them, by side: (file, function).
 DECIDERS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("server", "state.DidResume"): (("handshake_server_tls13.go", "checkForResumption"),
@@ -196,11 +198,6 @@ def explain(differences: Sequence[dict[str, Any]], sources: dict[str, Source]) -
     return out
 
 
-def _short(value: Any) -> str:
-    import json
-    return json.dumps(value, sort_keys=True)
-
-
 def render(case_id: str, explanations: Sequence[Explanation], changed_files: Sequence[str], a: str, b: str) -> str:
     lines = [f"{case_id}: go{a} against go{b}"]
     shown: set[tuple[str, str]] = set()  # each function's diff is printed once
@@ -211,7 +208,7 @@ def render(case_id: str, explanations: Sequence[Explanation], changed_files: Seq
         for releases, value in e.values:
             if e.field == "alerts":
                 value = {"sent": _first_alert(value, "sent"), "received": _first_alert(value, "received")}
-            lines.append(f"  {_short(value):<60} {', '.join(releases)}")
+            lines.append(f"  {show(value):<60} {', '.join(releases)}")
         if e.places:
             lines.append("  produced at:")
             lines += [f"    go{p.release} {p.file}:{p.line} in {p.function}: {p.text}" for p in e.places]
