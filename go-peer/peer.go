@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -249,8 +248,6 @@ func opDrop(p *peer, raw json.RawMessage) (interface{}, error) {
 	}
 	return map[string]interface{}{"dropped": n}, nil
 }
-
-var _ = tls.VersionTLS13
 
 type forgetParams struct {
 	Cache string `json:"cache"`
