@@ -17,7 +17,7 @@ from tlsdiff.scenario import misbehaviours, tls_names
 from tlsdiff.scenario.model import StepKind
 from tlsdiff.scenario.schema import case_schema
 from tlsdiff.toolchains.cache import version_key
-from tlspeer.misbehave import CLIENT_KNOBS, SERVER_KNOBS, Misbehaviour
+from tlspeer.misbehave import BOTH_KNOBS, CLIENT_KNOBS, SERVER_KNOBS, Misbehaviour
 
 
 def _hello(argv: list[str]) -> dict:
@@ -100,9 +100,10 @@ def test_python_knobs_are_tlspeers_misbehaviour_fields() -> None:
 
 def test_knob_roles_are_tlspeers() -> None:
     by_role = {role: {k.name for k in misbehaviours.KNOBS if k.role == role and k.peer == misbehaviours.PYTHON}
-               for role in ("client", "server")}
+               for role in ("client", "server", None)}
     assert by_role["server"] == set(SERVER_KNOBS)
     assert by_role["client"] == set(CLIENT_KNOBS) | {"corrupt_binder_byte"}  # a parameter of corrupt_binder
+    assert by_role[None] == set(BOTH_KNOBS)
 
 
 def test_tlspeerd_lists_the_python_knobs(python_hello) -> None:
@@ -119,7 +120,7 @@ def test_schema_misbehaviours_are_the_knob_table() -> None:
     defs = case_schema()["$defs"]
     for role in ("client", "server"):
         assert set(defs[f"{role}_misbehaviour"]["properties"]) == {k.name for k in misbehaviours.KNOBS
-                                                                     if k.role == role}
+                                                                     if k.for_role(role)}
 
 
 # ---------------------------------------------------------------- steps and verdicts

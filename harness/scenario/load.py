@@ -209,7 +209,7 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
             peer = settings.pop("peer", "a")
             if peer == "b" and pairing != Pairing.CROSS:
                 raise fail(f"{key}.{name}.peer", f"{peer!r} needs 'pairing: cross'")
-            problem = misbehaviours.check(settings.get("misbehave") or {}, peer, f"{key}.{name}.misbehave")
+            problem = misbehaviours.check(settings.get("misbehave") or {}, peer, f"{key}.{name}.misbehave", role)
             if problem:
                 raise UserError(f"{display(path)}: {problem}")
             if "cache_capacity" in settings and "cache" not in settings:

@@ -12,7 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tlspeer.edits import EXTENSION_ACTIONS, MESSAGE_ACTIONS, RECORDS
+from tlspeer.extensions import EXTENSION_NAMES
+from tlspeer.hooks import MESSAGE_NAMES
+from tlspeer.misbehave import POST_HANDSHAKE_MESSAGES, Misbehaviour
+
 from .model import Role
+from .tls_names import CIPHER_SUITES, GROUPS
 
 GO, PYTHON = "go", "python"  # who honours a knob: the Go peer, or tlspeer (peer: python)
 
@@ -22,7 +28,7 @@ _TRUE = {"const": True}
 @dataclass(frozen=True)
 class Knob:
     name: str
-    role: Role
+    role: Role | None  # None: either role
     peer: str  # GO or PYTHON
     value: dict[str, Any]  # JSON schema of the value
     shown: str  # the value as docs/cases.md shows it
@@ -31,14 +37,30 @@ class Knob:
 
     @property
     def who(self) -> str:
-        return f"{'Go' if self.peer == GO else 'python'} {self.role}"
+        return f"{'Go' if self.peer == GO else 'python'} {self.role or 'client or server'}"
+
+    def for_role(self, role: Role) -> bool:
+        return self.role is None or self.role == role
 
 
-def _k(name: str, role: Role, peer: str, value: dict[str, Any], shown: str, doc: str, needs: str = "") -> Knob:
+def _k(name: str, role: Role | None, peer: str, value: dict[str, Any], shown: str, doc: str, needs: str = "") -> Knob:
     return Knob(name, role, peer, value, shown, doc, needs)
 
 
-C, S = Role.CLIENT, Role.SERVER
+C, S, EITHER = Role.CLIENT, Role.SERVER, None
+
+_HEX = {"type": "string", "pattern": "^([0-9a-fA-F]{2})*$", "maxLength": 131072}
+_EXTENSION = {"anyOf": [{"enum": sorted(EXTENSION_NAMES)}, {"type": "integer", "minimum": 0, "maximum": 65535}]}
+_GROUP = {"enum": list(GROUPS)}
+
+
+def _int(lo: int, hi: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": lo, "maximum": hi}
+
+
+def _edits(item: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "array", "minItems": 1, "maxItems": 32,
+            "items": {"type": "object", "additionalProperties": False, "required": required, "properties": item}}
 
 KNOBS: tuple[Knob, ...] = (
     _k("flip_secret_byte", C, GO, _TRUE, "true",
@@ -88,6 +110,52 @@ KNOBS: tuple[Knob, ...] = (
     _k("resume_other_suite", S, PYTHON, _TRUE, "true",
        "TLS 1.2: resumes the offered session but names another cipher suite (one the client offers) in the "
        "ServerHello"),
+    _k("second_client_hello", C, PYTHON,
+       {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
+           "key_shares": {"type": "array", "maxItems": 8, "items": _GROUP},
+           "cipher_suites": {"type": "array", "maxItems": 64,
+                             "items": {"anyOf": [{"enum": list(CIPHER_SUITES)}, _int(0, 65535)]}},
+           "session_id": {**_HEX, "maxLength": 64}, "random": {**_HEX, "minLength": 64, "maxLength": 64},
+           "legacy_version": _int(0, 65535)}},
+       "{key_shares, cipher_suites, session_id, random, legacy_version}",
+       "fields of ClientHello 2 set freely: `key_shares` (groups: fresh shares, their keys kept; `[]` is an "
+       "empty key_share), `cipher_suites`, `session_id` and `random` (hex), `legacy_version`. Its cookie, PSK "
+       "identities and binders: `extension_edits`, `second_ch_identities`, `corrupt_binder`"),
+    _k("pipeline_second_client_hello", C, PYTHON, _GROUP, "group",
+       "right behind ClientHello 1, in its own record, a valid ClientHello 2 as if a HelloRetryRequest had "
+       "selected that group (no pre_shared_key: its binders would need the HRR); when the HRR comes nothing more "
+       "is sent"),
+    _k("send_early_data", C, PYTHON, {"type": "string", "minLength": 1, "maxLength": 16384}, "text",
+       "offers early_data with its first PSK and sends the text as 0-RTT data, whatever the ticket allows "
+       "(Go's tickets allow none)"),
+    _k("extension_edits", EITHER, PYTHON,
+       _edits({"message": {"enum": list(MESSAGE_NAMES)}, "extension": _EXTENSION,
+               "do": {"enum": list(EXTENSION_ACTIONS)}, "bytes": _HEX}, ["message", "extension", "do"]),
+       "[{message, extension, do, bytes}]",
+       "each edit changes one extension of a message it sends, before it is encoded (a ClientHello's binders "
+       "cover the change): `do: omit`, `empty` (an empty body), `duplicate`, `first`, `last`, or `bytes` (the "
+       "body, hex; added at the end if absent). `extension` is a name (`key_share`, `signature_algorithms`, "
+       "…) or a number"),
+    _k("message_edits", EITHER, PYTHON,
+       _edits({"message": {"enum": list(MESSAGE_NAMES)}, "do": {"enum": list(MESSAGE_ACTIONS)},
+               "nth": _int(1, 65536), "bytes": _HEX, "offset": _int(0, 1 << 24), "xor": _int(1, 255),
+               "record": {"enum": list(RECORDS)}, "record_version": _int(0, 65535)}, ["message"]),
+       "[{message, do, nth, bytes, offset, xor, record, record_version}]",
+       "what goes on the wire for a handshake message it sends (every one of that name, or the `nth`): "
+       "`do: keep` (default), `drop`, `duplicate`, `replace` (with `bytes`), `flip_byte` (`offset` into the "
+       "message, `xor`, default 1), `insert_before`/`insert_after` (`bytes`: e.g. a whole extra handshake "
+       "message), `swap_with_next`; `record: own` puts it in a record of its own, `record_version` gives a "
+       "plaintext record's version. The sender's transcript holds the message as sent (flipped, replaced, absent "
+       "when dropped); inserted bytes and duplicate copies stay outside it"),
+    _k("post_handshake", EITHER, PYTHON,
+       {"type": "object", "additionalProperties": False, "required": ["messages"], "properties": {
+           "messages": {"type": "array", "minItems": 1, "maxItems": 64,
+                        "items": {"enum": list(POST_HANDSHAKE_MESSAGES)}},
+           "records": {"enum": ["apart", "together"]}}},
+       "{messages, records}",
+       "right after the handshake, before the application data: `key_update`, `key_update_requested`, "
+       "`new_session_ticket` (a client's is unsolicited) in order, each in its own record (`records: apart`) or "
+       "all in one record under the current key (`together`), the write key moving on once per KeyUpdate"),
 )
 
 BY_NAME: dict[str, Knob] = {k.name: k for k in KNOBS}
@@ -100,12 +168,12 @@ def knobs_of(peer: str) -> frozenset[str]:
 
 def schema_for(role: Role) -> dict[str, Any]:
     """The case schema's definition of `misbehave` for one role."""
-    props = {k.name: {**k.value, "description": f"({k.who}) {k.doc}"} for k in KNOBS if k.role == role}
+    props = {k.name: {**k.value, "description": f"({k.who}) {k.doc}"} for k in KNOBS if k.for_role(role)}
     return {"type": "object", "additionalProperties": False, "minProperties": 1,
             "description": f"Named misbehaviours of a {role} (docs/cases.md).", "properties": props}
 
 
-def check(set_knobs: dict[str, Any], peer: str, where: str) -> str | None:
+def check(set_knobs: dict[str, Any], peer: str, where: str, role: Role | None = None) -> str | None:
     """Why these knobs cannot go on an endpoint run by `peer` ("a", "b" or "python"), or None."""
     kind = PYTHON if peer == PYTHON else GO
     for name in set_knobs:
@@ -117,4 +185,11 @@ def check(set_knobs: dict[str, Any], peer: str, where: str) -> str | None:
             return f"{where}.{name}: needs 'peer: python' (a Go endpoint can only {other})"
         if knob.needs and knob.needs not in set_knobs:
             return f"{where}.{name}: goes with {knob.needs}"
+    if kind == PYTHON and role is not None:
+        # What the schema cannot say (bytes that go with an action, a message the
+        # role does not send): tlspeer's own parser says it, in its words.
+        try:
+            Misbehaviour(**set_knobs).check_role(str(role))
+        except (TypeError, ValueError) as exc:
+            return f"{where}.{exc}"
     return None

@@ -175,6 +175,9 @@ class ClientEngine(Client12, Engine):
         self._early_secret = b""
         self._resumption_secret = b""
         self._certificate_sent = False
+        # pipeline_second_client_hello: (hello, encoding, group) sent ahead of the HRR.
+        self._pipelined: tuple[m.ClientHello, bytes, int] | None = None
+        self._pipelined_shares: list[groups.KeyShare] = []
 
     # ------------------------------------------------------------------
     # ClientHello
@@ -196,8 +199,9 @@ class ClientEngine(Client12, Engine):
             session_id = b""
         self.client_random = random
         self._shares = [groups.generate(g, self.rand) for g in cfg.share_ids] if offer13 else []
-        early = (cfg.early_data is not None and bool(self._tickets)
-                 and self._tickets[0].max_early_data_size > 0)
+        forced = cfg.misbehaviour.send_early_data is not None  # whatever the ticket allows
+        early = bool(self._tickets) and (forced or (cfg.early_data is not None
+                                                    and self._tickets[0].max_early_data_size > 0))
         group_ids = list(cfg.group_ids) if offer13 else [
             g for g in cfg.group_ids if g in tls12.ECDHE_GROUPS]
         exts: list[ext.Extension] = []
@@ -238,6 +242,64 @@ class ClientEngine(Client12, Engine):
         if self._ch_sent.has(ext.EXT_EARLY_DATA) and self._psk_first_is_ours():
             self._send_early_data()
         self._early_offered = bool(self._early_secret)
+        if cfg.misbehaviour.pipeline_second_client_hello is not None:
+            self._pipeline_second_hello(groups.group_id(cfg.misbehaviour.pipeline_second_client_hello))
+
+    def _second_hello(self, group: int | None, cookie: bytes | None, suite: CipherSuite | None) -> m.ClientHello:
+        """ClientHello 1 as sent (misbehaviours included) with only the changes
+        RFC 8446 §4.1.2 allows: a share for the group the HRR selected, its
+        cookie, no early_data, PSKs the suite can use; then second_client_hello."""
+        hello = copy.deepcopy(self._ch1)
+        if hello.extensions is None:
+            hello.extensions = []
+        exts = hello.extensions
+        if group is not None:
+            self._shares = [groups.generate(group, self.rand)]
+            for i, e in enumerate(exts):
+                if e.ext_type == ext.EXT_KEY_SHARE:
+                    exts[i] = ext.KeyShareClient([ext.KeyShareEntry(group, self._shares[0].public)])
+        exts[:] = [e for e in exts if e.ext_type not in (ext.EXT_EARLY_DATA, ext.EXT_COOKIE)]
+        if cookie is not None:
+            at = next((i for i, e in enumerate(exts) if e.ext_type in
+                       (ext.EXT_PSK_KEY_EXCHANGE_MODES, ext.EXT_PRE_SHARED_KEY)), len(exts))
+            exts.insert(at, ext.Cookie(cookie))
+        if suite is None:
+            exts[:] = [e for e in exts if e.ext_type != ext.EXT_PRE_SHARED_KEY]
+        else:
+            self._update_psk_after_hrr(exts, suite)
+        fields = self.config.misbehaviour.second_client_hello or {}
+        if "key_shares" in fields:
+            self._shares = [groups.generate(groups.group_id(g), self.rand) for g in fields["key_shares"]]
+            share = ext.KeyShareClient([ext.KeyShareEntry(s.group, s.public) for s in self._shares])
+            at = next((i for i, e in enumerate(exts) if e.ext_type == ext.EXT_KEY_SHARE), None)
+            if at is None:
+                exts.insert(0, share)
+            else:
+                exts[at] = share
+        if "cipher_suites" in fields:
+            hello.cipher_suites = suite_ids(fields["cipher_suites"])
+        if "session_id" in fields:
+            hello.session_id = bytes.fromhex(fields["session_id"])
+        if "random" in fields:
+            hello.random = bytes.fromhex(fields["random"])
+        if "legacy_version" in fields:
+            hello.legacy_version = fields["legacy_version"]
+        return hello
+
+    def _pipeline_second_hello(self, group: int) -> None:
+        """ClientHello 2 for an HRR not yet received, in its own record; it joins
+        the transcript when the HRR does (after it)."""
+        first = self._shares
+        hello = self._second_hello(group, None, None)
+        self._pipelined_shares, self._shares = self._shares, first
+        if self.hooks.mutate is not None:
+            hello = self.hooks.mutate("client_hello_2", hello)
+        raw = hello.encode()
+        self._flush()
+        self._hs_out += raw
+        self._plain_version = 0x0303  # as every record after the first ClientHello's
+        self._flush()
+        self._pipelined = (hello, raw, group)
 
     def _psk_first_is_ours(self) -> bool:
         psk = self._ch_sent.find(ext.PreSharedKeyClient) if self._ch_sent else None
@@ -284,7 +346,9 @@ class ClientEngine(Client12, Engine):
         if self.config.compatibility_mode:
             self._send_ccs_once()  # RFC 8446 §D.4: right after ClientHello when sending 0-RTT
         self._set_write(secret, suite)
-        data = (self.config.early_data or b"")[:ticket.max_early_data_size]
+        forced = self.config.misbehaviour.send_early_data
+        data = (forced.encode() if forced is not None
+                else (self.config.early_data or b"")[:ticket.max_early_data_size])
         if data:
             self._send_record(APPLICATION_DATA, data)
 
@@ -438,31 +502,24 @@ class ClientEngine(Client12, Engine):
         self.transcript.set_hash(suite.prf_hash)
         self.transcript.replace_first_with_message_hash(suite.prf_hash)
         self.transcript.add(raw)
-        # ClientHello 2 is ClientHello 1 as sent (misbehaviours included) with
-        # only the changes RFC 8446 §4.1.2 allows.
-        hello = copy.deepcopy(self._ch1)
-        if hello.extensions is None:
-            hello.extensions = []
-        exts = hello.extensions
+        group = None
         if group_ext is not None:
             group = group_ext.group
-            supported = hello.find(ext.SupportedGroups)
+            supported = self._ch1.find(ext.SupportedGroups)
             if supported is None or group not in supported.groups:
                 raise IllegalParameter("tls: server selected unsupported group")
             if any(s.group == group for s in self._shares):
                 raise IllegalParameter("tls: server sent an unnecessary HelloRetryRequest key_share")
             if groups.unavailable_reason(group) is not None:
                 raise IllegalParameter("tls: server selected unsupported group")
-            self._shares = [groups.generate(group, self.rand)]
-            for i, e in enumerate(exts):
-                if e.ext_type == ext.EXT_KEY_SHARE:
-                    exts[i] = ext.KeyShareClient([ext.KeyShareEntry(group, self._shares[0].public)])
-        exts[:] = [e for e in exts if e.ext_type not in (ext.EXT_EARLY_DATA, ext.EXT_COOKIE)]
-        if cookie is not None:
-            at = next((i for i, e in enumerate(exts) if e.ext_type in
-                       (ext.EXT_PSK_KEY_EXCHANGE_MODES, ext.EXT_PRE_SHARED_KEY)), len(exts))
-            exts.insert(at, ext.Cookie(cookie.cookie))
-        self._update_psk_after_hrr(exts, suite)
+        if self._pipelined is not None and self._pipelined[2] == group and cookie is None:
+            # ClientHello 2 is already on the wire: it goes in the transcript now.
+            hello, raw, _ = self._pipelined
+            self._shares = self._pipelined_shares
+            self._ch_sent = hello
+            self.transcript.add(raw)
+            return
+        hello = self._second_hello(group, cookie.cookie if cookie is not None else None, suite)
         if self._early_offered:
             # The 0-RTT data is lost; the handshake goes on under handshake keys.
             self._early_offered = False

@@ -124,6 +124,11 @@ class TLSConnection:
         self._app.clear()
         return out
 
+    def post_handshake(self, messages: Sequence[str], together: bool = False) -> None:
+        """Send post-handshake messages (see Engine.send_post_handshake)."""
+        self.engine.send_post_handshake(messages, together)
+        self._flush()
+
     def key_update(self, request_update: bool = False) -> None:
         self.engine.send_key_update(request_update)
         self._flush()

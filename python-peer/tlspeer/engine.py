@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 from . import messages as m
 from . import sigschemes, tls12
@@ -182,6 +182,36 @@ class Engine:
                               transcript=False)
         self._set_write(next_traffic_secret(self._suite.prf_hash, self._write_secret))
 
+    def send_post_handshake(self, messages: Sequence[str], together: bool = False) -> None:
+        """Post-handshake messages, in order: `key_update`, `key_update_requested`,
+        `new_session_ticket` (a client's is one no server asked for). Each goes in
+        its own record, or all in one record under the current key (`together`),
+        the write key moving on once per KeyUpdate after it. On TLS 1.2 they are
+        sent as they are, with no key change."""
+        if not self.handshake_complete:
+            raise UnexpectedMessage("tls: post-handshake messages before the handshake is complete")
+        moves = 0
+        for name in messages:
+            if name == "new_session_ticket":
+                self._post_handshake_ticket()
+            else:
+                self._write_handshake("key_update", m.KeyUpdate(int(name == "key_update_requested")),
+                                      transcript=False)
+                moves += self.version != tls12.TLS12
+            if not together:
+                self._flush()
+                for _ in range(moves):
+                    self._set_write(next_traffic_secret(self._suite.prf_hash, self._write_secret))
+                moves = 0
+        self._flush()
+        for _ in range(moves):
+            self._set_write(next_traffic_secret(self._suite.prf_hash, self._write_secret))
+
+    def _post_handshake_ticket(self) -> None:
+        """Queue one NewSessionTicket (the server's engine issues a real one)."""
+        self._write_handshake("new_session_ticket", m.NewSessionTicket(
+            0, 0, b"", b"tlsdiff-unsolicited-ticket", []), transcript=False)
+
     def close(self) -> None:
         """Queue close_notify; nothing can be sent after it."""
         if self.error is None and not self.close_sent:
@@ -246,9 +276,25 @@ class Engine:
         return raw
 
     def _queue_handshake(self, name: str, raw: bytes, transcript: bool = True) -> None:
-        if transcript:
-            self.transcript.add(raw)
-        self._hs_out += raw
+        if self.hooks.wire is None:
+            if transcript:
+                self.transcript.add(raw)
+            self._hs_out += raw
+        else:
+            # A message edit: the transcript holds the message as it went on the wire.
+            for piece in self.hooks.wire(name, raw):
+                if transcript and piece.transcript:
+                    self.transcript.add(piece.data)
+                if not (piece.own_record or piece.record_version is not None):
+                    self._hs_out += piece.data
+                    continue
+                self._flush()
+                saved = self._plain_version
+                if piece.record_version is not None:
+                    self._plain_version = piece.record_version
+                self._hs_out += piece.data
+                self._flush()
+                self._plain_version = saved
         if self.hooks.after_message is not None:
             extra = self.hooks.after_message(name, raw)
             if isinstance(extra, HandshakeBytes):

@@ -71,6 +71,12 @@ _WIRE_NAMES = {EXT_SERVER_NAME: "server_name", EXT_STATUS_REQUEST: "status_reque
                EXT_RENEGOTIATION_INFO: "renegotiation_info"}
 
 
+# The names a misbehaviour may give an extension by (any number is allowed too).
+EXTENSION_NAMES = {**{name: number for number, name in _WIRE_NAMES.items()},
+                   "padding": 21, "record_size_limit": 28, "certificate_authorities": 47,
+                   "post_handshake_auth": 49, "encrypted_client_hello": 0xFE0D}
+
+
 def _reader(cls: type, data: bytes) -> Reader:
     # Errors name the extension as the wire does ("key_share: truncated ...").
     return Reader(data, _WIRE_NAMES.get(getattr(cls, "ext_type", -1), cls.__name__))

@@ -10,10 +10,11 @@ A client knob on a server (or the reverse) is a configuration error.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Any, Literal
 
 from . import extensions as ext
-from .hooks import HandshakeBytes, Hooks
+from .edits import ExtensionEdit, MessageEdit, Wire, edit_extensions, parse_list
+from .hooks import CLIENT_MESSAGES, SERVER_MESSAGES, HandshakeBytes, Hooks
 from .messages import (ClientHello, EncryptedExtensions, Message, NewSessionTicket,
                        NewSessionTicketTLS12)
 from .record import HANDSHAKE, record_header
@@ -23,10 +24,14 @@ GREASE_SUITE = 0x0A0A
 CLIENT_KNOBS = ("corrupt_binder", "wrong_ticket_age", "extra_identities_before", "psk_not_last",
                 "psk_modes", "empty_binders", "binder_count_mismatch", "second_ch_change_suites",
                 "second_ch_drop_key_share", "second_ch_identities", "pipeline_after_ch1", "wrong_cookie_echo",
-                "drop_ems_on_resume")
+                "drop_ems_on_resume", "second_client_hello", "pipeline_second_client_hello",
+                "send_early_data")
 SERVER_KNOBS = ("two_hrrs", "hrr_no_change", "hrr_cookie", "ticket_lifetime",
                 "empty_ticket_label", "huge_ticket", "early_data_in_ee", "unrequested_ticket",
                 "echo_session_id", "resume_other_suite")
+BOTH_KNOBS = ("extension_edits", "message_edits", "post_handshake")
+POST_HANDSHAKE_MESSAGES = ("key_update", "key_update_requested", "new_session_ticket")
+SECOND_HELLO_FIELDS = ("key_shares", "cipher_suites", "session_id", "random", "legacy_version")
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,42 @@ class Misbehaviour:
         leaves out extended_master_secret, whether or not the session used it
         (RFC 7627 §5.3: a server must then abort or fall back to a full
         handshake).
+
+    second_client_hello
+        Fields of ClientHello 2 set freely (a mapping): ``key_shares`` (group
+        names: fresh shares for them, the engine keeping their keys; ``[]`` is
+        an empty key_share), ``cipher_suites`` (names or numbers),
+        ``session_id`` and ``random`` (hex), ``legacy_version``. The cookie,
+        PSK identities and binders are set with extension_edits,
+        second_ch_identities and corrupt_binder.
+    pipeline_second_client_hello
+        A group name: right after ClientHello 1, in its own record and before
+        any reply, a valid ClientHello 2 as if a HelloRetryRequest had selected
+        that group (without pre_shared_key, whose binders would need the HRR).
+        When the HelloRetryRequest comes, it is checked and nothing more is sent.
+    send_early_data
+        Text to send as 0-RTT data: early_data is offered with the first PSK
+        and the text sent under its early traffic key, whatever the ticket's
+        max_early_data_size (0 for every ticket a Go server issues).
+
+    Either role:
+
+    extension_edits
+        A list of `edits.ExtensionEdit`: an extension of a message omitted,
+        emptied, duplicated, moved first or last, or given as bytes.
+    message_edits
+        A list of `edits.MessageEdit`: a handshake message kept, dropped,
+        duplicated, replaced, a byte flipped, bytes inserted before or after it,
+        or sent after the next one; in its own record or not, with a record
+        version. The sender's transcript holds the message as sent; inserted
+        bytes and duplicate copies stay outside it.
+    post_handshake
+        ``{messages: [...], records: apart | together}``: right after the
+        handshake, before any application data (TLS 1.3), the messages
+        ``key_update``, ``key_update_requested``, ``new_session_ticket`` in
+        order, each in its own record (``apart``, the default) or all in one
+        record under the current key (``together``), the write key moving on
+        once per KeyUpdate after it.
 
     Server knobs:
 
@@ -137,6 +178,31 @@ class Misbehaviour:
     unrequested_ticket: bool = False
     echo_session_id: bool = False
     resume_other_suite: bool = False
+    second_client_hello: dict[str, Any] | None = None
+    pipeline_second_client_hello: str | None = None
+    send_early_data: str | None = None
+    extension_edits: tuple[ExtensionEdit, ...] = ()
+    message_edits: tuple[MessageEdit, ...] = ()
+    post_handshake: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # Edits arrive as plain data (a case's JSON): parse them once, here.
+        object.__setattr__(self, "extension_edits",
+                           parse_list(ExtensionEdit, self.extension_edits, "extension_edits"))
+        object.__setattr__(self, "message_edits", parse_list(MessageEdit, self.message_edits, "message_edits"))
+        if self.post_handshake is not None:
+            ph = self.post_handshake
+            if not isinstance(ph, dict) or set(ph) - {"messages", "records"} or not isinstance(
+                    ph.get("messages"), list) or any(x not in POST_HANDSHAKE_MESSAGES for x in ph["messages"]):
+                raise ValueError(f"post_handshake: {ph!r}; expected {{messages: [one of "
+                                 f"{', '.join(POST_HANDSHAKE_MESSAGES)}], records: apart | together}}")
+            if ph.get("records", "apart") not in ("apart", "together"):
+                raise ValueError(f"post_handshake.records: {ph['records']!r}; expected apart or together")
+        if self.second_client_hello is not None:
+            extra = set(self.second_client_hello) - set(SECOND_HELLO_FIELDS)
+            if extra:
+                raise ValueError(f"second_client_hello.{sorted(extra)[0]}: expected one of "
+                                 f"{', '.join(SECOND_HELLO_FIELDS)}")
 
     def active(self) -> list[str]:
         """Names of the knobs that are set."""
@@ -148,18 +214,30 @@ class Misbehaviour:
         wrong = [n for n in self.active() if n in (SERVER_KNOBS if role == "client" else CLIENT_KNOBS)]
         if wrong:
             raise ValueError(f"misbehaviour {', '.join(wrong)} is not for a {role}")
+        sends = CLIENT_MESSAGES if role == "client" else SERVER_MESSAGES
+        for knob in ("extension_edits", "message_edits"):
+            for i, edit in enumerate(getattr(self, knob)):
+                if edit.message not in sends:
+                    raise ValueError(f"{knob}[{i}].message: a {role} does not send {edit.message}; "
+                                     f"expected one of {', '.join(sends)}")
 
     def hooks(self, role: str) -> Hooks | None:
+        """The hooks of one connection (message edits keep per-connection state)."""
         self.check_role(role)
         if not self.active():
             return None
+        wire = Wire(self.message_edits) if self.message_edits else None
         if role == "client":
-            return Hooks(self._mutate_client, self._after_binders, self._after_message)
-        return Hooks(self._mutate_server)
+            return Hooks(self._mutate_client, self._after_binders, self._after_message, wire)
+        return Hooks(self._mutate_server, wire=wire)
 
     # -- client -----------------------------------------------------------
 
     def _mutate_client(self, name: str, msg: Message) -> Message:
+        msg = self._mutate_client_hello(name, msg)
+        return edit_extensions(self.extension_edits, name, msg)
+
+    def _mutate_client_hello(self, name: str, msg: Message) -> Message:
         if not isinstance(msg, ClientHello) or msg.extensions is None:
             return msg
         exts = msg.extensions
@@ -231,6 +309,9 @@ class Misbehaviour:
     # -- server -----------------------------------------------------------
 
     def _mutate_server(self, name: str, msg: Message) -> Message:
+        return edit_extensions(self.extension_edits, name, self._mutate_server_messages(name, msg))
+
+    def _mutate_server_messages(self, name: str, msg: Message) -> Message:
         if isinstance(msg, NewSessionTicketTLS12) and self.ticket_lifetime is not None:
             msg.lifetime_hint = self.ticket_lifetime
         if isinstance(msg, (NewSessionTicket, NewSessionTicketTLS12)):

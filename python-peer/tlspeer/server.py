@@ -532,7 +532,13 @@ class ServerEngine(Server12, Engine):
         if self.config.ticket_store is not None and self._client_wants_tickets():
             self._issue(self.config.tickets_to_send)
 
-    def _issue(self, count: int) -> None:
+    def _post_handshake_ticket(self) -> None:
+        if self.config.ticket_store is None:
+            super()._post_handshake_ticket()
+        else:
+            self._issue(1, flush=False)
+
+    def _issue(self, count: int, flush: bool = True) -> None:
         cfg = self.config
         store = cfg.ticket_store
         if store is None:
@@ -557,7 +563,8 @@ class ServerEngine(Server12, Engine):
                 alpn=self._alpn, peer_chain=list(self._peer_chain), verified=self._verified,
                 resumption_secret=self._resumption_secret, nonce=nst.nonce), nst.ticket)
             self._queue_handshake("new_session_ticket", nst.encode(), transcript=False)
-        self._flush()
+        if flush:
+            self._flush()
 
 
 def _illegal_change(ch1: m.ClientHello, ch2: m.ClientHello) -> bool:

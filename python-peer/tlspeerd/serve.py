@@ -260,10 +260,11 @@ class Peer:
                 kwargs["session_ticket_extension"] = False
             if curves:
                 kwargs["groups"] = tuple(curves)
-            if c.get("key_shares"):
+            if c.get("key_shares") is not None:  # [] is an empty key_share
                 kwargs["key_share_groups"] = tuple(c["key_shares"])
             ep = Endpoint(name, role, ClientConfig(**kwargs), rand, server_name=c.get("server_name") or "",
-                          cache=cache, local_chain=list(cred.chain) if cred else [], roots=roots)
+                          cache=cache, local_chain=list(cred.chain) if cred else [], roots=roots,
+                          misbehaviour=misbehaviour)
         else:
             raise ValueError(f"role: want server or client, got {role!r}")
         with self.lock:
@@ -295,6 +296,7 @@ class Peer:
         obs = _Observation(p["conn_id"], "server", conn_sock)
         try:
             conn.handshake()
+            _post_handshake(conn, ep)
             obs.received = conn.recv(len(PING)).decode(errors="replace")
             conn.send(PONG)
             conn.wait_closed()
@@ -321,6 +323,7 @@ class Peer:
         obs = _Observation(p["conn_id"], "client", sock)
         try:
             conn.handshake()
+            _post_handshake(conn, ep)
             conn.send(PING)
             obs.received = conn.recv(len(PONG)).decode(errors="replace")
         except (TLSError, OSError, UnexpectedEOF) as exc:
@@ -455,6 +458,14 @@ class _Observation:
             "cache_ops": cache.take_ops() if cache is not None else [],
             **self.ports,
         }
+
+
+def _post_handshake(conn: TLSConnection, ep: Endpoint) -> None:
+    """The post_handshake misbehaviour: messages right after the handshake,
+    before the application data."""
+    ph = ep.misbehaviour.post_handshake
+    if ph:
+        conn.post_handshake(ph["messages"], ph.get("records") == "together")
 
 
 def _no_delay(sock: socket.socket) -> None:

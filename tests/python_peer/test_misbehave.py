@@ -8,7 +8,7 @@ from tlspeer import messages as M
 from tlspeer.errors import (AlertReceived, DecodeError, DecryptError, IllegalParameter,
                             MissingExtension, UnexpectedMessage, UnsupportedExtension)
 from tlspeer.extensions import PSK_DHE_KE, PSK_KE
-from tlspeer.misbehave import CLIENT_KNOBS, SERVER_KNOBS, Misbehaviour
+from tlspeer.misbehave import BOTH_KNOBS, CLIENT_KNOBS, SERVER_KNOBS, Misbehaviour
 from tlspeer.record import parse_records
 from tlspeer.server import ServerConfig
 from tlspeer.wire import decode_connection
@@ -41,7 +41,7 @@ def _fails(pair, side: str, error: type, alert: int) -> None:  # type: ignore[no
 
 
 def test_the_vocabulary_is_closed_and_role_checked() -> None:
-    assert set(CLIENT_KNOBS) | set(SERVER_KNOBS) | {"corrupt_binder_byte"} == \
+    assert set(CLIENT_KNOBS) | set(SERVER_KNOBS) | set(BOTH_KNOBS) | {"corrupt_binder_byte"} == \
         set(Misbehaviour.__dataclass_fields__)
     with pytest.raises(ValueError):
         client_config(misbehaviour=Misbehaviour(two_hrrs=True))
