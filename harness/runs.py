@@ -271,7 +271,11 @@ class Run:
         started = time.monotonic()
         normalizer = Normalizer(len(taken))  # its worker starts while the cases run
         try:
-            runs = run_all(cases, keys, pool, workers=self.workers, on_done=on_done,
+            def done(r: CaseRun) -> None:
+                normalizer.submit(r)
+                if on_done is not None:
+                    on_done(r)
+            runs = run_all(cases, keys, pool, workers=self.workers, on_done=done,
                            conn_timeout_ms=self.timeout_ms, stop=stop)
             docs = normalizer.normalize(runs)
         finally:

@@ -4,6 +4,7 @@ observations recorded in tests/data/raw."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -56,3 +57,24 @@ def test_close_ends_an_unused_worker(few: None) -> None:
     assert worker is not None
     normalizer.close()
     assert worker.poll() is not None
+
+
+def test_runs_submitted_while_the_cases_run_are_normalized_by_the_worker(runs: list[CaseRun], few: None) -> None:
+    normalizer = parallel.Normalizer(len(runs))
+    for r in runs:
+        normalizer.submit(r)
+    deadline = time.monotonic() + 30
+    while not normalizer._docs and time.monotonic() < deadline:  # the worker's first documents
+        time.sleep(0.01)
+    docs = normalizer.normalize(runs)
+    assert normalizer._docs, "the worker returned no document"
+    assert docs == [normalize_run(r) for r in runs]
+
+
+def test_a_worker_killed_mid_stream_leaves_the_rest_here(runs: list[CaseRun], few: None) -> None:
+    normalizer = parallel.Normalizer(len(runs))
+    normalizer.submit(runs[0])
+    normalizer._worker.kill()
+    for r in runs[1:]:
+        normalizer.submit(r)
+    assert normalizer.normalize(runs) == [normalize_run(r) for r in runs]
