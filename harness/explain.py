@@ -131,7 +131,7 @@ def _places_for_error(src: Source, side: str, text: str) -> list[Place]:
     if m:
         const = _alert_of_text(src, m.group(2))
         sender = OTHER[side] if m.group(1) == "remote" else side
-        return src.find(f"sendAlert({const})", _side_files(src, sender)) if const else []
+        return _alert_sites(src, const, sender) if const else []
     # The longest prefix, cut between words, that starts a string literal in crypto/tls (or
     # crypto/x509): a fmt.Errorf format stops matching where its first %v was filled in.
     words = re.split(r"(?<=[\s:])", text)
@@ -149,7 +149,14 @@ def _places_for_error(src: Source, side: str, text: str) -> list[Place]:
 
 def _places_for_alert(src: Source, sender: str, name: str) -> list[Place]:
     const = _alert_constant(src, name)
-    return src.find(f"sendAlert({const})", _side_files(src, sender)) if const else []
+    return _alert_sites(src, const, sender) if const else []
+
+
+def _alert_sites(src: Source, const: str, sender: str) -> list[Place]:
+    """The calls that send this alert: in the sender's handshake files, and in conn.go
+    (record layer, KeyUpdate, key changes), by sendAlert or, with the lock held, sendAlertLocked."""
+    files = _side_files(src, sender) + [f for f in src.files() if Path(f).name == "conn.go"]
+    return [p for needle in (f"sendAlert({const})", f"sendAlertLocked({const})") for p in src.find(needle, files)]
 
 
 def _first_alert(value: Any, way: str) -> str | None:

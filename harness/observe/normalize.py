@@ -92,7 +92,17 @@ def normalize_session(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
     return doc
 
 
-def normalize_step(step: StepResult, labels: Labeler) -> dict[str, Any]:
+def _failure(text: str, key: tuple[str, ...]) -> str:
+    """A peer failure as the document keeps it: the peer named by its place in the
+    key (`peer:`, or `peer a:`/`peer b:` in a cross pairing), not by its release, so
+    that two releases that fail alike share an agreement class (the report's
+    columns already say which release ran)."""
+    for i, release in enumerate(key):
+        text = text.replace(f"peer {release}:", "peer:" if len(key) == 1 else f"peer {'ab'[i]}:")
+    return text
+
+
+def normalize_step(step: StepResult, labels: Labeler, key: tuple[str, ...] = ()) -> dict[str, Any]:
     doc: dict[str, Any] = {"step": step.step}
     if step.session is not None:
         doc["session"] = normalize_session(step.session, labels)
@@ -101,7 +111,7 @@ def normalize_step(step: StepResult, labels: Labeler) -> dict[str, Any]:
         raw = getattr(step, side)
         doc[side] = normalize_side(raw, labels) if raw is not None else None
     if step.failure:
-        doc["failure"] = step.failure
+        doc["failure"] = _failure(step.failure, key)
         doc["stderr"] = step.stderr[-2000:]
     return doc
 
@@ -113,10 +123,10 @@ def normalize_run(run: CaseRun) -> dict[str, Any]:
     if run.unsupported:
         doc["unsupported"] = run.unsupported
     if run.failure:
-        doc["failure"] = run.failure
+        doc["failure"] = _failure(run.failure, tuple(run.key))
         doc["stderr"] = run.stderr[-2000:]
     observed = {s.number for s in run.case.steps if s.kind in OBSERVED_STEPS}
     for step in run.steps:
         if step.step in observed or step.failure:
-            doc["steps"].append(normalize_step(step, labels))
+            doc["steps"].append(normalize_step(step, labels, tuple(run.key)))
     return doc
