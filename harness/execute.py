@@ -8,6 +8,7 @@ is killed by the protocol client; the step records why and the run goes on.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -116,18 +117,23 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
     """Run every step of one case on one release key."""
     started = time.monotonic()
     run = CaseRun(case, key)
-    prefix = f"{case.id}#{key_text(key)}#"
+    # The run's own number keeps its objects apart from a later run of the same case
+    # and key on the same peer, whose configure may arrive before this run's drop.
+    prefix = f"{case.id}#{key_text(key)}#{next(_RUN_NUMBERS)}#"
     endpoints = dict((n, e) for n, e in case.endpoints.items() if not _created_by_clone(case, n))
     used: set[str] = set()
     reply_timeout = conn_timeout_ms / 1000 + REPLY_GRACE_S
     blobs: dict[str, dict[str, Any]] = {}  # exported sessions by name
     try:
+        configuring = []  # sent together, then awaited: the peers configure them at once
         for ep in endpoints.values():
             release = release_of(ep, key)
             peer = pool.get(release)
             used.add(release)
-            peer.call("configure", {"name": _name(prefix, ep.name), "role": ep.role,
-                                    "config": peer_config(ep, case, prefix, key)}, timeout=reply_timeout)
+            configuring.append((peer, peer.send("configure", {"name": _name(prefix, ep.name), "role": ep.role,
+                                                              "config": peer_config(ep, case, prefix, key)})))
+        for peer, sent in configuring:
+            peer.wait(sent, reply_timeout)
         for step in case.steps:
             result = StepResult(step.number)
             run.steps.append(result)
@@ -144,12 +150,17 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
         run.failure = str(exc)
     finally:
         for release in used:
+            # Not awaited: nothing after it depends on it, and a peer that died is
+            # restarted empty anyway.
             try:
-                pool.get(release).call("drop", {"prefix": prefix}, timeout=reply_timeout)
+                pool.get(release).send("drop", {"prefix": prefix})
             except (PeerFailure, PeerError, Unsupported):
                 pass
     run.seconds = time.monotonic() - started
     return run
+
+
+_RUN_NUMBERS = itertools.count(1)
 
 
 def _created_by_clone(case: Case, name: str) -> bool:
