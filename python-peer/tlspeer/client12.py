@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import extensions as ext
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from . import extensions as ext
 from . import groups, rsakex, tls12
 from . import messages as m
 from . import messages12 as m12
