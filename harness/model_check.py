@@ -166,7 +166,7 @@ def _predict(settings: dict[str, Any], keys: Sequence[bytes], release: str, now:
     version = _version(settings, hello, server_hello)
     view = model.ServerView(
         release=_line(release), now=now, version=version,
-        client_suites=tuple(hello.cipher_suites), server_suites=_server_suites(settings, hello),
+        client_suites=tuple(hello.cipher_suites), server_suites=_server_suites(settings, _line(release)),
         client_auth=settings.get("client_auth", "NoClientCert"),
         client_cas=tuple(pki.der(r) for r in settings.get("client_cas", ["root-a"])),
         client_offers_ems=hello.has_extension(EMS_EXTENSION))
@@ -233,14 +233,13 @@ def _tls12_ticket(hello: Any) -> bytes:
     return b""
 
 
-def _server_suites(settings: dict[str, Any], hello: Any) -> tuple[int, ...]:
-    """The TLS 1.2 suites the server enables: the case's list, else (an approximation: the
-    defaults of every release enable the suites these cases' clients negotiate) the
-    client's."""
+def _server_suites(settings: dict[str, Any], line: str) -> tuple[int, ...]:
+    """The TLS 1.2 suites the server enables: the case's list, else the release's
+    defaults, less those its certificate's key cannot serve."""
     names = settings.get("cipher_suites")
-    if names is None:
-        return tuple(hello.cipher_suites)
-    return tuple(SUITE_BY_NAME[n].id for n in names if n in SUITE_BY_NAME)
+    ids = (gomodel.suites.default_tls12(line) if names is None
+           else [SUITE_BY_NAME[n].id for n in names if n in SUITE_BY_NAME])
+    return gomodel.suites.usable_with(ids, rsa_key=pki.SPECS[settings.get("certificate", "server")].rsa)
 
 
 def _open(ticket: bytes, keys: Sequence[bytes], release: str) -> model.OfferedSession | str:

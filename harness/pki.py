@@ -1,8 +1,8 @@
 """The certificates every run uses, generated deterministically.
 
-Keys are derived from fixed seeds and every certificate is signed with Ed25519,
-whose signatures are deterministic, so fingerprints are the same on every run
-and every machine. Validity windows are placed around the case clock's epoch
+Keys are derived from fixed seeds (the RSA leaves' keys are fixed, `pki_rsa_keys`)
+and every certificate is signed with Ed25519, whose signatures are deterministic,
+so fingerprints are the same on every run and every machine. Validity windows are placed around the case clock's epoch
 (2026-01-01T00:00:00Z) so that cases can move the clock past an expiry.
 """
 from __future__ import annotations
@@ -14,8 +14,10 @@ from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from . import pki_rsa_keys
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 SERVER_NAME = "example.test"
@@ -39,6 +41,7 @@ class _Spec:
     not_after: dt.datetime
     server: bool = False
     client: bool = False
+    rsa: bool = False  # an RSA leaf (pki_rsa_keys) instead of ECDSA P-256
 
 
 _DAY = dt.timedelta(days=1)
@@ -58,20 +61,30 @@ SPECS: dict[str, _Spec] = {
     "client": _Spec("root-a", False, _LONG_BEFORE, _LONG_AFTER, client=True),
     "client-short": _Spec("root-a", False, _LONG_BEFORE, _SOON, client=True),
     "client-b": _Spec("root-b", False, _LONG_BEFORE, _LONG_AFTER, client=True),
+    "server-rsa": _Spec("root-a", False, _LONG_BEFORE, _LONG_AFTER, server=True, rsa=True),
+    "client-rsa": _Spec("root-a", False, _LONG_BEFORE, _LONG_AFTER, client=True, rsa=True),
 }
 ROOTS = tuple(n for n, s in SPECS.items() if s.issuer is None)
 LEAVES = tuple(n for n, s in SPECS.items() if not s.is_ca)
+SERVER_LEAVES = tuple(n for n in LEAVES if SPECS[n].server)
+CLIENT_LEAVES = tuple(n for n in LEAVES if SPECS[n].client)
 
 
 def _seed(name: str) -> bytes:
     return hashlib.sha256(b"tlsdiff-pki/" + name.encode()).digest()
 
 
-def _key(name: str) -> ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey:
+@lru_cache(maxsize=None)
+def _key(name: str) -> ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey:
     # CAs sign with Ed25519 (deterministic signatures); leaves use ECDSA P-256,
-    # which every Go release and OpenSSL accept in TLS 1.2 and 1.3.
+    # which every Go release and OpenSSL accept in TLS 1.2 and 1.3, or RSA, which
+    # TLS 1.2's RSA key exchange and ECDHE_RSA suites need.
     if SPECS[name].is_ca:
         return ed25519.Ed25519PrivateKey.from_private_bytes(_seed(name))
+    if SPECS[name].rsa:
+        key = serialization.load_pem_private_key(pki_rsa_keys.key_pem(name), password=None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        return key
     scalar = int.from_bytes(_seed(name), "big") % (2**255)
     return ec.derive_private_key(scalar or 1, ec.SECP256R1())
 

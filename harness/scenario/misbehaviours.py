@@ -92,6 +92,11 @@ KNOBS: tuple[Knob, ...] = (
        "ClientHello 2 echoes a wrong cookie (or one that was never sent)"),
     _k("drop_ems_on_resume", C, PYTHON, _TRUE, "true",
        "TLS 1.2: a hello that offers a session (ticket or session ID) has no extended_master_secret"),
+    _k("corrupt_premaster", C, PYTHON, {"enum": ["padding", "too_large", "version"]},
+       "padding \\| too_large \\| version",
+       "TLS 1.2 RSA key exchange: the encrypted premaster secret has a wrong PKCS#1 block type (the server "
+       "must go on with a random premaster, so Finished fails), is a ciphertext above the modulus (RSA "
+       "decryption itself fails), or carries version 0x0301 instead of the hello's"),
     _k("two_hrrs", S, PYTHON, _TRUE, "true", "answers ClientHello 2 with a second HelloRetryRequest"),
     _k("hrr_no_change", S, PYTHON, _TRUE, "true", "a HelloRetryRequest for a group the client already shared"),
     _k("hrr_cookie", S, PYTHON, {"type": "string", "minLength": 1, "maxLength": 1024}, "text",

@@ -1,6 +1,7 @@
 """The case schema: the hand-written structure in case.schema.json, with the
 parts that come from a vocabulary filled in from it (what a side can be expected
-to show, the misbehaviour knobs), so no list is written twice.
+to show, the misbehaviour knobs, the certificates of the PKI), so no list is
+written twice.
 
 `python -m tlsdiff.scenario.schema > case.schema.json` prints the whole schema,
 for an editor's YAML language server.
@@ -13,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .. import pki
 from ..observe.fields import side_schema
 from .misbehaviours import schema_for
 from .model import Role
@@ -31,6 +33,9 @@ def case_schema() -> dict[str, Any]:
     defs["version"] = {"enum": list(VERSIONS)}
     defs["group"] = {"enum": list(GROUPS)}
     defs["common"]["cipher_suites"]["items"] = {"enum": list(CIPHER_SUITES)}
+    defs["root"] = {"enum": list(pki.ROOTS)}
+    defs["server"]["properties"]["certificate"] = {"enum": list(pki.SERVER_LEAVES)}
+    defs["client"]["properties"]["certificate"] = {"enum": list(pki.CLIENT_LEAVES)}
     _anchor_ends(schema)
     return schema
 

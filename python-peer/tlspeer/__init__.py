@@ -17,7 +17,7 @@ The public API, importable from `tlspeer` itself:
   connection with its NSS key log into records, handshake messages and alerts.
 
 Below that, one module per layer: `codec`, `messages`/`extensions`/`messages12`,
-`record`, `keyschedule`, `keylog`, `suites`, `groups`, `sigschemes`, `certs`,
+`record`, `keyschedule`, `keylog`, `suites`, `groups`, `sigschemes`, `rsakex`, `certs`,
 `handshake`, `engine`, `client`/`server` (TLS 1.3) over `client12`/`server12`
 (TLS 1.2), `hooks`, `misbehave`, `driver`, `wire`. tlspeer imports nothing of tlsdiff.
 """

@@ -6,6 +6,8 @@ ServerHello says TLS 1.2, `Client12` (a mixin of the engine) runs the rest:
     full:    ServerHello Certificate ServerKeyExchange [CertificateRequest]
              ServerHelloDone  ->  [Certificate] ClientKeyExchange [CertificateVerify]
              CCS Finished  ->  [NewSessionTicket] CCS Finished
+             (RSA key exchange: no ServerKeyExchange; the ClientKeyExchange carries
+             the premaster secret encrypted to the server's key, `rsakex`)
     resumed: ServerHello [NewSessionTicket] CCS Finished  ->  CCS Finished
 
 Go (`handshake_client.go`) is the model for every check and error string: the
@@ -17,17 +19,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from . import extensions as ext
-from . import groups, tls12
+from . import groups, rsakex, tls12
 from . import messages as m
 from . import messages12 as m12
 from .certs import parse_chain, verify_chain
-from .errors import (HandshakeFailure, IllegalParameter, UnexpectedMessage,
+from .errors import (HandshakeFailure, IllegalParameter, InternalError, UnexpectedMessage,
                      UnsupportedExtension)
 from .events import ConnectionInfo, NewSession12
 from .keyschedule import extended_master_secret12, finished_verify_data12, master_secret12
 from .record import ALERT
 from .session import ClientSession12
+
+_WRONG_PREMASTER_VERSION = 0x0301  # corrupt_premaster "version": TLS 1.0's, not the hello's
 
 
 class Client12:
@@ -117,6 +123,9 @@ class Client12:
                     "12_done": (m12.SERVER_HELLO_DONE,), "12_ticket": (m.NEW_SESSION_TICKET,),
                     "12_finished": (m.FINISHED,)}.get(state, ())
         if msg_type not in expected:
+            if msg_type == m12.SERVER_KEY_EXCHANGE and state == "12_cr_done":
+                # Go: rsaKeyAgreement.processServerKeyExchange
+                raise UnexpectedMessage("tls: unexpected ServerKeyExchange")
             raise UnexpectedMessage(f"tls: unexpected handshake message type {msg_type} "
                                     f"in state {state}")
         if msg_type == m.CERTIFICATE:
@@ -157,7 +166,7 @@ class Client12:
             self._verified = True
         self._peer_chain, self._peer_key = list(cert.chain), parsed[0].public_key()
         self.transcript.add(raw)
-        self._state = "12_ske"
+        self._state = "12_cr_done" if tls12.rsa_key_exchange(self._suite) else "12_ske"
 
     def _on_server_key_exchange(self, ske: m12.ServerKeyExchange, raw: bytes) -> None:
         hello = self._ch_sent
@@ -186,9 +195,12 @@ class Client12:
             chain = cred.chain if cred is not None and scheme is not None else []
             self._write_handshake("certificate", m12.Certificate12(list(chain)))
             self._certificate_sent = bool(chain)
-        share = groups.generate(self._group, self.rand)
-        premaster = share.shared_secret(self._ske12.public)
-        self._write_handshake("client_key_exchange", m12.ClientKeyExchange(share.public))
+        if tls12.rsa_key_exchange(self._suite):
+            premaster = self._send_rsa_premaster()
+        else:
+            share = groups.generate(self._group, self.rand)
+            premaster = share.shared_secret(self._ske12.public)
+            self._write_handshake("client_key_exchange", m12.ClientKeyExchange(share.public))
         h = self._suite.prf_hash
         if self.extended_master_secret:
             self.master_secret = extended_master_secret12(h, premaster, self.transcript.digest())
@@ -203,6 +215,25 @@ class Client12:
                                          self.server_random, self.rand)
         self._send_finished12()
         self._state = "12_ticket" if self._ticket_expected else "12_ccs"
+
+    def _send_rsa_premaster(self) -> bytes:
+        """Go's rsaKeyAgreement.generateClientKeyExchange: the hello's version and 46
+        random bytes, encrypted to the server's key. `corrupt_premaster` sends a block
+        whose padding is wrong, a ciphertext above the modulus or another version."""
+        if not isinstance(self._peer_key, rsa.RSAPublicKey):
+            raise InternalError("tls: server certificate contains incorrect key type for "
+                                "selected ciphersuite")
+        corrupt = self.config.misbehaviour.corrupt_premaster
+        version = _WRONG_PREMASTER_VERSION if corrupt == "version" else self._ch_sent.legacy_version
+        premaster = rsakex.premaster_secret(version, self.rand)
+        size = (self._peer_key.key_size + 7) // 8
+        if corrupt == "too_large":
+            ciphertext = b"\xff" * size  # above any modulus of that size
+        else:
+            block = rsakex.pad(premaster, size, self.rand, 1 if corrupt == "padding" else 2)
+            ciphertext = rsakex.encrypt(self._peer_key, block)
+        self._write_handshake("client_key_exchange", m12.EncryptedPreMasterSecret(ciphertext))
+        return premaster
 
     def _send_finished12(self) -> None:
         self._send_ccs12(self._keys12[0])

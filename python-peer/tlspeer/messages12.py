@@ -124,7 +124,8 @@ class HelloRequest(_Empty):
 
 @dataclass(slots=True)
 class ClientKeyExchange(Message):
-    """The client's ECDHE point (RFC 8422 §5.7)."""
+    """The client's ECDHE point (RFC 8422 §5.7); RSA key exchange has
+    `EncryptedPreMasterSecret` instead."""
 
     msg_type: ClassVar[int] = CLIENT_KEY_EXCHANGE
     public: bytes
@@ -138,3 +139,22 @@ class ClientKeyExchange(Message):
         public = r.vector(1, "ecdh_Yc", min_len=1)
         r.end()
         return cls(public)
+
+
+@dataclass(slots=True)
+class EncryptedPreMasterSecret(Message):
+    """The ClientKeyExchange of RSA key exchange: the premaster secret encrypted to
+    the server's key, with a u16 length (RFC 5246 §7.4.7.1)."""
+
+    msg_type: ClassVar[int] = CLIENT_KEY_EXCHANGE
+    ciphertext: bytes
+
+    def encode_body(self) -> bytes:
+        return vec(2, self.ciphertext)
+
+    @classmethod
+    def decode(cls, body: bytes) -> "EncryptedPreMasterSecret":
+        r = Reader(body, "ClientKeyExchange")
+        ciphertext = r.vector(2, "EncryptedPreMasterSecret")
+        r.end()
+        return cls(ciphertext)

@@ -4,7 +4,8 @@ Each knob of `Misbehaviour` is off by default. Most work through the engines'
 hooks (`Misbehaviour.hooks`); those that change what an engine decides are read
 by the engine itself: `two_hrrs`, `hrr_no_change`, `hrr_cookie` (TLS 1.3 server),
 `unrequested_ticket`, `echo_session_id`, `resume_other_suite` (TLS 1.2 server,
-`server12`) and `drop_ems_on_resume` (client, when it builds its hello).
+`server12`), `drop_ems_on_resume` (client, when it builds its hello) and
+`corrupt_premaster` (client, when it encrypts an RSA premaster secret).
 A client knob on a server (or the reverse) is a configuration error.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ CLIENT_KNOBS = ("corrupt_binder", "wrong_ticket_age", "extra_identities_before",
                 "psk_modes", "empty_binders", "binder_count_mismatch", "second_ch_change_suites",
                 "second_ch_drop_key_share", "second_ch_identities", "pipeline_after_ch1", "wrong_cookie_echo",
                 "drop_ems_on_resume", "second_client_hello", "pipeline_second_client_hello",
-                "send_early_data")
+                "send_early_data", "corrupt_premaster")
 SERVER_KNOBS = ("two_hrrs", "hrr_no_change", "hrr_cookie", "ticket_lifetime",
                 "empty_ticket_label", "huge_ticket", "early_data_in_ee", "unrequested_ticket",
                 "echo_session_id", "resume_other_suite")
@@ -82,6 +83,13 @@ class Misbehaviour:
         leaves out extended_master_secret, whether or not the session used it
         (RFC 7627 §5.3: a server must then abort or fall back to a full
         handshake).
+    corrupt_premaster
+        TLS 1.2 RSA key exchange: "padding" encrypts a block of type 1 instead
+        of 2, which the server cannot unpad (RFC 5246 §7.4.7.1: it must go on
+        with a random premaster secret, so the handshake fails at Finished);
+        "too_large" sends a ciphertext of 0xFF bytes, above the modulus, which
+        RSA decryption itself refuses; "version" puts 0x0301 instead of the
+        hello's version at the front of the premaster secret.
 
     second_client_hello
         Fields of ClientHello 2 set freely (a mapping): ``key_shares`` (group
@@ -175,6 +183,7 @@ class Misbehaviour:
     huge_ticket: int | None = None
     early_data_in_ee: bool = False
     drop_ems_on_resume: bool = False
+    corrupt_premaster: Literal["padding", "too_large", "version"] | None = None
     unrequested_ticket: bool = False
     echo_session_id: bool = False
     resume_other_suite: bool = False

@@ -6,6 +6,8 @@
     full:    ServerHello Certificate ServerKeyExchange [CertificateRequest]
              ServerHelloDone  <-  [Certificate] ClientKeyExchange [CertificateVerify]
              CCS Finished  ->  [NewSessionTicket] CCS Finished
+             (RSA key exchange: no ServerKeyExchange; the ClientKeyExchange carries
+             the premaster secret encrypted to our key, `rsakex`)
     resumed: ServerHello [NewSessionTicket] CCS Finished  <-  CCS Finished
 
 Go's `handshake_server.go` is the model: server preference for suites and
@@ -24,12 +26,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from . import extensions as ext
-from . import groups, sigschemes, tls12
+from . import groups, rsakex, sigschemes, tls12
 from . import messages as m
 from . import messages12 as m12
 from .certs import parse_chain, verify_chain
-from .errors import (DecryptError, HandshakeFailure, IllegalParameter, SilentFailure, TLSError,
-                     UnexpectedMessage)
+from .errors import (DecodeError, DecryptError, HandshakeFailure, IllegalParameter, InternalError,
+                     SilentFailure, TLSError, UnexpectedMessage)
 from .events import ConnectionInfo
 from .keyschedule import extended_master_secret12, finished_verify_data12, master_secret12
 from .session import ServerSession12
@@ -82,11 +84,13 @@ class Server12:
         return [g for g in self.config.usable_groups if g in tls12.ECDHE_GROUPS and g in offered]
 
     def _suite_ok12(self, suite_id: int, ch: m.ClientHello) -> CipherSuite | None:
-        """The suite, if we allow it, the client offers it, our key signs it and
-        ECDHE has a group (Go's cipherSuiteOk)."""
+        """The suite, if we allow it, the client offers it, our key signs (or, for RSA
+        key exchange, decrypts) for it and ECDHE has a group (Go's cipherSuiteOk)."""
         suite = tls12.tls12_suite(suite_id)
         if (suite is None or suite_id not in self.config.suite_ids or suite_id not in ch.cipher_suites
-                or not tls12.suite_fits_key(suite, self._cred_key) or not self._mutual_groups):
+                or not tls12.suite_fits_key(suite, self._cred_key)):
+            return None
+        if not tls12.rsa_key_exchange(suite) and not self._mutual_groups:
             return None
         return suite
 
@@ -172,10 +176,12 @@ class Server12:
         suite = next((s for s in (self._suite_ok12(i, ch) for i in cfg.suite_ids) if s), None)
         if suite is None:
             raise HandshakeFailure("tls: no cipher suite supported by both client and server")
-        sigalgs = ch.find(ext.SignatureAlgorithms)
-        self._scheme = tls12.select_scheme(sigalgs.schemes if sigalgs else None, self._cred_key)
-        if self._scheme is None:
-            raise HandshakeFailure("tls: peer doesn't support any of the certificate's signature algorithms")
+        rsa_kex = tls12.rsa_key_exchange(suite)
+        if not rsa_kex:  # only ECDHE signs anything (Go: generateServerKeyExchange)
+            sigalgs = ch.find(ext.SignatureAlgorithms)
+            self._scheme = tls12.select_scheme(sigalgs.schemes if sigalgs else None, self._cred_key)
+            if self._scheme is None:
+                raise HandshakeFailure("tls: peer doesn't support any of the certificate's signature algorithms")
         self._start12(suite, raw)
         if mis.echo_session_id:
             session_id = ch.session_id
@@ -185,12 +191,15 @@ class Server12:
         self._server_hello12(ch, session_id, full=True)
         cred = cfg.certificate
         self._write_handshake("certificate", m12.Certificate12(list(cred.chain)))
-        self._group = self._mutual_groups[0]
-        self._share12 = groups.generate(self._group, self.rand)
-        ske = m12.ServerKeyExchange(self._group, self._share12.public, self._scheme)
-        ske.signature = tls12.sign(cred, self._scheme,
-                                   self.client_random + self.server_random + ske.params())
-        self._write_handshake("server_key_exchange", ske)
+        if rsa_kex:
+            self._group = None
+        else:
+            self._group = self._mutual_groups[0]
+            self._share12 = groups.generate(self._group, self.rand)
+            ske = m12.ServerKeyExchange(self._group, self._share12.public, self._scheme)
+            ske.signature = tls12.sign(cred, self._scheme,
+                                       self.client_random + self.server_random + ske.params())
+            self._write_handshake("server_key_exchange", ske)
         self._cert_request12 = None
         if cfg.client_auth != "NoClientCert":
             cr = m12.CertificateRequest12(
@@ -217,7 +226,7 @@ class Server12:
         if msg_type == m.CERTIFICATE:
             self._on_certificate12(m12.Certificate12.decode(body), raw)
         elif msg_type == m12.CLIENT_KEY_EXCHANGE:
-            self._on_client_key_exchange(m12.ClientKeyExchange.decode(body), raw)
+            self._on_client_key_exchange(body, raw)
         elif msg_type == m.CERTIFICATE_VERIFY:
             self._on_certificate_verify12(m.CertificateVerify.decode(body), raw)
         else:
@@ -242,8 +251,11 @@ class Server12:
         self.transcript.add(raw)
         self._state = "12_cke"
 
-    def _on_client_key_exchange(self, cke: m12.ClientKeyExchange, raw: bytes) -> None:
-        premaster = self._share12.shared_secret(cke.public)
+    def _on_client_key_exchange(self, body: bytes, raw: bytes) -> None:
+        if tls12.rsa_key_exchange(self._suite):
+            premaster = self._rsa_premaster(body)
+        else:
+            premaster = self._share12.shared_secret(m12.ClientKeyExchange.decode(body).public)
         self.transcript.add(raw)
         h = self._suite.prf_hash
         if self.extended_master_secret:
@@ -254,6 +266,23 @@ class Server12:
         self._keys12 = tls12.protections(self._suite, self.master_secret, self.client_random,
                                          self.server_random, self.rand)
         self._state = "12_cv" if self._peer_chain else "12_ccs"
+
+    def _rsa_premaster(self, body: bytes) -> bytes:
+        """Go's rsaKeyAgreement.processClientKeyExchange: a bad length or a ciphertext
+        RSA cannot decrypt fails the handshake (illegal_parameter, as Go 1.24+;
+        handshake_failure before); a bad block becomes a random premaster secret."""
+        try:
+            ciphertext = m12.EncryptedPreMasterSecret.decode(body).ciphertext
+        except DecodeError:
+            raise IllegalParameter("tls: invalid ClientKeyExchange message") from None
+        fallback = self.rand(rsakex.PREMASTER_LEN)  # drawn first, as Go draws it from Config.Rand
+        key = self.config.certificate.private_key
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise InternalError("tls: certificate private key does not implement crypto.Decrypter")
+        try:
+            return rsakex.decrypt_premaster(key, ciphertext, fallback)
+        except rsakex.DecryptionError as exc:
+            raise IllegalParameter(str(exc)) from None
 
     def _on_certificate_verify12(self, cv: m.CertificateVerify, raw: bytes) -> None:
         if cv.scheme not in self._cert_request12.schemes:

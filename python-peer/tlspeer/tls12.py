@@ -26,8 +26,9 @@ VERSION_NAMES = {"1.2": TLS12, "1.3": TLS13}
 DOWNGRADE_TLS12 = b"DOWNGRD\x01"
 DOWNGRADE_TLS11 = b"DOWNGRD\x00"
 
-# Go's default TLS 1.2 suites (cipher_suites.go, with AES hardware), ECDHE only:
-# tlspeer does not implement RSA key exchange.
+# Go's default TLS 1.2 suites (cipher_suites.go, with AES hardware) since 1.22,
+# which dropped RSA key exchange from the defaults (1.27 disables it unless listed):
+# tlspeer uses RSA key exchange only when its cipher_suites list it.
 DEFAULT_SUITES_TLS12 = (
     "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
     "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
@@ -67,22 +68,27 @@ def versions_between(min_version: int, max_version: int) -> list[int]:
 
 
 def suite_id(name: str | int) -> int:
-    """A suite id from a Go name (or an id). TLS 1.2 suites must be ECDHE ones."""
+    """A suite id from a Go name (or an id)."""
     if isinstance(name, int):
         return name
     suite = SUITE_BY_NAME.get(name)
     if suite is None:
         raise ValueError(f"{name!r} is not a cipher suite tlspeer knows")
-    if not suite.tls13 and not (suite.key_exchange or "").startswith("ECDHE"):
-        raise ValueError(f"{name}: tlspeer implements ECDHE key exchange only, not RSA")
     return suite.id
 
 
 def tls12_suite(suite_id_: int) -> CipherSuite | None:
+    """The TLS 1.2 suite (ECDHE or RSA key exchange) with that id, if we implement it."""
     suite = SUITE_BY_ID.get(suite_id_)
-    if suite is None or suite.tls13 or not (suite.key_exchange or "").startswith("ECDHE"):
+    if suite is None or suite.tls13:
         return None
     return suite
+
+
+def rsa_key_exchange(suite: CipherSuite) -> bool:
+    """Whether the suite's premaster secret is encrypted to the server's RSA key
+    (no ServerKeyExchange) rather than agreed by ECDHE."""
+    return suite.key_exchange == "RSA"
 
 
 # ---------------------------------------------------------------------------
@@ -98,7 +104,9 @@ def key_kind(key: Any) -> str:
 
 
 def suite_fits_key(suite: CipherSuite, key: Any) -> bool:
-    return (suite.key_exchange == "ECDHE_RSA") == (key_kind(key) == "rsa")
+    """An RSA key signs ECDHE_RSA and decrypts RSA key exchange; the others sign
+    ECDHE_ECDSA (Go's cipherSuiteOk: rsaSignOk, rsaDecryptOk, ecSignOk)."""
+    return (suite.key_exchange in ("ECDHE_RSA", "RSA")) == (key_kind(key) == "rsa")
 
 
 def schemes_for_key(key: Any) -> tuple[int, ...]:

@@ -6,7 +6,7 @@ same observation schema. Each request runs on its own thread (a server accepts
 while a client connects). All traffic is TCP on 127.0.0.1.
 
 What a Go peer does that tlspeer does not (yet) is answered `unsupported` with the
-reason: TLS 1.0/1.1, RSA key exchange, Config.Clone, session export. Versions
+reason: TLS 1.0/1.1, RC4, Config.Clone, session export. Versions
 default to Go's: TLS 1.2 to TLS 1.3. A server given ticket keys seals and opens Go's
 tickets in the layout of the config's `release_line` (gotickets.py); without keys
 its tickets are server-side sessions.
@@ -145,10 +145,6 @@ def _cipher_suites(names: list[str] | None) -> tuple[str, ...]:
     for name in names:
         if name not in SUITE_BY_NAME:
             raise Unsupported(f"cipher suite {name} is unknown to tlspeer")
-        try:
-            tls12.suite_id(name)
-        except ValueError as exc:
-            raise Unsupported(str(exc)) from None
     return DEFAULT_SUITES + tuple(n for n in names if not SUITE_BY_NAME[n].tls13)
 
 

@@ -1,12 +1,14 @@
 """tlspeer against real Go peers (the oldest and newest release lines), driven
 over go-peer's JSON-lines protocol by hand: our client against a Go server and a
 Go client against our server, each with a full handshake, a resumption and a
-HelloRetryRequest."""
+HelloRetryRequest; TLS 1.2 with RSA certificates (RSA key exchange, ECDHE_RSA, client-rsa)
+and a tampered RSA premaster secret, which our server must treat as Go's does."""
 from __future__ import annotations
 
 import base64
 import hashlib
 import socket
+import threading
 from typing import Any, Iterator
 
 import pytest
@@ -15,7 +17,8 @@ from tlsdiff import pki
 from tlsdiff.peers.protocol import PeerProcess
 from tlsdiff.runs import Releases
 from tlspeer import driver, groups
-from tlspeer.errors import DecryptError, TLSError
+from tlspeer.errors import AlertReceived, DecryptError, TLSError
+from tlspeer.misbehave import Misbehaviour
 from tlspeer.server import ServerConfig
 from tlspeer.wire import decode_connection
 
@@ -231,3 +234,136 @@ def test_tls12_go_client_certificate_to_our_server(go: PeerProcess) -> None:
     assert isinstance(conn, driver.TLSConnection), conn
     assert obs["handshake_error"] is None
     assert conn.info.verified and conn.info.peer_chain[0] == credential("client").chain[0]
+
+
+# ---------------------------------------------------------------------------
+# RSA certificates, TLS 1.2 RSA key exchange
+# ---------------------------------------------------------------------------
+
+RSA_KEX = "TLS_RSA_WITH_AES_128_GCM_SHA256"
+
+
+def _pem(name: str) -> dict[str, str]:
+    ident = pki.identity(name)
+    return {"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}
+
+
+@pytest.mark.parametrize("suite", [RSA_KEX, "TLS_RSA_WITH_AES_256_CBC_SHA",
+                                   "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"])
+def test_tls12_rsa_our_client_with_go_server(go: PeerProcess, suite: str) -> None:
+    """RSA key exchange (and ECDHE_RSA) to a Go server that lists the suite, with a
+    client-rsa certificate, and a resumption."""
+    server = _go_server(go, max_version="1.2", cipher_suites=[suite], certificates=[_pem("server-rsa")],
+                        client_auth="RequireAndVerifyClientCert", client_cas=[pki.root_pem("root-a")])
+    port, accepted = _accept(go, server)
+    conn, keylog = _our_client(port, min_version="1.2", cipher_suites=[suite],
+                               certificate=credential("client-rsa"))
+    obs = go.wait(accepted, 10)
+    assert obs["handshake_error"] is None and obs["state"]["CipherSuite"] == suite
+    assert obs["state"]["PeerCertificates"] == [pki.identity("client-rsa").fingerprint]
+    assert obs["keylog"] == keylog and obs["state"]["TLSUnique"] == conn.info.tls_unique.hex()
+    assert conn.info.extended_master_secret is (not go.release.startswith("1.19."))
+    rsa_kex = suite.startswith("TLS_RSA_")
+    assert (conn.info.group is None) is rsa_kex
+    # Go signs its ServerKeyExchange in our order: PSS first.
+    assert conn.info.signature_scheme == (None if rsa_kex else 0x0804)
+    port, accepted = _accept(go, server)
+    again, _ = _our_client(port, min_version="1.2", cipher_suites=[suite],
+                           certificate=credential("client-rsa"), session12=conn.session12)
+    obs = go.wait(accepted, 10)
+    assert obs["handshake_error"] is None and obs["state"]["DidResume"] is True and again.info.resumed
+
+
+@pytest.mark.parametrize("suite", [RSA_KEX, "TLS_RSA_WITH_AES_128_CBC_SHA",
+                                   "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"])
+def test_tls12_rsa_go_client_with_our_server(go: PeerProcess, suite: str) -> None:
+    """A Go client listing the suite decrypts nothing we could not: its premaster
+    secret opens with our key (or our ECDHE_RSA signature verifies), and it resumes."""
+    scfg = server_config(min_version="1.2", max_version="1.2", certificate=credential("server-rsa"),
+                         cipher_suites=[suite], client_auth="RequireAndVerifyClientCert", client_roots=roots())
+    client = _go_client(go, _name("cache"), max_version="1.2", cipher_suites=[suite],
+                        certificates=[_pem("client-rsa")])
+    conn, obs = _serve(go, client, scfg)
+    assert isinstance(conn, driver.TLSConnection), conn
+    assert obs["handshake_error"] is None and obs["state"]["CipherSuite"] == suite
+    assert obs["state"]["TLSUnique"] == conn.info.tls_unique.hex()
+    assert conn.info.peer_chain[0] == credential("client-rsa").chain[0] and conn.info.verified
+    # Go's client signs its CertificateVerify in the order of our request: PSS first.
+    assert conn.info.signature_scheme == 0x0804
+    assert (conn.info.group is None) is suite.startswith("TLS_RSA_")
+    again, obs = _serve(go, client, scfg)
+    assert obs["handshake_error"] is None and obs["state"]["DidResume"] is True
+    assert isinstance(again, driver.TLSConnection) and again.info.resumed
+
+
+def test_tls13_rsa_certificates_with_go(go: PeerProcess) -> None:
+    server = _go_server(go, certificates=[_pem("server-rsa")], client_auth="RequireAndVerifyClientCert",
+                        client_cas=[pki.root_pem("root-a")])
+    port, accepted = _accept(go, server)
+    conn, _ = _our_client(port, certificate=credential("client-rsa"))
+    obs = go.wait(accepted, 10)
+    assert obs["handshake_error"] is None and obs["state"]["Version"] == "TLS 1.3"
+    assert conn.info.signature_scheme == 0x0804
+    scfg = server_config(certificate=credential("server-rsa"), client_auth="RequireAndVerifyClientCert",
+                         client_roots=roots())
+    client = _go_client(go, _name("cache"), certificates=[_pem("client-rsa")])
+    ours, obs = _serve(go, client, scfg)
+    assert obs["handshake_error"] is None and obs["state"]["PeerCertificates"][0] == pki.identity("server-rsa").fingerprint
+    assert isinstance(ours, driver.TLSConnection) and ours.info.signature_scheme == 0x0804
+
+
+Outcome = tuple[str, Any, Any]  # what our client got (data or the alert), the server's error
+
+
+def _tampering_client(port: int, corrupt: str) -> tuple[str, Any]:
+    config = client_config(min_version="1.2", cipher_suites=[RSA_KEX],
+                           misbehaviour=Misbehaviour(corrupt_premaster=corrupt))
+    try:
+        conn = driver.connect("127.0.0.1", port, config, now=lambda: NOW, timeout=TIMEOUT_MS / 1000)
+        conn.send(PING)
+        got = conn.recv(len(PONG))
+        conn.close()
+        return "data", got
+    except TLSError as exc:
+        return "alert", exc.alert if isinstance(exc, AlertReceived) else str(exc)
+
+
+def _tampered_go(go: PeerProcess, corrupt: str) -> Outcome:
+    server = _go_server(go, max_version="1.2", cipher_suites=[RSA_KEX], certificates=[_pem("server-rsa")])
+    port, accepted = _accept(go, server)
+    client = _tampering_client(port, corrupt)
+    error = go.wait(accepted, 10)["handshake_error"]
+    return (*client, error and error.removeprefix("local error: "))
+
+
+def _tampered_ours(corrupt: str) -> Outcome:
+    scfg = server_config(min_version="1.2", max_version="1.2", certificate=credential("server-rsa"),
+                         cipher_suites=[RSA_KEX])
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        result: dict[str, Any] = {}
+
+        def serve() -> None:
+            try:
+                conn = driver.accept(listener, scfg, now=lambda: NOW, timeout=TIMEOUT_MS / 1000)
+                conn.send(PONG if conn.recv(len(PING)) == PING else b"")
+            except TLSError as exc:
+                result["error"] = str(exc)
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        client = _tampering_client(listener.getsockname()[1], corrupt)
+        thread.join(10)
+    return (*client, result.get("error"))
+
+
+@pytest.mark.parametrize("corrupt", ["padding", "too_large", "version"])
+def test_tls12_corrupt_premaster_our_server_does_as_go(go: PeerProcess, corrupt: str) -> None:
+    """The same tampered premaster secret to a Go server and to ours: the same outcome
+    (ours sends the alert of Go 1.24+ where Go's changed)."""
+    expected: Outcome = {"padding": ("alert", 20, "tls: bad record MAC"),
+                         "too_large": ("alert", 47, "crypto/rsa: decryption error"),
+                         "version": ("data", PONG, None)}[corrupt]
+    assert _tampered_ours(corrupt) == expected
+    if corrupt == "too_large" and go.release.startswith("1.19."):
+        # Before 1.24 Go answers a failed processClientKeyExchange with handshake_failure.
+        expected = ("alert", 40, "crypto/rsa: decryption error")
+    assert _tampered_go(go, corrupt) == expected

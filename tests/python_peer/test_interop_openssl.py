@@ -1,11 +1,14 @@
-"""tlspeer against OpenSSL (Python's `ssl`) over real loopback sockets: our client
-against an OpenSSL server and our server against an OpenSSL client, with full
-handshakes, HelloRetryRequest, resumption with each other's tickets and client
-certificates. Every socket has a timeout."""
+"""tlspeer against OpenSSL (Python's `ssl`, and `openssl s_client` where `ssl` cannot
+choose the signature algorithms) over real loopback sockets: our client against an
+OpenSSL server and our server against an OpenSSL client, with full handshakes,
+HelloRetryRequest, resumption with each other's tickets and client certificates, RSA
+certificates and TLS 1.2 RSA key exchange. Every socket has a timeout."""
 from __future__ import annotations
 
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -27,7 +30,7 @@ def pem_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("pem")
     out = {"root": d / "root.pem"}
     out["root"].write_text(pki.root_pem("root-a"))
-    for name in ("server", "client"):
+    for name in ("server", "client", "server-rsa", "client-rsa"):
         ident = pki.identity(name)
         (d / f"{name}.pem").write_text(ident.chain_pem)
         (d / f"{name}.key").write_text(ident.key_pem)
@@ -256,17 +259,6 @@ def _tls12(ctx: ssl.SSLContext, ciphers: str | None = None, tickets: bool = True
     return ctx
 
 
-def _rsa_files(tmp_path: Path) -> tuple[Path, Path]:
-    from cryptography.hazmat.primitives import serialization
-    from tlspeer_helpers import leaf_credential
-    cred = leaf_credential("rsa")
-    cert, key = tmp_path / "rsa.pem", tmp_path / "rsa.key"
-    cert.write_text(ssl.DER_cert_to_PEM_cert(cred.chain[0]))
-    key.write_bytes(cred.private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return cert, key
-
-
 @pytest.mark.parametrize("ciphers, suite", [
     ("ECDHE-ECDSA-AES128-GCM-SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
     ("ECDHE-ECDSA-AES256-GCM-SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
@@ -316,10 +308,9 @@ def test_tls12_client_resumes_openssl_session_id(pem_files: dict[str, Path]) -> 
         assert server.result()["reused"] and again.info.resumed
 
 
-def test_tls12_client_rsa_and_certificate(pem_files: dict[str, Path], tmp_path: Path) -> None:
-    cert, key = _rsa_files(tmp_path)
+def test_tls12_client_rsa_and_certificate(pem_files: dict[str, Path]) -> None:
     ctx = _tls12(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
-    ctx.load_cert_chain(cert, key)
+    ctx.load_cert_chain(pem_files["server-rsa"], pem_files["server-rsa_key"])
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_verify_locations(cafile=str(pem_files["root"]))
     with _listener() as listener:
@@ -388,3 +379,141 @@ def test_tls12_version_negotiation_with_openssl(pem_files: dict[str, Path]) -> N
         conn = _our_server(listener, min_version="1.2", max_version="1.2")
         assert client.result()["version"] == "TLSv1.2"
         conn.close()
+
+
+# ---------------------------------------------------------------------------
+# RSA certificates, TLS 1.2 RSA key exchange
+# ---------------------------------------------------------------------------
+
+# (OpenSSL cipher string, Go name): every RSA key exchange suite both have.
+RSA_KEX = [("AES128-GCM-SHA256", "TLS_RSA_WITH_AES_128_GCM_SHA256"),
+           ("AES256-GCM-SHA384", "TLS_RSA_WITH_AES_256_GCM_SHA384"),
+           ("AES128-SHA", "TLS_RSA_WITH_AES_128_CBC_SHA"),
+           ("AES256-SHA", "TLS_RSA_WITH_AES_256_CBC_SHA"),
+           ("AES128-SHA256", "TLS_RSA_WITH_AES_128_CBC_SHA256")]
+
+
+def _rsa_server_ctx(pem: dict[str, Path], ciphers: str, verify_client: bool = False) -> ssl.SSLContext:
+    ctx = _tls12(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), ciphers)
+    ctx.load_cert_chain(pem["server-rsa"], pem["server-rsa_key"])
+    ctx.options |= 1 << 19  # SSL_OP_NO_ENCRYPT_THEN_MAC: neither Go nor tlspeer does RFC 7366
+    if verify_client:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cafile=str(pem["root"]))
+    return ctx
+
+
+@pytest.mark.parametrize("ciphers, suite", RSA_KEX, ids=[s for _, s in RSA_KEX])
+def test_tls12_rsa_key_exchange_client_against_openssl(pem_files: dict[str, Path], ciphers: str,
+                                                       suite: str) -> None:
+    """Our premaster secret, encrypted to OpenSSL's key, opens; with a client-rsa
+    certificate (a TLS 1.2 RSA CertificateVerify); and the session resumes."""
+    ctx = _rsa_server_ctx(pem_files, ciphers, verify_client=True)
+    with _listener() as listener:
+        port = listener.getsockname()[1]
+        server = _serve_once(listener, ctx)
+        conn, keylog = _our_client(port, min_version="1.2", max_version="1.2", cipher_suites=[suite],
+                                   certificate=credential("client-rsa"), now=lambda: NOW)
+        conn.close()
+        out = server.result()
+        assert out["version"] == "TLSv1.2" and out["peer"] == credential("client-rsa").chain[0]
+        assert conn.info.cipher_suite == SUITE_BY_NAME[suite].id and conn.info.group is None
+        assert conn.info.extended_master_secret and conn.info.peer_chain[0] == credential("server-rsa").chain[0]
+        decoded = decode_connection(bytes(conn.written), bytes(conn.read), "".join(keylog))
+        assert decoded.client_to_server.undecrypted_records == decoded.server_to_client.undecrypted_records == 0
+        assert "server_key_exchange" not in decoded.server_to_client.handshake_types
+        session = conn.session12
+        assert session is not None and session.ticket
+        server = _serve_once(listener, ctx)
+        again, _ = _our_client(port, min_version="1.2", max_version="1.2", cipher_suites=[suite],
+                               certificate=credential("client-rsa"), session12=session, now=lambda: NOW)
+        again.close()
+        assert server.result()["reused"] and again.info.resumed
+
+
+@pytest.mark.parametrize("tickets", [True, False], ids=["ticket", "session-id"])
+@pytest.mark.parametrize("ciphers, suite", RSA_KEX, ids=[s for _, s in RSA_KEX])
+def test_tls12_rsa_key_exchange_server_against_openssl(pem_files: dict[str, Path], ciphers: str, suite: str,
+                                                       tickets: bool) -> None:
+    """OpenSSL's premaster secret, encrypted to our key, opens; the session resumes."""
+    scfg = server_config(min_version="1.2", max_version="1.2", certificate=credential("server-rsa"),
+                         cipher_suites=[suite])
+    ctx = _tls12(_openssl_client_ctx(pem_files), ciphers, tickets=tickets)
+    ctx.options |= 1 << 19
+    with _listener() as listener:
+        port = listener.getsockname()[1]
+        client = _openssl_client(port, ctx)
+        first = _our_server(listener, config=scfg)
+        out = client.result()
+        first.close()
+        assert out["version"] == "TLSv1.2" and first.info.cipher_suite == SUITE_BY_NAME[suite].id
+        assert first.info.extended_master_secret and first.info.group is None
+        client = _openssl_client(port, ctx, session=out["session"])
+        again = _our_server(listener, config=scfg)
+        out = client.result()
+        again.close()
+    assert out["reused"] and again.info.resumed
+
+
+def test_tls13_rsa_certificates_both_ways(pem_files: dict[str, Path]) -> None:
+    """TLS 1.3 CertificateVerify with RSA keys is RSA-PSS, each side verifying the other's."""
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    server_ctx.load_cert_chain(pem_files["server-rsa"], pem_files["server-rsa_key"])
+    server_ctx.verify_mode = ssl.CERT_REQUIRED
+    server_ctx.load_verify_locations(cafile=str(pem_files["root"]))
+    with _listener() as listener:
+        server = _serve_once(listener, server_ctx)
+        conn, _ = _our_client(listener.getsockname()[1], certificate=credential("client-rsa"))
+        conn.close()
+        out = server.result()
+    assert out["version"] == "TLSv1.3" and out["peer"] == credential("client-rsa").chain[0]
+    assert conn.info.signature_scheme == 0x0804 and conn.info.peer_chain[0] == credential("server-rsa").chain[0]
+
+    scfg = server_config(certificate=credential("server-rsa"), client_auth="RequireAndVerifyClientCert",
+                         client_roots=roots())
+    client_ctx = _openssl_client_ctx(pem_files)
+    client_ctx.load_cert_chain(pem_files["client-rsa"], pem_files["client-rsa_key"])
+    with _listener() as listener:
+        client = _openssl_client(listener.getsockname()[1], client_ctx)
+        ours = _our_server(listener, config=scfg)
+        client.result()
+        ours.close()
+    assert ours.info.verified and ours.info.signature_scheme in (0x0804, 0x0805, 0x0806)
+    assert ours.info.peer_chain[0] == credential("client-rsa").chain[0]
+
+
+def test_tls12_pkcs1_server_key_exchange_client(pem_files: dict[str, Path]) -> None:
+    """Asked for PKCS#1 v1.5 only, OpenSSL signs its ServerKeyExchange with it and we verify."""
+    ctx = _rsa_server_ctx(pem_files, "ECDHE-RSA-AES128-GCM-SHA256")
+    with _listener() as listener:
+        server = _serve_once(listener, ctx)
+        conn, _ = _our_client(listener.getsockname()[1], min_version="1.2", max_version="1.2",
+                              signature_algorithms=[0x0401])
+        conn.close()
+        server.result()
+    assert conn.info.signature_scheme == 0x0401
+    assert conn.info.cipher_suite == SUITE_BY_NAME["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"].id
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+@pytest.mark.parametrize("sigalgs, shown", [("RSA+SHA256", "RSA"), ("RSA-PSS+SHA256", "RSA-PSS")])
+def test_tls12_server_key_exchange_signature_for_s_client(pem_files: dict[str, Path], sigalgs: str,
+                                                         shown: str) -> None:
+    """Our ECDHE_RSA ServerKeyExchange signs with what the client's signature_algorithms
+    ask for, PKCS#1 v1.5 or PSS (Go: selectSignatureScheme, the peer's order), and
+    OpenSSL verifies it."""
+    scfg = server_config(min_version="1.2", max_version="1.2", certificate=credential("server-rsa"))
+    with _listener() as listener:
+        port = listener.getsockname()[1]
+        proc = Background(lambda: subprocess.run(
+            ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-tls1_2", "-sigalgs", sigalgs,
+             "-CAfile", str(pem_files["root"]), "-verify_return_error", "-servername", HOST],
+            input=b"ping", capture_output=True, timeout=TIMEOUT * 2))
+        conn = driver.accept(listener, scfg, timeout=TIMEOUT)
+        assert conn.recv(4) == b"ping"
+        conn.close()
+        out = proc.result()
+    text = out.stdout.decode(errors="replace")
+    assert f"Peer signature type: {shown}\n" in text and "Verification: OK" in text, text
+    assert "ECDHE-RSA-AES128-GCM-SHA256" in text

@@ -1,5 +1,5 @@
-"""tlspeer's TLS 1.2 client against its TLS 1.2 server, in memory: every suite,
-full and resumed handshakes (by ticket and by session ID), extended master
+"""tlspeer's TLS 1.2 client against its TLS 1.2 server, in memory: every suite (RSA key
+exchange too), full and resumed handshakes (by ticket and by session ID), extended master
 secret, client certificates, version negotiation and the downgrade sentinel,
 key logs the wire decoder opens, and the TLS 1.2 misbehaviours."""
 from __future__ import annotations
@@ -11,11 +11,12 @@ import pytest
 
 from tlspeer import groups, tls12
 from tlspeer import messages as M
+from tlspeer import messages12 as M12
 from tlspeer.client import ClientConfig, ClientEngine
-from tlspeer.errors import (AlertReceived, HandshakeFailure, IllegalParameter, ProtocolVersion,
-                            SilentFailure, UnexpectedMessage)
+from tlspeer.errors import (AlertReceived, BadRecordMacError, HandshakeFailure, IllegalParameter,
+                            ProtocolVersion, SilentFailure, UnexpectedMessage)
 from tlspeer.events import NewSession12
-from tlspeer.hooks import Hooks
+from tlspeer.hooks import HandshakeBytes, Hooks
 from tlspeer.misbehave import Misbehaviour
 from tlspeer.server import ServerConfig, ServerEngine
 from tlspeer.session import ClientSession12, TicketStore
@@ -28,6 +29,10 @@ SUITES_EC = [n for n in tls12.DEFAULT_SUITES_TLS12 if "ECDSA" in n] + [
     "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"]
 SUITES_RSA = [n for n in tls12.DEFAULT_SUITES_TLS12 if "_RSA_" in n] + [
     "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"]
+# RSA key exchange: every such suite Go has and the record layer implements (not RC4).
+SUITES_RSA_KEX = ["TLS_RSA_WITH_AES_128_GCM_SHA256", "TLS_RSA_WITH_AES_256_GCM_SHA384",
+                  "TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_RSA_WITH_AES_256_CBC_SHA",
+                  "TLS_RSA_WITH_AES_128_CBC_SHA256", "TLS_RSA_WITH_3DES_EDE_CBC_SHA"]
 
 
 def c12(**kw) -> ClientConfig:  # type: ignore[no-untyped-def]
@@ -81,7 +86,7 @@ def opens(pair: Pair, keylog: str | None = None) -> None:
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("suite", SUITES_EC + SUITES_RSA)
+@pytest.mark.parametrize("suite", SUITES_EC + SUITES_RSA + SUITES_RSA_KEX)
 def test_every_suite_full_and_resumed_both_ways(suite: str) -> None:
     cred = leaf_credential("rsa") if "_RSA_" in suite else credential()
     scfg = s12(certificate=cred, cipher_suites=[suite])
@@ -89,6 +94,10 @@ def test_every_suite_full_and_resumed_both_ways(suite: str) -> None:
     info = first.info("client")
     assert info.version == M.TLS12 and info.cipher_suite == SUITE_BY_NAME[suite].id
     assert not info.resumed and info.extended_master_secret
+    if tls12.rsa_key_exchange(SUITE_BY_NAME[suite]):  # no ServerKeyExchange, nothing signed
+        assert info.group is None and info.signature_scheme is None
+        assert _types(first, "s2c") == ["server_hello", "certificate", "server_hello_done",
+                                        "new_session_ticket", "finished"]
     opens(first)
     session = session_of(first)
     assert session.ticket and session.session_id  # a ticket, and an ID for the session cache
@@ -123,6 +132,49 @@ def test_server_key_exchange_signatures(kind: str) -> None:
     if kind == "rsa":
         pkcs1 = ok(run(c12(signature_algorithms=[0x0401, 0x0804]), s12(certificate=leaf_credential(kind))))
         assert pkcs1.info("client").signature_scheme == 0x0401
+
+
+def _types(pair: Pair, direction: str) -> list[str]:
+    conn = decode_connection(bytes(pair.c2s), bytes(pair.s2c), "".join(pair.client_keylog))
+    return (conn.server_to_client if direction == "s2c" else conn.client_to_server).handshake_types
+
+
+def test_rsa_key_exchange_only_when_listed_and_only_with_an_rsa_key() -> None:
+    rsa_cred = credential("server-rsa")
+    everything = SUITES_RSA_KEX + list(tls12.DEFAULT_SUITES_TLS12)
+    # The defaults (Go 1.22+'s) have no RSA key exchange: ECDHE_RSA it is.
+    pair = ok(run(c12(cipher_suites=everything), s12(certificate=rsa_cred)))
+    assert SUITE_BY_NAME["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"].id == pair.info("server").cipher_suite
+    # A server that lists only RSA key exchange, to a client that offers it last.
+    pair = ok(run(c12(cipher_suites=everything[::-1]),
+                  s12(certificate=rsa_cred, cipher_suites=["TLS_RSA_WITH_AES_256_CBC_SHA"])))
+    assert SUITE_BY_NAME["TLS_RSA_WITH_AES_256_CBC_SHA"].id == pair.info("client").cipher_suite
+    # An ECDSA key cannot decrypt: no common suite.
+    pair = run(c12(cipher_suites=SUITES_RSA_KEX), s12(cipher_suites=SUITES_RSA_KEX))
+    assert isinstance(pair.server_error, HandshakeFailure)
+    assert str(pair.server_error) == "tls: no cipher suite supported by both client and server"
+    # RSA key exchange needs no common group and no signature algorithm.
+    pair = ok(run(c12(cipher_suites=SUITES_RSA_KEX[:1], signature_algorithms=[0x0403]),
+                  s12(certificate=rsa_cred, cipher_suites=SUITES_RSA_KEX[:1], groups=["P521"])))
+    assert pair.info("client").group is None
+
+
+def test_rsa_key_exchange_is_reproducible_with_seeded_rand() -> None:
+    """The premaster secret and its PKCS#1 padding come from the client's rand."""
+    suite = ["TLS_RSA_WITH_AES_128_GCM_SHA256"]
+    scfg = s12(certificate=credential("server-rsa"), cipher_suites=suite)
+    wires = [bytes(ok(run(c12(cipher_suites=suite), scfg, rand=_stream("c"), srand=_stream("s"))).c2s)
+             for _ in range(2)]
+    assert wires[0] == wires[1]
+
+
+def test_the_client_refuses_a_server_key_exchange_in_rsa_key_exchange() -> None:
+    suite = ["TLS_RSA_WITH_AES_128_GCM_SHA256"]
+    ske = M12.ServerKeyExchange(groups.X25519, bytes(32), 0x0804, b"sig").encode()
+    pair = run(c12(cipher_suites=suite), s12(certificate=credential("server-rsa"), cipher_suites=suite),
+               server_hooks=Hooks(after_message=lambda name, raw: HandshakeBytes(ske) if name == "certificate" else b""))
+    assert isinstance(pair.client_error, UnexpectedMessage)
+    assert str(pair.client_error) == "tls: unexpected ServerKeyExchange"
 
 
 def test_no_common_suite() -> None:
@@ -389,6 +441,60 @@ def test_drop_ems_on_resume() -> None:
     assert len(pair.s2c) == 0
     # Without a session to offer, the hello keeps the extension.
     assert ok(run(mis, scfg)).info("client").extended_master_secret
+
+
+def _premaster_block(pair: Pair) -> bytes:
+    """The RSA block the client's ClientKeyExchange encrypts, decrypted with the
+    server's key without any padding check."""
+    conn = decode_connection(bytes(pair.c2s), bytes(pair.s2c), "")
+    (cke,) = [m for m in conn.client_to_server.handshake_messages if m.name == "client_key_exchange"]
+    ciphertext = M12.EncryptedPreMasterSecret.decode(cke.body).ciphertext
+    numbers = credential("server-rsa").private_key.private_numbers()
+    n = numbers.public_numbers.n
+    assert len(ciphertext) == 256
+    if int.from_bytes(ciphertext, "big") >= n:
+        return ciphertext
+    return pow(int.from_bytes(ciphertext, "big"), numbers.d, n).to_bytes(256, "big")
+
+
+@pytest.mark.parametrize("corrupt", ["padding", "too_large", "version"])
+def test_corrupt_premaster(corrupt: str) -> None:
+    """What each value puts on the wire, and what our server does with it: Go's
+    rsaKeyAgreement (a bad block is a random premaster, so the client's Finished
+    record does not open; a ciphertext above the modulus fails; the version is not
+    checked)."""
+    suite = ["TLS_RSA_WITH_AES_128_GCM_SHA256"]
+    pair = run(c12(cipher_suites=suite, misbehaviour=Misbehaviour(corrupt_premaster=corrupt)),
+               s12(certificate=credential("server-rsa"), cipher_suites=suite))
+    block = _premaster_block(pair)
+    if corrupt == "too_large":
+        assert block == b"\xff" * 256
+        assert isinstance(pair.server_error, IllegalParameter)
+        assert str(pair.server_error) == "crypto/rsa: decryption error"
+        assert isinstance(pair.client_error, AlertReceived) and pair.client_error.alert == 47
+        return
+    assert block[:2] == (b"\x00\x01" if corrupt == "padding" else b"\x00\x02")
+    premaster = block[-48:]
+    assert block[-49] == 0 and premaster[:2] == (b"\x03\x01" if corrupt == "version" else b"\x03\x03")
+    if corrupt == "version":
+        ok(pair)
+        return
+    assert isinstance(pair.server_error, BadRecordMacError)
+    assert str(pair.server_error) == "tls: bad record MAC"
+    assert isinstance(pair.client_error, AlertReceived) and pair.client_error.alert == 20
+
+
+def test_the_server_refuses_a_bad_premaster_length() -> None:
+    suite = ["TLS_RSA_WITH_AES_128_GCM_SHA256"]
+
+    def cut(name, msg):  # type: ignore[no-untyped-def]
+        if name == "client_key_exchange":
+            return M12.ClientKeyExchange(msg.ciphertext[:200])  # a u8 length instead of u16
+        return msg
+    pair = run(c12(cipher_suites=suite), s12(certificate=credential("server-rsa"), cipher_suites=suite),
+               client_hooks=Hooks(mutate=cut))
+    assert isinstance(pair.server_error, IllegalParameter)
+    assert str(pair.server_error) == "tls: invalid ClientKeyExchange message"
 
 
 def test_ticket_knobs_act_on_tls12_tickets() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tlsdiff import pki
@@ -46,7 +46,7 @@ def _seeded_key(kind: str) -> Any:
         return ec.derive_private_key(int.from_bytes(seed, "big"), ec.SECP384R1())
     if kind == "p256":
         return ec.derive_private_key(int.from_bytes(seed, "big"), ec.SECP256R1())
-    return rsa.generate_private_key(65537, 2048)
+    return credential("server-rsa").private_key  # the PKI's fixed RSA key: no key generation per run
 
 
 @lru_cache(maxsize=None)
