@@ -108,7 +108,10 @@ def _plan_case(r: CaseResult, order: list[str]) -> FileUpdate | None:
                 _set(entry, side, name, value)
             if len(blocks) > 1:
                 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
-                text = DoubleQuotedScalarString(_range_text(keys, order, original.get("releases")))
+                # Bounds are drawn among the releases the expectation covers: its own
+                # range already bounds the rest.
+                covered = [v for v in order if any(k[0] == v for k in per_key)]
+                text = DoubleQuotedScalarString(_range_text(keys, covered, original.get("releases")))
                 if "releases" in entry:
                     entry["releases"] = text
                 else:  # where a case writes it: right after the step
@@ -154,7 +157,12 @@ def _range_text(releases: list[str], order: list[str], within: str | None) -> st
             f">={lo_line[0]}.{lo_line[1]}", f"<{hi_line[0]}.{hi_line[1] + 1}"]:
         text = f"{lo_line[0]}.{lo_line[1]}"
     if within:
-        text = f"{within} {text}".strip()
+        # The range's own bounds stay where the block draws none of its own.
+        mine_lower, mine_upper = any(t.startswith(">") for t in terms), any(t.startswith("<") for t in terms)
+        kept = [t for t in within.split() if not (mine_lower and t.startswith(">"))
+                and not (mine_upper and t.startswith("<"))]
+        parts = kept + text.split()
+        text = " ".join(sorted(parts, key=lambda t: 0 if t.startswith(">") else 1 if t.startswith("<") else 2))
     return text or (within or "")
 
 

@@ -193,3 +193,12 @@ def test_bad_cases_are_one_line_naming_the_field(tmp_path: Path, extra: str, mes
 
 def test_key_text() -> None:
     assert key_text(("1.19.8",)) == "1.19.8" and key_text(("1.19.8", "1.27.3")) == "1.19.8>1.27.3"
+
+
+def test_update_ranges_inside_an_expectations_own_range_do_not_repeat_its_bounds() -> None:
+    from tlsdiff.update import _range_text
+    covered = ["1.21.13", "1.22.10", "1.25.5"]  # the releases a ">=1.21 <1.26" expectation covered
+    assert _range_text(["1.21.13"], covered, ">=1.21 <1.26") == ">=1.21 <1.22"
+    assert _range_text(["1.22.10"], covered, ">=1.21 <1.26") == "1.22"
+    assert _range_text(["1.25.5"], covered, ">=1.21 <1.26") == ">=1.25 <1.26"
+    assert _range_text(["1.25.5"], covered, ">=1.21") == ">=1.25"
