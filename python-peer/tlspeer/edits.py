@@ -62,10 +62,14 @@ def _message(value: Any, where: str) -> str:
     return value
 
 
-def _only(item: dict[str, Any], allowed: Iterable[str], where: str) -> None:
+def _mapping(item: Any, allowed: Iterable[str], where: str, what: str) -> dict[str, Any]:
+    """An edit as given: a mapping of known fields, or a ValueError naming the field."""
+    if not isinstance(item, dict):
+        raise ValueError(f"{where}: expected a mapping with {what}")
     extra = sorted(set(item) - set(allowed))
     if extra:
         raise ValueError(f"{where}.{extra[0]}: not a field of this edit")
+    return item
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,7 @@ class ExtensionEdit:
     def parse(cls, item: Any, where: str) -> "ExtensionEdit":
         if isinstance(item, ExtensionEdit):
             return item
-        if not isinstance(item, dict):
-            raise ValueError(f"{where}: expected a mapping with message, extension and do")
-        _only(item, ("message", "extension", "do", "bytes"), where)
+        item = _mapping(item, ("message", "extension", "do", "bytes"), where, "message, extension and do")
         do = item.get("do")
         if do not in EXTENSION_ACTIONS:
             raise ValueError(f"{where}.do: {do!r}; expected one of {', '.join(EXTENSION_ACTIONS)}")
@@ -136,9 +138,8 @@ class MessageEdit:
     def parse(cls, item: Any, where: str) -> "MessageEdit":
         if isinstance(item, MessageEdit):
             return item
-        if not isinstance(item, dict):
-            raise ValueError(f"{where}: expected a mapping with message and do")
-        _only(item, ("message", "do", "nth", "bytes", "offset", "xor", "record", "record_version"), where)
+        item = _mapping(item, ("message", "do", "nth", "bytes", "offset", "xor", "record", "record_version"),
+                        where, "message and do")
         do = item.get("do", "keep")
         if do not in MESSAGE_ACTIONS:
             raise ValueError(f"{where}.do: {do!r}; expected one of {', '.join(MESSAGE_ACTIONS)}")
