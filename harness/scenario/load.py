@@ -214,6 +214,13 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
                 raise UserError(f"{display(path)}: {problem}")
             if "cache_capacity" in settings and "cache" not in settings:
                 raise fail(f"{key}.{name}.cache_capacity", "goes with cache (a client without a cache has none)")
+            retry = settings.get("ech_retry")
+            if retry is not None:
+                held = settings.get("ech_keys") or []
+                extra = [n for n in retry if n not in held]
+                if extra:
+                    raise fail(f"{key}.{name}.ech_retry", f"{extra[0]!r} is not one of this server's ech_keys; "
+                                                          f"expected one of: {', '.join(held) or 'none (set ech_keys)'}")
             if "key_shares" in settings and peer != "python":
                 raise fail(f"{key}.{name}.key_shares", "needs 'peer: python' (a Go client picks its key shares itself)")
             endpoints[name] = Endpoint(name, role, settings, peer)

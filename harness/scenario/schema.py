@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .. import ech
 from ..observe.fields import side_schema
 from .misbehaviours import schema_for
 from .model import Role
@@ -30,6 +31,7 @@ def case_schema() -> dict[str, Any]:
     defs["server_misbehaviour"] = schema_for(Role.SERVER)
     defs["version"] = {"enum": list(VERSIONS)}
     defs["group"] = {"enum": list(GROUPS)}
+    defs["ech_config"] = {"enum": list(ech.NAMES)}
     defs["common"]["cipher_suites"]["items"] = {"enum": list(CIPHER_SUITES)}
     _anchor_ends(schema)
     return schema

@@ -218,6 +218,9 @@ class Peer:
         for key in ("config_for_client", "reject_by_callback"):
             if key in c:
                 raise Unsupported(f"{key}: Go's tls.Config callbacks; tlspeer has no equivalent")
+        for key in ("ech_keys", "ech_config_list"):
+            if key in c:
+                raise Unsupported(f"{key}: tlspeer has no Encrypted Client Hello")
         rand = SeededRand(c.get("rand_seed") or name)
         misbehaviour = _misbehaviour(c.get("misbehave") or {})
         curves = c.get("curve_preferences")
