@@ -111,3 +111,41 @@ def names_in_list(data: bytes) -> list[str]:
         config, rest = rest[:size], rest[size:]
         out.append(_by_config().get(config, f"unknown {config.hex()}"))
     return out
+
+
+def inner_hellos(outer_bodies: list[bytes]) -> list[bytes] | None:
+    """The ClientHelloInner bodies of a client's ClientHellos (1, and 2 after a
+    HelloRetryRequest), opened with the private key of the configuration the first one
+    names, as far as they open; None when the first is not an outer ECH hello or does
+    not open.
+
+    Any of this module's configurations opens what a client sealed to it, whatever the
+    server held: a connection's inner hellos are there to read even when ECH was
+    rejected. The second hello is sealed with the first one's HPKE context."""
+    from tlspeer import ech as wire_ech
+    from tlspeer import hpke
+    from tlspeer.errors import DecodeError
+
+    if not outer_bodies:
+        return None
+    try:
+        first = wire_ech.outer_ech(outer_bodies[0])
+    except DecodeError:
+        return None
+    by_id = {key(n).config_id: key(n) for n in NAMES}
+    if first is None or first.config_id not in by_id:
+        return None
+    k = by_id[first.config_id]
+    info = b"tls ech\x00" + k.config
+    out: list[bytes] = []
+    try:
+        context = hpke.setup_receiver(first.enc, k.private_key, info, first.kdf_id, first.aead_id)
+        for body in outer_bodies:
+            outer = wire_ech.outer_ech(body)
+            if outer is None:
+                break
+            encoded = context.open(wire_ech.outer_aad(body, outer.payload), outer.payload)
+            out.append(wire_ech.decode_inner(encoded, body))
+    except (DecodeError, hpke.HpkeError):
+        pass  # a second hello that does not open: after an HRR that rejected ECH
+    return out or None

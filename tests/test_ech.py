@@ -65,3 +65,26 @@ def test_the_ech_certificate_holds_the_public_name() -> None:
     cert = x509.load_pem_x509_certificate(pki.identity("server-ech").chain_pem.encode())
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
     assert names == [pki.SERVER_NAME, ech.PUBLIC_NAME]
+
+
+def test_a_go_clients_inner_hello_opens_and_holds_the_psk(edge_releases) -> None:
+    """On the newest line, a resuming ECH client's outer hello names the public name and
+    offers no PSK; its inner hello, opened with ech-a's key, names the server and offers
+    the session (what the resumption model reads, model_check.py)."""
+    import base64
+
+    import tlsdiff
+    from tlspeer.handshake import decode_client_hello
+    from tlspeer.wire import decode_connection
+
+    newest = edge_releases.versions[-1]
+    with tlsdiff.Run(go=newest) as run:
+        (result,) = run.run(tlsdiff.load_cases(["ech/resumed"])).runs
+    side = result.steps[1].client
+    conn = decode_connection(base64.b64decode(side["written"]), base64.b64decode(side["read"]), side["keylog"])
+    bodies = [m.body for m in conn.client_to_server.handshake_messages if m.name == "client_hello"]
+    (outer,) = [decode_client_hello(b) for b in bodies]
+    (inner,) = [decode_client_hello(b) for b in ech.inner_hellos(bodies) or []]
+    assert (outer.server_name(), outer.pre_shared_key()) == (ech.PUBLIC_NAME, None)
+    assert inner.server_name() == pki.SERVER_NAME and len(inner.pre_shared_key().identities) == 1
+    assert ech.inner_hellos(bodies[:0]) is None
