@@ -9,7 +9,7 @@ A context seals (or opens) messages in order: the nonce is the base nonce XOR th
 sequence number, so the second ClientHelloInner after a HelloRetryRequest is
 sealed with the same context, as RFC 9849 §6.1.5 requires. Built from
 `cryptography`'s X25519 and AEADs and tlspeer's HKDF; checked against RFC 9180
-Appendix A.1.1 (tests/python_peer/test_ech.py).
+Appendix A.1.1 (tests/python_peer/test_hpke_ech.py).
 """
 from __future__ import annotations
 
