@@ -175,6 +175,8 @@ def test_a_good_case_loads_with_typed_steps(tmp_path: Path) -> None:
     ("expect:\n  - {step: 2, client: {hrr: true}}\n", "expect[0].step: 2 is not a connect step"),
     ("expect:\n  - {step: 1, a: '<1.21', client: {hrr: true}}\n", "pairing 'same' takes releases, not a"),
     ("clients: {c1: {ech_config_list: [ech-c]}}\n", "clients.c1.ech_config_list[0]: 'ech-c' is not allowed"),
+    ("clients: {c1: {peer: python, misbehave: {ech_outer_extensions: two_lists}}}\n",
+     "clients.c1.misbehave.ech_outer_extensions: goes with ech_config_list"),
 ])
 def test_bad_cases_are_one_line_naming_the_field(tmp_path: Path, extra: str, message: str) -> None:
     text = GOOD.replace("clients: {c1: {cache: main}}\n", extra) if extra.startswith("clients") else GOOD + extra

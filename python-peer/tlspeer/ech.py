@@ -12,9 +12,10 @@ never encrypted_client_hello or itself.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Sequence
 
+from . import hpke
 from .codec import Reader, uint, vec
 from .errors import DecodeError
 from .keyschedule import hkdf_expand_label, hkdf_extract
@@ -214,3 +215,125 @@ def accept_confirmation(hash_name: str, inner_random: bytes, transcript_digest: 
 
 def confirms(expected: bytes, got: bytes) -> bool:
     return hmac.compare_digest(expected, got)
+
+
+# ---------------------------------------------------------------------------
+# The client side: sealing ClientHelloInner into a ClientHelloOuter
+# ---------------------------------------------------------------------------
+
+#: How a client may bend ech_outer_extensions (the Misbehaviour knob of that name):
+#: the rules RFC 9849 §5.1 sets and Go enforces from 1.27.2 (ech.go decodeInnerClientHello).
+OuterExtensionsVariant = Literal["trailing_byte", "two_lists", "two_lists_reordered", "empty_list",
+                                 "self_reference", "duplicate"]
+
+_NOT_COMPRESSED = (0, EXT_ENCRYPTED_CLIENT_HELLO, 41, 42)  # server_name, itself, pre_shared_key, early_data
+
+
+def pick_config(configs: Sequence[ECHConfig]) -> tuple[ECHConfig, int, int] | None:
+    """The first config this client can seal to, with its (kdf_id, aead_id): X25519,
+    HKDF-SHA256 and an AEAD hpke.py has, as Go's pickECHConfig chooses."""
+    for config in configs:
+        if config.kem_id != hpke.KEM_X25519_HKDF_SHA256 or len(config.public_key) != 32:
+            continue
+        for kdf_id, aead_id in config.cipher_suites:
+            if kdf_id == hpke.KDF_HKDF_SHA256 and aead_id in hpke.AEADS:
+                return config, kdf_id, aead_id
+    return None
+
+
+def compressed_types(extensions: Sequence[tuple[int, bytes]]) -> list[int]:
+    """The inner extensions the outer hello carries and ech_outer_extensions names:
+    all but server_name, encrypted_client_hello, pre_shared_key and early_data. They
+    must be one run in the inner hello (the client lays it out so)."""
+    return [t for t, _ in extensions if t not in _NOT_COMPRESSED]
+
+
+def _refs(types: Sequence[int], trailing: bytes = b"") -> tuple[int, bytes]:
+    return EXT_ECH_OUTER_EXTENSIONS, vec(1, b"".join(uint(t, 2) for t in types)) + trailing
+
+
+def compress(extensions: Sequence[tuple[int, bytes]],
+             variant: OuterExtensionsVariant | None = None) -> tuple[list[tuple[int, bytes]], list[int]]:
+    """The extensions of EncodedClientHelloInner (the compressed run replaced by
+    ech_outer_extensions, bent as `variant` says) and the order of that run in the
+    outer hello. The inner hello, as a server that accepts the encoding rebuilds it,
+    is `extensions` itself, except with `duplicate`, which no server accepts."""
+    run = compressed_types(extensions)
+    if not run:
+        return list(extensions), []
+    half = max(1, len(run) // 2)
+    outer_order = list(run)
+    if variant is None:
+        lists = [_refs(run)]
+    elif variant == "trailing_byte":
+        lists = [_refs(run, trailing=b"\x00")]
+    elif variant in ("two_lists", "two_lists_reordered"):
+        lists = [_refs(run[:half]), _refs(run[half:])]
+        if variant == "two_lists_reordered":
+            outer_order = run[half:] + run[:half]  # a scan that restarts finds both lists
+    elif variant == "empty_list":
+        lists = [_refs(run), _refs([])]
+    elif variant == "self_reference":
+        if run[0] != EXT_ECH_OUTER_EXTENSIONS:
+            raise ValueError("self_reference: the inner hello's run must start with an ech_outer_extensions "
+                             "extension of its own")
+        lists = [_refs(run)]
+    elif variant == "duplicate":
+        lists = [_refs([run[0], *run])]
+    else:
+        raise ValueError(f"ech_outer_extensions: unknown variant {variant!r}")
+    first = next(i for i, (t, _) in enumerate(extensions) if t in run)
+    rest = [e for e in extensions[first:] if e[0] not in run]
+    return list(extensions[:first]) + lists + rest, outer_order
+
+
+@dataclass
+class ClientOffer:
+    """What a client's ECH offer needs to answer the ServerHello: the inner hello as
+    sent (its transcript if ECH is accepted) and its random."""
+
+    config: ECHConfig
+    kdf_id: int
+    aead_id: int
+    inner_raw: bytes = b""
+    inner_random: bytes = b""
+    context: hpke.Context | None = field(default=None, repr=False)
+
+    def seal(self, inner_raw: bytes, outer_random: bytes, rand: Callable[[int], bytes],
+             variant: OuterExtensionsVariant | None = None) -> bytes:
+        """The ClientHelloOuter (whole message) for the inner hello `inner_raw`: the
+        public name, the inner hello's compressed run in `compress`'s outer order,
+        and the encrypted_client_hello extension sealing EncodedClientHelloInner."""
+        body = inner_raw[4:]
+        version_random, head, exts = _split_hello(body)
+        self.inner_raw, self.inner_random = inner_raw, version_random[2:]
+        encoded_exts, outer_order = compress(exts, variant)
+        by_type = dict(exts)
+        sni = next((d for t, d in exts if t == 0), None)
+        encoded = encode_inner(body, encoded_exts, _host(sni), self.config.max_name_length)
+        enc, self.context = hpke.setup_sender(self.config.public_key, self.config.info, rand,
+                                              self.kdf_id, self.aead_id)
+        public = vec(2, uint(0, 1) + vec(2, self.config.public_name.encode()))
+
+        def outer(payload: bytes) -> bytes:
+            ech = OuterECH(self.kdf_id, self.aead_id, self.config.config_id, enc, payload).encode_data()
+            ext_list = [(0, public), (EXT_ENCRYPTED_CLIENT_HELLO, ech)] + [(t, by_type[t]) for t in outer_order]
+            return (version_random[:2] + outer_random + head
+                    + vec(2, b"".join(uint(t, 2) + vec(2, d) for t, d in ext_list)))
+
+        # The additional data is the outer hello with an all-zero payload of the right size.
+        payload = self.context.seal(outer(bytes(len(encoded) + 16)), encoded)
+        sealed = outer(payload)
+        return bytes([1]) + uint(len(sealed), 3) + sealed
+
+
+def _host(server_name_data: bytes | None) -> str | None:
+    if server_name_data is None:
+        return None
+    r = Reader(server_name_data, "server_name")
+    names = r.sub(2, "server_name_list")
+    while not names.empty():
+        kind, name = names.u8("name_type"), names.vector(2, "host_name")
+        if kind == 0:
+            return name.decode("ascii", errors="replace")
+    return None

@@ -97,3 +97,58 @@ def test_config_list_skips_other_versions() -> None:
     (config,) = ech.parse_config_list(vec(2, other + good))
     assert (config.config_id, config.cipher_suites, config.public_name, config.raw) == (
         5, ((1, 1),), "public.example.test", good)
+
+
+# ---------------------------------------------------------------- tlspeer's ECH client
+
+
+def _first_flight(**mis: str) -> tuple[bytes, M.ClientHello]:
+    """The ClientHello an ECH ClientEngine puts on the wire, and its inner hello as the
+    engine keeps it for the transcript."""
+    import itertools
+
+    from tlsdiff import ech as named
+    from tlspeer.client import ClientEngine
+    from tlspeer.misbehave import Misbehaviour
+    from tlspeer.record import parse_records
+    from tlspeer_helpers import client_config
+
+    counter = itertools.count()
+    engine = ClientEngine(client_config(ech_config_list=named.config_list(["ech-a"]),
+                                        misbehaviour=Misbehaviour(**mis)),
+                          rand=lambda n: bytes([next(counter) % 256]) * n)
+    engine.start()
+    records, _ = parse_records(engine.data_to_send())
+    return records[0].fragment[4:], engine._ch1
+
+
+def _opened(body: bytes) -> bytes:
+    from tlsdiff import ech as named
+    k = named.key("ech-a")
+    outer = ech.outer_ech(body)
+    context = hpke.setup_receiver(outer.enc, k.private_key, b"tls ech\x00" + k.config, outer.kdf_id, outer.aead_id)
+    return context.open(ech.outer_aad(body, outer.payload), outer.payload)
+
+
+def test_the_ech_client_seals_its_inner_hello_in_the_outer_one() -> None:
+    body, inner = _first_flight()
+    outer = M.ClientHello.decode(body, raw_extensions=True)
+    types = outer.extension_types()
+    assert types[:2] == [ext.EXT_SERVER_NAME, ech.EXT_ENCRYPTED_CLIENT_HELLO]
+    assert ext.EXT_PRE_SHARED_KEY not in types and outer.session_id == inner.session_id
+    assert M.ClientHello.decode(body).find(ext.ServerName).host_name == "public.example.test"
+    assert outer.random != inner.random
+    assert ech.decode_inner(_opened(body), body) == inner.encode()[4:]  # what Go rebuilds and hashes
+    assert inner.find(ext.SupportedVersionsClient).versions == [M.TLS13]  # ECH offers TLS 1.3 only
+
+
+@pytest.mark.parametrize("variant, message", [
+    ("trailing_byte", "trailing"), ("two_lists", "a second one"), ("two_lists_reordered", "a second one"),
+    ("empty_list", "a second one"), ("self_reference", "names 0xfd00"), ("duplicate", "out of order"),
+])
+def test_each_outer_extensions_variant_breaks_one_rule(variant: str, message: str) -> None:
+    """Go 1.27.2+ refuses each (cases/ech/pyclient-outer-extensions shows what 1.24-1.27.1
+    do); decode_inner, which keeps RFC 9849's rules, names the rule."""
+    body, _ = _first_flight(ech_outer_extensions=variant)
+    with pytest.raises(DecodeError, match=message):
+        ech.decode_inner(_opened(body), body)
