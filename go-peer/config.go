@@ -90,6 +90,15 @@ type configParams struct {
 	ConfigForClient        string                 `json:"config_for_client"`
 	RejectByCallback       string                 `json:"reject_by_callback"`
 	Misbehave              map[string]interface{} `json:"misbehave"`
+	ECHConfigList          []byte                 `json:"ech_config_list"` // base64; absent: no ECH
+	ECHKeys                []echKeyParams         `json:"ech_keys"`
+}
+
+// echKeyParams is one tls.EncryptedClientHelloKey, its bytes in base64.
+type echKeyParams struct {
+	Config      []byte `json:"config"`
+	PrivateKey  []byte `json:"private_key"`
+	SendAsRetry bool   `json:"send_as_retry"`
 }
 
 type certPair struct {
@@ -192,6 +201,22 @@ func (p *peer) buildConfig(role string, c configParams) (*tls.Config, *recording
 	}
 	if err := setRejectingCallback(cfg, c.RejectByCallback); err != nil {
 		return nil, nil, err
+	}
+	if c.ECHConfigList != nil {
+		if role != "client" {
+			return nil, nil, fmt.Errorf("ech_config_list: only a client offers ECH; a server has ech_keys")
+		}
+		if err := setECHConfigList(cfg, c.ECHConfigList); err != nil {
+			return nil, nil, err
+		}
+	}
+	if c.ECHKeys != nil {
+		if role != "server" {
+			return nil, nil, fmt.Errorf("ech_keys: only a server holds ECH keys; a client has ech_config_list")
+		}
+		if err := setECHKeys(cfg, c.ECHKeys); err != nil {
+			return nil, nil, err
+		}
 	}
 	if c.ConfigForClient != "" && role != "server" {
 		return nil, nil, fmt.Errorf("config_for_client: only a server has GetConfigForClient")

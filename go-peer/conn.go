@@ -58,6 +58,9 @@ type observation struct {
 	CacheOps       []cacheOp              `json:"cache_ops"`
 	LocalPort      int                    `json:"local_port,omitempty"`
 	RemotePort     int                    `json:"remote_port,omitempty"`
+	// ECHRetryConfigs is a client's ECHRejectionError.RetryConfigList (base64),
+	// present only when Handshake returned that error.
+	ECHRetryConfigs *string `json:"ech_retry_configs,omitempty"`
 }
 
 type connParams struct {
@@ -168,7 +171,9 @@ func opConnect(p *peer, raw json.RawMessage) (interface{}, error) {
 	rc.SetDeadline(params.deadline())
 	conn := tls.Client(rc, e.config)
 	obs := &observation{ConnID: params.ConnID, Role: "client"}
-	obs.HandshakeError = errString(conn.Handshake())
+	herr := conn.Handshake()
+	obs.HandshakeError = errString(herr)
+	obs.ECHRetryConfigs = echRetryConfigs(herr)
 	if obs.HandshakeError == nil {
 		_, err := conn.Write(pingData)
 		if err == nil {

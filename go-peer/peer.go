@@ -68,10 +68,12 @@ func (p *peer) cacheNamed(name string, capacity int) (*recordingCache, error) {
 
 // hello answers what this peer can do, so the harness never has to guess.
 func opHello(p *peer, _ json.RawMessage) (interface{}, error) {
+	a := apis()
+	a["ech_client"], a["ech_server"] = echClient, echServer
 	hello := map[string]interface{}{
 		"release":                 strings.TrimPrefix(goRelease(), "go"),
 		"connection_state_fields": connectionStateFields(),
-		"apis":                    apis(),
+		"apis":                    a,
 		"misbehaviours":           misbehaviours(),
 		"cipher_suites":           cipherSuiteNames(),
 		"groups":                  groupNames(),

@@ -35,6 +35,7 @@ PACKET_SPACING_US = 1000  # one packet per millisecond of the case clock
 _HANDSHAKE, _APPLICATION_DATA = 22, 23
 _CHANGE_CIPHER_SPEC = 20
 _TLS12 = 0x0303
+_TLS13 = 0x0304
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,22 @@ class _Sessions12:
         return keylog
 
 
+def outer_random_keys(c2s: bytes, s2c: bytes, keylog: str) -> str:
+    """With ECH accepted, Go logs the TLS 1.3 secrets under the inner ClientHello's
+    random, which is encrypted on the wire; Wireshark looks keys up by the random it
+    sees. When the ClientHello random on the wire has no line and the log names one
+    other random, its lines are given again under the wire's."""
+    conn = decode_connection(c2s, s2c, keylog)
+    lines = [line.split() for line in keylog.splitlines() if len(line.split()) == 3]
+    randoms = {parts[1].lower() for parts in lines}
+    if conn.version != _TLS13 or conn.client_random is None or len(randoms) != 1:
+        return keylog
+    wire = conn.client_random.hex()
+    if wire in randoms:
+        return keylog
+    return keylog + "".join(f"{label} {wire} {secret}\n" for label, _, secret in lines)
+
+
 def _summary(d: Direction, name: str) -> dict[str, Any]:
     return next((m.summary or {} for m in d.handshake_messages if m.name == name), {})
 
@@ -283,7 +300,7 @@ def run_captures(run: CaseRun) -> list[Capture]:
         if _observed(step, "client") is None and _observed(step, "server") is None:
             continue  # not a connection (a clone, a session export), or no side answered
         c2s, s2c, keylog = streams(step)
-        keylog = sessions.complete(c2s, s2c, keylog)
+        keylog = outer_random_keys(c2s, s2c, sessions.complete(c2s, s2c, keylog))
         conn_id = f"{run.case.id}#{key_text(run.key)}#{step.step}"
         at = defs[step.step].at_seconds if step.step in defs else 0
         server = run.case.endpoints.get(defs[step.step].args.get("server", "")) if step.step in defs else None

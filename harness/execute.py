@@ -7,6 +7,7 @@ is killed by the protocol client; the step records why and the run goes on.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import threading
@@ -15,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from . import pki
+from . import ech, pki
 from .peers.pool import PYTHON_PEER, PeerPool
 from .peers.protocol import PeerError, PeerFailure, Unsupported
 from .scenario.model import SESSION_STEPS, Case, Endpoint, ReleaseKey, Role, Step, StepKind, key_text
@@ -81,6 +82,8 @@ def peer_config(ep: Endpoint, case: Case, prefix: str, release_key: ReleaseKey |
             cfg["session_ticket_key"] = ticket_key_hex(s["session_ticket_key"])
         if "config_for_client" in s:
             cfg["config_for_client"] = prefix + s["config_for_client"]
+        if "ech_keys" in s:
+            cfg["ech_keys"] = ech_keys(s["ech_keys"], s.get("ech_retry"))
     else:
         cfg["server_name"] = s.get("server_name", pki.SERVER_NAME)
         cfg["root_cas"] = [pki.root_pem(r) for r in s.get("root_cas", ["root-a"])]
@@ -89,6 +92,8 @@ def peer_config(ep: Endpoint, case: Case, prefix: str, release_key: ReleaseKey |
             cfg["certificates"] = [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}]
         if "cache" in s:
             cfg["cache"] = prefix + s["cache"]
+        if "ech_config_list" in s:
+            cfg["ech_config_list"] = base64.b64encode(ech.config_list(s["ech_config_list"])).decode()
     # Both peers take misbehaviours the same way; the loader let through only
     # knobs of the peer that runs the endpoint, and key_shares only for tlspeer.
     if "reject_by_callback" in s:
@@ -97,6 +102,18 @@ def peer_config(ep: Endpoint, case: Case, prefix: str, release_key: ReleaseKey |
         if key in s:
             cfg[key] = s[key]
     return cfg
+
+
+def ech_keys(names: list[str], retry: list[str] | None) -> list[dict[str, Any]]:
+    """A server's `ech_keys` as the peers take them; every key is sent as a retry
+    config unless `ech_retry` names the ones that are."""
+    out = []
+    for name in names:
+        k = ech.key(name)
+        out.append({"config": base64.b64encode(k.config).decode(),
+                    "private_key": base64.b64encode(k.private_key).decode(),
+                    "send_as_retry": retry is None or name in retry})
+    return out
 
 
 PYTHON = PYTHON_PEER

@@ -33,8 +33,15 @@ DECIDERS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("server", "hrr"): (("handshake_server_tls13.go", "processClientHello"),
                         ("handshake_server_tls13.go", "doHelloRetryRequest")),
     ("client", "hrr"): (("handshake_client_tls13.go", "processHelloRetryRequest"),),
+    # The server's retry configs, and the outer ClientHello it read them for (with ECH
+    # the client builds it in clientHandshake and marshalMsg writes it).
+    ("client", "ech_retry_configs"): (("handshake_server_tls13.go", "sendServerParameters"),
+                                      ("ech.go", "buildRetryConfigList"),
+                                      ("ech.go", "processECHClientHello"),
+                                      ("handshake_client.go", "clientHandshake"),
+                                      ("handshake_messages.go", "marshalMsg")),
 }
-EXPLAINED = ("error", "io_error", "alerts", "state.DidResume", "cache", "tickets", "hrr")
+EXPLAINED = ("error", "io_error", "alerts", "state.DidResume", "cache", "tickets", "hrr", "ech_retry_configs")
 SIDE_FILES = {"server": "handshake_server", "client": "handshake_client"}
 OTHER = {"server": "client", "client": "server"}
 

@@ -10,6 +10,11 @@ server did; a disagreement is a finding: the model or Go is wrong.
 Connections the model cannot judge are left out, with no prediction: servers with
 automatic keys (their keys are drawn inside Go), `wrap_session`, `config_for_client`,
 Python servers, and hellos that do not decode.
+
+With Encrypted Client Hello the session is offered in the inner ClientHello, sealed on
+the wire: the model reads the inner hellos, opened with the case's ECH configuration
+(`ech.inner_hellos`), for a client that offers ECH and for a server that accepted it.
+A server that rejected ECH decided on the outer hello, as the wire shows it.
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ from tlspeer.handshake import decode_client_hello
 from tlspeer.suites import SUITE_BY_ID, SUITE_BY_NAME
 from tlspeer.wire import Connection, decode_connection
 
-from . import pki
+from . import ech, pki
 from .pki import der_by_fingerprint
 from .execute import PYTHON, CaseRun, release_of, ticket_key_hex
 from .scenario.model import Role, StepKind
@@ -115,8 +120,14 @@ def _judge_run(run: CaseRun) -> list[Judgement]:
             conn = _connection(side)
         except Exception:  # bytes the decoder refuses: nothing to judge  # noqa: BLE001
             continue
+        try:
+            hellos = _decided_on(conn, bool((side.get("state") or {}).get("ECHAccepted")))
+        except Exception:  # a hello the decoder refuses: nothing to judge  # noqa: BLE001
+            continue
+        if not hellos:
+            continue
         decision = _predict(ep.settings, keys[ep.name], release, int(pki.EPOCH.timestamp()) + step.at_seconds,
-                            conn)
+                            conn, hellos)
         if decision is None or not _reached(decision, side, conn):
             continue
         observed, agrees = _observed(side, decision)
@@ -146,22 +157,28 @@ def _observed(side: dict[str, Any], decision: model.Decision) -> tuple[str, bool
     return text, not resumed
 
 
-def _hellos(conn: Connection) -> tuple[list[Any], dict[str, Any] | None]:
-    """The ClientHellos on the wire, decoded, and the last ServerHello's summary."""
-    hellos = [decode_client_hello(m.body) for m in conn.client_to_server.handshake_messages
-              if m.name == "client_hello"]
+def _wire_hellos(conn: Connection) -> list[bytes]:
+    return [m.body for m in conn.client_to_server.handshake_messages if m.name == "client_hello"]
+
+
+def _decided_on(conn: Connection, inner: bool) -> list[Any]:
+    """The ClientHellos a side decided on, decoded: the wire's, or (`inner`, with ECH)
+    the inner ones; [] when the inner ones do not open."""
+    bodies = _wire_hellos(conn)
+    if inner:
+        bodies = ech.inner_hellos(bodies) or []
+    return [decode_client_hello(b) for b in bodies]
+
+
+def _server_hello(conn: Connection) -> dict[str, Any] | None:
+    """The last ServerHello's summary."""
     server_hellos = [m.summary for m in conn.server_to_client.handshake_messages if m.name == "server_hello"]
-    return hellos, (server_hellos[-1] if server_hellos else None)
+    return server_hellos[-1] if server_hellos else None
 
 
 def _predict(settings: dict[str, Any], keys: Sequence[bytes], release: str, now: int,
-             conn: Connection) -> model.Decision | None:
-    try:
-        hellos, server_hello = _hellos(conn)
-    except Exception:  # a hello the decoder refuses: nothing to judge  # noqa: BLE001
-        return None
-    if not hellos:
-        return None
+             conn: Connection, hellos: list[Any]) -> model.Decision | None:
+    server_hello = _server_hello(conn)
     hello = hellos[-1]  # after a HelloRetryRequest, the second ClientHello is the one checked
     version = _version(settings, hello, server_hello)
     view = model.ServerView(
@@ -364,8 +381,8 @@ def _ticket_lifetimes(conn: Connection) -> dict[str, int]:
 
 def _client_predict(stored: _Stored, settings: dict[str, Any], release: str, now: int,
                     side: dict[str, Any], conn: Connection) -> tuple[model.Decision, str] | None:
-    hellos = [decode_client_hello(m.body) for m in conn.client_to_server.handshake_messages
-              if m.name == "client_hello"]
+    # With ECH, loadSession decides on the hello that becomes the inner one.
+    hellos = _decided_on(conn, "ech_config_list" in settings)
     if not hellos:
         return None
     hello = hellos[0]  # loadSession decides once, for the first hello

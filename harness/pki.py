@@ -21,6 +21,9 @@ from . import pki_rsa_keys
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 SERVER_NAME = "example.test"
+#: The public name of every ECH configuration (ech.py), which a client whose ECH
+#: is rejected checks the server's certificate against.
+ECH_PUBLIC_NAME = "public.example.test"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class _Spec:
     server: bool = False
     client: bool = False
     rsa: bool = False  # an RSA leaf (pki_rsa_keys) instead of ECDSA P-256
+    dns_names: tuple[str, ...] = (SERVER_NAME,)  # a server leaf's subjectAltName
 
 
 _DAY = dt.timedelta(days=1)
@@ -58,6 +62,8 @@ SPECS: dict[str, _Spec] = {
     "server-short": _Spec("root-a", False, _LONG_BEFORE, _SOON, server=True),
     "server-b": _Spec("root-b", False, _LONG_BEFORE, _LONG_AFTER, server=True),
     "server-via-inter-short": _Spec("inter-a-short", False, _LONG_BEFORE, _LONG_AFTER, server=True),
+    "server-ech": _Spec("root-a", False, _LONG_BEFORE, _LONG_AFTER, server=True,
+                        dns_names=(SERVER_NAME, ECH_PUBLIC_NAME)),
     "client": _Spec("root-a", False, _LONG_BEFORE, _LONG_AFTER, client=True),
     "client-short": _Spec("root-a", False, _LONG_BEFORE, _SOON, client=True),
     "client-b": _Spec("root-b", False, _LONG_BEFORE, _LONG_AFTER, client=True),
@@ -115,7 +121,7 @@ def _cert(name: str) -> x509.Certificate:
         if spec.server:
             usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
             builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.DNSName(SERVER_NAME)]), critical=False
+                x509.SubjectAlternativeName([x509.DNSName(n) for n in spec.dns_names]), critical=False
             )
         if spec.client:
             usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)

@@ -38,12 +38,16 @@ def _alerts(side: dict[str, Any]) -> list[str]:
 
 def side_line(side: dict[str, Any]) -> str:
     """A side's outcome fields on one line: version and suite, completion, resumption,
-    HelloRetryRequest, tickets, cache calls, alerts, errors (whole)."""
+    ECH, HelloRetryRequest, tickets, cache calls, alerts, errors (whole)."""
     st = side["state"]
     parts = [" ".join(p for p in (st.get("Version"), st.get("CipherSuite")) if p)]
     parts.append("complete" if st.get("HandshakeComplete") else "incomplete")
     if st.get("DidResume"):
         parts.append("resumed")
+    if st.get("ECHAccepted") is True:
+        parts.append("ech accepted")
+    if side.get("ech_retry_configs") is not None:
+        parts.append("ech retry configs [" + ", ".join(side["ech_retry_configs"]) + "]")
     if side.get("hrr"):
         parts.append("hrr")
     if side.get("tickets"):

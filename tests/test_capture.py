@@ -31,9 +31,10 @@ def _tshark() -> None:
         pytest.skip(why)
 
 #: A TLS 1.3 server alert (decrypt_error, in the clear), a client's alert encrypted under
-#: its handshake keys, a Python client against a Go server, and a resumed TLS 1.2 session.
+#: its handshake keys, a Python client against a Go server, a resumed TLS 1.2 session, and
+#: ECH accepted (keys logged under the encrypted inner hello's random) through an HRR.
 CASES = ["binder/tls13-altered-secret", "cache/tls13-verified-expired-leaf", "binder/pyclient-corrupt-binder",
-         "resumption/tls12-same-server"]
+         "resumption/tls12-same-server", "ech/hrr"]
 DSB = 0x0000000A
 FINISHED, NEW_SESSION_TICKET = 20, 4
 DECRYPT_ERROR, BAD_CERTIFICATE = 51, 42
@@ -151,6 +152,17 @@ def test_handshake_messages_are_decrypted(folder: Path, config: Path, result: Ru
                   "-e", "tls.handshake.type", "-e", "_ws.col.Info")
     assert numbers(rows).count(FINISHED) == 2
     assert not any("Encrypted Handshake Message" in row[1] for row in rows)
+
+
+def test_an_ech_connection_decrypts(folder: Path, config: Path, result: RunResult) -> None:
+    """Go logs an accepted ECH connection's secrets under the inner ClientHello's random;
+    the capture gives them under the outer one's too, the random Wireshark sees."""
+    newest = releases(result)[-1]
+    path = folder / f"ech_hrr__{newest}__step1.pcapng"
+    rows = tshark(config, path, "-e", "tls.handshake.type", "-e", "_ws.col.Info")
+    assert {8, 11, 15, FINISHED, NEW_SESSION_TICKET} <= set(numbers(rows))
+    assert not any("Encrypted Handshake Message" in row[1] for row in rows)
+    assert not list(folder.glob(f"ech_hrr__{releases(result)[0]}__*")), "Go 1.19 has no ECH: no connection"
 
 
 def test_tshark_sees_what_tlspeer_decoded(folder: Path, config: Path, result: RunResult) -> None:

@@ -182,6 +182,9 @@ def test_a_good_case_loads_with_typed_steps(tmp_path: Path) -> None:
     ("expect:\n  - {step: 1, client: {state: {Bogus: 1}}}\n", "expect[0].client.state"),
     ("expect:\n  - {step: 2, client: {hrr: true}}\n", "expect[0].step: 2 is not a connect step"),
     ("expect:\n  - {step: 1, a: '<1.21', client: {hrr: true}}\n", "pairing 'same' takes releases, not a"),
+    ("clients: {c1: {ech_config_list: [ech-c]}}\n", "clients.c1.ech_config_list[0]: 'ech-c' is not allowed"),
+    ("clients: {c1: {peer: python, misbehave: {ech_outer_extensions: two_lists}}}\n",
+     "clients.c1.misbehave.ech_outer_extensions: goes with ech_config_list"),
 ])
 def test_bad_cases_are_one_line_naming_the_field(tmp_path: Path, extra: str, message: str) -> None:
     text = GOOD.replace("clients: {c1: {cache: main}}\n", extra) if extra.startswith("clients") else GOOD + extra
@@ -189,6 +192,13 @@ def test_bad_cases_are_one_line_naming_the_field(tmp_path: Path, extra: str, mes
         load_case(_write(tmp_path, text), tmp_path)
     assert message in str(err.value) and "\n" not in str(err.value)
     assert str(err.value).startswith(str(Path("area") / "c.yaml")) or "c.yaml" in str(err.value)
+
+
+def test_ech_retry_names_a_key_the_server_holds(tmp_path: Path) -> None:
+    text = GOOD.replace("servers: {s1: {}}", "servers: {s1: {ech_keys: [ech-a], ech_retry: [ech-b]}}")
+    with pytest.raises(UserError) as err:
+        load_case(_write(tmp_path, text), tmp_path)
+    assert "servers.s1.ech_retry: 'ech-b' is not one of this server's ech_keys; expected one of: ech-a" in str(err.value)
 
 
 def test_key_text() -> None:

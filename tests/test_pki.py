@@ -40,7 +40,8 @@ def test_rsa_leaves() -> None:
 
 
 def test_leaf_kinds() -> None:
-    assert pki.SERVER_LEAVES == ("server", "server-short", "server-b", "server-via-inter-short", "server-rsa")
+    assert pki.SERVER_LEAVES == ("server", "server-short", "server-b", "server-via-inter-short", "server-ech",
+                                 "server-rsa")
     assert pki.CLIENT_LEAVES == ("client", "client-short", "client-b", "client-rsa")
     for name in pki.LEAVES:
         key = serialization.load_pem_private_key(pki.identity(name).key_pem.encode(), password=None)

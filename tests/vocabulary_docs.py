@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tlsdiff import ech
 from tlsdiff.observe.fields import EXPECTABLE, STATE
 from tlsdiff.scenario.misbehaviours import KNOBS
 
@@ -35,7 +36,14 @@ def state_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-TABLES = {"knobs": knob_table, "side_fields": side_table, "state_fields": state_table}
+def ech_table() -> str:
+    rows = ["| name | config id | version | |", "| --- | --- | --- | --- |"]
+    for name, spec in ech.SPECS.items():
+        rows.append(f"| `{name}` | {spec.config_id} | `0x{spec.version:04x}` | {spec.doc} |")
+    return "\n".join(rows) + "\n"
+
+
+TABLES = {"knobs": knob_table, "side_fields": side_table, "state_fields": state_table, "ech_configs": ech_table}
 
 
 def render(text: str) -> str:

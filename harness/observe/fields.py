@@ -54,6 +54,10 @@ SIDE_FIELDS: tuple[SideField, ...] = (
     SideField("io_error", "the first error of the ping/pong exchange after the handshake (a post-handshake "
               "alert, a bad ticket), or `null`",
               outcome=True, diffed=True, schema={"type": ["string", "null"]}),
+    SideField("ech_retry_configs", "a client's handshake ended in an `ECHRejectionError` (Go 1.23+): its "
+              "`RetryConfigList`, the ECH configurations by name (`[]`: the server sent none); `null` for any "
+              "other outcome", outcome=True, diffed=True,
+              schema={"type": ["array", "null"], "items": {"type": "string"}}),
     SideField("received", "the application data this side read", outcome=False, diffed=False,
               schema={"type": "string"}),
     SideField("alerts", "alerts sent and received on the wire, decrypted: bytes, level, name",

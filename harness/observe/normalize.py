@@ -14,6 +14,7 @@ from typing import Any
 import gomodel
 from tlspeer.wire import decode_connection
 
+from .. import ech
 from ..execute import CaseRun, StepResult
 from ..scenario.model import OBSERVED_STEPS
 from .fields import ABSENT, STATE_FIELDS
@@ -59,6 +60,14 @@ def _cache(ops: list[dict[str, Any]], labels: Labeler) -> list[str]:
     return out
 
 
+def _ech_retry_configs(raw: str | None) -> list[str] | None:
+    """The retry configs of a client's ECHRejectionError, by name."""
+    if raw is None:
+        return None
+    data = base64.b64decode(raw)
+    return ech.names_in_list(data) if data else []
+
+
 def _wire(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
     written = base64.b64decode(raw.get("written") or "")
     read = base64.b64decode(raw.get("read") or "")
@@ -71,6 +80,7 @@ def normalize_side(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "error": raw.get("handshake_error"),
         "io_error": raw.get("io_error"),
+        "ech_retry_configs": _ech_retry_configs(raw.get("ech_retry_configs")),
         "received": raw.get("received", ""),
     }
     doc.update(_wire(raw, labels))

@@ -106,6 +106,7 @@
   const ASPECTS = [
     ["error", (s) => s.error, plain],
     ["io_error", (s) => s.io_error, plain],
+    ["ech retry configs", (s) => s.ech_retry_configs, plain],
     ["alerts sent", (s) => s.alerts && s.alerts.sent, alertList],
     ["alerts received", (s) => s.alerts && s.alerts.received, alertList],
     ["cache", (s) => s.cache, plain],

@@ -214,6 +214,16 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
                 raise UserError(f"{display(path)}: {problem}")
             if "cache_capacity" in settings and "cache" not in settings:
                 raise fail(f"{key}.{name}.cache_capacity", "goes with cache (a client without a cache has none)")
+            retry = settings.get("ech_retry")
+            if retry is not None:
+                held = settings.get("ech_keys") or []
+                extra = [n for n in retry if n not in held]
+                if extra:
+                    raise fail(f"{key}.{name}.ech_retry", f"{extra[0]!r} is not one of this server's ech_keys; "
+                                                          f"expected one of: {', '.join(held) or 'none (set ech_keys)'}")
+            if "ech_outer_extensions" in (settings.get("misbehave") or {}) and "ech_config_list" not in settings:
+                raise fail(f"{key}.{name}.misbehave.ech_outer_extensions", "goes with ech_config_list (a client "
+                                                                        "that does not offer ECH has no inner hello)")
             if "key_shares" in settings and peer != "python":
                 raise fail(f"{key}.{name}.key_shares", "needs 'peer: python' (a Go client picks its key shares itself)")
             endpoints[name] = Endpoint(name, role, settings, peer)

@@ -97,6 +97,15 @@ KNOBS: tuple[Knob, ...] = (
        "TLS 1.2 RSA key exchange: the encrypted premaster secret has a wrong PKCS#1 block type (the server "
        "must go on with a random premaster, so Finished fails), is a ciphertext above the modulus (RSA "
        "decryption itself fails), or carries version 0x0301 instead of the hello's"),
+    _k("ech_outer_extensions", C, PYTHON,
+       {"enum": ["trailing_byte", "two_lists", "two_lists_reordered", "empty_list", "self_reference",
+                 "duplicate"]},
+       "trailing_byte \\| two_lists \\| two_lists_reordered \\| empty_list \\| self_reference \\| duplicate",
+       "with `ech_config_list`: the sealed inner hello's ech_outer_extensions has a byte after its list, is split "
+       "in two (also with the second half first in the outer hello), is followed by an empty one, names itself "
+       "(the outer hello carries an extension of that type), or names a type twice. tlspeer's ECH client stops "
+       "at a ServerHello that does not confirm ECH (`tls: server rejected ECH`, alert ech_required in the clear) "
+       "and at a HelloRetryRequest"),
     _k("two_hrrs", S, PYTHON, _TRUE, "true", "answers ClientHello 2 with a second HelloRetryRequest"),
     _k("hrr_no_change", S, PYTHON, _TRUE, "true", "a HelloRetryRequest for a group the client already shared"),
     _k("hrr_cookie", S, PYTHON, {"type": "string", "minLength": 1, "maxLength": 1024}, "text",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import pki
+from .. import ech
 from ..observe.fields import side_schema
 from .misbehaviours import schema_for
 from .model import Role
@@ -32,6 +33,7 @@ def case_schema() -> dict[str, Any]:
     defs["server_misbehaviour"] = schema_for(Role.SERVER)
     defs["version"] = {"enum": list(VERSIONS)}
     defs["group"] = {"enum": list(GROUPS)}
+    defs["ech_config"] = {"enum": list(ech.NAMES)}
     defs["common"]["cipher_suites"]["items"] = {"enum": list(CIPHER_SUITES)}
     defs["root"] = {"enum": list(pki.ROOTS)}
     defs["server"]["properties"]["certificate"] = {"enum": list(pki.SERVER_LEAVES)}

@@ -19,7 +19,9 @@ The public API, importable from `tlspeer` itself:
 Below that, one module per layer: `codec`, `messages`/`extensions`/`messages12`,
 `record`, `keyschedule`, `keylog`, `suites`, `groups`, `sigschemes`, `rsakex`, `certs`,
 `handshake`, `engine`, `client`/`server` (TLS 1.3) over `client12`/`server12`
-(TLS 1.2), `hooks`, `misbehave`, `driver`, `wire`. tlspeer imports nothing of tlsdiff.
+(TLS 1.2), `hooks`, `misbehave`, `driver`, `wire`; `hpke` and `ech` (Encrypted Client
+Hello: RFC 9180 base mode, ECHConfigList, the inner hello and its outer extensions).
+tlspeer imports nothing of tlsdiff.
 """
 from __future__ import annotations
 

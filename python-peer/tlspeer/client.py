@@ -11,6 +11,11 @@ psk_dhe_ke or psk_ke from tickets the caller passes in, 0-RTT when a ticket
 allows it, client certificates, KeyUpdate, and middlebox compatibility mode (a
 legacy_session_id and one dummy ChangeCipherSpec, on by default as in Go).
 
+With `ech_config_list` it offers Encrypted Client Hello (RFC 9849): the hello it
+builds becomes ClientHelloInner, sealed into a ClientHelloOuter with the config's
+public name (ech.py, hpke.py); an accepted offer goes on over the inner transcript,
+a rejected one, or one met with a HelloRetryRequest, ends the handshake.
+
 With `min_version=TLS12` the same ClientHello also offers TLS 1.2 (its suites,
 extended_master_secret, renegotiation_info, ec_point_formats and a SessionTicket
 extension carrying `session12`'s ticket); a TLS 1.2 ServerHello hands the rest
@@ -24,14 +29,15 @@ from typing import Sequence
 
 from cryptography import x509
 
+from . import ech
 from . import extensions as ext
 from . import groups, sigschemes, tls12
 from . import messages as m
 from .certs import Credential, parse_chain, verify_chain
 from .client12 import Client12
 from .engine import Engine, KeyLogWriter, Now, Rand, Transcript
-from .errors import (DecodeError, DecryptError, IllegalParameter, MissingExtension,
-                     ProtocolVersion, UnexpectedMessage, UnsupportedExtension)
+from .errors import (DecodeError, DecryptError, IllegalParameter, InternalError, MissingExtension,
+                     ProtocolVersion, TLSError, UnexpectedMessage, UnsupportedExtension)
 from .events import ConnectionInfo, NewTicket
 from .hooks import Hooks, compose
 from .keyschedule import Tls13KeySchedule, finished_verify_data, resumption_psk
@@ -75,7 +81,9 @@ class ClientConfig:
     first offered ticket allows it. `min_version`/`max_version` (0x0303, 0x0304
     or "1.2", "1.3") default to TLS 1.3 only; `session_ticket_extension` and
     `extended_master_secret` shape a hello that offers TLS 1.2 (Go sends the
-    SessionTicket extension only with a session cache).
+    SessionTicket extension only with a session cache). `ech_config_list` (an
+    ECHConfigList) makes it offer ECH with the first config it can use, and TLS 1.3
+    only, as Go does.
     """
 
     server_name: str | None = None
@@ -95,6 +103,7 @@ class ClientConfig:
     session_ticket_extension: bool = True
     extended_master_secret: bool = True
     misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)
+    ech_config_list: bytes | None = None
 
     def __post_init__(self) -> None:
         if self.server_name is None and not self.insecure_skip_verify:
@@ -102,6 +111,15 @@ class ClientConfig:
         self.misbehaviour.check_role("client")
         self.versions = tls12.versions_between(tls12.version_id(self.min_version),
                                                tls12.version_id(self.max_version))
+        self.ech: tuple[ech.ECHConfig, int, int] | None = None
+        if self.ech_config_list is not None:
+            # As Go's supportedVersions: a client offering ECH offers TLS 1.3 only.
+            self.versions = [v for v in self.versions if v >= m.TLS13]
+            self.ech = ech.pick_config(ech.parse_config_list(self.ech_config_list))
+            if self.ech is None:
+                raise ValueError("tls: EncryptedClientHelloConfigList contains no valid configs")
+        elif self.misbehaviour.ech_outer_extensions is not None:
+            raise ValueError("misbehaviour ech_outer_extensions needs an ECH client (ech_config_list)")
         if not self.versions:
             raise ValueError("tls: no supported versions satisfy MinVersion and MaxVersion")
         self.suite_ids = suite_ids(self.cipher_suites)
@@ -178,6 +196,8 @@ class ClientEngine(Client12, Engine):
         # pipeline_second_client_hello: (hello, encoding, group) sent ahead of the HRR.
         self._pipelined: tuple[m.ClientHello, bytes, int] | None = None
         self._pipelined_shares: list[groups.KeyShare] = []
+        self._ech = None if config.ech is None else ech.ClientOffer(*config.ech)
+        self.ech_accepted = False
 
     # ------------------------------------------------------------------
     # ClientHello
@@ -233,6 +253,8 @@ class ClientEngine(Client12, Engine):
             exts.append(ext.PreSharedKeyClient(
                 [ext.PskIdentity(t.ticket, t.obfuscated_age(now)) for t in self._tickets],
                 [bytes(SUITE_BY_ID[t.cipher_suite].hash_len) for t in self._tickets]))
+        if self._ech is not None:
+            exts = self._inner_layout(exts)
         suites = [s for s in cfg.suite_ids if suite_offered(s, cfg.versions)]
         hello = m.ClientHello(random, session_id, suites, exts)
         raw = self._send_hello("client_hello_1", hello)
@@ -301,6 +323,18 @@ class ClientEngine(Client12, Engine):
         self._flush()
         self._pipelined = (hello, raw, group)
 
+    def _inner_layout(self, exts: list[ext.Extension]) -> list[ext.Extension]:
+        """The hello that becomes ClientHelloInner: server_name, the inner
+        encrypted_client_hello, then one run of the extensions the outer hello
+        repeats, then early_data and pre_shared_key (RFC 9849 §5.1)."""
+        kept = (ext.EXT_SERVER_NAME, ext.EXT_EARLY_DATA, ext.EXT_PRE_SHARED_KEY)
+        run: list[ext.Extension] = [e for e in exts if e.ext_type not in kept]
+        if self.config.misbehaviour.ech_outer_extensions == "self_reference":
+            run.insert(0, ext.UnknownExtension(ech.EXT_ECH_OUTER_EXTENSIONS, b""))
+        return ([e for e in exts if e.ext_type == ext.EXT_SERVER_NAME]
+                + [ext.UnknownExtension(ech.EXT_ENCRYPTED_CLIENT_HELLO, ech.INNER_EXTENSION_DATA)] + run
+                + [e for e in exts if e.ext_type in (ext.EXT_EARLY_DATA, ext.EXT_PRE_SHARED_KEY)])
+
     def _psk_first_is_ours(self) -> bool:
         psk = self._ch_sent.find(ext.PreSharedKeyClient) if self._ch_sent else None
         return bool(psk and psk.identities and psk.identities[0].identity in self._by_identity)
@@ -314,6 +348,14 @@ class ClientEngine(Client12, Engine):
             hello = self.hooks.after_binders(name, hello)
         self._ch_sent = hello
         raw = hello.encode()
+        if self._ech is not None:
+            # The inner hello is the transcript's if the server accepts; the wire
+            # carries the outer one, sealing it.
+            outer = self._ech.seal(raw, self.rand(32), self.rand, self.config.misbehaviour.ech_outer_extensions)
+            self.client_random = self._ech.inner_random  # Go logs keys under the inner random
+            self.transcript.add(raw)
+            self._queue_handshake(name, outer, transcript=False)
+            return raw
         self._queue_handshake(name, raw)
         return raw
 
@@ -440,8 +482,12 @@ class ClientEngine(Client12, Engine):
         suite = self._check_hello_common(sh)
         self._plain_version = 0x0303
         if sh.is_hello_retry_request:
+            if self._ech is not None:
+                raise InternalError("tlspeer: ECH through a HelloRetryRequest is not implemented")
             self._on_hello_retry_request(sh, raw, suite)
             return
+        if self._ech is not None:
+            self._check_ech_accepted(raw, suite)
         allowed = {ext.EXT_SUPPORTED_VERSIONS, ext.EXT_KEY_SHARE, ext.EXT_PRE_SHARED_KEY}
         self._check_unsolicited(sh, allowed, "ServerHello")
         if self.suite is None:
@@ -487,6 +533,17 @@ class ClientEngine(Client12, Engine):
         if not self._early_offered:
             self._set_write(chts)
         self._state = "wait_ee"
+
+    def _check_ech_accepted(self, raw: bytes, suite: CipherSuite) -> None:
+        """RFC 9849 §6.1.4: the last 8 bytes of ServerHello.random confirm acceptance,
+        over the inner transcript with those bytes zeroed. A rejected offer ends here:
+        tlspeer does not finish the outer handshake to read the retry configs."""
+        zeroed = raw[:30] + bytes(ech.CONFIRMATION_LEN) + raw[38:]
+        digest = Transcript.of(suite.prf_hash, [self._ech.inner_raw], zeroed)
+        expected = ech.accept_confirmation(suite.prf_hash, self._ech.inner_random, digest)
+        if not ech.confirms(expected, raw[30:38]):
+            raise TLSError("tls: server rejected ECH", alert=121)
+        self.ech_accepted = True
 
     def _on_hello_retry_request(self, hrr: m.ServerHello, raw: bytes, suite: CipherSuite) -> None:
         if self._hrr is not None:

@@ -26,7 +26,7 @@ CLIENT_KNOBS = ("corrupt_binder", "wrong_ticket_age", "extra_identities_before",
                 "psk_modes", "empty_binders", "binder_count_mismatch", "second_ch_change_suites",
                 "second_ch_drop_key_share", "second_ch_identities", "pipeline_after_ch1", "wrong_cookie_echo",
                 "drop_ems_on_resume", "second_client_hello", "pipeline_second_client_hello",
-                "send_early_data", "corrupt_premaster")
+                "send_early_data", "corrupt_premaster", "ech_outer_extensions")
 SERVER_KNOBS = ("two_hrrs", "hrr_no_change", "hrr_cookie", "ticket_lifetime",
                 "empty_ticket_label", "huge_ticket", "early_data_in_ee", "unrequested_ticket",
                 "echo_session_id", "resume_other_suite")
@@ -126,6 +126,16 @@ class Misbehaviour:
         order, each in its own record (``apart``, the default) or all in one
         record under the current key (``together``), the write key moving on
         once per KeyUpdate after it.
+    ech_outer_extensions
+        With ECH (`ClientConfig.ech_config_list`), bend the ech_outer_extensions of
+        EncodedClientHelloInner against the rules of RFC 9849 §5.1:
+        "trailing_byte" (a byte after the list), "two_lists" (the list split in
+        two extensions), "two_lists_reordered" (the same, with the second list's
+        extensions first in the outer hello), "empty_list" (a second, empty list),
+        "self_reference" (the list names ech_outer_extensions, and the outer hello
+        carries such an extension), "duplicate" (the first type named twice). The
+        inner hello is sealed so that a server whose decoding accepts the variant
+        rebuilds it exactly (except "duplicate", which none accepts).
 
     Server knobs:
 
@@ -187,6 +197,8 @@ class Misbehaviour:
     unrequested_ticket: bool = False
     echo_session_id: bool = False
     resume_other_suite: bool = False
+    ech_outer_extensions: Literal["trailing_byte", "two_lists", "two_lists_reordered", "empty_list",
+                                  "self_reference", "duplicate"] | None = None
     second_client_hello: dict[str, Any] | None = None
     pipeline_second_client_hello: str | None = None
     send_early_data: str | None = None

@@ -214,6 +214,8 @@ class Peer:
         for key in ("config_for_client", "reject_by_callback"):
             if key in c:
                 raise Unsupported(f"{key}: Go's tls.Config callbacks; tlspeer has no equivalent")
+        if "ech_keys" in c:
+            raise Unsupported("ech_keys: tlspeer has no Encrypted Client Hello server")
         rand = SeededRand(c.get("rand_seed") or name)
         misbehaviour = _misbehaviour(c.get("misbehave") or {})
         curves = c.get("curve_preferences")
@@ -258,6 +260,8 @@ class Peer:
                 kwargs["groups"] = tuple(curves)
             if c.get("key_shares") is not None:  # [] is an empty key_share
                 kwargs["key_share_groups"] = tuple(c["key_shares"])
+            if "ech_config_list" in c:
+                kwargs["ech_config_list"] = base64.b64decode(c["ech_config_list"])
             ep = Endpoint(name, role, ClientConfig(**kwargs), rand, server_name=c.get("server_name") or "",
                           cache=cache, local_chain=list(cred.chain) if cred else [], roots=roots,
                           misbehaviour=misbehaviour)
@@ -509,7 +513,7 @@ def _state(conn: TLSConnection, ep: Endpoint) -> dict[str, Any]:
         "PeerCertificates": [_fp(c) for c in info.peer_chain] if done else [],
         "VerifiedChains": _verified_chains(info, ep) if done else [],
         "SignedCertificateTimestamps": [], "OCSPResponse": "",
-        "TLSUnique": info.tls_unique.hex() if done else "", "ECHAccepted": False,
+        "TLSUnique": info.tls_unique.hex() if done else "", "ECHAccepted": bool(done and getattr(conn.engine, "ech_accepted", False)),
         "CurveID": groups.GROUP_NAMES.get(info.group, "") if done and info.group else "",
         "HelloRetryRequest": bool(done and info.hello_retry_request),
         "LocalCertificate": _local_certificate(info, ep) if done else None,

@@ -27,7 +27,8 @@ RAW = HERE / "raw"
 
 #: Chosen to cover every kind of observation: same and cross pairings, HRR with a
 #: binder failure that splits the releases, session export/import, a run that is
-#: unsupported on the oldest line, a Python peer, cache deletions.
+#: unsupported on the oldest line, a Python peer, cache deletions, ECH accepted and
+#: rejected with retry configs.
 CASES = (
     "bugs/go-59424-hrr-psk-binder",
     "binder/tls13-altered-secret",
@@ -35,6 +36,7 @@ CASES = (
     "cache/tls13-delete-after-failed-resumption",
     "tickets/tls13-cross-release-shared-key",
     "encoding/tls13-client-session-across-releases",
+    "ech/key-rotation-shared-ticket-keys",
 )
 RELEASES = "1.19,1.27"
 
