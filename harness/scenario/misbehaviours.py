@@ -70,6 +70,9 @@ KNOBS: tuple[Knob, ...] = (
        "ClientHello 2 echoes a wrong cookie (or one that was never sent)"),
     _k("drop_ems_on_resume", C, PYTHON, _TRUE, "true",
        "TLS 1.2: a hello that offers a session (ticket or session ID) has no extended_master_secret"),
+    _k("omit_ems", C, PYTHON, _TRUE, "true",
+       "TLS 1.2: no hello has extended_master_secret, as a client from before RFC 7627 (Go 1.22+ then refuses "
+       "`ExportKeyingMaterial` unless GODEBUG `tlsunsafeekm=1`)"),
     _k("two_hrrs", S, PYTHON, _TRUE, "true", "answers ClientHello 2 with a second HelloRetryRequest"),
     _k("hrr_no_change", S, PYTHON, _TRUE, "true", "a HelloRetryRequest for a group the client already shared"),
     _k("hrr_cookie", S, PYTHON, {"type": "string", "minLength": 1, "maxLength": 1024}, "text",

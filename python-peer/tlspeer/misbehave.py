@@ -4,7 +4,7 @@ Each knob of `Misbehaviour` is off by default. Most work through the engines'
 hooks (`Misbehaviour.hooks`); those that change what an engine decides are read
 by the engine itself: `two_hrrs`, `hrr_no_change`, `hrr_cookie` (TLS 1.3 server),
 `unrequested_ticket`, `echo_session_id`, `resume_other_suite` (TLS 1.2 server,
-`server12`) and `drop_ems_on_resume` (client, when it builds its hello).
+`server12`) and `drop_ems_on_resume`, `omit_ems` (client, when it builds its hello).
 A client knob on a server (or the reverse) is a configuration error.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ GREASE_SUITE = 0x0A0A
 CLIENT_KNOBS = ("corrupt_binder", "wrong_ticket_age", "extra_identities_before", "psk_not_last",
                 "psk_modes", "empty_binders", "binder_count_mismatch", "second_ch_change_suites",
                 "second_ch_drop_key_share", "second_ch_identities", "pipeline_after_ch1", "wrong_cookie_echo",
-                "drop_ems_on_resume")
+                "drop_ems_on_resume", "omit_ems")
 SERVER_KNOBS = ("two_hrrs", "hrr_no_change", "hrr_cookie", "ticket_lifetime",
                 "empty_ticket_label", "huge_ticket", "early_data_in_ee", "unrequested_ticket",
                 "echo_session_id", "resume_other_suite")
@@ -77,6 +77,11 @@ class Misbehaviour:
         leaves out extended_master_secret, whether or not the session used it
         (RFC 7627 §5.3: a server must then abort or fall back to a full
         handshake).
+    omit_ems
+        TLS 1.2: no hello has extended_master_secret, as a client from before
+        RFC 7627: the master secret is not bound to the handshake, so Go 1.22+
+        refuses ExportKeyingMaterial unless GODEBUG tlsunsafeekm=1 (removed in
+        1.27).
 
     Server knobs:
 
@@ -134,6 +139,7 @@ class Misbehaviour:
     huge_ticket: int | None = None
     early_data_in_ee: bool = False
     drop_ems_on_resume: bool = False
+    omit_ems: bool = False
     unrequested_ticket: bool = False
     echo_session_id: bool = False
     resume_other_suite: bool = False
