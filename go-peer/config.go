@@ -89,6 +89,7 @@ type configParams struct {
 	WrapSession            string                 `json:"wrap_session"`
 	ConfigForClient        string                 `json:"config_for_client"`
 	RejectByCallback       string                 `json:"reject_by_callback"`
+	GetClientCertificate   string                 `json:"get_client_certificate"`
 	Misbehave              map[string]interface{} `json:"misbehave"`
 }
 
@@ -191,6 +192,9 @@ func (p *peer) buildConfig(role string, c configParams) (*tls.Config, *recording
 		cfg.ClientSessionCache = cache
 	}
 	if err := setRejectingCallback(cfg, c.RejectByCallback); err != nil {
+		return nil, nil, err
+	}
+	if err := setClientCertificateCallback(cfg, role, c.GetClientCertificate); err != nil {
 		return nil, nil, err
 	}
 	if c.ConfigForClient != "" && role != "server" {

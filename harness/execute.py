@@ -88,6 +88,8 @@ def peer_config(ep: Endpoint, case: Case, prefix: str, release_key: ReleaseKey |
             cfg["certificates"] = [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}]
         if "cache" in s:
             cfg["cache"] = prefix + s["cache"]
+        if "get_client_certificate" in s:
+            cfg["get_client_certificate"] = s["get_client_certificate"]
     # Both peers take misbehaviours the same way; the loader let through only
     # knobs of the peer that runs the endpoint, and key_shares only for tlspeer.
     if "reject_by_callback" in s:

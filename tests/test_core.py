@@ -174,6 +174,12 @@ def test_a_good_case_loads_with_typed_steps(tmp_path: Path) -> None:
     ("expect:\n  - {step: 1, client: {state: {Bogus: 1}}}\n", "expect[0].client.state"),
     ("expect:\n  - {step: 2, client: {hrr: true}}\n", "expect[0].step: 2 is not a connect step"),
     ("expect:\n  - {step: 1, a: '<1.21', client: {hrr: true}}\n", "pairing 'same' takes releases, not a"),
+    # get_client_certificate: a Go client's callback, returning the client's certificate
+    ("clients: {c1: {peer: python, certificate: client, get_client_certificate: always}}\n",
+     "clients.c1.get_client_certificate: needs a Go client"),
+    ("clients: {c1: {get_client_certificate: always}}\n", "clients.c1.get_client_certificate: goes with certificate"),
+    ("clients: {c1: {certificate: client, get_client_certificate: never}}\n",
+     "clients.c1.get_client_certificate: 'never' is not allowed; expected one of: always"),
 ])
 def test_bad_cases_are_one_line_naming_the_field(tmp_path: Path, extra: str, message: str) -> None:
     text = GOOD.replace("clients: {c1: {cache: main}}\n", extra) if extra.startswith("clients") else GOOD + extra

@@ -216,6 +216,13 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
                 raise fail(f"{key}.{name}.cache_capacity", "goes with cache (a client without a cache has none)")
             if "key_shares" in settings and peer != "python":
                 raise fail(f"{key}.{name}.key_shares", "needs 'peer: python' (a Go client picks its key shares itself)")
+            if "get_client_certificate" in settings:
+                if peer == "python":
+                    raise fail(f"{key}.{name}.get_client_certificate", "needs a Go client; a python client sends its "
+                                                                       "certificate whatever the request names")
+                if "certificate" not in settings:
+                    raise fail(f"{key}.{name}.get_client_certificate", "goes with certificate (the callback "
+                                                                       "returns the client's certificate)")
             endpoints[name] = Endpoint(name, role, settings, peer)
 
     for name, ep in endpoints.items():
