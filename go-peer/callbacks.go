@@ -11,7 +11,8 @@ import (
 )
 
 // Callbacks a case can install, and what a clone may change: the shapes of the
-// configs that go.dev/issue/77113, 77217 and 31641 are about.
+// configs that go.dev/issue/77113, 77217 and 31641 are about, and a client
+// certificate callback that ignores what the server asks for.
 
 // setRejectingCallback installs a verification callback that refuses every
 // peer, so a case sees whether the handshake calls it (31641: VerifyPeerCertificate
@@ -34,6 +35,33 @@ func setRejectingCallback(cfg *tls.Config, name string) error {
 		return fmt.Errorf("reject_by_callback: unknown callback %q (expected VerifyPeerCertificate or VerifyConnection)", name)
 	}
 	return nil
+}
+
+// setClientCertificateCallback installs, for "always", a GetClientCertificate that
+// returns the client's configured certificate whatever the CertificateRequest
+// names. Without it crypto/tls picks the first of Config.Certificates that
+// CertificateRequestInfo.SupportsCertificate accepts (the certificate_authorities
+// and signature algorithms the server named), and sends an empty Certificate
+// when none fits.
+func setClientCertificateCallback(cfg *tls.Config, role, name string) error {
+	switch name {
+	case "":
+		return nil
+	case "always":
+		if role != "client" {
+			return fmt.Errorf("get_client_certificate: only a client has GetClientCertificate")
+		}
+		if len(cfg.Certificates) == 0 {
+			return fmt.Errorf("get_client_certificate: always needs a certificate to return (certificates)")
+		}
+		cert := cfg.Certificates[0]
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &cert, nil
+		}
+		return nil
+	default:
+		return fmt.Errorf("get_client_certificate: unknown value %q (expected always)", name)
+	}
 }
 
 // setConfigForClient makes the server's GetConfigForClient return a fresh

@@ -89,6 +89,7 @@ type configParams struct {
 	WrapSession            string                 `json:"wrap_session"`
 	ConfigForClient        string                 `json:"config_for_client"`
 	RejectByCallback       string                 `json:"reject_by_callback"`
+	GetClientCertificate   string                 `json:"get_client_certificate"`
 	Misbehave              map[string]interface{} `json:"misbehave"`
 	ECHConfigList          []byte                 `json:"ech_config_list"` // base64; absent: no ECH
 	ECHKeys                []echKeyParams         `json:"ech_keys"`
@@ -217,6 +218,9 @@ func (p *peer) buildConfig(role string, c configParams) (*tls.Config, *recording
 		if err := setECHKeys(cfg, c.ECHKeys); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := setClientCertificateCallback(cfg, role, c.GetClientCertificate); err != nil {
+		return nil, nil, err
 	}
 	if c.ConfigForClient != "" && role != "server" {
 		return nil, nil, fmt.Errorf("config_for_client: only a server has GetConfigForClient")

@@ -247,7 +247,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise UserError(f"--go: {args.go!r} with {len(args.goroot)} --goroot; expected exactly two releases to compare")
     with Run(args.go, goroots=[Path(g) for g in args.goroot]) as run:
         with progress.Reminder():
-            releases = run.prepare()
+            releases = run.prepare([case])
         result = run.run([case])
     rows = [t for t in releases.rows if hasattr(t, "goroot")]
     if len(rows) != 2:
@@ -296,9 +296,10 @@ def cmd_repro(args: argparse.Namespace) -> int:
     case = repro.load_file(args.file)
     with Run(_releases_asked(args), goroots=[Path(g) for g in args.goroot], timeout=args.timeout) as run:
         with progress.Reminder():
-            releases = run.prepare()
+            releases = run.prepare([case])
         for u in releases.unavailable:
             print(f"tlsdiff: Go {u.requested}: unavailable, left out: {u.reason}", file=sys.stderr)
+        _say_pins(releases)
         result = run.run([case])
     print(repro.render(result.results[0]), end="")
     return 0 if result.ok else 1
@@ -464,10 +465,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     interrupts = _Interrupts()
     interrupts.install()
     with progress.Reminder():
-        releases = run.prepare()
+        releases = run.prepare(cases)
     interrupts.running = True
     for u in releases.unavailable:
         print(f"tlsdiff: Go {u.requested}: unavailable, left out: {u.reason}", file=sys.stderr)
+    _say_pins(releases)
 
     def done(case_run) -> None:  # type: ignore[no-untyped-def]
         bar.step(case_run.case.id)
@@ -532,6 +534,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         diff.render(changed, screen)
         code = 1 if changed or model_wrong or stale else 0
     return 130 if result.interrupted and code != 2 else code
+
+
+def _say_pins(releases: Any) -> None:
+    """A pinned release that cannot be had: its cases' runs are unsupported, and the user should know why."""
+    for spec, row in releases.pinned.items():
+        if isinstance(row, toolchains.Unavailable):
+            print(f"tlsdiff: Go {spec} (pinned by cases): unavailable, their runs are unsupported: {row.reason}",
+                  file=sys.stderr)
 
 
 def _update(args: argparse.Namespace, result: Any, screen: Any) -> None:
@@ -615,7 +625,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
               "handshakes": sum(r["timing"].get("handshakes", 0) for r in shards),
               "runs": {case: {k: s for r in shards for k, s in r["timing"].get("runs", {}).get(case, {}).items()}
                        for case in sorted({c for r in shards for c in r["timing"].get("runs", {})})}}
-    report = json_report.build(results, rows, capabilities, timing)
+    report = json_report.build(results, rows, capabilities, timing, shards[0].get("pinned"))
     screen = sys.stderr if any(t.to_stdout for t in targets) else sys.stdout
     summary = (f"{terminal.summary_line(report['summary'])} ({len(results)} cases, "
                f"{sum(len(r.verdicts) for r in results)} runs, merged from {len(shards)} shards)")

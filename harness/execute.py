@@ -1,6 +1,8 @@
 """Running cases: a case x a release key -> raw observations from real peers.
 
 A release key is (release,) for 'pairing: same' and (a, b) for 'pairing: cross'.
+An endpoint runs on a release of the key, on the release it is pinned to, or on
+tlspeer, in the pool's peer process for that release and its GODEBUG (Placement).
 Each connect step asks the server's peer to listen and accept while the client's
 peer connects; both sides answer with what they saw. A peer that hangs or dies
 is killed by the protocol client; the step records why and the run goes on.
@@ -14,11 +16,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from . import ech, pki
 from .peers.pool import PYTHON_PEER, PeerPool
-from .peers.protocol import PeerError, PeerFailure, Unsupported
+from .peers.protocol import PeerError, PeerFailure, PeerProcess, Unsupported
 from .scenario.model import SESSION_STEPS, Case, Endpoint, ReleaseKey, Role, Step, StepKind, key_text
 from .toolchains.lines import release_of_name
 
@@ -38,6 +40,28 @@ class StepResult:
     stderr: str = ""
 
 
+@dataclass(frozen=True)
+class Placement:
+    """The peer process that runs an endpoint in one run: a Go toolchain, named as the
+    columns name it ("1.21.13", "1.24.11+a1b2c3"), or tlspeer; and the GODEBUG it was
+    started with. The pool keeps one process per placement."""
+
+    release: str
+    godebug: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"peer": self.release, **({"godebug": self.godebug} if self.godebug else {})}
+
+
+@dataclass(frozen=True)
+class Pin:
+    """What a pinned release (`peer: "1.21"`) came to in this run: the toolchain that
+    runs its endpoints (its column name), or why no toolchain of it can."""
+
+    release: str = ""
+    unavailable: str = ""
+
+
 @dataclass
 class CaseRun:
     case: Case
@@ -47,6 +71,7 @@ class CaseRun:
     failure: str | None = None  # setup failed (configure refused, peer died)
     stderr: str = ""
     seconds: float = 0.0
+    endpoints: dict[str, Placement] = field(default_factory=dict)  # who ran each endpoint
 
 
 def ticket_key_hex(name_or_hex: str) -> str:
@@ -94,6 +119,8 @@ def peer_config(ep: Endpoint, case: Case, prefix: str, release_key: ReleaseKey |
             cfg["cache"] = prefix + s["cache"]
         if "ech_config_list" in s:
             cfg["ech_config_list"] = base64.b64encode(ech.config_list(s["ech_config_list"])).decode()
+        if "get_client_certificate" in s:
+            cfg["get_client_certificate"] = s["get_client_certificate"]
     # Both peers take misbehaviours the same way; the loader let through only
     # knobs of the peer that runs the endpoint, and key_shares only for tlspeer.
     if "reject_by_callback" in s:
@@ -119,34 +146,52 @@ def ech_keys(names: list[str], retry: list[str] | None) -> list[dict[str, Any]]:
 PYTHON = PYTHON_PEER
 
 
-def release_of(ep: Endpoint, key: ReleaseKey) -> str:
-    """Which peer runs an endpoint: a release of the key, or tlspeer."""
+def release_of(ep: Endpoint, key: ReleaseKey, pins: Mapping[str, Pin] | None = None) -> str:
+    """Which peer runs an endpoint: a release of the key, its pinned release, or tlspeer.
+    Unsupported when the pinned release cannot be had in this run."""
     if ep.peer == PYTHON:
         return PYTHON
-    return key[1] if ep.peer == "b" and len(key) > 1 else key[0]
+    if ep.pinned is None:
+        return key[1] if ep.peer == "b" and len(key) > 1 else key[0]
+    pin = (pins or {}).get(ep.pinned)
+    if pin is None:
+        raise Unsupported(ep.pinned, f"endpoint {ep.name} is pinned to Go {ep.pinned}, which this run did not "
+                                     "prepare (Run.prepare(cases) prepares the releases cases pin)")
+    if pin.unavailable:
+        raise Unsupported(ep.pinned, f"endpoint {ep.name} is pinned to a release this run cannot have: "
+                                     f"{pin.unavailable}")
+    return pin.release
+
+
+def placement(ep: Endpoint, key: ReleaseKey, pins: Mapping[str, Pin] | None = None) -> Placement:
+    """The peer process of an endpoint: its release, and its GODEBUG."""
+    release = release_of(ep, key, pins)
+    return Placement(release, "" if release == PYTHON else ep.godebug)
 
 
 def _name(prefix: str, name: str) -> str:
     return prefix + name
 
 
-def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int = CONNECT_TIMEOUT_MS) -> CaseRun:
-    """Run every step of one case on one release key."""
+def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int = CONNECT_TIMEOUT_MS,
+             pins: Mapping[str, Pin] | None = None) -> CaseRun:
+    """Run every step of one case on one release key; pins: what the releases its
+    endpoints are pinned to came to (Run prepares them)."""
     started = time.monotonic()
     run = CaseRun(case, key)
     # The run's own number keeps its objects apart from a later run of the same case
     # and key on the same peer, whose configure may arrive before this run's drop.
     prefix = f"{case.id}#{key_text(key)}#{next(_RUN_NUMBERS)}#"
     endpoints = dict((n, e) for n, e in case.endpoints.items() if not _created_by_clone(case, n))
-    used: set[str] = set()
+    used: set[Placement] = set()
     reply_timeout = conn_timeout_ms / 1000 + REPLY_GRACE_S
     blobs: dict[str, dict[str, Any]] = {}  # exported sessions by name
+    ctx = _Context(case, key, prefix, pool, run.endpoints, used, reply_timeout)
     try:
+        _place(case, key, pins, run.endpoints)
         configuring = []  # sent together, then awaited: the peers configure them at once
         for ep in endpoints.values():
-            release = release_of(ep, key)
-            peer = pool.get(release)
-            used.add(release)
+            peer = ctx.peer(ep)
             configuring.append((peer, peer.send("configure", {"name": _name(prefix, ep.name), "role": ep.role,
                                                               "config": peer_config(ep, case, prefix, key)})))
         for peer, sent in configuring:
@@ -155,7 +200,7 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
             result = StepResult(step.number)
             run.steps.append(result)
             try:
-                _run_step(case, step, key, prefix, pool, result, conn_timeout_ms, reply_timeout, used, blobs)
+                _run_step(ctx, step, result, conn_timeout_ms, blobs)
             except PeerFailure as exc:
                 result.failure, result.stderr = str(exc), exc.stderr
                 break  # the peer restarts empty: later steps have lost their state
@@ -166,11 +211,11 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
     except PeerError as exc:
         run.failure = str(exc)
     finally:
-        for release in used:
+        for where in used:
             # Not awaited: nothing after it depends on it, and a peer that died is
             # restarted empty anyway.
             try:
-                pool.get(release).send("drop", {"prefix": prefix})
+                pool.get(where.release, where.godebug).send("drop", {"prefix": prefix})
             except (PeerFailure, PeerError, Unsupported):
                 pass
     run.seconds = time.monotonic() - started
@@ -180,28 +225,59 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
 _RUN_NUMBERS = itertools.count(1)
 
 
+def _place(case: Case, key: ReleaseKey, pins: Mapping[str, Pin] | None, into: dict[str, Placement]) -> None:
+    """Every endpoint's placement that can be had, into `into`; then Unsupported for the
+    first pinned release that cannot (the report still names who would run the others)."""
+    refused: Unsupported | None = None
+    for ep in case.endpoints.values():
+        try:
+            into[ep.name] = placement(ep, key, pins)
+        except Unsupported as exc:
+            refused = refused or exc
+    if refused is not None:
+        raise refused
+
+
+@dataclass
+class _Context:
+    """What the steps of one case run share: names, the pool, and who runs each endpoint."""
+
+    case: Case
+    key: ReleaseKey
+    prefix: str
+    pool: PeerPool
+    placements: dict[str, Placement]
+    used: set[Placement]  # the peer processes that hold objects of this run
+    reply_timeout: float
+
+    def peer(self, ep: Endpoint) -> PeerProcess:
+        where = self.placements[ep.name]
+        peer = self.pool.get(where.release, where.godebug)
+        self.used.add(where)
+        return peer
+
+
 def _created_by_clone(case: Case, name: str) -> bool:
     return any(s.kind == StepKind.CLONE and s.args["as"] == name for s in case.steps)
 
 
-def _run_step(case: Case, step: Step, key: ReleaseKey, prefix: str, pool: PeerPool,
-              result: StepResult, conn_timeout_ms: int, reply_timeout: float, used: set[str],
+def _run_step(ctx: _Context, step: Step, result: StepResult, conn_timeout_ms: int,
               blobs: dict[str, dict[str, Any]]) -> None:
+    case, prefix, reply_timeout = ctx.case, ctx.prefix, ctx.reply_timeout
     if step.kind in SESSION_STEPS:
-        _session_step(case, step, key, prefix, pool, result, reply_timeout, blobs)
+        _session_step(ctx, step, result, blobs)
         return
     if step.kind == StepKind.CLONE:
         src = case.endpoints[step.args["server"]]
-        peer = pool.get(release_of(src, key))
         params = {"name": _name(prefix, step.args["as"]), "from": _name(prefix, src.name),
                   "rand_seed": f"{case.id}/{step.args['as']}"}
         if "set" in step.args:
             params["set"] = _clone_set(step.args["set"], prefix)
-        peer.call("clone", params, timeout=reply_timeout)
+        ctx.peer(src).call("clone", params, timeout=reply_timeout)
         return
     if step.kind == StepKind.FORGET_SESSION:
         client = case.endpoints[step.args["client"]]
-        pool.get(release_of(client, key)).call(
+        ctx.peer(client).call(
             "forget_session",
             {"cache": prefix + client.settings["cache"],
              "key": step.args.get("server_name", client.settings.get("server_name", pki.SERVER_NAME))},
@@ -209,18 +285,17 @@ def _run_step(case: Case, step: Step, key: ReleaseKey, prefix: str, pool: PeerPo
         return
     if step.kind == StepKind.SET_TICKET_KEYS:
         ep = case.endpoints[step.args["server"]]
-        pool.get(release_of(ep, key)).call(
+        ctx.peer(ep).call(
             "set_ticket_keys",
             {"name": _name(prefix, ep.name), "keys": [ticket_key_hex(k) for k in step.args["keys"]]},
             timeout=reply_timeout)
         return
     server_ep = case.endpoints[step.args["server"]]
     client_ep = case.endpoints[step.args["client"]]
-    server_peer = pool.get(release_of(server_ep, key))
-    client_peer = pool.get(release_of(client_ep, key))
-    used.update({server_peer.release, client_peer.release})
+    server_peer = ctx.peer(server_ep)
+    client_peer = ctx.peer(client_ep)
     unix = int(pki.EPOCH.timestamp()) + step.at_seconds
-    conn_id = f"{case.id}#{key_text(key)}#{step.number}"
+    conn_id = f"{case.id}#{key_text(ctx.key)}#{step.number}"
     listener = f"{prefix}listener{step.number}"
     port = server_peer.call("listen", {"name": listener, "endpoint": _name(prefix, server_ep.name)},
                             timeout=reply_timeout)["port"]
@@ -247,15 +322,14 @@ def _clone_set(fields: dict[str, Any], prefix: str) -> dict[str, Any]:
     return out
 
 
-def _session_step(case: Case, step: Step, key: ReleaseKey, prefix: str, pool: PeerPool,
-                  result: StepResult, reply_timeout: float, blobs: dict[str, dict[str, Any]]) -> None:
+def _session_step(ctx: _Context, step: Step, result: StepResult, blobs: dict[str, dict[str, Any]]) -> None:
     """Export a client's cache entry as bytes, or import such bytes into a cache."""
-    client = case.endpoints[step.args["client"]]
-    release = release_of(client, key)
-    params = {"cache": prefix + client.settings["cache"],
+    client = ctx.case.endpoints[step.args["client"]]
+    release = ctx.placements[client.name].release
+    params = {"cache": ctx.prefix + client.settings["cache"],
               "key": client.settings.get("server_name", pki.SERVER_NAME)}
     if step.kind == StepKind.EXPORT_SESSION:
-        out = pool.get(release).call("session", {"action": "export", **params}, timeout=reply_timeout)
+        out = ctx.peer(client).call("session", {"action": "export", **params}, timeout=ctx.reply_timeout)
         blobs[step.args["as"]] = out
         result.session = {"release": release, **out}
     else:
@@ -263,14 +337,15 @@ def _session_step(case: Case, step: Step, key: ReleaseKey, prefix: str, pool: Pe
         if "state" not in blob:
             result.session = {"release": release, "error": "nothing to import: the export failed"}
             return
-        out = pool.get(release).call("session", {"action": "import", **params, "ticket": blob["ticket"],
-                                                 "state": blob["state"]}, timeout=reply_timeout)
+        out = ctx.peer(client).call("session", {"action": "import", **params, "ticket": blob["ticket"],
+                                                "state": blob["state"]}, timeout=ctx.reply_timeout)
         result.session = {"release": release, "state": blob["state"], **out}
 
 
 def run_all(cases: Iterable[Case], keys_for: Callable[[Case], list[ReleaseKey]], pool: PeerPool,
             workers: int = 4, on_done: Callable[[CaseRun], None] | None = None,
-            conn_timeout_ms: int = CONNECT_TIMEOUT_MS, stop: threading.Event | None = None) -> list[CaseRun]:
+            conn_timeout_ms: int = CONNECT_TIMEOUT_MS, stop: threading.Event | None = None,
+            pins: Mapping[str, Pin] | None = None) -> list[CaseRun]:
     """Run every case on every key, a few at a time; results in a stable order.
 
     Once `stop` is set no run starts; the runs in flight end as they would."""
@@ -279,7 +354,7 @@ def run_all(cases: Iterable[Case], keys_for: Callable[[Case], list[ReleaseKey]],
     def one(case: Case, key: ReleaseKey) -> CaseRun | None:
         if stop is not None and stop.is_set():
             return None
-        return run_case(case, key, pool, conn_timeout_ms)
+        return run_case(case, key, pool, conn_timeout_ms, pins)
 
     with ThreadPoolExecutor(max_workers=workers) as ex:
         futures = [ex.submit(one, case, key) for case, key in jobs]

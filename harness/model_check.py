@@ -37,7 +37,7 @@ from tlspeer.wire import Connection, decode_connection
 from . import ech, pki
 from .pki import der_by_fingerprint
 from .execute import PYTHON, CaseRun, release_of, ticket_key_hex
-from .scenario.model import Role, StepKind
+from .scenario.model import Endpoint, Role, StepKind
 from .toolchains.lines import release_of_name
 
 EMS_EXTENSION = 23
@@ -79,6 +79,13 @@ def judge(runs: Iterable[CaseRun]) -> list[Judgement]:
     return out
 
 
+def _release(run: CaseRun, ep: Endpoint) -> str:
+    """The toolchain that ran an endpoint: as the run placed it (a pinned release too), or,
+    for a run recorded before runs kept that, the release of its key."""
+    where = run.endpoints.get(ep.name)
+    return where.release if where is not None else release_of(ep, run.key)
+
+
 def _line(release: str) -> str:
     return ".".join(map(str, release_of_name(release)[:2]))
 
@@ -112,10 +119,10 @@ def _judge_run(run: CaseRun) -> list[Judgement]:
             continue
         ep = case.endpoints[step.args["server"]]
         side = results[step.number].server
-        if (ep.peer == PYTHON or ep.name not in keys or side is None
+        if (ep.peer == PYTHON or ep.godebug or ep.name not in keys or side is None
                 or {"wrap_session", "config_for_client", "session_tickets_disabled"} & set(ep.settings)):
             continue
-        release = release_of(ep, key)
+        release = _release(run, ep)
         try:
             conn = _connection(side)
         except Exception:  # bytes the decoder refuses: nothing to judge  # noqa: BLE001
@@ -327,14 +334,15 @@ def _judge_clients(run: CaseRun) -> list[Judgement]:
             continue
         now = int(pki.EPOCH.timestamp()) + step.at_seconds
         ops = side.get("cache_ops") or []
-        judgeable = (ep.peer != PYTHON and "misbehave" not in ep.settings and ops and ops[0]["op"] == "get"
+        judgeable = (ep.peer != PYTHON and not ep.godebug and "misbehave" not in ep.settings and ops
+                     and ops[0]["op"] == "get"
                      and ops[0].get("hit") and ep.settings.get("cache") not in caches_touched)
         # An empty TLS 1.2 ticket is offered as the empty extension every hello carries
         # to ask for a ticket: on the wire, offering it and ignoring it look the same.
         ambiguous = ops and ops[0].get("ticket") == EMPTY_SHA256 and stored.get(EMPTY_SHA256) is not None \
             and stored[EMPTY_SHA256].session.version == model.TLS12
         if judgeable and not ambiguous and ops[0].get("ticket") in stored:
-            release = release_of(ep, key)
+            release = _release(run, ep)
             try:
                 decided = _client_predict(stored[ops[0]["ticket"]], ep.settings, release, now, side, conn)
             except DecodeError:

@@ -9,10 +9,11 @@ The CLI, the pytest plugin and a user's own Python all go through `Run`:
     for r in result.results:
         print(r.case.id, r.verdict, r.classes)
 
-A Run resolves, fetches and builds the requested releases once (`prepare`), keeps
-one peer per release alive until `close`, and turns cases into typed results:
-a `CaseResult` per case with its agreement classes, differences and a
-`RunVerdict` per release key.
+A Run resolves, fetches and builds the requested releases once (`prepare`), and
+the releases the cases' endpoints are pinned to (`peer: "1.21"`) as it meets them,
+keeps one peer per release (and per GODEBUG a case asks for) alive until `close`,
+and turns cases into typed results: a `CaseResult` per case with its agreement
+classes, differences and a `RunVerdict` per release key.
 """
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import toolchains
+from .toolchains import lines
 from .compare import CaseResult, RunVerdict, Verdict, compare_case, verdict_for
 from .errors import UserError
-from .execute import CONNECT_TIMEOUT_MS, CaseRun, run_all, run_case
+from .execute import CONNECT_TIMEOUT_MS, CaseRun, Pin, run_all, run_case
 from .observe.normalize import normalize_run
 from .observe.parallel import Normalizer
 from .peers.build import BuildFailure, build_peers
@@ -45,8 +47,16 @@ class Releases:
 
     available: list[toolchains.Toolchain]
     unavailable: list[toolchains.Unavailable]
-    binaries: dict[str, Path]
+    binaries: dict[str, Path]  # the peers' binaries by toolchain name, the pinned releases' included
     rows: list[toolchains.Toolchain | toolchains.Unavailable] = field(default_factory=list)  # requested order
+    #: What each release cases pin ("1.21", "1.21.13") came to: a toolchain (not a column) or why none.
+    pinned: dict[str, toolchains.Toolchain | toolchains.Unavailable] = field(default_factory=dict)
+
+    @property
+    def pins(self) -> dict[str, Pin]:
+        """The pinned releases as execute.run_case takes them: the toolchain's name, or why none."""
+        return {spec: Pin(release=r.name) if isinstance(r, toolchains.Toolchain) else Pin(unavailable=r.reason)
+                for spec, r in self.pinned.items()}
 
     @property
     def versions(self) -> list[str]:
@@ -120,6 +130,33 @@ def _repaired(tc: toolchains.Toolchain) -> toolchains.Toolchain | toolchains.Una
     return dataclasses.replace(again, requested=tc.requested) if isinstance(again, toolchains.Toolchain) else again
 
 
+def pinned_releases(cases: Sequence[Case]) -> list[str]:
+    """The releases the cases' endpoints are pinned to, oldest first."""
+    return sorted({ep.pinned for c in cases for ep in c.endpoints.values() if ep.pinned}, key=lines.sort_key)
+
+
+def prepare_pins(specs: Sequence[str], releases: Releases) -> dict[str, toolchains.Toolchain | toolchains.Unavailable]:
+    """Resolve, fetch and build the pinned releases a run has not met yet, as the run's
+    own: "1.21" is the newest 1.21 release a provider has, "1.21.13" exactly that. Each
+    built peer's binary joins releases.binaries (a pinned release that is also a column
+    shares its peer). One that cannot be had, or whose peer does not build, is
+    Unavailable with the reason: its cases' runs are unsupported, not the run refused."""
+    resolved = [toolchains.resolve(spec) for spec in specs]
+    resolved = [_repaired(r) if isinstance(r, toolchains.Toolchain) else r for r in resolved]
+    built = build_peers([r for r in resolved if isinstance(r, toolchains.Toolchain) and r.name not in releases.binaries])
+    out: dict[str, toolchains.Toolchain | toolchains.Unavailable] = {}
+    for spec, r in zip(specs, resolved):
+        if isinstance(r, toolchains.Toolchain) and r.name not in releases.binaries:
+            b = built.get(r.name)
+            if isinstance(b, BuildFailure) or b is None:
+                last = b.stderr.strip().splitlines()[-1] if isinstance(b, BuildFailure) and b.stderr.strip() else "no output"
+                r = toolchains.Unavailable(spec, r.line, f"Go {r.name}: peer build failed: {last}")
+            else:
+                releases.binaries[r.name] = b
+        out[spec] = r
+    return out
+
+
 def keys_for(case: Case, versions: Sequence[str]) -> list[ReleaseKey]:
     """The release keys a case runs on: each release, or each (a, b) pair for cross cases."""
     if case.pairing == Pairing.CROSS:
@@ -165,7 +202,8 @@ class RunResult:
     def report(self) -> dict[str, Any]:
         """The JSON report (docs/report-json.md)."""
         from .report import json_report
-        report = json_report.build(self.results, self.releases.rows, self.capabilities, self.timing)
+        pinned = json_report.pinned_rows(self.releases.pinned, self.capabilities)
+        report = json_report.build(self.results, self.releases.rows, self.capabilities, self.timing, pinned)
         if self.shard is not None:
             report["shard"] = self.shard
         if self.interrupted:
@@ -202,12 +240,14 @@ class Run:
         self.timeout_ms, self.workers = int(timeout * 1000), workers
         self._releases: Releases | None = None
         self._pool: PeerPool | None = None
+        self._pin_lock = threading.Lock()  # the pytest plugin may meet pins from several threads
         self.prepare_seconds = 0.0
 
     # -- lifecycle ------------------------------------------------------------
 
-    def prepare(self) -> Releases:
-        """Resolve, fetch and build the releases (once); UserError if none is available."""
+    def prepare(self, cases: Sequence[Case] = ()) -> Releases:
+        """Resolve, fetch and build the releases (once), and the releases these cases pin
+        that the run has not met yet; UserError if no release is available."""
         if self._releases is None:
             started = time.monotonic()
             if self.runner == "external":
@@ -216,6 +256,16 @@ class Run:
             else:
                 self._releases = prepare_releases(self.go, source=self.source, goroots=self.goroots)
             self.prepare_seconds = time.monotonic() - started
+        with self._pin_lock:
+            new = [spec for spec in pinned_releases(cases) if spec not in self._releases.pinned]
+            if new:
+                started = time.monotonic()
+                if self.runner == "external":
+                    from .peers.external import pin_external
+                    self._releases.pinned.update({spec: pin_external(spec, self._releases.available) for spec in new})
+                else:
+                    self._releases.pinned.update(prepare_pins(new, self._releases))
+                self.prepare_seconds += time.monotonic() - started
         return self._releases
 
     @property
@@ -261,6 +311,7 @@ class Run:
         With a shard, only its share of the (case, key) runs (shards.py). Once `stop`
         is set no further run starts, and the result is of the runs that finished,
         marked interrupted."""
+        self.prepare(cases)
         pool = self.pool
         order = [(c.id, k) for c in cases for k in self.keys(c)]
         taken = {job for i, job in enumerate(order) if shard is None or shard.takes(i)}
@@ -276,7 +327,7 @@ class Run:
                 if on_done is not None:
                     on_done(r)
             runs = run_all(cases, keys, pool, workers=self.workers, on_done=done,
-                           conn_timeout_ms=self.timeout_ms, stop=stop)
+                           conn_timeout_ms=self.timeout_ms, stop=stop, pins=self.releases.pins)
             docs = normalizer.normalize(runs)
         finally:
             normalizer.close()
@@ -292,14 +343,17 @@ class Run:
         for result in results:
             result.seconds = seconds.get(result.case.id, {})
         handshakes = sum(1 for r in runs for s in r.steps if s.client is not None)
-        capabilities = {v: self._capabilities(v) for v in self.releases.versions}
+        names = self.releases.versions + [t.name for t in self.releases.pinned.values()
+                                          if isinstance(t, toolchains.Toolchain) and t.name not in self.releases.versions]
+        capabilities = {v: self._capabilities(v) for v in dict.fromkeys(names)}
         mark = None if shard is None else {"index": shard.index, "count": shard.count, "cases": case_set(cases)}
         return RunResult(results, self.releases, capabilities, time.monotonic() - started, self.prepare_seconds,
                          handshakes, runs, started_at, mark, interrupted)
 
     def run_one(self, case: Case, key: ReleaseKey) -> tuple[dict[str, Any], RunVerdict]:
         """One case on one release key: its observation document and verdict."""
-        doc = normalize_run(run_case(case, key, self.pool, self.timeout_ms))
+        pins = self.prepare([case]).pins
+        doc = normalize_run(run_case(case, key, self.pool, self.timeout_ms, pins))
         return doc, verdict_for(case, key, doc)
 
     def _capabilities(self, version: str) -> dict[str, Any]:

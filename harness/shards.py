@@ -69,7 +69,8 @@ def check_shards(reports: Sequence[tuple[str, dict[str, Any]]]) -> None:
         if not isinstance(shard, dict):
             raise UserError(f"{name}: not a shard report (made without --shard); merge takes the reports of "
                             "'tlsdiff run --shard K/N'")
-        for what, field in (("a different tlsdiff", "tlsdiff"), ("other releases", "releases")):
+        for what, field in (("a different tlsdiff", "tlsdiff"), ("other releases", "releases"),
+                            ("other pinned releases", "pinned")):
             if report.get(field) != first.get(field):
                 raise UserError(f"{name}: made by {what} than {first_name} ({field} differs); "
                                 "merge only shards of one run")

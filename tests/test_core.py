@@ -185,6 +185,25 @@ def test_a_good_case_loads_with_typed_steps(tmp_path: Path) -> None:
     ("clients: {c1: {ech_config_list: [ech-c]}}\n", "clients.c1.ech_config_list[0]: 'ech-c' is not allowed"),
     ("clients: {c1: {peer: python, misbehave: {ech_outer_extensions: two_lists}}}\n",
      "clients.c1.misbehave.ech_outer_extensions: goes with ech_config_list"),
+    # get_client_certificate: a Go client's callback, returning the client's certificate
+    ("clients: {c1: {peer: python, certificate: client, get_client_certificate: always}}\n",
+     "clients.c1.get_client_certificate: needs a Go client"),
+    ("clients: {c1: {get_client_certificate: always}}\n", "clients.c1.get_client_certificate: goes with certificate"),
+    ("clients: {c1: {certificate: client, get_client_certificate: never}}\n",
+     "clients.c1.get_client_certificate: 'never' is not allowed; expected one of: always"),
+    # godebug: names and values checked by form, Go endpoints only
+    ("clients: {c1: {peer: python, godebug: {tlsmlkem: '0'}}}\n", "clients.c1.godebug: needs a Go endpoint"),
+    ("clients: {c1: {godebug: {tlsmlkem: 0}}}\n", "clients.c1.godebug.tlsmlkem: 0 has the wrong type; expected string"),
+    ("clients: {c1: {godebug: {tlsmlkem: '0,tls10server=1'}}}\n",
+     "clients.c1.godebug.tlsmlkem: '0,tls10server=1' does not match the expected form (a quoted value of letters"),
+    ("clients: {c1: {godebug: {TLS-MLKEM: '0'}}}\n",
+     "clients.c1.godebug: 'TLS-MLKEM' does not match the expected form (a GODEBUG setting's name"),
+    ("clients: {c1: {godebug: {}}}\n", "clients.c1.godebug"),
+    # peer: a pinned release is a quoted line or exact release, 1.19 or newer
+    ("clients: {c1: {peer: '1.18'}}\n", "clients.c1.peer: '1.18' is not a Go release tlsdiff can run; expected a line 1.19"),
+    ("clients: {c1: {peer: 1.21}}\n", "clients.c1.peer: 1.21 has the wrong type; expected string"),
+    ("clients: {c1: {peer: c}}\n", "clients.c1.peer: 'c' does not match the expected form (a, b, python, or a Go release"),
+    ("clients: {c1: {peer: '1.21.x'}}\n", "clients.c1.peer: '1.21.x' does not match the expected form"),
 ])
 def test_bad_cases_are_one_line_naming_the_field(tmp_path: Path, extra: str, message: str) -> None:
     text = GOOD.replace("clients: {c1: {cache: main}}\n", extra) if extra.startswith("clients") else GOOD + extra
@@ -199,6 +218,17 @@ def test_ech_retry_names_a_key_the_server_holds(tmp_path: Path) -> None:
     with pytest.raises(UserError) as err:
         load_case(_write(tmp_path, text), tmp_path)
     assert "servers.s1.ech_retry: 'ech-b' is not one of this server's ech_keys; expected one of: ech-a" in str(err.value)
+
+
+def test_godebug_and_a_pinned_peer_load_into_the_endpoint(tmp_path: Path) -> None:
+    text = GOOD.replace("clients: {c1: {cache: main}}\n",
+                        "clients: {c1: {cache: main, peer: '1.21', godebug: {tlsmlkem: '0', fips140: 'on'}}}\n")
+    c1 = load_case(_write(tmp_path, text), tmp_path).endpoints["c1"]
+    # One GODEBUG string per setting set, by name: two endpoints that agree share a peer process.
+    assert (c1.peer, c1.pinned, c1.godebug) == ("1.21", "1.21", "fips140=on,tlsmlkem=0")
+    assert "godebug" not in c1.settings and "peer" not in c1.settings
+    s1 = load_case(_write(tmp_path, GOOD), tmp_path).endpoints["s1"]
+    assert (s1.peer, s1.pinned, s1.godebug) == ("a", None, "")
 
 
 def test_key_text() -> None:

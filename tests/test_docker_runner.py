@@ -144,6 +144,28 @@ def test_hung_container_is_removed_when_its_client_is_killed(docker_peers, edge_
 
 
 @needs_engine
+def test_godebug_and_pinned_endpoints_run_in_containers_of_their_own(edge_releases) -> None:
+    """A GODEBUG peer is a container with that GODEBUG in its environment; a runtime that
+    refuses it at startup makes the run unsupported; a pinned release (no column) gets its
+    image when its first peer starts."""
+    from tlsdiff.peers.pool import peer_label
+    old, new = edge_releases.versions
+    cases = load_cases(["godebug/tlsmlkem-off-go-client", "godebug/tls10server-removed-in-1.27",
+                        "state/tls12-ekm-pinned-1.19-client"])
+    with Run(EDGE_RELEASES.split(",")[-1], runner="docker") as run:
+        result = run.run(cases)
+        argv = run.pool.running()[peer_label(new, "tlsmlkem=0")].argv
+        assert argv[argv.index("--env") + 1] == "GODEBUG=tlsmlkem=0"
+        assert old in run.pool.running()  # the pinned 1.19 client's container
+    verdicts = {r.case.id: r.verdicts[(new,)] for r in result.results}
+    assert verdicts["godebug/tlsmlkem-off-go-client"].verdict == "pass"
+    assert verdicts["state/tls12-ekm-pinned-1.19-client"].verdict == "pass"
+    refused = verdicts["godebug/tls10server-removed-in-1.27"]
+    assert refused.verdict == "unsupported" and 'removed GODEBUG "tls10server"' in refused.reason
+    assert _containers(_mine()) == []
+
+
+@needs_engine
 def test_no_container_is_left_after_close(edge_releases) -> None:
     pool = docker_runner.docker_pool(edge_releases.available, edge_releases.binaries)
     for release in edge_releases.versions:

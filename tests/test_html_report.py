@@ -179,6 +179,9 @@ def test_a_click_shows_the_detail_the_differing_field_and_the_releases(opened: O
     runs = page.eval_on_selector_all("#detail table.obs:not(details table) thead th",
                                      "ths => ths.map(t => t.innerText.replace(/\\s+/g, ' ').trim())")
     assert runs == ["", f"{names[0]} A", f"{names[-1]} B!"]
+    peers = page.eval_on_selector_all("#detail table.peers tbody tr",
+                                      "trs => trs.map(tr => Array.from(tr.children, c => c.innerText))")
+    assert peers and all(row[1:] in ([names[0], names[-1]], ["python", "python"]) for row in peers), peers
     observed = page.eval_on_selector_all("#detail table.obs tr.differs > th", "ths => ths.map(t => t.textContent)")
     assert "hrr" in observed and "transcript received" in observed
     page.keyboard.press("Escape")

@@ -114,6 +114,10 @@ BAD_CASES = {
                          "steps[0].connect.client: 'c9' is not a client", "c1"),
     "bad release range": ("description: d\nsource: s\nsteps: [{connect: {client: c1, server: s1}}]\nservers: {s1: {}}\nclients: {c1: {}}\nexpect: [{step: 1, releases: '>=2.x', client: {hrr: false}}]\n",
                           "expect[0].releases: '>=2.x' does not match", "'<1.21'"),
+    "godebug value with a comma": ("description: d\nsource: s\nsteps: [{connect: {client: c1, server: s1}}]\nservers: {s1: {}}\nclients: {c1: {godebug: {tlsmlkem: '0,x=1'}}}\n",
+                                   "clients.c1.godebug.tlsmlkem: '0,x=1' does not match", "quoted value"),
+    "malformed pinned release": ("description: d\nsource: s\nsteps: [{connect: {client: c1, server: s1}}]\nservers: {s1: {peer: 'go1.21'}}\nclients: {c1: {}}\n",
+                                 "servers.s1.peer: 'go1.21' does not match", "a Go release"),
     "expectation on a missing step": ("description: d\nsource: s\nsteps: [{connect: {client: c1, server: s1}}]\nservers: {s1: {}}\nclients: {c1: {}}\nexpect: [{step: 3, client: {hrr: false}}]\n",
                                       "expect[0].step: 3 is not a connect step", "1"),
 }

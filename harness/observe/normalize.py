@@ -130,6 +130,8 @@ def normalize_run(run: CaseRun) -> dict[str, Any]:
     """The observation document of one case on one release key."""
     labels = Labeler()
     doc: dict[str, Any] = {"steps": []}
+    if run.endpoints:  # who ran each endpoint: the toolchain (or tlspeer) and its GODEBUG
+        doc["endpoints"] = {name: run.endpoints[name].to_json() for name in sorted(run.endpoints)}
     if run.unsupported:
         doc["unsupported"] = run.unsupported
     if run.failure:

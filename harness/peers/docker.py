@@ -21,7 +21,7 @@ import socket
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from tlsdiff.errors import EnvironmentProblem
 from tlsdiff.toolchains import Toolchain
@@ -240,8 +240,12 @@ def container_name(argv: Sequence[str]) -> str:
     return argv[argv.index("--name") + 1]
 
 
-def docker_pool(toolchains: list[Toolchain], binaries: dict[str, Path]) -> PeerPool:
-    """A pool whose peers are containers of per-release FROM scratch images."""
+def docker_pool(toolchains: list[Toolchain], binaries: Mapping[str, Path]) -> PeerPool:
+    """A pool whose peers are containers of per-release FROM scratch images.
+
+    The toolchains' images are built at once; a release added to binaries later (one
+    a case pins) gets its image when its first peer starts. A peer under a GODEBUG
+    value is a container with that GODEBUG in its environment (`docker run -e`)."""
     client = engine()
     remove_stale_containers(client)
     wanted = {tc.name: binaries[tc.name] for tc in toolchains}
@@ -249,18 +253,23 @@ def docker_pool(toolchains: list[Toolchain], binaries: dict[str, Path]) -> PeerP
     network = network_mode(client)
     counter = itertools.count(1)
 
-    def make_argv(release: str) -> list[str]:
+    def argv(release: str, env: list[str]) -> list[str]:
         if release == PYTHON_PEER:
             return python_peer_argv()  # tlspeer is this Python: it runs beside the harness
+        if release not in images:
+            images[release] = ensure_image(client, release, binaries[release])
         # A fresh name per start: a killed container may still be being removed.
         name = f"{NAME_PREFIX}{os.getpid()}-{_docker_safe(release)}-{next(counter)}"
         return ["docker", "run", "-i", "--rm", "--network", network, "--name", name, "--label", LABEL,
-                images[release]]
+                *env, images[release]]
+
+    def with_godebug(release: str, godebug: str) -> tuple[list[str], None]:
+        return argv(release, ["--env", f"GODEBUG={godebug}"]), None
 
     def on_exit(peer: PeerProcess) -> None:
-        if peer.release == PYTHON_PEER:
+        if "--name" not in peer.argv:  # tlspeer, a local process
             return
         # Killing the `docker run` client leaves its container running: remove it.
         remove_container(client, container_name(peer.argv))
 
-    return PeerPool(make_argv, on_exit=on_exit)
+    return PeerPool(lambda release: argv(release, []), on_exit=on_exit, godebug_launch=with_godebug)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from tlsdiff.errors import UserError
-from tlsdiff.toolchains import Toolchain, lines
+from tlsdiff.toolchains import Toolchain, Unavailable, lines
 
 from .pool import PYTHON_PEER, PeerPool, python_peer_argv
 from .protocol import PROTOCOL_VERSION, PeerFailure, PeerProcess
@@ -39,6 +39,9 @@ CONNECT_TIMEOUT_S = 5.0
 HELLO_TIMEOUT_S = 10.0
 START_TIMEOUT_S = 10.0  # a session's hello, through the bridge
 BRIDGE = Path(__file__).with_name("bridge.py")
+#: Why a case's `godebug` cannot run here: its runs are unsupported with this reason.
+NO_GODEBUG = ("the external runner talks to peers that already run, so it cannot start one under a GODEBUG "
+              "of its own; run cases with godebug with --runner local or docker")
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _DEVEL_RE = re.compile(r"^devel go(1\.\d+)-(\w+)")  # a devel build's runtime.Version()
@@ -210,6 +213,20 @@ def prepare_external(peers: Sequence[PeerAddress]) -> Releases:
     return Releases(available=list(found), unavailable=[], binaries={}, rows=list(found))
 
 
+def pin_external(spec: str, peers: Sequence[Toolchain]) -> Toolchain | Unavailable:
+    """The running peer a pinned release ("1.21", "1.21.13") means here: the peer of exactly
+    that release, or the newest peer of that line; Unavailable when no peer is."""
+    exact = [p for p in peers if p.version == spec]
+    of_line = sorted((p for p in peers if p.line == spec), key=lambda p: lines.release_of_name(p.version))
+    found = exact or of_line[-1:]
+    if found:
+        return found[0]
+    names = ", ".join(p.version for p in peers)
+    return Unavailable(spec, ".".join(spec.split(".")[:2]),
+                       f"Go {spec}: no peer of it among the running peers {FLAG} names ({names}); the external "
+                       "runner starts none")
+
+
 # ---------------------------------------------------------------- the pool
 
 
@@ -241,7 +258,8 @@ def external_pool(peers: Sequence[ExternalPeer], start_timeout: float = START_TI
             peer.kill(why)
             raise PeerFailure(peer.release, why, peer.stderr())
 
-    return PeerPool(make_argv, start_timeout=start_timeout, check=same_binary, exit_text=_bridge_exit_text(peers))
+    return PeerPool(make_argv, start_timeout=start_timeout, check=same_binary, exit_text=_bridge_exit_text(peers),
+                    no_godebug=NO_GODEBUG)
 
 
 def _bridge_exit_text(peers: Sequence[ExternalPeer]) -> Callable[[str, int], str]:

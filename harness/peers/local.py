@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Mapping
 
 from .pool import PYTHON_PEER, PeerPool, python_peer_argv
 
@@ -19,7 +20,16 @@ def peer_env() -> dict[str, str]:
     return {**GO_RUNTIME_ENV, **os.environ}
 
 
-def local_pool(binaries: dict[str, Path]) -> PeerPool:
-    """A pool that starts the cached binary of each release directly, and tlspeer."""
+def local_pool(binaries: Mapping[str, Path]) -> PeerPool:
+    """A pool that starts the cached binary of each release directly, and tlspeer.
+
+    binaries is read when a peer starts, so releases added to it later (the releases
+    cases pin, prepared as the run meets them) have peers too. A peer under a GODEBUG
+    value gets exactly that GODEBUG, whatever the harness's environment says."""
+    env = peer_env()
+
+    def with_godebug(release: str, godebug: str) -> tuple[list[str], Mapping[str, str]]:
+        return [str(binaries[release])], {**env, "GODEBUG": godebug}
+
     return PeerPool(lambda release: python_peer_argv() if release == PYTHON_PEER else [str(binaries[release])],
-                    env=peer_env())
+                    env=env, godebug_launch=with_godebug)

@@ -1,4 +1,5 @@
-"""Long-lived peers, one per Go release, shared by every case of a run."""
+"""Long-lived peers, one per Go release (and per GODEBUG a case asks for), shared by
+every case of a run."""
 from __future__ import annotations
 
 import functools
@@ -7,11 +8,32 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from .protocol import PeerFailure, PeerProcess
+from ..scenario.model import PYTHON_PEER
+from .protocol import PeerFailure, PeerProcess, Unsupported
 
-#: The pool key of tlspeer, the Python TLS implementation, which speaks the same
-#: control protocol as the Go peers (python-peer/tlspeerd/serve.py).
-PYTHON_PEER = "python"
+__all__ = ["MAX_HANGS", "PYTHON_PEER", "PeerPool", "peer_label", "python_peer_argv", "startup_refusal"]
+
+#: PYTHON_PEER is the pool key of tlspeer, the Python TLS implementation, which speaks
+#: the same control protocol as the Go peers (python-peer/tlspeerd/serve.py).
+
+#: How a runner starts a release's peer under a GODEBUG value: its command and environment.
+GodebugLaunch = Callable[[str, str], tuple[list[str], Mapping[str, str] | None]]
+
+
+def peer_label(release: str, godebug: str = "") -> str:
+    """How a peer process is named in messages and keyed in the pool: "1.27.3", or
+    "1.27.3 GODEBUG=tlsmlkem=0" for a peer started under a GODEBUG."""
+    return f"{release} GODEBUG={godebug}" if godebug else release
+
+
+def startup_refusal(peer: PeerProcess) -> str | None:
+    """The Go runtime's one line, if the peer's process exited on its own before its hello
+    (a 1.27 runtime aborts on a removed GODEBUG setting with its old value); else None."""
+    code, stderr = peer.exit_stderr()
+    if peer.hung or code is None or code <= 0:  # still running, hung, or killed by a signal
+        return None
+    return next((line.strip() for line in stderr.splitlines()
+                 if line.startswith(("fatal error: ", "panic: "))), None)
 
 
 def python_peer_argv() -> list[str]:
@@ -32,11 +54,18 @@ class PeerPool:
     that stops answering twice is marked failed for the rest of the run.
 
     make_argv gives the command that starts the peer of a release: the binary for
-    the local runner, `docker run -i ...` for the docker runner. on_exit is handed
-    to every peer (PeerProcess.on_exit): the runner's cleanup once a peer is over.
-    check, if given, vets each started peer's hello (raises PeerFailure): the
+    the local runner, `docker run -i ...` for the docker runner. godebug_launch
+    gives the command and environment of a release's peer under a GODEBUG value
+    (a process of its own: the runtime reads most settings once, at start); a runner
+    without one cannot, and such a peer is Unsupported with no_godebug. on_exit is
+    handed to every peer (PeerProcess.on_exit): the runner's cleanup once a peer is
+    over. check, if given, vets each started peer's hello (raises PeerFailure): the
     external runner's peers must stay the binary the run is about. exit_text,
     given the release, is each peer's PeerProcess.exit_text.
+
+    Peers are keyed by peer_label(release, godebug). A GODEBUG peer whose runtime
+    exits at startup (startup_refusal) is Unsupported for the rest of the run, with
+    the runtime's message.
     """
 
     make_argv: Callable[[str], list[str]]
@@ -45,49 +74,70 @@ class PeerPool:
     check: Callable[[PeerProcess], None] | None = None
     exit_text: Callable[[str, int], str] | None = None
     env: Mapping[str, str] | None = None  # every peer's environment (PeerProcess.env)
+    godebug_launch: GodebugLaunch | None = None
+    no_godebug: str = "this runner cannot start a peer with a GODEBUG of its own"
     _peers: dict[str, PeerProcess] = field(default_factory=dict)
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     restarts: dict[str, int] = field(default_factory=dict)
     hangs: dict[str, int] = field(default_factory=dict)
-    given_up: dict[str, PeerFailure] = field(default_factory=dict)  # release -> why it is not started again
+    given_up: dict[str, PeerFailure] = field(default_factory=dict)  # label -> why it is not started again
+    refused: dict[str, Unsupported] = field(default_factory=dict)  # label -> its runtime refused its GODEBUG
 
-    def get(self, release: str) -> PeerProcess:
+    def get(self, release: str, godebug: str = "") -> PeerProcess:
+        """The running peer of a release (under a GODEBUG value), started or restarted as needed."""
+        label = peer_label(release, godebug)
+        if godebug and self.godebug_launch is None:
+            raise Unsupported(label, self.no_godebug)
         with self._lock:
-            release_lock = self._locks.setdefault(release, threading.Lock())
-        # One lock per release: a restart of one peer does not stall the others.
-        with release_lock:
-            if release in self.given_up:
-                raise self.given_up[release]
-            peer = self._peers.get(release)
+            peer_lock = self._locks.setdefault(label, threading.Lock())
+        # One lock per peer: a restart of one peer does not stall the others.
+        with peer_lock:
+            if label in self.refused:
+                raise self.refused[label]
+            if label in self.given_up:
+                raise self.given_up[label]
+            peer = self._peers.get(label)
             if peer is not None and not peer.dead:
                 return peer
             if peer is not None and peer.hung:
-                self.hangs[release] = self.hangs.get(release, 0) + 1
+                self.hangs[label] = self.hangs.get(label, 0) + 1
                 peer.hung = False  # counted once
-                if self.hangs[release] >= MAX_HANGS:
-                    self.given_up[release] = PeerFailure(
-                        release, f"stopped answering {self.hangs[release]} times in this run ({peer.dead}); "
-                                 "not started again", peer.stderr())
-                    raise self.given_up[release]
+                if self.hangs[label] >= MAX_HANGS:
+                    self.given_up[label] = PeerFailure(
+                        label, f"stopped answering {self.hangs[label]} times in this run ({peer.dead}); "
+                               "not started again", peer.stderr())
+                    raise self.given_up[label]
             if peer is not None:
-                self.restarts[release] = self.restarts.get(release, 0) + 1
+                self.restarts[label] = self.restarts.get(label, 0) + 1
             exit_text = functools.partial(self.exit_text, release) if self.exit_text else None
-            peer = PeerProcess(release, self.make_argv(release), on_exit=self.on_exit, exit_text=exit_text,
-                               env=self.env)
+            if godebug:
+                assert self.godebug_launch is not None
+                argv, env = self.godebug_launch(release, godebug)
+            else:
+                argv, env = self.make_argv(release), self.env
+            peer = PeerProcess(label, argv, on_exit=self.on_exit, exit_text=exit_text, env=env)
             try:
                 peer.start(timeout=self.start_timeout)
                 if self.check is not None:
                     self.check(peer)
             except PeerFailure:
                 if peer.hung:  # silent from its first hello (a paused peer): a hang too
-                    self._peers[release] = peer
+                    self._peers[label] = peer
+                elif godebug and (refusal := startup_refusal(peer)) is not None:
+                    self.refused[label] = Unsupported(label, refusal)
+                    raise self.refused[label] from None
                 raise
             except Exception as exc:  # the binary is missing or not executable
                 peer.kill(f"cannot start: {exc}")
-                raise PeerFailure(release, f"cannot start: {exc}", peer.stderr()) from None
-            self._peers[release] = peer
+                raise PeerFailure(label, f"cannot start: {exc}", peer.stderr()) from None
+            self._peers[label] = peer
             return peer
+
+    def running(self) -> dict[str, PeerProcess]:
+        """The live peers by label ("1.27.3", "1.27.3 GODEBUG=tlsmlkem=0", "python")."""
+        with self._lock:
+            return {label: p for label, p in self._peers.items() if not p.dead}
 
     def close(self) -> None:
         with self._lock:

@@ -74,6 +74,7 @@ class PeerProcess:
     hello: dict[str, Any] = field(default_factory=dict)
     _exited: bool = False  # on_exit has run
     _exit_lock: threading.Lock = field(default_factory=threading.Lock)
+    _stderr_done: threading.Event = field(default_factory=threading.Event)  # stderr read to its end
 
     def start(self, timeout: float = 20.0) -> dict[str, Any]:
         """Start the process and ask for its capabilities (the preflight)."""
@@ -159,6 +160,18 @@ class PeerProcess:
     def stderr(self) -> str:
         return "".join(self._stderr_tail)
 
+    def exit_stderr(self, timeout: float = 5.0) -> tuple[int | None, str]:
+        """The exit status of a process that has ended and all it wrote to stderr;
+        (None, what came so far) if it is still running after timeout."""
+        if self.proc is None:
+            return None, self.stderr()
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None, self.stderr()
+        self._stderr_done.wait(timeout)
+        return code, self.stderr()
+
     # -- reader threads -------------------------------------------------------
 
     def _read_stdout(self) -> None:
@@ -189,8 +202,11 @@ class PeerProcess:
 
     def _read_stderr(self) -> None:
         assert self.proc and self.proc.stderr
-        for raw in self.proc.stderr:
-            self._stderr_tail.append(raw.decode(errors="replace"))
+        try:
+            for raw in self.proc.stderr:
+                self._stderr_tail.append(raw.decode(errors="replace"))
+        finally:
+            self._stderr_done.set()
 
     def _run_on_exit(self) -> None:
         # Held while the hook runs: whoever comes second (kill or the reader thread)

@@ -200,6 +200,17 @@
       out.push(el("p", {}, el("b", {}, k), ": ", o.unsupported ? `unsupported: ${o.unsupported}` : `failure: ${o.failure}`),
         o.stderr ? el("pre", {}, o.stderr) : null);
     }
+    // Who ran each endpoint: the release of the run, a pinned release, tlspeer; and its GODEBUG.
+    const names = Array.from(new Set(obs.flatMap((o) => Object.keys(o.endpoints || {})))).sort();
+    if (names.length) {
+      const who = (p) => (p ? p.peer + (p.godebug ? ` GODEBUG=${p.godebug}` : "") : "");
+      const rows = names.map((n) => {
+        const values = obs.map((o) => who((o.endpoints || {})[n]));
+        return el("tr", {}, el("th", {}, n), values.map((v) => el("td", { class: "val" }, text(v))));
+      });
+      const head = el("thead", {}, el("tr", {}, el("th", {}, "endpoint"), keys.map((k) => el("th", {}, k))));
+      out.push(el("h4", {}, "peers"), tableWrap(el("table", { class: "peers" }, head, el("tbody", {}, rows))));
+    }
     const count = Math.max(0, ...obs.map((o) => (o.steps || []).length));
     for (let i = 0; i < count; i++) {
       const steps = obs.map((o) => (o.steps || [])[i]);

@@ -130,6 +130,11 @@ def _releases(report: dict[str, Any]) -> str:
         else:
             items.append(f'<li class="unavailable"><b>Go {_esc(r.get("requested", r.get("line", "")))}</b> '
                          f'<small>unavailable: {_esc(r.get("reason", ""))}</small></li>')
+    for r in report.get("pinned", []):  # releases cases pin their endpoints to
+        what = (f'<b>{_esc(r["name"])}</b> <small>{_esc(r.get("provider", ""))}</small>' if r.get("available")
+                else f'<small>unavailable: {_esc(r.get("reason", ""))}</small>')
+        items.append(f'<li class="pinned{"" if r.get("available") else " unavailable"}">'
+                     f'<small>pinned {_esc(r["pin"])}:</small> {what}</li>')
     return f'<ul id="releases">{"".join(items)}</ul>'
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from ..compare import CaseResult, Verdict
 from ..scenario.model import key_text
+from ..toolchains.lines import sort_key
 
 SCHEMA_VERSION = 1
 
@@ -27,6 +28,13 @@ def release_rows(toolchains: list[Any], capabilities: dict[str, dict[str, Any]])
         else:
             rows.append({"line": t.line, "requested": t.requested, "available": False, "reason": t.reason})
     return rows
+
+
+def pinned_rows(pinned: Mapping[str, Any], capabilities: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The releases cases pin, each as a release row with `pin`, what the case says ("1.21"):
+    which toolchain ran the endpoints pinned to it, or why none could."""
+    specs = sorted(pinned, key=sort_key)  # the order cases were met in is no order
+    return [{"pin": spec, **row} for spec, row in zip(specs, release_rows([pinned[s] for s in specs], capabilities))]
 
 
 def case_entry(r: CaseResult) -> dict[str, Any]:
@@ -77,8 +85,9 @@ def provenance() -> dict[str, str]:
 
 
 def build(results: list[CaseResult], toolchains: list[Any], capabilities: dict[str, dict[str, Any]],
-          timing: dict[str, float]) -> dict[str, Any]:
-    return {
+          timing: dict[str, float], pinned: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The report; `pinned` (pinned_rows) only when cases pin releases."""
+    report = {
         "tlsdiff_report": SCHEMA_VERSION,
         "tlsdiff": provenance(),
         "releases": release_rows(toolchains, capabilities),
@@ -86,6 +95,9 @@ def build(results: list[CaseResult], toolchains: list[Any], capabilities: dict[s
         "results": [case_entry(r) for r in results],
         "timing": timing,
     }
+    if pinned:
+        report["pinned"] = pinned
+    return report
 
 
 def dumps(report: dict[str, Any]) -> str:

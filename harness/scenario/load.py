@@ -8,14 +8,14 @@ import dataclasses
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import jsonschema
 import yaml
 
 from ..errors import UserError
 from . import misbehaviours
-from .model import SESSION_STEPS, Case, Endpoint, Expectation, Pairing, Role, Step, StepKind
+from .model import KEY_PEERS, PYTHON_PEER, SESSION_STEPS, Case, Endpoint, Expectation, Pairing, Role, Step, StepKind
 from .ranges import parse_range, possible
 from .schema import case_schema
 #: A case file is a page of YAML; anything this big, or nested this deep, is a mistake or an attack.
@@ -194,6 +194,26 @@ def load_case(path: Path, root: Path | None = None, *, case_id: str | None = Non
     return dataclasses.replace(_build(path, case_id, data), file=file)
 
 
+def _peer(value: str, pairing: Pairing, fail: Callable[[str], UserError]) -> str:
+    """An endpoint's `peer` (the schema checked its form): a, b, python, or a pinned release."""
+    from ..toolchains.lines import FIRST_LINE, canonical
+    if value == "b" and pairing != Pairing.CROSS:
+        raise fail(f"{value!r} needs 'pairing: cross'")
+    if value in KEY_PEERS or value == PYTHON_PEER:
+        return value
+    release = canonical(value)
+    if release is None:
+        raise fail(f"{value!r} is not a Go release tlsdiff can run; expected a line {FIRST_LINE} or newer "
+                   "(\"1.21\") or an exact release (\"1.21.13\")")
+    return release
+
+
+def godebug_text(settings: dict[str, str]) -> str:
+    """A case's `godebug` mapping as the GODEBUG value its peer runs under: "a=1,b=2", by name,
+    so two endpoints with the same settings share a peer process."""
+    return ",".join(f"{name}={settings[name]}" for name in sorted(settings))
+
+
 def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
     pairing = Pairing(data.get("pairing", Pairing.SAME))
 
@@ -206,9 +226,8 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
             if name in endpoints:
                 raise fail(f"{key}.{name}", f"name {name!r} is used by a server and a client; names must be unique")
             settings = dict(settings or {})
-            peer = settings.pop("peer", "a")
-            if peer == "b" and pairing != Pairing.CROSS:
-                raise fail(f"{key}.{name}.peer", f"{peer!r} needs 'pairing: cross'")
+            peer = _peer(settings.pop("peer", "a"), pairing, lambda what: fail(f"{key}.{name}.peer", what))
+            godebug = godebug_text(settings.pop("godebug", {}))
             problem = misbehaviours.check(settings.get("misbehave") or {}, peer, f"{key}.{name}.misbehave", role)
             if problem:
                 raise UserError(f"{display(path)}: {problem}")
@@ -224,9 +243,18 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
             if "ech_outer_extensions" in (settings.get("misbehave") or {}) and "ech_config_list" not in settings:
                 raise fail(f"{key}.{name}.misbehave.ech_outer_extensions", "goes with ech_config_list (a client "
                                                                         "that does not offer ECH has no inner hello)")
-            if "key_shares" in settings and peer != "python":
+            if "key_shares" in settings and peer != PYTHON_PEER:
                 raise fail(f"{key}.{name}.key_shares", "needs 'peer: python' (a Go client picks its key shares itself)")
-            endpoints[name] = Endpoint(name, role, settings, peer)
+            if godebug and peer == PYTHON_PEER:
+                raise fail(f"{key}.{name}.godebug", "needs a Go endpoint; 'peer: python' is tlspeer, which has no GODEBUG")
+            if "get_client_certificate" in settings:
+                if peer == PYTHON_PEER:
+                    raise fail(f"{key}.{name}.get_client_certificate", "needs a Go client; a python client sends its "
+                                                                       "certificate whatever the request names")
+                if "certificate" not in settings:
+                    raise fail(f"{key}.{name}.get_client_certificate", "goes with certificate (the callback "
+                                                                       "returns the client's certificate)")
+            endpoints[name] = Endpoint(name, role, settings, peer, godebug)
 
     for name, ep in endpoints.items():
         target = ep.settings.get("config_for_client")
@@ -268,7 +296,9 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
             target = (args.get("set") or {}).get("config_for_client")
             if target is not None and target != args["as"] and (known.get(target) is None or known[target].role != Role.SERVER):
                 raise fail(f"steps[{i}].clone.set.config_for_client", f"{target!r} is not a server defined before this step")
-            known[args["as"]] = Endpoint(args["as"], Role.SERVER, {**src.settings, **(args.get("set") or {})}, src.peer)
+            # A clone lives in its source's peer process: same release, same GODEBUG.
+            known[args["as"]] = dataclasses.replace(src, name=args["as"],
+                                                    settings={**src.settings, **(args.get("set") or {})})
         elif kind in SESSION_STEPS:
             ep = known.get(args["client"])
             if ep is None or ep.role != Role.CLIENT or "cache" not in ep.settings:

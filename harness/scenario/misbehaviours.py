@@ -106,6 +106,9 @@ KNOBS: tuple[Knob, ...] = (
        "(the outer hello carries an extension of that type), or names a type twice. tlspeer's ECH client stops "
        "at a ServerHello that does not confirm ECH (`tls: server rejected ECH`, alert ech_required in the clear) "
        "and at a HelloRetryRequest"),
+    _k("omit_ems", C, PYTHON, _TRUE, "true",
+       "TLS 1.2: no hello has extended_master_secret, as a client from before RFC 7627 (Go 1.22+ then refuses "
+       "`ExportKeyingMaterial` unless GODEBUG `tlsunsafeekm=1`)"),
     _k("two_hrrs", S, PYTHON, _TRUE, "true", "answers ClientHello 2 with a second HelloRetryRequest"),
     _k("hrr_no_change", S, PYTHON, _TRUE, "true", "a HelloRetryRequest for a group the client already shared"),
     _k("hrr_cookie", S, PYTHON, {"type": "string", "minLength": 1, "maxLength": 1024}, "text",

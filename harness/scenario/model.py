@@ -43,6 +43,11 @@ SESSION_STEPS = frozenset({StepKind.EXPORT_SESSION, StepKind.IMPORT_SESSION})
 OBSERVED_STEPS = frozenset({StepKind.CONNECT}) | SESSION_STEPS
 
 
+#: The `peer` values that are not a pinned release: the releases of the key, and tlspeer.
+KEY_PEERS = ("a", "b")
+PYTHON_PEER = "python"
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """A server or client configuration, named in the case."""
@@ -50,7 +55,13 @@ class Endpoint:
     name: str
     role: Role
     settings: dict[str, Any]
-    peer: str = "a"  # which release of a cross pairing runs it
+    peer: str = "a"  # "a"/"b": a release of the key; "python": tlspeer; "1.21"/"1.21.13": a pinned release
+    godebug: str = ""  # the GODEBUG its Go peer process runs under: "name=value,..." sorted by name
+
+    @property
+    def pinned(self) -> str | None:
+        """The Go release this endpoint is pinned to ("1.21", "1.21.13"), whatever the key; or None."""
+        return None if self.peer in KEY_PEERS or self.peer == PYTHON_PEER else self.peer
 
 
 @dataclass(frozen=True)

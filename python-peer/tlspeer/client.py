@@ -236,7 +236,7 @@ class ClientEngine(Client12, Engine):
         if cfg.alpn:
             exts.append(ext.ALPN([p.encode() for p in cfg.alpn]))
         if offer12:
-            drop = s12 is not None and cfg.misbehaviour.drop_ems_on_resume
+            drop = cfg.misbehaviour.omit_ems or (s12 is not None and cfg.misbehaviour.drop_ems_on_resume)
             if cfg.extended_master_secret and not drop:
                 exts.append(ext.ExtendedMasterSecret())
             exts.append(ext.RenegotiationInfo(b""))

@@ -497,6 +497,22 @@ def test_the_server_refuses_a_bad_premaster_length() -> None:
     assert str(pair.server_error) == "tls: invalid ClientKeyExchange message"
 
 
+def test_omit_ems() -> None:
+    scfg = s12()
+    mis = c12(misbehaviour=Misbehaviour(omit_ems=True))
+    pair = ok(run(mis, scfg))
+    assert not pair.info("client").extended_master_secret and not pair.info("server").extended_master_secret
+    hello = decode_connection(bytes(pair.c2s), bytes(pair.s2c), "").client_to_server.handshake_messages[0].summary
+    names = [e["name"] for e in hello["extensions"]]
+    assert "extended_master_secret" not in names and "renegotiation_info" in names
+    # Without EMS the exporter is not bound to the connection: refused, as Go 1.22+ does by default.
+    with pytest.raises(UnexpectedMessage, match="neither TLS 1.3 nor Extended Master Secret"):
+        pair.client.export_keying_material("EXPORTER-tlsdiff", None, 32)
+    # A resumption of such a session keeps EMS off too, and resumes.
+    again = ok(run(mis, scfg, session=session_of(pair)))
+    assert again.info("client").resumed and not again.info("server").extended_master_secret
+
+
 def test_ticket_knobs_act_on_tls12_tickets() -> None:
     scfg = s12(misbehaviour=Misbehaviour(huge_ticket=3000, ticket_lifetime=77))
     session = session_of(ok(run(c12(), scfg)))
