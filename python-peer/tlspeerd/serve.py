@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from typing import Any, Callable
 
 from cryptography import x509
@@ -118,6 +119,14 @@ class Endpoint:
     keylog: list[str] = field(default_factory=list)
     release_line: str = ""  # a server's: whose Go ticket layout ticket keys give
     misbehaviour: Misbehaviour = field(default_factory=Misbehaviour)  # as the case gave it
+
+
+@lru_cache(maxsize=64)
+def _credential(cert_pem: str, key_pem: str) -> Credential:
+    # Every case run configures its endpoints anew with the same few certificates;
+    # loading an RSA key (with its checks) costs 0.16 s, so each is loaded once. A
+    # Credential is not changed after it is made.
+    return Credential.from_pem(cert_pem, key_pem)
 
 
 def _pem_certs(pems: list[str]) -> list[x509.Certificate]:
@@ -223,7 +232,7 @@ class Peer:
             certs = c.get("certificates") or []
             if not certs:
                 raise ValueError("certificates: a server needs one")
-            cred = Credential.from_pem(certs[0]["cert_pem"], certs[0]["key_pem"])
+            cred = _credential(certs[0]["cert_pem"], certs[0]["key_pem"])
             kwargs: dict[str, Any] = dict(
                 certificate=cred, alpn=tuple(c.get("alpn") or ()),
                 client_auth=c.get("client_auth") or "NoClientCert",
@@ -243,7 +252,7 @@ class Peer:
             roots = _pem_certs(c.get("root_cas") or [])
             cred = None
             if c.get("certificates"):
-                cred = Credential.from_pem(c["certificates"][0]["cert_pem"], c["certificates"][0]["key_pem"])
+                cred = _credential(c["certificates"][0]["cert_pem"], c["certificates"][0]["key_pem"])
             cache = None
             if c.get("cache") and not c.get("session_tickets_disabled"):
                 with self.lock:
