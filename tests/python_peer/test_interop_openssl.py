@@ -327,21 +327,27 @@ def test_tls12_client_rsa_and_certificate(pem_files: dict[str, Path]) -> None:
 def test_tls12_server_resumes_openssl_client(pem_files: dict[str, Path], tickets: bool) -> None:
     scfg = server_config(min_version="1.2", max_version="1.2")
     ctx = _tls12(_openssl_client_ctx(pem_files), tickets=tickets)
+    first, out, again, out2 = _openssl_client_twice(ctx, scfg)
+    assert out["version"] == "TLSv1.2" and first.info.version == 0x0303
+    assert first.info.extended_master_secret  # OpenSSL offers RFC 7627
+    assert out["session"] is not None and out["session"].has_ticket is tickets
+    assert out2["reused"] and again.info.resumed
+
+
+def _openssl_client_twice(ctx: ssl.SSLContext, scfg: Any) -> tuple[Any, dict, Any, dict]:
+    """An OpenSSL client connects to our server, then again with the session it got:
+    our two connections and what OpenSSL reported of each."""
     with _listener() as listener:
         port = listener.getsockname()[1]
         client = _openssl_client(port, ctx)
         first = _our_server(listener, config=scfg)
         out = client.result()
         first.close()
-        assert out["version"] == "TLSv1.2" and first.info.version == 0x0303
-        assert first.info.extended_master_secret  # OpenSSL offers RFC 7627
-        session = out["session"]
-        assert session is not None and session.has_ticket is tickets
-        client = _openssl_client(port, ctx, session=session)
+        client = _openssl_client(port, ctx, session=out["session"])
         again = _our_server(listener, config=scfg)
-        out = client.result()
+        out2 = client.result()
         again.close()
-    assert out["reused"] and again.info.resumed
+    return first, out, again, out2
 
 
 @pytest.mark.parametrize("ciphers", ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-CHACHA20-POLY1305",
@@ -440,19 +446,10 @@ def test_tls12_rsa_key_exchange_server_against_openssl(pem_files: dict[str, Path
                          cipher_suites=[suite])
     ctx = _tls12(_openssl_client_ctx(pem_files), ciphers, tickets=tickets)
     ctx.options |= 1 << 19
-    with _listener() as listener:
-        port = listener.getsockname()[1]
-        client = _openssl_client(port, ctx)
-        first = _our_server(listener, config=scfg)
-        out = client.result()
-        first.close()
-        assert out["version"] == "TLSv1.2" and first.info.cipher_suite == SUITE_BY_NAME[suite].id
-        assert first.info.extended_master_secret and first.info.group is None
-        client = _openssl_client(port, ctx, session=out["session"])
-        again = _our_server(listener, config=scfg)
-        out = client.result()
-        again.close()
-    assert out["reused"] and again.info.resumed
+    first, out, again, out2 = _openssl_client_twice(ctx, scfg)
+    assert out["version"] == "TLSv1.2" and first.info.cipher_suite == SUITE_BY_NAME[suite].id
+    assert first.info.extended_master_secret and first.info.group is None
+    assert out2["reused"] and again.info.resumed
 
 
 def test_tls13_rsa_certificates_both_ways(pem_files: dict[str, Path]) -> None:
