@@ -71,6 +71,7 @@ class Campaign:
         self._stream = Stimuli(seed)
         self._tests = itertools.count()
         self._lock = threading.Lock()
+        self._fd_base: dict[str, tuple[int, int]] = {}  # release -> (pid, descriptors) at rest
 
     @property
     def releases(self) -> list[str]:
@@ -135,8 +136,10 @@ class Campaign:
             while pending is not None:
                 batch, future = pending
                 outcomes = future.result()
+                fresh = self._judge(batch, outcomes)
+                self._check_leaks(batch)  # the peers are at rest: nothing is in flight
                 pending = submit()
-                for f in self._judge(batch, outcomes):
+                for f in fresh:
                     if self.stop.is_set():
                         break
                     self._minimize(f)
@@ -195,6 +198,64 @@ class Campaign:
             self.stats.unstable += 1
             self.say(f"unstable: {f.kind}: {f.first.label()[:160]} did not do it again; dropped")
 
+    # -- leaks -----------------------------------------------------------------
+
+    def _fds(self) -> dict[str, tuple[int, int]]:
+        """release -> (pid, open file descriptors) of each local Go peer that is running."""
+        out = {}
+        running = self.run.pool.running()
+        for release in self.releases:
+            peer = running.get(release)
+            if peer is None or peer.proc is None:
+                continue
+            try:
+                out[release] = (peer.proc.pid, len(os.listdir(f"/proc/{peer.proc.pid}/fd")))
+            except OSError:  # not a local process (docker, external), or no /proc
+                continue
+        return out
+
+    def _check_leaks(self, batch: Sequence[Stimulus]) -> None:
+        """A Go peer with more descriptors open at rest than before the batch kept a
+        connection or a listener of some stimulus: find which (by halves) and record it."""
+        now = self._fds()
+        grown = [r for r, (pid, n) in now.items()
+                 if r in self._fd_base and self._fd_base[r][0] == pid and n > self._fd_base[r][1]]
+        self._fd_base.update(now)
+        if grown and not self.stop.is_set():
+            self._hunt_leak(batch, grown)
+            self._fd_base.update(self._fds())
+
+    def _leaking(self, stimuli: Sequence[Stimulus], releases: Sequence[str]) -> list[str]:
+        before = self._fds()
+        self.outcomes(stimuli, f"fuzz-{self.seed}-leak", self.stop)
+        after = self._fds()
+        return [r for r in releases if r in before and r in after and before[r][0] == after[r][0]
+                and after[r][1] > before[r][1]]
+
+    def _hunt_leak(self, batch: Sequence[Stimulus], releases: Sequence[str]) -> None:
+        self.say(f"Go {', '.join(releases)}: more file descriptors open after a batch; looking for the stimulus")
+        if not self._leaking(batch, releases):
+            self.say("the batch did not do it again; no leak recorded")
+            return
+        suspects = list(batch)
+        while len(suspects) > 1:
+            half = suspects[:len(suspects) // 2]
+            suspects = half if self._leaking(half, releases) else suspects[len(half):]
+        leaking = self._leaking(suspects, releases)
+        if not leaking:
+            self.say("no single stimulus of the batch does it alone; no leak recorded")
+            return
+        stimulus = suspects[0]
+        others = tuple(r for r in self.releases if r not in leaking)
+        partition = tuple(g for g in (tuple(leaking), others) if g)
+        signature = ("peer-leak", partition)
+        if signature in self.findings:
+            self.findings[signature].count += 1
+            return
+        outcome = self.outcomes([stimulus], f"fuzz-{self.seed}-leak")[0] or Outcome(tuple(self.releases), ())
+        self.findings[signature] = fnd.Finding("peer-leak", partition, stimulus, outcome, reproduced=True)
+        self.say(f"finding: peer-leak: {', '.join(leaking)}: {stimulus.label()[:160]}")
+
     # -- writing ----------------------------------------------------------------
 
     def kept(self) -> list[fnd.Finding]:
@@ -222,7 +283,7 @@ class Campaign:
         written = []
         for f, r in zip(todo, first.results):
             outcome = Outcome.of(r.docs)
-            if f.signature not in outcome.signatures():  # changed its mind under its own id
+            if not _holds(f, outcome):  # changed its mind under its own id
                 f.verified = False
                 continue
             fnd.add_expectations(out / f.file, out, data[f.file], r.docs, order)
@@ -231,7 +292,7 @@ class Campaign:
         for f, r in zip(written, again.results if again else []):
             # A Go peer that fails makes the run's verdict `error` whatever the case expects.
             passed = r.verdict in (Verdict.PASS, Verdict.UNSUPPORTED) or f.kind == "peer-failure"
-            f.verified = passed and f.signature in Outcome.of(r.docs).signatures()
+            f.verified = passed and _holds(f, Outcome.of(r.docs))
         for f in todo:
             if not f.verified:
                 (out / f.file).unlink(missing_ok=True)
@@ -239,6 +300,12 @@ class Campaign:
                 self.say(f"unstable: {f.file} did not pass when run from its file; not kept")
                 f.file = ""
         return [f for f in todo if f.verified]
+
+
+def _holds(f: fnd.Finding, outcome: Outcome) -> bool:
+    """Does a run of the finding's case still show it? (A leak shows in the peer's
+    descriptors, not in the observations: its case is checked for passing only.)"""
+    return f.kind == "peer-leak" or f.signature in outcome.signatures()
 
 
 def remove_previous(out: Path) -> None:

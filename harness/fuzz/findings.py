@@ -71,7 +71,8 @@ class Finding:
         knobs = ", ".join(s.misbehave) or "no misbehaviour"
         what = {"partition": "the releases fall in classes", "lone-accept": "one release alone accepts",
                 "lone-reject": "one release alone rejects",
-                "peer-failure": "a Go peer fails"}[self.kind]
+                "peer-failure": "a Go peer fails",
+                "peer-leak": "a Go peer keeps file descriptors open after the connections end"}[self.kind]
         return f"{s.base.describe()}; the Python {s.base.role}: {knobs}. Found by tlsdiff fuzz: {what}: " \
                f"{partition_text(self.partition)}."
 

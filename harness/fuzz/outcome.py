@@ -15,7 +15,8 @@ A stimulus's `signatures` are what it could be a finding for, as (kind, partitio
 
 A signature no case of the known set shows is new (`Known`): for `partition` the
 grouping itself, for the others the kind with that grouping; a Go peer failure is
-always new.
+always new. (A fifth kind, `peer-leak`, is not in the observations: the campaign
+counts each Go peer's open file descriptors between batches, campaign.py.)
 """
 from __future__ import annotations
 
