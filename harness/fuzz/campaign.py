@@ -25,6 +25,7 @@ from ..compare import Verdict
 from ..runs import Run
 from ..scenario.model import Case
 from . import findings as fnd
+from .bases import Base
 from .generate import Stimuli, Stimulus
 from .minimize import minimize
 from .outcome import Known, Outcome
@@ -60,7 +61,8 @@ class Campaign:
 
     def __init__(self, run: Run, known: Known, seed: int, *, count: int | None = None, budget: float | None = None,
                  batch: int = DEFAULT_BATCH, stop: threading.Event | None = None,
-                 say: Callable[[str], None] | None = None) -> None:
+                 say: Callable[[str], None] | None = None, bases: Sequence[Base] | None = None,
+                 minimizing: bool = True) -> None:
         self.run, self.known, self.seed = run, known, seed
         self.count, self.budget, self.batch = count, budget, batch
         self.stop = stop or threading.Event()
@@ -68,7 +70,8 @@ class Campaign:
         self.stats = Stats()
         self.findings: dict[tuple[str, Any], fnd.Finding] = {}
         self.python_examples: list[dict[str, Any]] = []
-        self._stream = Stimuli(seed)
+        self._stream = Stimuli(seed, bases)
+        self.minimizing = minimizing  # off: findings are grouped only (benchmarks/fuzz.py)
         self._tests = itertools.count()
         self._lock = threading.Lock()
         self._fd_base: dict[str, tuple[int, int]] = {}  # release -> (pid, descriptors) at rest
@@ -139,7 +142,7 @@ class Campaign:
                 fresh = self._judge(batch, outcomes)
                 self._check_leaks(batch)  # the peers are at rest: nothing is in flight
                 pending = submit()
-                for f in fresh:
+                for f in fresh if self.minimizing else ():
                     if self.stop.is_set():
                         break
                     self._minimize(f)
