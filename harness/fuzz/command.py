@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -91,7 +92,6 @@ def _check_out(out: Path) -> None:
             raise UserError(f"--out: {str(out)!r} holds {others[0]!r}, which no earlier tlsdiff fuzz wrote; "
                             "expected a new or empty folder, or one of an earlier campaign")
     parent = out if out.is_dir() else next((p for p in out.absolute().parents if p.exists()), Path("/"))
-    import os
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(f"--out: {str(out)!r} cannot be written here (no write permission in {str(parent)!r})")
 
@@ -119,7 +119,7 @@ def _check(args: argparse.Namespace) -> None:
                 raise UserError(f"--known: {str(args.known)!r} is not a file; expected a JSON report "
                                 "(tlsdiff run --json)")
     requested = toolchains.parse_release_list(args.go)
-    if len(requested) < 2 and args.go.strip() != "all":
+    if len(requested) < 2:
         raise UserError(f"--go: {args.go!r} names one release; expected two or more to compare")
 
 
