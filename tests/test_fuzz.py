@@ -93,7 +93,7 @@ def test_findings_load_and_pass_as_cases(campaign: Path, tmp_path: Path) -> None
     assert all(r["digest"] for r in index["releases"])
     assert index["counts"]["stimuli"] == int(COUNT)
     found = index["findings"]
-    assert len(found) >= 3 and {f["kind"] for f in found} >= {"partition", "lone-accept"}
+    assert len(found) >= 3 and "partition" in {f["kind"] for f in found}
     files = sorted(p.name for p in campaign.glob("*.yaml"))
     assert files == sorted(f["file"] for f in found)
     report = tmp_path / "r.json"

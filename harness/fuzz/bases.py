@@ -6,8 +6,10 @@ against a Go server (`pyclient`), or a Go client against the Python server
 resumption an hour later; in TLS 1.3 with or without a HelloRetryRequest, forced by
 the server's curve preferences (a Go server that wants only P-384; a Python server
 that wants only P-256, which no Go client sends a key share for first); with or
-without a client certificate the server requires. The fuzzer's misbehaviours go on
-the Python endpoint, in either role.
+without a client certificate the server requires; and the Python client offering
+Encrypted Client Hello to a Go server that holds the ECH keys (Go 1.24 and newer; older
+releases answer `unsupported`). The fuzzer's misbehaviours go on the Python endpoint, in
+either role.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ class Base:
     resume: bool = False  # a second connection at +1h, resuming the first one's session
     hrr: bool = False  # TLS 1.3: the server's curve preferences force a HelloRetryRequest
     client_auth: bool = False  # the server requires and verifies a client certificate
+    ech: bool = False  # the Python client offers ECH (TLS 1.3, Python client only)
 
     @property
     def role(self) -> Role:
@@ -36,7 +39,8 @@ class Base:
     @property
     def name(self) -> str:
         parts = [self.python, "tls" + self.tls.replace(".", "")]
-        parts += [p for p, on in (("hrr", self.hrr), ("auth", self.client_auth), ("resume", self.resume)) if on]
+        parts += [p for p, on in (("ech", self.ech), ("hrr", self.hrr), ("auth", self.client_auth),
+                                  ("resume", self.resume)) if on]
         return "-".join(parts)
 
     @property
@@ -45,15 +49,15 @@ class Base:
 
     def describe(self) -> str:
         who = "the Python client and a Go server" if self.python == PYCLIENT else "a Go client and the Python server"
-        extra = [w for w, on in (("a HelloRetryRequest", self.hrr), ("a client certificate", self.client_auth))
-                 if on]
+        extra = [w for w, on in (("Encrypted Client Hello", self.ech), ("a HelloRetryRequest", self.hrr),
+                                 ("a client certificate", self.client_auth)) if on]
         what = "a full handshake, then a resumption an hour later" if self.resume else "a full handshake"
         return f"TLS {self.tls}, {who}: {what}" + (f", with {' and '.join(extra)}" if extra else "")
 
     def simpler(self) -> list["Base"]:
         """The bases with one feature fewer (for the minimizer), the cheapest first."""
         out = []
-        for feature in ("resume", "hrr", "client_auth"):
+        for feature in ("resume", "ech", "hrr", "client_auth"):
             if getattr(self, feature):
                 out.append(dataclasses.replace(self, **{feature: False}))
         return out
@@ -78,6 +82,9 @@ class Base:
         if self.client_auth:
             server["client_auth"] = "RequireAndVerifyClientCert"
             client["certificate"] = "client"
+        if self.ech:
+            server.update(certificate="server-ech", ech_keys=["ech-a"])
+            client["ech_config_list"] = ["ech-a"]
         if self.resume:
             client["cache"] = "main"
             if server is go:
@@ -91,7 +98,7 @@ class Base:
 
 
 def all_bases() -> list[Base]:
-    """Every base, single-connection ones first within each role and version."""
+    """Every base: per role and version, the single-connection ones, then those that resume."""
     out = []
     for python in (PYCLIENT, PYSERVER):
         for tls in ("1.3", "1.2"):
@@ -99,4 +106,6 @@ def all_bases() -> list[Base]:
                 for hrr in ((False, True) if tls == "1.3" else (False,)):
                     for auth in (False, True):
                         out.append(Base(python, tls, resume, hrr, auth))
+                if python == PYCLIENT and tls == "1.3":
+                    out.append(Base(python, tls, resume, ech=True))
     return out

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from ..compare import Verdict
+from ..errors import UserError
 from ..runs import Run
 from ..scenario.model import Case
 from . import findings as fnd
@@ -85,15 +86,21 @@ class Campaign:
     def outcomes(self, stimuli: Sequence[Stimulus], prefix: str,
                  stop: threading.Event | None = None) -> list[Outcome | None]:
         """Each stimulus on every release (one Run.run); None for one a release did not finish."""
-        cases = [s.case(f"{prefix}/{s.index}-{next(self._tests)}") for s in stimuli]
+        made: list[Case | None] = []
+        for s in stimuli:
+            try:
+                made.append(s.case(f"{prefix}/{s.index}-{next(self._tests)}"))
+            except UserError:  # a minimizer's candidate the loader refuses: it does not keep anything
+                made.append(None)
+        cases = [c for c in made if c is not None]
         result = self.run.run(cases, stop=stop)
         with self._lock:  # a batch ahead and a minimization run at once
             self.stats.runs += sum(len(r.docs) for r in result.results)
             self.stats.handshakes += result.handshakes
         by_id = {r.case.id: r for r in result.results}
         out: list[Outcome | None] = []
-        for case in cases:
-            r = by_id.get(case.id)
+        for case in made:
+            r = by_id.get(case.id) if case is not None else None
             outcome = Outcome.of(r.docs) if r is not None else None
             out.append(outcome if outcome is not None and outcome.complete else None)
         self._recover_given_up()

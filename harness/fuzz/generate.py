@@ -7,7 +7,7 @@ seed (`stimuli(seed)`), in phases:
 
 1. `base`: each base as it is;
 2. `knob`: each knob of the Python peer's role alone, over its systematic values
-   (values.py), each value on the next base of a seeded rotation;
+   (values.py), each value on the next base of a seeded rotation that takes it;
 3. `combination`: two or three knobs at random values on a random base;
 4. `edits`, for ever: lists of one to three entries of the list-valued knobs (the
    field- and byte-level edits: an extension omitted, a byte flipped, a message
@@ -17,7 +17,8 @@ seed (`stimuli(seed)`), in phases:
 Knobs come from `scenario/misbehaviours.KNOBS` (those of peer python), values from
 their JSON schemas: a knob added to the table is fuzzed with no change here. A draw
 the knob table's own check refuses (a message the role does not send, bytes without
-the action that takes them) is drawn again, up to a limit; what is still refused is
+the action that takes them) is drawn again, up to a limit; what is still refused, or
+what the case loader refuses (a knob that needs an endpoint setting no base has), is
 counted and skipped. Single-connection bases are drawn twice as often as the
 two-connection ones, which cost twice as much.
 """
@@ -108,14 +109,23 @@ class Stimuli:
     def _rng(self, what: str) -> random.Random:
         return random.Random(f"tlsdiff fuzz {self.seed} {what}")  # str seeds are stable across runs
 
-    def _next(self, phase: str, base: Base, misbehave: dict[str, Any]) -> Stimulus:
-        s = Stimulus(self._index, phase, base, misbehave)
-        self._index += 1
-        return s
+    def _next(self, phase: str, bases: Sequence[Base], misbehave: dict[str, Any]) -> Stimulus | None:
+        """The next stimulus, on the first of the bases the case loader takes it on (a knob
+        may need an endpoint setting only some bases have, such as ECH's); None, counted as
+        refused, when it takes it on none."""
+        for base in bases:
+            s = Stimulus(self._index, phase, base, misbehave)
+            if check_loads(s) is None:
+                self._index += 1
+                return s
+        self.refused += 1
+        return None
 
     def __iter__(self) -> Iterator[Stimulus]:
         for base in self.bases:
-            yield self._next("base", base, {})
+            s = self._next("base", [base], {})
+            if s is not None:
+                yield s
         yield from self._knobs()
         rng = self._rng("combination")
         for _ in range(COMBINATIONS_PER_BASE * len(self.bases)):
@@ -149,7 +159,10 @@ class Stimuli:
                 else:
                     sweep = values.systematic(knob.value, rng, accept=takes)
                 for i, value in enumerate(sweep):
-                    yield self._next("knob", rotation[i % len(rotation)], {knob.name: value, **needed})
+                    turn = i % len(rotation)  # the next base of the rotation that takes the value
+                    s = self._next("knob", rotation[turn:] + rotation[:turn], {knob.name: value, **needed})
+                    if s is not None:
+                        yield s
 
     def _needs(self, knob: Knob, rng: random.Random, role: Role) -> dict[str, Any] | None:
         """The knob a knob goes with, at a value the check accepts ({} for none; None: no such value)."""
@@ -203,7 +216,7 @@ class Stimuli:
         for knob in rng.sample(knobs, min(len(knobs), rng.choice((2, 2, 3)))):
             if not self._value(knob, rng, base.role, misbehave):
                 self.refused += 1
-        return self._next("combination", base, misbehave) if misbehave else None
+        return self._next("combination", [base], misbehave) if misbehave else None
 
     def _edits(self, rng: random.Random) -> Stimulus | None:
         base = self._base(rng)
@@ -219,7 +232,7 @@ class Stimuli:
             others = [k for k in knobs if k.name not in misbehave]
             if others and not self._value(rng.choice(others), rng, base.role, misbehave):
                 self.refused += 1
-        return self._next("edits", base, misbehave)
+        return self._next("edits", [base], misbehave)
 
 
 def check_loads(stimulus: Stimulus) -> str | None:
