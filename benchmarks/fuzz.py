@@ -47,11 +47,12 @@ from tables import table  # benchmarks/tables.py (this folder is on sys.path whe
 TARGET_STIMULI = 50.0
 TARGET_CORES = 2
 #: What waits rather than computes, left out of the "own time" tables: C calls that block
-#: (a lock, a socket, a pipe), loops over a pipe whose reads cProfile does not see as calls
-#: (the harness's reader threads), and tlspeerd's `reply`, whose own time is the wait for
-#: the lock on its standard output (taken in a `with`, which cProfile does not see either).
+#: (a lock, a socket, a pipe; `load` is the normalizer worker's answers read from its pipe),
+#: loops over a pipe whose reads cProfile does not see as calls (the harness's reader
+#: threads), and tlspeerd's `reply`, whose own time is the wait for the lock on its
+#: standard output (taken in a `with`, which cProfile does not see either).
 WAITING = ("acquire", "recv", "recv_into", "accept", "_accept", "readline", "select", "poll", "sendall", "connect",
-           "wait", "read", "flush", "settimeout", "get", "_read_stdout", "_read_stderr", "reply")
+           "wait", "read", "flush", "settimeout", "get", "load", "_read_stdout", "_read_stderr", "reply")
 
 # tlspeerd with each of its request threads under cProfile, the profiles added up and
 # dumped every 100 threads (the process is killed at the end, not asked to exit).
