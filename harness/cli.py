@@ -193,6 +193,11 @@ def _parser() -> argparse.ArgumentParser:
     add_fuzz_arguments(tks.add_parser("fuzz", help="fuzz the session parsers of every 1.21+ release against each "
                                                    "other and the model; --replay judges saved findings again"))
 
+    from .fuzz.command import add_arguments as add_handshake_fuzz_arguments
+    add_handshake_fuzz_arguments(sub.add_parser(
+        "fuzz", help="fuzz the handshake: the Python peer misbehaves at random, every release answers; partitions "
+                     "of the releases no case shows become minimized case files"))
+
     d = sub.add_parser("diff", help="what changed between two JSON reports (exit 1 if anything did)")
     d.add_argument("old", type=Path, help="the earlier report (tlsdiff run --json)")
     d.add_argument("new", type=Path, help="the later report")
@@ -372,6 +377,11 @@ def cmd_ticket(args: argparse.Namespace) -> int:
         print(f"tlsdiff: {why}", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from .fuzz.command import cli
+    return cli(args)
 
 
 def cmd_images(args: argparse.Namespace) -> int:
@@ -694,7 +704,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         commands = {"toolchains": cmd_toolchains, "images": cmd_images, "run": cmd_run, "diff": cmd_diff, "merge": cmd_merge,
                     "ticket": cmd_ticket, "compat": cmd_compat, "explain": cmd_explain, "bisect": cmd_bisect,
-                    "repro": cmd_repro}
+                    "repro": cmd_repro, "fuzz": cmd_fuzz}
         return commands[args.command](args)
     except UserError as exc:
         print(f"tlsdiff: {exc}", file=sys.stderr)

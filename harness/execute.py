@@ -28,6 +28,10 @@ from .toolchains.lines import release_of_name
 #: waits for a reply beyond that before it declares the peer hung.
 CONNECT_TIMEOUT_MS = 5000
 REPLY_GRACE_S = 5.0
+#: The Python peer waits this much longer than a Go peer: when both sides wait for a
+#: message the other will never send, the Go side gives up first, so which side says
+#: "i/o timeout" and which "EOF" does not depend on which deadline fires first.
+PYTHON_TIMEOUT_LEAD_MS = 1000
 
 
 @dataclass
@@ -299,9 +303,12 @@ def _run_step(ctx: _Context, step: Step, result: StepResult, conn_timeout_ms: in
     listener = f"{prefix}listener{step.number}"
     port = server_peer.call("listen", {"name": listener, "endpoint": _name(prefix, server_ep.name)},
                             timeout=reply_timeout)["port"]
-    common = {"conn_id": conn_id, "time": unix, "timeout_ms": conn_timeout_ms}
-    accepted = server_peer.send("accept", {"listener": listener, **common})
-    connected = client_peer.send("connect", {"endpoint": _name(prefix, client_ep.name), "port": port, **common})
+    def common(ep: Endpoint) -> dict[str, Any]:
+        lead = PYTHON_TIMEOUT_LEAD_MS if ep.peer == PYTHON else 0
+        return {"conn_id": conn_id, "time": unix, "timeout_ms": conn_timeout_ms + lead}
+    accepted = server_peer.send("accept", {"listener": listener, **common(server_ep)})
+    connected = client_peer.send("connect", {"endpoint": _name(prefix, client_ep.name), "port": port,
+                                             **common(client_ep)})
     try:
         result.client = client_peer.wait(connected, reply_timeout)
     finally:

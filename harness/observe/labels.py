@@ -13,6 +13,8 @@ from .. import pki
 
 # Cache keys fall back to the server address when ServerName is empty.
 _ADDR = re.compile(r"^127\.0\.0\.1:[0-9]+$")
+# Go's network errors name both ends ("read tcp 127.0.0.1:41267->127.0.0.1:49546: i/o timeout").
+_ADDR_IN_TEXT = re.compile(r"\b127\.0\.0\.1:[0-9]+\b")
 
 
 @dataclass
@@ -35,3 +37,8 @@ def cert_name(fingerprint: str) -> str:
 
 def cache_key(key: str) -> str:
     return "127.0.0.1:<port>" if _ADDR.match(key) else key
+
+
+def error_text(text: str | None) -> str | None:
+    """An error with the connection's ports masked: they differ on every run."""
+    return _ADDR_IN_TEXT.sub("127.0.0.1:<port>", text) if text and "127.0.0.1:" in text else text

@@ -18,7 +18,7 @@ from .. import ech
 from ..execute import CaseRun, StepResult
 from ..scenario.model import OBSERVED_STEPS
 from .fields import ABSENT, STATE_FIELDS
-from .labels import Labeler, cache_key, cert_name
+from .labels import Labeler, cache_key, cert_name, error_text
 from .transcript import wire_view
 
 
@@ -91,8 +91,8 @@ def _what_the_view_reads(conn: Any) -> dict[str, Any]:
 
 def normalize_side(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "error": raw.get("handshake_error"),
-        "io_error": raw.get("io_error"),
+        "error": error_text(raw.get("handshake_error")),
+        "io_error": error_text(raw.get("io_error")),
         "ech_retry_configs": _ech_retry_configs(raw.get("ech_retry_configs")),
         "received": raw.get("received", ""),
     }

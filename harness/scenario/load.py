@@ -194,6 +194,15 @@ def load_case(path: Path, root: Path | None = None, *, case_id: str | None = Non
     return dataclasses.replace(_build(path, case_id, data), file=file)
 
 
+def case_from_data(data: dict[str, Any], case_id: str, path: Path) -> Case:
+    """A case made in memory (tlsdiff fuzz's stimuli), checked as a file at `path` holding
+    this data would be, so whatever runs could be written out and loaded again."""
+    problem = _schema_error(display(path), data)
+    if problem:
+        raise UserError(problem)
+    return dataclasses.replace(_build(path, case_id, data), file=display(path))
+
+
 def _peer(value: str, pairing: Pairing, fail: Callable[[str], UserError]) -> str:
     """An endpoint's `peer` (the schema checked its form): a, b, python, or a pinned release."""
     from ..toolchains.lines import FIRST_LINE, canonical

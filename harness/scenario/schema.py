@@ -8,6 +8,7 @@ for an editor's YAML language server.
 """
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from functools import lru_cache
@@ -29,8 +30,10 @@ def case_schema() -> dict[str, Any]:
     schema = json.loads(SKELETON_PATH.read_text())
     defs = schema["$defs"]
     defs["side"] = side_schema()
-    defs["client_misbehaviour"] = schema_for(Role.CLIENT)
-    defs["server_misbehaviour"] = schema_for(Role.SERVER)
+    # Copies: _anchor_ends edits patterns in place, and the knob table's value schemas
+    # are read as they are written (tlsdiff fuzz draws values from them).
+    defs["client_misbehaviour"] = copy.deepcopy(schema_for(Role.CLIENT))
+    defs["server_misbehaviour"] = copy.deepcopy(schema_for(Role.SERVER))
     defs["version"] = {"enum": list(VERSIONS)}
     defs["group"] = {"enum": list(GROUPS)}
     defs["ech_config"] = {"enum": list(ech.NAMES)}

@@ -584,7 +584,18 @@ def main() -> None:
         except Exception as exc:  # a bad request; the peer carries on
             reply({"id": rid, "error": f"tlspeer: {op}: {type(exc).__name__}: {exc}"})
 
-    threads = []
+    # The requests running now, not every one ever made: a peer serves a whole run (an
+    # hour of fuzzing is millions of requests) and must not grow with it.
+    running: set[threading.Thread] = set()
+    running_lock = threading.Lock()
+
+    def serve_one(req: dict[str, Any]) -> None:
+        try:
+            run(req)
+        finally:
+            with running_lock:
+                running.discard(threading.current_thread())
+
     for raw in sys.stdin:
         try:
             req = json.loads(raw)
@@ -593,10 +604,13 @@ def main() -> None:
             continue
         if req.get("op") == "shutdown":
             break
-        t = threading.Thread(target=run, args=(req,), daemon=True)
+        t = threading.Thread(target=serve_one, args=(req,), daemon=True)
+        with running_lock:
+            running.add(t)
         t.start()
-        threads.append(t)
-    for t in threads:
+    with running_lock:
+        left = list(running)
+    for t in left:
         t.join(timeout=10)
 
 

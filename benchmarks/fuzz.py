@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""How many stimuli a second does `tlsdiff fuzz` run, each answered by every release?
+
+    python benchmarks/fuzz.py [--go all] [--count N] [--workers N] [--batch N] [--profile] [--json PATH]
+
+Every figure comes from this one invocation and is printed, never asserted:
+
+- the campaign's own loop (`Campaign.fuzz`: draw, run each batch on every release through
+  one `Run` with the next batch ahead, reduce to outcomes, group), without minimizing, for
+  three mixes of bases: single-connection only, the campaign's mix (single-connection
+  bases drawn twice as often), two-connection only; stimuli/s and handshakes/s;
+- where the CPU went, per process: the harness (its threads), its normalizer workers,
+  tlspeerd (the Python peer), the Go peers, in milliseconds per handshake;
+- with --profile, cProfile of the harness's threads and of tlspeerd's, each thread
+  profiled and the profiles added up, the top functions by own time;
+- whether the campaign reaches the target: 50 stimuli/s (400 handshakes/s) on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import platform
+import pstats
+import re
+import resource
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from tlsdiff.errors import UserError  # noqa: E402
+from tlsdiff.fuzz.bases import all_bases  # noqa: E402
+from tlsdiff.fuzz.campaign import Campaign  # noqa: E402
+from tlsdiff.fuzz.outcome import Known  # noqa: E402
+from tlsdiff.peers import local  # noqa: E402
+from tlsdiff.peers.pool import PYTHON_PEER  # noqa: E402
+from tlsdiff.runs import Run  # noqa: E402
+
+from tables import table  # benchmarks/tables.py (this folder is on sys.path when run)
+
+TARGET_STIMULI = 50.0
+TARGET_CORES = 2
+#: What waits rather than computes, left out of the "own time" tables: C calls that block
+#: (a lock, a socket, a pipe; `load` is the normalizer worker's answers read from its pipe),
+#: loops over a pipe whose reads cProfile does not see as calls (the harness's reader
+#: threads), and tlspeerd's `reply`, whose own time is the wait for the lock on its
+#: standard output (taken in a `with`, which cProfile does not see either).
+WAITING = ("acquire", "recv", "recv_into", "accept", "_accept", "readline", "select", "poll", "sendall", "connect",
+           "wait", "read", "flush", "settimeout", "get", "load", "_read_stdout", "_read_stderr", "reply")
+
+# tlspeerd with each of its request threads under cProfile, the profiles added up and
+# dumped every 100 threads (the process is killed at the end, not asked to exit).
+_PROFILED_PEER = """
+import cProfile, os, pstats, threading
+lock, state = threading.Lock(), {"stats": None, "n": 0}
+run = threading.Thread.run
+def profiled(self):
+    p = cProfile.Profile(); p.enable()
+    try: run(self)
+    finally:
+        p.disable()
+        with lock:
+            state["stats"] = pstats.Stats(p) if state["stats"] is None else state["stats"].add(p) or state["stats"]
+            state["n"] += 1
+            if state["n"] % 100 == 0: state["stats"].dump_stats(os.environ["TLSDIFF_BENCH_PROFILE"])
+threading.Thread.run = profiled
+from tlspeerd.serve import main
+main()
+"""
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> tuple[float, float]:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+class ThreadProfiles:
+    """cProfile in every thread started from now on (the Run's workers, the batch ahead)."""
+
+    def __init__(self) -> None:
+        self.stats: pstats.Stats | None = None
+        self.lock = threading.Lock()
+        self._run = threading.Thread.run
+
+    def __enter__(self) -> "ThreadProfiles":
+        original, me = self._run, self
+
+        def profiled(thread: threading.Thread) -> None:
+            p = cProfile.Profile()
+            p.enable()
+            try:
+                original(thread)
+            finally:
+                p.disable()
+                with me.lock:
+                    if me.stats is None:
+                        me.stats = pstats.Stats(p)
+                    else:
+                        me.stats.add(p)
+        threading.Thread.run = profiled  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        threading.Thread.run = self._run  # type: ignore[method-assign]
+
+
+def top(stats: pstats.Stats | None, n: int = 15) -> list[list[str]]:
+    """Rows: calls, own ms per call summed, function; waiting calls left out."""
+    if stats is None:
+        return [["calls", "own s", "function"]]
+    rows = []
+    for (path, line, name), (cc, nc, tt, ct, callers) in stats.stats.items():  # type: ignore[attr-defined]
+        quoted = re.search(r"'([^']+)'", name)  # C functions: "<method 'acquire' of '_thread.lock' objects>"
+        short = quoted.group(1) if quoted and path == "~" else name
+        if short.split(".")[-1] in WAITING:
+            continue
+        where = path.replace(str(REPO_ROOT) + "/", "").replace(sys.prefix, "<python>")
+        rows.append((tt, nc, f"{where}:{line}({name})"))
+    rows.sort(reverse=True)
+    return [["calls", "own s", "function"]] + [[str(nc), f"{tt:.2f}", fn[-90:]] for tt, nc, fn in rows[:n]]
+
+
+def measure(run: Run, label: str, bases: list, count: int, batch: int, seed: int) -> dict[str, Any]:
+    pool = run.pool
+    pids = {r: pool.get(r).proc.pid for r in run.releases.versions}  # type: ignore[union-attr]
+    pids[PYTHON_PEER] = pool.get(PYTHON_PEER).proc.pid  # type: ignore[union-attr]
+    before = {r: cpu_seconds(p) for r, p in pids.items()}
+    mine, kids = own_cpu()
+    c = Campaign(run, Known(), seed, count=count, batch=batch, bases=bases, minimizing=False)
+    c.fuzz()
+    after = {r: cpu_seconds(p) for r, p in pids.items()}
+    mine2, kids2 = own_cpu()
+    s = c.stats
+    hs = max(1, s.handshakes)
+    go = sum(after[r] - before[r] for r in run.releases.versions)
+    return {"mix": label, "stimuli": s.stimuli, "runs": s.runs, "handshakes": s.handshakes, "seconds": s.seconds,
+            "stimuli_per_second": s.stimuli / s.seconds, "handshakes_per_second": s.handshakes / s.seconds,
+            "cpu_seconds": {"harness": mine2 - mine, "normalizer workers": kids2 - kids,
+                            "tlspeerd": after[PYTHON_PEER] - before[PYTHON_PEER], "Go peers": go},
+            "cpu_ms_per_handshake": {"harness": 1000 * (mine2 - mine) / hs,
+                                     "normalizer workers": 1000 * (kids2 - kids) / hs,
+                                     "tlspeerd": 1000 * (after[PYTHON_PEER] - before[PYTHON_PEER]) / hs,
+                                     "Go peers": 1000 * go / hs}}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--go", default="all", help="releases (default all)")
+    p.add_argument("--count", type=int, default=320, help="stimuli per mix (default 320)")
+    p.add_argument("--workers", type=int, default=16, help="runs in flight (default 16, as tlsdiff fuzz)")
+    p.add_argument("--batch", type=int, default=64, help="stimuli per batch (default 64, as tlsdiff fuzz)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--profile", action="store_true", help="also cProfile the harness's threads and tlspeerd's")
+    p.add_argument("--json", type=Path, help="also write the figures here")
+    args = p.parse_args()
+    if not 1 <= args.count <= 100000 or not 1 <= args.workers <= 64 or not 1 <= args.batch <= 1000:
+        raise UserError("--count 1..100000, --workers 1..64, --batch 1..1000")
+
+    single = [b for b in all_bases() if b.connections == 1]
+    double = [b for b in all_bases() if b.connections == 2]
+    figures: list[dict[str, Any]] = []
+    with Run(args.go, timeout=2.0, workers=args.workers) as run:
+        releases = run.prepare()
+        Campaign(run, Known(), 0, count=args.batch, batch=args.batch, minimizing=False).fuzz()  # warm up every peer
+        for label, bases in (("single-connection", single), ("campaign mix", None), ("two-connection", double)):
+            figures.append(measure(run, label, bases, args.count, args.batch, args.seed))
+    harness_profile = peer_profile = None
+    if args.profile:  # apart: a profiled tlspeerd is slower, and would change the figures above
+        profile_file = Path(tempfile.mkdtemp(prefix="tlsdiff-bench-")) / "tlspeerd.prof"
+        os.environ["TLSDIFF_BENCH_PROFILE"] = str(profile_file)
+        local.python_peer_argv = lambda: [sys.executable, "-c", _PROFILED_PEER]  # type: ignore[assignment]
+        with Run(args.go, timeout=2.0, workers=args.workers) as run:
+            with ThreadProfiles() as profiles:
+                Campaign(run, Known(), args.seed, count=args.count, batch=args.batch, minimizing=False).fuzz()
+            harness_profile = profiles.stats
+        peer_profile = pstats.Stats(str(profile_file)) if profile_file.exists() else None
+
+    cores = os.cpu_count() or 0
+    n = len(releases.versions)
+    load = os.getloadavg()
+    print()
+    print(f"machine: {cores} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (other work on the "
+          f"machine takes its share), Python {platform.python_version()}; Go {', '.join(releases.versions)}")
+    print(f"each stimulus runs on all {n} releases; {args.workers} runs in flight, {args.batch} stimuli a batch, "
+          "connection timeout 2 s; no minimization")
+    print()
+    rows = [["mix", "stimuli", "handshakes", "seconds", "stimuli/s", "handshakes/s"]]
+    for f in figures:
+        rows.append([f["mix"], str(f["stimuli"]), str(f["handshakes"]), f"{f['seconds']:.1f}",
+                     f"{f['stimuli_per_second']:.1f}", f"{f['handshakes_per_second']:.0f}"])
+    print(table(rows, right={1, 2, 3, 4, 5}))
+    print()
+    print("CPU per handshake, by process (ms): what one handshake costs each of them")
+    who = list(figures[0]["cpu_ms_per_handshake"])
+    rows = [["mix", *who, "total", "cores busy"]]
+    for f in figures:
+        ms = f["cpu_ms_per_handshake"]
+        busy = sum(f["cpu_seconds"].values()) / f["seconds"]
+        rows.append([f["mix"], *(f"{ms[w]:.2f}" for w in who), f"{sum(ms.values()):.2f}", f"{busy:.2f}"])
+    print(table(rows, right=set(range(1, len(who) + 3))))
+    if args.profile:
+        print()
+        print("cProfile, the campaign mix: the harness's threads, own time summed over threads, waiting left out")
+        print(table(top(harness_profile), right={0, 1}))
+        print()
+        print("cProfile: tlspeerd's request threads, own time summed, waiting left out")
+        print(table(top(peer_profile), right={0, 1}))
+    best = max(figures, key=lambda f: f["stimuli_per_second"])
+    mix = next(f for f in figures if f["mix"] == "campaign mix")
+    total_ms = sum(mix["cpu_ms_per_handshake"].values())
+    print()
+    print(f"at {total_ms:.1f} ms of CPU per handshake, {TARGET_CORES} whole cores allow at most "
+          f"{TARGET_CORES * 1000 / total_ms:.0f} handshakes/s")
+    meets = mix["stimuli_per_second"] >= TARGET_STIMULI
+    print(f"target {TARGET_STIMULI:.0f} stimuli/s ({TARGET_STIMULI * n:.0f} handshakes/s) on {TARGET_CORES} cores: "
+          f"{'yes' if meets else 'no'} (campaign mix {mix['stimuli_per_second']:.1f} stimuli/s; best "
+          f"{best['stimuli_per_second']:.1f}, {best['mix']})")
+    if args.json:
+        args.json.write_text(json.dumps({"releases": releases.versions, "cores": cores, "load": load,
+                                         "workers": args.workers, "batch": args.batch, "figures": figures,
+                                         "target_met": meets}, indent=1, sort_keys=True) + "\n")
+        print(f"figures saved to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except UserError as exc:
+        print(f"benchmark: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,217 @@
+"""Findings: one per (kind, partition), written as case files and findings.json.
+
+A finding keeps the first stimulus of its group (in stream order), how many stimuli
+fell in the group, and its minimized stimulus. Its case file is the minimized
+stimulus as a case (`source: tlsdiff fuzz --seed N`), with `expect` entries for the
+fields whose values differ between the releases: written with the values of the
+first release, then rewritten by `run --update`'s planner (update.py) to what each
+release observed, split by release range. A ConnectionState field some release
+lacks gets an entry of its own, limited to the releases that have it. Only the fields
+of the agreement class are expected, so the entries split where the classes do.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .. import update
+from ..compare import actual_value, compare_case
+from ..observe.fields import ABSENT, STATE
+from ..scenario.load import load_case
+from ..scenario.model import Case, ReleaseKey, StepKind
+from .generate import Stimulus
+from .outcome import Outcome, Partition, Signature, partition_text
+
+FINDINGS_FILE = "findings.json"
+FORMAT_VERSION = 1
+#: What a finding's expectations may name: the fields of the agreement class, the alerts
+#: by name (the class holds the alert list), and the ConnectionState fields of the class.
+#: A field outside the class (a ticket's length, a key exchange group) would split the
+#: expectations where the classes do not.
+EXPECTED_FIELDS = ("error", "io_error", "alert_sent", "alert_received", "hrr", "tickets", "cache")
+EXPECTED_STATE = tuple(f for f in STATE if f.outcome)
+
+
+@dataclass
+class Finding:
+    kind: str
+    partition: Partition
+    first: Stimulus  # the first stimulus of the group in stream order
+    outcome: Outcome  # what the first one did
+    count: int = 1  # stimuli in the group
+    minimized: Stimulus | None = None
+    tests: int = 0  # stimuli run to minimize it
+    reproduced: bool | None = None  # None: not tried (interrupted)
+    file: str = ""  # its case file in the output folder, once written
+    verified: bool | None = None  # the written file loaded and passed on every release
+
+    @property
+    def signature(self) -> Signature:
+        return (self.kind, self.partition)
+
+    @property
+    def key(self) -> str:
+        text = json.dumps([self.kind, [list(g) for g in self.partition]])
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+    @property
+    def final(self) -> Stimulus:
+        return self.minimized or self.first
+
+    def stem(self) -> str:
+        knobs = "-".join(self.final.misbehave) or "no-knob"
+        return f"{self.kind}-{self.final.base.name}-{knobs}"[:110] + f"-{self.key}"
+
+    def description(self) -> str:
+        s = self.final
+        knobs = ", ".join(s.misbehave) or "no misbehaviour"
+        what = {"partition": "the releases fall in classes", "lone-accept": "one release alone accepts",
+                "lone-reject": "one release alone rejects",
+                "peer-failure": "a Go peer fails",
+                "peer-leak": "a Go peer keeps file descriptors open after the connections end"}[self.kind]
+        return f"{s.base.describe()}; the Python {s.base.role}: {knobs}. Found by tlsdiff fuzz: {what}: " \
+               f"{partition_text(self.partition)}."
+
+    def tags(self) -> list[str]:
+        s = self.final.base
+        return ["fuzz", self.kind, "tls" + s.tls.replace(".", ""), s.python]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind, "partition": [list(g) for g in self.partition], "key": self.key,
+            "count": self.count, "file": self.file or None, "first": self.first.to_json(),
+            "outcome": self.outcome.to_json(), "minimized": self.minimized.to_json() if self.minimized else None,
+            "minimize_tests": self.tests, "reproduced": self.reproduced, "verified": self.verified}
+        return out
+
+
+def case_data(f: Finding, seed: int) -> dict[str, Any]:
+    return f.final.case_data(f.description(), f"tlsdiff fuzz --seed {seed}", f.tags())
+
+
+# ---------------------------------------------------------------- expectations
+
+
+def _values(docs: Mapping[ReleaseKey, dict[str, Any]], step: int, side: str, name: str) -> dict[str, Any] | None:
+    """release -> observed value of one field, or None when some release did not observe that side."""
+    out = {}
+    for key, doc in docs.items():
+        if doc.get("unsupported"):
+            continue
+        s = next((x for x in doc["steps"] if x["step"] == step), None)
+        side_doc = s.get(side) if s else None
+        if side_doc is None:
+            return None
+        out[key[0]] = actual_value(side_doc, name)
+    return out
+
+
+def expect_entries(case: Case, docs: Mapping[ReleaseKey, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Expectations of the fields that differ between releases, at the first release's value
+    (update.plan splits them by range); one more entry per step for ConnectionState fields
+    that only some releases have, limited to those."""
+    entries: list[dict[str, Any]] = []
+    for step in case.steps:
+        if step.kind != StepKind.CONNECT:
+            continue
+        common: dict[str, dict[str, Any]] = {}
+        since: dict[str, dict[str, dict[str, Any]]] = {}  # line -> side -> state fields
+        for side in ("client", "server"):
+            for name in EXPECTED_FIELDS:
+                got = _values(docs, step.number, side, name)
+                if got and len({json.dumps(v, sort_keys=True) for v in got.values()}) > 1:
+                    common.setdefault(side, {})[name] = next(iter(got.values()))
+            for sf in EXPECTED_STATE:
+                got = _values(docs, step.number, side, f"state.{sf.name}")
+                have = {r: v for r, v in (got or {}).items() if v != ABSENT}
+                if len({json.dumps(v, sort_keys=True) for v in have.values()}) < 2:
+                    continue
+                target = common if len(have) == len(got or {}) else since.setdefault(sf.since, {})
+                target.setdefault(side, {}).setdefault("state", {})[sf.name] = next(iter(have.values()))
+        if common:
+            entries.append({"step": step.number, **common})
+        for line, sides in since.items():
+            entries.append({"step": step.number, "releases": f">={line}", **sides})
+    return entries
+
+
+# ---------------------------------------------------------------- YAML
+
+
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
+    y = YAML()
+    y.width = 4096
+    y.indent(mapping=2, sequence=4, offset=2)  # the layout of tlsdiff's case files (update.py keeps it)
+    return y
+
+
+def _styled(value: Any, depth: int = 0) -> Any:
+    """ruamel nodes: short mappings and lists inline, as the hand-written cases have them."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    if isinstance(value, dict):
+        node: Any = CommentedMap((k, _styled(v, depth + 1)) for k, v in value.items())
+    elif isinstance(value, list):
+        node = CommentedSeq(_styled(v, depth + 1) for v in value)
+    else:
+        return value
+    if depth >= 2 and len(json.dumps(value)) <= 90:
+        node.fa.set_flow_style()
+    return node
+
+
+def dump(data: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    _yaml().dump(_styled(data), buf)
+    return buf.getvalue()
+
+
+def write_case(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(dump(data), encoding="utf-8")
+
+
+def load(path: Path, root: Path) -> Case:
+    return load_case(path, root)
+
+
+def add_expectations(path: Path, root: Path, data: dict[str, Any], docs: Mapping[ReleaseKey, dict[str, Any]],
+                     order: Sequence[str]) -> Case:
+    """Write the case file with expectations of what differs, split by range as `run --update`
+    does; the case as loaded from it."""
+    case = load(path, root)
+    entries = expect_entries(case, docs)
+    if not entries:
+        return case
+    write_case(path, {**data, "expect": entries})
+    result = compare_case(load(path, root), dict(docs))
+    for u in update.plan([result], order):
+        update.write([u])
+    return load(path, root)
+
+
+# ---------------------------------------------------------------- findings.json
+
+
+@dataclass
+class Summary:
+    """What findings.json holds besides the findings."""
+
+    seed: int
+    releases: list[dict[str, Any]]
+    counts: dict[str, Any] = field(default_factory=dict)
+    python_errors: list[dict[str, Any]] = field(default_factory=list)
+    timing: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False
+
+
+def findings_json(summary: Summary, findings: Sequence[Finding]) -> str:
+    doc = {"tlsdiff_fuzz": FORMAT_VERSION, "seed": summary.seed, "releases": summary.releases,
+           "counts": summary.counts, "python_errors": summary.python_errors,
+           "findings": [f.to_json() for f in findings], "timing": summary.timing}
+    if summary.interrupted:
+        doc["interrupted"] = True
+    return json.dumps(doc, indent=1, sort_keys=True) + "\n"

@@ -1,0 +1,175 @@
+"""What one stimulus did on every release, kept small, and what makes it a finding.
+
+An `Outcome` is the summary of a case's observation documents across the releases
+of a run: the agreement classes (compare.agreement_classes) as a partition of the
+releases, which release accepted each connection (both sides' handshakes without
+error), which Go peer failed (a panic, a crash, a hang), and whether the Python peer
+could not play its part. Campaigns keep outcomes, not documents.
+
+A stimulus's `signatures` are what it could be a finding for, as (kind, partition):
+
+- `peer-failure`: a Go peer panicked, crashed or stopped answering (run verdict `error`);
+- `lone-accept` / `lone-reject`: in some connection one release accepts what every
+  other release rejects, or rejects what every other accepts (three releases or more);
+- `partition`: the releases fall in two classes or more.
+
+A signature no case of the known set shows is new (`Known`): for `partition` the
+grouping itself, for the others the kind with that grouping; a Go peer failure is
+always new. (A fifth kind, `peer-leak`, is not in the observations: the campaign
+counts each Go peer's open file descriptors between batches, campaign.py.)
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from ..compare import agreement_classes
+from ..errors import UserError
+from ..scenario.model import ReleaseKey
+
+KINDS = ("peer-failure", "lone-accept", "lone-reject", "partition")  # most telling first
+Partition = tuple[tuple[str, ...], ...]
+Signature = tuple[str, Partition]
+#: A failure that is the Python peer's (tlspeer raised, or its process failed): the
+#: stimulus asked tlspeer for something it could not do; Go is not in question.
+_PYTHON_FAILURE = re.compile(r"\btlspeer:|\bpeer python:")
+
+
+def _failures(doc: dict[str, Any]) -> list[str]:
+    out = [doc["failure"]] if doc.get("failure") else []
+    return out + [s["failure"] for s in doc.get("steps", []) if s.get("failure")]
+
+
+def _accepted(doc: dict[str, Any]) -> tuple[bool, ...]:
+    """Per connect step: did both sides complete the handshake?"""
+    return tuple(s.get("client") is not None and s.get("server") is not None
+                 and s["client"].get("error") is None and s["server"].get("error") is None
+                 for s in doc.get("steps", []) if "session" not in s)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    releases: tuple[str, ...]  # every release of the run, in run order
+    partition: Partition  # the releases with an outcome, grouped by class, class A first
+    unsupported: tuple[str, ...] = ()
+    accepted: Mapping[str, tuple[bool, ...]] = field(default_factory=dict)  # release -> per connection
+    go_failures: Mapping[str, str] = field(default_factory=dict)  # release -> what its Go peer did
+    python_error: str = ""  # the Python peer could not play its part (on some release)
+
+    @classmethod
+    def of(cls, docs: Mapping[ReleaseKey, dict[str, Any]]) -> "Outcome":
+        classes = agreement_classes(dict(docs))
+        groups: dict[str, list[str]] = {}
+        for key, letter in classes.items():
+            if letter != "-":
+                groups.setdefault(letter, []).append(key[0])
+        go_failures: dict[str, str] = {}
+        python_error = ""
+        for key, doc in docs.items():
+            for text in _failures(doc):
+                if _PYTHON_FAILURE.search(text):
+                    python_error = python_error or text
+                else:
+                    go_failures.setdefault(key[0], text)
+        return cls(tuple(k[0] for k in docs), tuple(tuple(g) for g in groups.values()),
+                   tuple(k[0] for k, letter in classes.items() if letter == "-"),
+                   {k[0]: _accepted(d) for k, d in docs.items() if classes[k] != "-"}, go_failures, python_error)
+
+    @property
+    def complete(self) -> bool:
+        """Every release of the run gave an outcome or said why not."""
+        return len(self.releases) == sum(map(len, self.partition)) + len(self.unsupported)
+
+    def lone(self) -> list[tuple[str, str]]:
+        """(kind, release) for each release alone in accepting or rejecting some connection."""
+        healthy = [r for g in self.partition for r in g if r not in self.go_failures]
+        out: list[tuple[str, str]] = []
+        if len(healthy) < 3:
+            return out
+        for i in range(min(len(self.accepted[r]) for r in healthy)):
+            yes = [r for r in healthy if self.accepted[r][i]]
+            no = [r for r in healthy if not self.accepted[r][i]]
+            if len(yes) == 1:
+                out.append(("lone-accept", yes[0]))
+            elif len(no) == 1:
+                out.append(("lone-reject", no[0]))
+        return sorted(set(out), key=out.index)
+
+    def signatures(self) -> list[Signature]:
+        """What this outcome could be a finding for, most telling first; none when the
+        Python peer failed (the stimulus is tlspeer's problem, not Go's)."""
+        if self.python_error:
+            return []
+        out: list[Signature] = []
+        if self.go_failures:
+            out.append(("peer-failure", self.partition))
+        out += [(kind, self.partition) for kind, _ in self.lone()]
+        if len(self.partition) > 1:
+            out.append(("partition", self.partition))
+        return list(dict.fromkeys(out))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"partition": [list(g) for g in self.partition]}
+        if self.unsupported:
+            out["unsupported"] = list(self.unsupported)
+        if self.go_failures:
+            out["go_failures"] = dict(self.go_failures)
+        lone = self.lone()
+        if lone:
+            out["lone"] = [{"kind": k, "release": r} for k, r in lone]
+        return out
+
+
+def partition_text(partition: Partition) -> str:
+    """1.19.8 | 1.21.13 1.22.10 | ...: the classes, A first."""
+    return " | ".join(" ".join(g) for g in partition)
+
+
+@dataclass
+class Known:
+    """The signatures the known cases show: a stimulus is a finding only for others."""
+
+    signatures: set[Signature] = field(default_factory=set)
+    cases: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        self.cases += 1
+        self.signatures.update(s for s in outcome.signatures() if s[0] != "peer-failure")
+
+    def new(self, outcome: Outcome) -> list[Signature]:
+        return [s for s in outcome.signatures() if s[0] == "peer-failure" or s not in self.signatures]
+
+    @classmethod
+    def of_results(cls, results: Iterable[Any]) -> "Known":
+        """From a run's CaseResults (pairing same only: a cross case's keys are pairs)."""
+        known = cls()
+        for r in results:
+            if all(len(k) == 1 for k in r.docs) and r.docs:
+                known.add(Outcome.of(r.docs))
+        return known
+
+    @classmethod
+    def of_report(cls, path: Path, releases: Iterable[str]) -> "Known":
+        """From a JSON report (`tlsdiff run --json`) of a run on these same releases."""
+        try:
+            report = json.loads(path.read_text())
+            results = report["results"]
+            if not isinstance(results, list):
+                raise TypeError("results is not a list")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"--known: {str(path)!r} cannot be read as a tlsdiff JSON report: {exc}") from None
+        wanted = list(releases)
+        known = cls()
+        for r in results:
+            runs = r.get("runs", {})
+            if r.get("pairing", "same") != "same" or not runs:
+                continue
+            missing = [v for v in wanted if v not in runs]
+            if missing:
+                raise UserError(f"--known: {str(path)!r}: case {r.get('case')!r} has no run on {missing[0]}; "
+                                "expected a report of a run on the releases of this campaign")
+            known.add(Outcome.of({(v,): runs[v]["observations"] for v in wanted}))
+        return known

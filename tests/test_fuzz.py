@@ -1,0 +1,285 @@
+"""`tlsdiff fuzz` on real peers of Go 1.19, 1.21 and the newest line: a short campaign
+finds partitions, its case files load and pass as cases, the same seed writes the same
+files, a report of those files makes them known, minimization drops the knobs that do
+not matter, a peer that stops answering is no finding, Ctrl-C writes what was found;
+every knob of the table is drawn from its schema; bad flags are one line."""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from conftest import REPO
+from tlsdiff.fuzz import values
+from tlsdiff.fuzz.bases import Base, all_bases
+from tlsdiff.fuzz.generate import Stimuli, Stimulus, check_loads, python_knobs
+from tlsdiff.fuzz.minimize import minimize
+from tlsdiff.fuzz.outcome import Outcome
+from tlsdiff.scenario.misbehaviours import KNOBS, PYTHON
+from tlsdiff.scenario.model import Role
+
+RELEASES = "1.19,1.21,1.27"
+SEED, COUNT = "2", "220"
+
+
+def tlsdiff(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tlsdiff.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=900)
+
+
+def _fuzz(out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return tlsdiff("fuzz", "--go", RELEASES, "--seed", SEED, "--count", COUNT, "--out", str(out), "-q", *extra)
+
+
+def _without_timing(path: Path) -> dict:
+    doc = json.loads(path.read_text())
+    doc.pop("timing")
+    return doc
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A campaign with nothing known beforehand: every split of the releases is a finding."""
+    out = tmp_path_factory.mktemp("fuzz") / "found"
+    proc = _fuzz(out, "--no-default-cases")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+# ---------------------------------------------------------------- the stream
+
+
+def test_every_knob_is_drawn_from_its_schema() -> None:
+    """Systematic, random and simpler values of every knob satisfy its schema, and the
+    stream's knob phase sets every Python knob of each role on its own."""
+    rng = __import__("random").Random(5)
+    for knob in KNOBS:
+        for v in values.systematic(knob.value, rng):
+            jsonschema.validate(v, knob.value)
+        for _ in range(50):
+            v = values.random_value(knob.value, rng)
+            jsonschema.validate(v, knob.value)
+            for s in values.simpler(knob.value, v):
+                jsonschema.validate(s, knob.value)
+    stream = list(itertools.islice(iter(Stimuli(7)), 600))
+    seen = {(s.base.role, name) for s in stream if s.phase == "knob" for name in s.misbehave}
+    for role in (Role.CLIENT, Role.SERVER):
+        assert {k.name for k in python_knobs(role)} <= {n for r, n in seen if r == role}
+    assert {k.name for k in KNOBS if k.peer == PYTHON} == {n for _, n in seen}
+    assert [check_loads(s) for s in stream[::5]] == [None] * len(stream[::5])
+    assert [s.label() for s in itertools.islice(iter(Stimuli(7)), 600)] == [s.label() for s in stream]
+    assert {b.name for b in all_bases()} == {s.base.name for s in stream if s.phase == "base"}
+
+
+def test_a_schema_keyword_the_fuzzer_does_not_know_is_refused() -> None:
+    with pytest.raises(ValueError, match="not understood"):
+        values.systematic({"type": "string", "format": "date"}, __import__("random").Random(1))
+
+
+# ---------------------------------------------------------------- a campaign
+
+
+def test_findings_load_and_pass_as_cases(campaign: Path, tmp_path: Path) -> None:
+    index = json.loads((campaign / "findings.json").read_text())
+    assert index["seed"] == int(SEED) and [r["name"] for r in index["releases"]] == ["1.19.8", "1.21.13", "1.27.3"]
+    assert all(r["digest"] for r in index["releases"])
+    assert index["counts"]["stimuli"] == int(COUNT)
+    found = index["findings"]
+    assert len(found) >= 3 and "partition" in {f["kind"] for f in found}
+    files = sorted(p.name for p in campaign.glob("*.yaml"))
+    assert files == sorted(f["file"] for f in found)
+    report = tmp_path / "r.json"
+    proc = tlsdiff("run", "--go", RELEASES, "--cases", str(campaign), "--no-default-cases", "--json", str(report),
+                   "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = {r["case"]: r for r in json.loads(report.read_text())["results"]}
+    for f in found:
+        r = results[f["file"].removesuffix(".yaml")]
+        assert r["verdict"] == "pass"
+        assert sorted(r["classes"].values()) == sorted(f["partition"])  # the partition it was found for
+        assert r["source"] == f"tlsdiff fuzz --seed {SEED}" and "fuzz" in r["tags"]
+        text = (campaign / f["file"]).read_text()
+        if len(f["partition"]) > 1:
+            assert "expect:" in text  # the values that differ, by release range
+
+
+def test_the_same_seed_writes_the_same_findings(campaign: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    proc = _fuzz(again, "--no-default-cases", "--batch", "17")  # the batch size changes nothing
+    assert proc.returncode == 0, proc.stderr
+    assert _without_timing(again / "findings.json") == _without_timing(campaign / "findings.json")
+    for p in campaign.glob("*.yaml"):
+        assert (again / p.name).read_text() == p.read_text()
+
+
+def test_a_report_of_the_findings_makes_them_known(campaign: Path, tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    assert tlsdiff("run", "--go", RELEASES, "--cases", str(campaign), "--no-default-cases", "--json", str(report),
+                   "-q", cwd=tmp_path).returncode == 0
+    proc = _fuzz(tmp_path / "again", "--known", str(report))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "again" / "findings.json").read_text())["findings"] == []
+
+
+def test_the_default_cases_are_known(campaign: Path, tmp_path: Path) -> None:
+    """With tlsdiff's own cases known, what they already show is not found again."""
+    proc = _fuzz(tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    found = {(f["kind"], json.dumps(f["partition"])) for f in json.loads(
+        (tmp_path / "out" / "findings.json").read_text())["findings"]}
+    everything = {(f["kind"], json.dumps(f["partition"])) for f in json.loads(
+        (campaign / "findings.json").read_text())["findings"]}
+    assert found < everything  # the 1.19.8 HRR binder bug (go-59424), the TLS 1.2 ticket re-issue ... are known
+
+
+def test_replay_says_whether_a_finding_still_holds(campaign: Path) -> None:
+    first = json.loads((campaign / "findings.json").read_text())["findings"][0]
+    proc = tlsdiff("fuzz", "--go", RELEASES, "--replay", str(campaign / first["file"]))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ": holds" in proc.stdout and "passes" in proc.stdout
+
+
+# ---------------------------------------------------------------- minimization
+
+
+def test_minimization_drops_the_knobs_that_do_not_matter(edge_releases) -> None:
+    """A TLS 1.2 client that leaves out extended_master_secret when it resumes: only 1.19
+    resumes anyway. Knobs of TLS 1.3 (no use in TLS 1.2), an extension edit of a message
+    never sent and a client certificate change nothing: minimizing keeps the one knob."""
+    from tlsdiff.runs import Run
+    relevant = Stimulus(0, "test", Base("pyclient", "1.2", resume=True), {"drop_ems_on_resume": True})
+    noisy = Stimulus(1, "test", Base("pyclient", "1.2", resume=True, client_auth=True), {
+        "psk_modes": "psk_ke", "drop_ems_on_resume": True, "wrong_ticket_age": 77777,
+        "extension_edits": [{"message": "client_hello_2", "extension": "padding", "do": "bytes", "bytes": "00"},
+                            {"message": "end_of_early_data", "extension": 65000, "do": "empty"}]})
+    ran: list[int] = []
+    with Run(RELEASES, timeout=2.0, workers=8) as run:
+        def runner(stimuli):  # type: ignore[no-untyped-def]
+            ran.append(len(stimuli))
+            result = run.run([s.case(f"min/{len(ran)}-{i}") for i, s in enumerate(stimuli)])
+            return [Outcome.of(r.docs) for r in result.results]
+        signature = runner([relevant])[0].signatures()[0]
+        assert signature[0] == "lone-accept" and signature[1][0] == ("1.19.8",)
+        assert signature in runner([noisy])[0].signatures()
+        result = minimize(noisy, signature, runner)
+    assert result.reproduced and not result.exhausted
+    assert result.stimulus.misbehave == {"drop_ems_on_resume": True}
+    assert result.stimulus.base == Base("pyclient", "1.2", resume=True)  # no client certificate either
+    assert result.tests == sum(ran[2:])
+
+
+# ---------------------------------------------------------------- peers that fail
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+def _wait_for(proc: subprocess.Popen, text: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if text in line:
+            return
+        if not line and proc.poll() is not None:
+            raise AssertionError(f"ended before {text!r}")
+    raise AssertionError(f"no {text!r} within {timeout} s")
+
+
+def test_a_peer_that_stops_answering_is_restarted_and_is_no_finding(tmp_path: Path) -> None:
+    """SIGSTOP on the 1.21 peer: the runs in flight on it fail, the pool starts it again,
+    and those stimuli, run once more, do not fail: they are unstable, not findings."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "tlsdiff.cli", "fuzz", "--go", RELEASES, "--seed", "9",
+                             "--count", "400", "--out", str(out), "--no-default-cases", "--timeout", "1"],
+                            cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_for(proc, "known:")
+        time.sleep(2)
+        stopped = [p for p in _children(proc.pid) if "1.21.13" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+        assert len(stopped) == 1
+        os.kill(stopped[0], signal.SIGSTOP)
+        stdout, stderr = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "did not do it again" in stderr
+    index = json.loads((out / "findings.json").read_text())
+    assert index["counts"]["unstable_findings"] >= 1
+    assert [f for f in index["findings"] if f["kind"] == "peer-failure"] == []
+    assert not Path(f"/proc/{stopped[0]}").exists() or "zombie" in Path(f"/proc/{stopped[0]}/status").read_text()
+
+
+def test_sigint_writes_what_was_found_and_leaves_no_process(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "tlsdiff.cli", "fuzz", "--go", RELEASES, "--seed", "3",
+                             "--budget", "10m", "--out", str(out), "--no-default-cases"],
+                            cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_for(proc, "finding:")
+        children = _children(proc.pid)
+        assert len(children) >= 4  # three Go peers and tlspeer
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    index = json.loads((out / "findings.json").read_text())
+    assert index["interrupted"] is True and index["findings"]
+    assert all((out / f["file"]).is_file() for f in index["findings"])
+    time.sleep(0.5)
+    assert [p for p in children if Path(f"/proc/{p}").exists()] == []
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("args, line", [
+    (["--count", "0", "--out", "{tmp}/o"], "--count: '0' is not allowed; expected 1 to 10000000"),
+    (["--count", "ten", "--out", "{tmp}/o"], "--count: 'ten' is not a whole number"),
+    (["--budget", "10x", "--out", "{tmp}/o"], "--budget: '10x' is not a duration; expected e.g. 90s, 10m, 1h"),
+    (["--budget", "0s", "--out", "{tmp}/o"], "--budget: '0s' is not allowed; expected 1s to 7d"),
+    (["--out", "{tmp}/o"], "--budget: missing; expected --budget DURATION (90s, 10m, 1h) or --count N, or both"),
+    (["--count", "5"], "--out: missing; expected a folder for the findings (or --replay FILE.yaml)"),
+    (["--count", "5", "--out", "{tmp}/file"], "--out: '{tmp}/file' is not a folder; expected a folder for the findings"),
+    (["--count", "5", "--out", "{tmp}/other"],
+     "--out: '{tmp}/other' holds 'notes.txt', which no earlier tlsdiff fuzz wrote; expected a new or empty folder, "
+     "or one of an earlier campaign"),
+    (["--count", "5", "--out", "{tmp}/o", "--known", "{tmp}/missing.json"],
+     "--known: '{tmp}/missing.json' is not a file; expected a JSON report (tlsdiff run --json)"),
+    (["--count", "5", "--out", "{tmp}/o", "--known", "{tmp}/file", "--cases", "{tmp}"],
+     "--known: not with --cases or --no-default-cases (the report gives the known partitions)"),
+    (["--replay", "{tmp}/file", "--out", "{tmp}/o"], "--out: not with --replay (a replay runs one case file, writes "
+                                                    "nothing)"),
+    (["--replay", "{tmp}/missing.yaml"], "--replay: '{tmp}/missing.yaml' is not a file; expected a finding's case file"),
+    (["--count", "5", "--out", "{tmp}/o", "--go", "1.21"], "--go: '1.21' names one release; expected two or more "
+                                                           "to compare"),
+    (["--count", "5", "--out", "{tmp}/o", "--seed", "-1"], "fuzz: argument --seed: '-1' is not a whole number"),
+    (["--count", "5", "--out", "{tmp}/o", "--batch", "0"], "fuzz: argument --batch: '0' is not allowed; expected 1 to 1000"),
+    (["--count", "5", "--out", "{tmp}/o", "--timeout", "0"], "fuzz: argument --timeout: '0' is not allowed"),
+])
+def test_bad_flags_are_one_line_and_exit_2(args: list[str], line: str, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    started = time.monotonic()
+    proc = tlsdiff("fuzz", *[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and proc.stdout == ""
+    assert lines[0].startswith("tlsdiff: ") and line.replace("{tmp}", str(tmp_path)) in lines[0]
+    assert not (tmp_path / "o").exists()  # nothing was made
+    assert time.monotonic() - started < 10  # before any peer started
