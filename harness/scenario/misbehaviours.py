@@ -14,11 +14,12 @@ from typing import Any
 
 from tlspeer.edits import EXTENSION_ACTIONS, MESSAGE_ACTIONS, RECORDS
 from tlspeer.extensions import EXTENSION_NAMES
+from tlspeer.groups import GROUP_IDS
 from tlspeer.hooks import MESSAGE_NAMES
 from tlspeer.misbehave import POST_HANDSHAKE_MESSAGES, Misbehaviour
 
 from .model import Role
-from .tls_names import CIPHER_SUITES, GROUPS
+from .tls_names import CIPHER_SUITES
 
 GO, PYTHON = "go", "python"  # who honours a knob: the Go peer, or tlspeer (peer: python)
 
@@ -51,7 +52,8 @@ C, S, EITHER = Role.CLIENT, Role.SERVER, None
 
 _HEX = {"type": "string", "pattern": "^([0-9a-fA-F]{2})*$", "maxLength": 131072}
 _EXTENSION = {"anyOf": [{"enum": sorted(EXTENSION_NAMES)}, {"type": "integer", "minimum": 0, "maximum": 65535}]}
-_GROUP = {"enum": list(GROUPS)}
+# Groups tlspeer makes key shares for (its own list: Go names a few more it cannot).
+_GROUP = {"enum": list(GROUP_IDS)}
 
 
 def _int(lo: int, hi: int) -> dict[str, Any]:
