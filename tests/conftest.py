@@ -1,6 +1,8 @@
 """Shared fixtures: real Go peers of the oldest and newest releases tlsdiff can get."""
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,16 @@ def cache_holding(toolchain, root: Path) -> Path:  # type: ignore[no-untyped-def
         if (entry.parent / name).is_file():
             shutil.copy2(entry.parent / name, cache / "toolchains" / name)
     return cache
+
+
+def wait_for_stderr(proc: "subprocess.Popen", text: str, timeout: float = 60) -> None:
+    """Wait until a process has written a line on stderr containing text (lines before it are read)."""
+    deadline = time.monotonic() + timeout
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if text in line:
+            return
+        if not line and proc.poll() is not None:
+            raise AssertionError(f"ended before {text!r}")
+    raise AssertionError(f"no {text!r} within {timeout} s")

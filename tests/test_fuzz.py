@@ -17,7 +17,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import REPO
+from conftest import REPO, wait_for_stderr
 from tlsdiff.fuzz import values
 from tlsdiff.fuzz.bases import Base, all_bases
 from tlsdiff.fuzz.generate import Stimuli, Stimulus, check_loads, python_knobs
@@ -184,17 +184,6 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out]
 
 
-def _wait_for(proc: subprocess.Popen, text: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    assert proc.stderr is not None
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if text in line:
-            return
-        if not line and proc.poll() is not None:
-            raise AssertionError(f"ended before {text!r}")
-    raise AssertionError(f"no {text!r} within {timeout} s")
-
 
 def test_a_peer_that_stops_answering_is_restarted_and_is_no_finding(tmp_path: Path) -> None:
     """SIGSTOP on the 1.21 peer: the runs in flight on it fail, the pool starts it again,
@@ -204,7 +193,7 @@ def test_a_peer_that_stops_answering_is_restarted_and_is_no_finding(tmp_path: Pa
                              "--count", "400", "--out", str(out), "--no-default-cases", "--timeout", "1"],
                             cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        _wait_for(proc, "known:")
+        wait_for_stderr(proc, "known:", timeout=120)
         time.sleep(2)
         stopped = [p for p in _children(proc.pid) if "1.21.13" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
         assert len(stopped) == 1
@@ -227,7 +216,7 @@ def test_sigint_writes_what_was_found_and_leaves_no_process(tmp_path: Path) -> N
                              "--budget", "10m", "--out", str(out), "--no-default-cases"],
                             cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        _wait_for(proc, "finding:")
+        wait_for_stderr(proc, "finding:", timeout=120)
         children = _children(proc.pid)
         assert len(children) >= 4  # three Go peers and tlspeer
         proc.send_signal(signal.SIGINT)

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import EDGE_RELEASES, REPO, cache_holding
+from conftest import EDGE_RELEASES, REPO, cache_holding, wait_for_stderr
 
 
 def _start(args: list[str], env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.Popen:
@@ -20,23 +20,11 @@ def _start(args: list[str], env: dict[str, str] | None = None, cwd: Path = REPO)
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _wait_for(proc: subprocess.Popen, text: str, timeout: float = 60) -> None:
-    """Wait until the process has written a line on stderr containing text (the others are kept)."""
-    deadline = time.monotonic() + timeout
-    assert proc.stderr is not None
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if text in line:
-            return
-        if not line and proc.poll() is not None:
-            raise AssertionError(f"ended before {text!r}")
-    raise AssertionError(f"no {text!r} within {timeout} s")
-
 
 def test_sigint_writes_the_reports_of_what_finished(tmp_path: Path, edge_releases) -> None:
     out = tmp_path / "r.json"
     proc = _start(["run", "--go", EDGE_RELEASES, "--json", str(out), "-v"])
-    _wait_for(proc, "steps (")  # a first run finished: the run is under way
+    wait_for_stderr(proc, "steps (")  # a first run finished: the run is under way
     proc.send_signal(signal.SIGINT)
     signalled = time.monotonic()
     stdout, stderr = proc.communicate(timeout=60)
@@ -57,7 +45,7 @@ def _peer_pids(parent: int) -> list[int]:
 
 def test_a_second_sigint_stops_at_once(tmp_path: Path, edge_releases) -> None:
     proc = _start(["run", "--go", EDGE_RELEASES, "--workers", "1", "-v", "--json", str(tmp_path / "r.json")])
-    _wait_for(proc, "steps (")
+    wait_for_stderr(proc, "steps (")
     peers = _peer_pids(proc.pid)
     try:
         for pid in peers:
@@ -82,7 +70,7 @@ def test_sigterm_during_a_build_ends_the_compilers_and_cleans_up(tmp_path: Path,
     cache = cache_holding(newest, tmp_path)  # the toolchain, but no peer and a cold build cache
     proc = _start(["run", "resumption/tls13-same-server", "--go", newest.version],
                   env=dict(os.environ, TLSDIFF_CACHE=str(cache)))
-    _wait_for(proc, "building go-peer")
+    wait_for_stderr(proc, "building go-peer")
     time.sleep(1.0)  # the compilers are at work
     proc.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
