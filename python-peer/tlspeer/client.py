@@ -276,10 +276,7 @@ class ClientEngine(Client12, Engine):
             hello.extensions = []
         exts = hello.extensions
         if group is not None:
-            self._shares = [groups.generate(group, self.rand)]
-            for i, e in enumerate(exts):
-                if e.ext_type == ext.EXT_KEY_SHARE:
-                    exts[i] = ext.KeyShareClient([ext.KeyShareEntry(group, self._shares[0].public)])
+            self._share_for(exts, [group], add=False)
         exts[:] = [e for e in exts if e.ext_type not in (ext.EXT_EARLY_DATA, ext.EXT_COOKIE)]
         if cookie is not None:
             at = next((i for i, e in enumerate(exts) if e.ext_type in
@@ -291,13 +288,7 @@ class ClientEngine(Client12, Engine):
             self._update_psk_after_hrr(exts, suite)
         fields = self.config.misbehaviour.second_client_hello or {}
         if "key_shares" in fields:
-            self._shares = [groups.generate(groups.group_id(g), self.rand) for g in fields["key_shares"]]
-            share = ext.KeyShareClient([ext.KeyShareEntry(s.group, s.public) for s in self._shares])
-            at = next((i for i, e in enumerate(exts) if e.ext_type == ext.EXT_KEY_SHARE), None)
-            if at is None:
-                exts.insert(0, share)
-            else:
-                exts[at] = share
+            self._share_for(exts, [groups.group_id(g) for g in fields["key_shares"]], add=True)
         if "cipher_suites" in fields:
             hello.cipher_suites = suite_ids(fields["cipher_suites"])
         if "session_id" in fields:
@@ -308,6 +299,17 @@ class ClientEngine(Client12, Engine):
             hello.legacy_version = fields["legacy_version"]
         return hello
 
+    def _share_for(self, exts: list[ext.Extension], group_ids: list[int], add: bool) -> None:
+        """Fresh key shares for these groups, kept as the engine's and put in the
+        hello's key_share (added first when it has none and `add`)."""
+        self._shares = [groups.generate(g, self.rand) for g in group_ids]
+        share = ext.KeyShareClient([ext.KeyShareEntry(s.group, s.public) for s in self._shares])
+        at = [i for i, e in enumerate(exts) if e.ext_type == ext.EXT_KEY_SHARE]
+        for i in at:
+            exts[i] = share
+        if not at and add:
+            exts.insert(0, share)
+
     def _pipeline_second_hello(self, group: int) -> None:
         """ClientHello 2 for an HRR not yet received, in its own record; it joins
         the transcript when the HRR does (after it)."""
@@ -317,10 +319,8 @@ class ClientEngine(Client12, Engine):
         if self.hooks.mutate is not None:
             hello = self.hooks.mutate("client_hello_2", hello)
         raw = hello.encode()
-        self._flush()
-        self._hs_out += raw
+        self._own_record(raw, 0x0303)
         self._plain_version = 0x0303  # as every record after the first ClientHello's
-        self._flush()
         self._pipelined = (hello, raw, group)
 
     def _inner_layout(self, exts: list[ext.Extension]) -> list[ext.Extension]:

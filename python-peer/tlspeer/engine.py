@@ -190,22 +190,19 @@ class Engine:
         sent as they are, with no key change."""
         if not self.handshake_complete:
             raise UnexpectedMessage("tls: post-handshake messages before the handshake is complete")
-        moves = 0
-        for name in messages:
+        moves = 0  # KeyUpdates in the record being filled
+        for i, name in enumerate(messages):
             if name == "new_session_ticket":
                 self._post_handshake_ticket()
             else:
                 self._write_handshake("key_update", m.KeyUpdate(int(name == "key_update_requested")),
                                       transcript=False)
                 moves += self.version != tls12.TLS12
-            if not together:
+            if not together or i == len(messages) - 1:  # the record ends here
                 self._flush()
                 for _ in range(moves):
                     self._set_write(next_traffic_secret(self._suite.prf_hash, self._write_secret))
                 moves = 0
-        self._flush()
-        for _ in range(moves):
-            self._set_write(next_traffic_secret(self._suite.prf_hash, self._write_secret))
 
     def _post_handshake_ticket(self) -> None:
         """Queue one NewSessionTicket (the server's engine issues a real one)."""
@@ -285,16 +282,10 @@ class Engine:
             for piece in self.hooks.wire(name, raw):
                 if transcript and piece.transcript:
                     self.transcript.add(piece.data)
-                if not (piece.own_record or piece.record_version is not None):
+                if piece.own_record or piece.record_version is not None:
+                    self._own_record(piece.data, piece.record_version)
+                else:
                     self._hs_out += piece.data
-                    continue
-                self._flush()
-                saved = self._plain_version
-                if piece.record_version is not None:
-                    self._plain_version = piece.record_version
-                self._hs_out += piece.data
-                self._flush()
-                self._plain_version = saved
         if self.hooks.after_message is not None:
             extra = self.hooks.after_message(name, raw)
             if isinstance(extra, HandshakeBytes):
@@ -302,6 +293,16 @@ class Engine:
             elif extra:
                 self._flush()
                 self._out += extra
+
+    def _own_record(self, data: bytes, version: int | None = None) -> None:
+        """Handshake bytes in a record of their own (a plaintext one with `version`)."""
+        self._flush()
+        saved = self._plain_version
+        if version is not None:
+            self._plain_version = version
+        self._hs_out += data
+        self._flush()
+        self._plain_version = saved
 
     def _send_record(self, content_type: int, payload: bytes) -> None:
         self._flush()
