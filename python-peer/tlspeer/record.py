@@ -100,28 +100,33 @@ class RecordReader:
 
     def feed(self, data: bytes) -> list[Record]:
         self._buf += data
+        buf = self._buf
         out: list[Record] = []
-        while len(self._buf) >= HEADER_LEN:
-            ctype = self._buf[0]
-            version = int.from_bytes(self._buf[1:3], "big")
-            length = int.from_bytes(self._buf[3:5], "big")
-            problem = None
-            if ctype not in CONTENT_TYPE_NAMES:
-                problem = f"unknown record content type {ctype}"
-            elif version >> 8 != 3:
-                problem = f"record version 0x{version:04x} is not TLS"
-            elif length > MAX_FRAGMENT:
-                problem = f"record length {length} exceeds 2^14+2048"
-            if problem is not None:
-                if out:
+        pos = 0  # records taken from buf so far; removed once, at the end
+        try:
+            while len(buf) - pos >= HEADER_LEN:
+                ctype = buf[pos]
+                version = (buf[pos + 1] << 8) | buf[pos + 2]
+                length = (buf[pos + 3] << 8) | buf[pos + 4]
+                problem = None
+                if ctype not in CONTENT_TYPE_NAMES:
+                    problem = f"unknown record content type {ctype}"
+                elif version >> 8 != 3:
+                    problem = f"record version 0x{version:04x} is not TLS"
+                elif length > MAX_FRAGMENT:
+                    problem = f"record length {length} exceeds 2^14+2048"
+                if problem is not None:
+                    if out:
+                        break
+                    raise RecordError(f"offset {self._offset}: {problem}")
+                end = pos + HEADER_LEN + length
+                if len(buf) < end:
                     break
-                raise RecordError(f"offset {self._offset}: {problem}")
-            if len(self._buf) < HEADER_LEN + length:
-                break
-            fragment = bytes(self._buf[HEADER_LEN:HEADER_LEN + length])
-            out.append(Record(ctype, version, fragment, self._offset))
-            del self._buf[:HEADER_LEN + length]
-            self._offset += HEADER_LEN + length
+                out.append(Record(ctype, version, bytes(buf[pos + HEADER_LEN:end]), self._offset))
+                self._offset += HEADER_LEN + length
+                pos = end
+        finally:
+            del buf[:pos]
         return out
 
     @property
@@ -168,8 +173,9 @@ def _seq_bytes(seq: int) -> bytes:
 def _xor_nonce(iv: bytes, seq: int) -> bytes:
     # The per-record nonce: the 64-bit sequence number, left-padded to the IV length,
     # XORed with the static IV (RFC 8446 §5.3, RFC 7905 §2).
-    padded = _seq_bytes(seq).rjust(len(iv), b"\x00")
-    return bytes(a ^ b for a, b in zip(iv, padded))
+    if not 0 <= seq < 1 << 64:
+        raise RecordError("record sequence number out of range")
+    return (int.from_bytes(iv, "big") ^ seq).to_bytes(len(iv), "big")
 
 
 def _aead(kind: str, key: bytes) -> AESGCM | ChaCha20Poly1305:

@@ -24,8 +24,9 @@ How keys are chosen:
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Hashable
 
 from . import handshake as hs
 from .keylog import (CLIENT_EARLY_TRAFFIC_SECRET, CLIENT_HANDSHAKE_TRAFFIC_SECRET,
@@ -247,6 +248,71 @@ class Connection:
 
 
 # ---------------------------------------------------------------------------
+# Remembering decoded streams
+# ---------------------------------------------------------------------------
+
+
+class DecodeCache:
+    """Decoded hellos and directions, remembered by their bytes.
+
+    The two sides of a connection record the same streams, and releases that behave
+    alike send the same bytes (their randomness is seeded by the case), so a caller
+    decoding many connections meets most streams more than once. A direction's
+    decoding depends only on its bytes and the connection's keys and hellos (the
+    `_Context`), so a direction seen again under the same context is the same result.
+    Bounded: the least recently used entries go first, so memory stays flat however
+    many connections pass. What it hands out is shared between results: read it,
+    never change it.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        entries = self._entries
+        try:
+            value = entries[key]
+        except KeyError:
+            self.misses += 1
+            value = entries[key] = make()
+            if len(entries) > self.size:
+                entries.popitem(last=False)
+            return value
+        self.hits += 1
+        entries.move_to_end(key)
+        return value
+
+
+def _decode_hello(msg_type: int, body: bytes, cache: DecodeCache | None) -> Any:
+    """A ClientHello or ServerHello decoded (DecodeError if it does not decode)."""
+    return _hello_entry(msg_type, body, cache)[0]
+
+
+def _hello_summary(msg_type: int, body: bytes, cache: DecodeCache | None) -> dict[str, Any]:
+    """A hello's JSON summary, made once per body when there is a cache."""
+    entry = _hello_entry(msg_type, body, cache)
+    if entry[1] is None:
+        entry[1] = entry[0].to_json()
+    return entry[1]
+
+
+def _hello_entry(msg_type: int, body: bytes, cache: DecodeCache | None) -> list[Any]:
+    def make() -> list[Any]:
+        decode = hs.decode_client_hello if msg_type == hs.CLIENT_HELLO else hs.decode_server_hello
+        try:
+            return [decode(body), None]
+        except hs.DecodeError as exc:
+            return [exc, None]
+    entry = make() if cache is None else cache.get(("hello", msg_type, body), make)
+    if isinstance(entry[0], hs.DecodeError):
+        raise entry[0]
+    return entry
+
+
+# ---------------------------------------------------------------------------
 # Framing and the hello pre-scan
 # ---------------------------------------------------------------------------
 
@@ -272,7 +338,7 @@ def _frame(data: bytes) -> _Framed:
     return _Framed(records, len(data), len(reader.pending), 0, None)
 
 
-def _scan_server_hellos(records: list[Record], decoded: dict[tuple[int, bytes], Any],
+def _scan_server_hellos(records: list[Record], cache: DecodeCache | None,
                         ) -> tuple[list[hs.ServerHello], bool | None]:
     reasm = hs.HandshakeReassembler()
     hellos: list[hs.ServerHello] = []
@@ -293,17 +359,15 @@ def _scan_server_hellos(records: list[Record], decoded: dict[tuple[int, bytes], 
             seen.append(msg.msg_type)
             if msg.msg_type == hs.SERVER_HELLO:
                 try:
-                    sh = hs.decode_server_hello(msg.body)
+                    sh = _decode_hello(msg.msg_type, msg.body, cache)
                 except hs.DecodeError:
                     continue
-                decoded[msg.msg_type, msg.body] = sh
                 hellos.append(sh)
                 have_sh = have_sh or not sh.is_hello_retry_request
     return hellos, None
 
 
-def _scan_client_hellos(records: list[Record], hrr: bool,
-                        decoded: dict[tuple[int, bytes], Any]) -> list[hs.ClientHello]:
+def _scan_client_hellos(records: list[Record], hrr: bool, cache: DecodeCache | None) -> list[hs.ClientHello]:
     reasm = hs.HandshakeReassembler()
     hellos: list[hs.ClientHello] = []
     wanted = 2 if hrr else 1
@@ -319,10 +383,9 @@ def _scan_client_hellos(records: list[Record], hrr: bool,
         for msg in reasm.feed(rec.fragment):
             if msg.msg_type == hs.CLIENT_HELLO:
                 try:
-                    hellos.append(hs.decode_client_hello(msg.body))
+                    hellos.append(_decode_hello(msg.msg_type, msg.body, cache))
                 except hs.DecodeError:
                     continue
-                decoded[msg.msg_type, msg.body] = hellos[-1]
         if len(hellos) >= wanted:
             break
     return hellos
@@ -394,7 +457,13 @@ class _Context:
     early_offered: bool
     offered_tls13_suites: list[CipherSuite]
     encrypt_then_mac: bool
-    hellos: dict[tuple[int, bytes], Any]  # the hellos the pre-scan decoded, by (type, body)
+    cache: DecodeCache  # decoded hellos (and, across connections, directions)
+
+    def key(self) -> tuple[Any, ...]:
+        """Everything a direction's decoding reads from the context (the cache aside)."""
+        return (self.version, self.suite_id, self.client_random, self.server_random,
+                tuple(sorted(self.secrets.items())), self.early_offered,
+                tuple(s.id for s in self.offered_tls13_suites), self.encrypt_then_mac)
 
 
 # ---------------------------------------------------------------------------
@@ -643,8 +712,8 @@ class _DirectionDecoder:
             item = HandshakeInfo(msg.msg_type, msg.length, start, info.encrypted, info.epoch,
                                  body=msg.body)
             try:
-                hello = self.ctx.hellos.get((msg.msg_type, msg.body)) if msg.msg_type in _HELLOS else None
-                item.summary = hello.to_json() if hello is not None else hs.summarize(msg, self.ctx.version)
+                item.summary = (_hello_summary(msg.msg_type, msg.body, self.ctx.cache) if msg.msg_type in _HELLOS
+                                else hs.summarize(msg, self.ctx.version))
             except hs.DecodeError as exc:
                 item.decode_error = str(exc)
             if msg.msg_type == hs.ENCRYPTED_EXTENSIONS and item.summary is not None:
@@ -684,28 +753,40 @@ def _entry_by_trial(entries: KeyLog, server_records: list[Record], suite: Cipher
     return None
 
 
-def decode_connection(client_to_server: bytes, server_to_client: bytes, keylog: str) -> Connection:
+def _parse_keylog(keylog: str) -> tuple[KeyLog, str | None]:
+    """The key log's entries, and a note when malformed lines were skipped."""
+    try:
+        return parse_keylog(keylog), None
+    except KeyLogError as exc:
+        return parse_keylog(keylog, strict=False), f"{exc}; malformed key log lines skipped"
+
+
+def decode_connection(client_to_server: bytes, server_to_client: bytes, keylog: str,
+                      cache: DecodeCache | None = None) -> Connection:
     """Decode one TLS connection recorded by one endpoint.
 
     `client_to_server` and `server_to_client` are the raw TCP payload bytes each way
     (either may be empty or end mid-record); `keylog` is the NSS key log text that
     endpoint wrote. Never raises for bad input; see Connection.notes and each
-    Direction's notes for what could not be decoded.
+    Direction's notes for what could not be decoded. With a `cache`, streams it has
+    decoded before are not decoded again, and the result shares their parts.
     """
+    shared = cache is not None
+    cache = cache if cache is not None else DecodeCache()
     notes: list[str] = []
-    try:
-        entries = parse_keylog(keylog)
-    except KeyLogError as exc:
-        notes.append(f"{exc}; malformed key log lines skipped")
-        entries = parse_keylog(keylog, strict=False)
+    entries, keylog_note = cache.get(("keylog", keylog), lambda: _parse_keylog(keylog))
+    if keylog_note:
+        notes.append(keylog_note)
 
-    c_framed = _frame(bytes(client_to_server))
-    s_framed = _frame(bytes(server_to_client))
+    c2s, s2c = bytes(client_to_server), bytes(server_to_client)
+    c_framed = cache.get(("frame", c2s), lambda: _frame(c2s))
+    s_framed = cache.get(("frame", s2c), lambda: _frame(s2c))
 
-    hellos: dict[tuple[int, bytes], Any] = {}
-    server_hellos, abbreviated = _scan_server_hellos(s_framed.records, hellos)
+    server_hellos, abbreviated = cache.get(("server_hellos", s2c),
+                                           lambda: _scan_server_hellos(s_framed.records, cache))
     hrr = any(sh.is_hello_retry_request for sh in server_hellos)
-    client_hellos = _scan_client_hellos(c_framed.records, hrr, hellos)
+    client_hellos = cache.get(("client_hellos", c2s, hrr),
+                              lambda: _scan_client_hellos(c_framed.records, hrr, cache))
     final_sh = next((sh for sh in reversed(server_hellos) if not sh.is_hello_retry_request), None)
     any_sh = final_sh or (server_hellos[0] if server_hellos else None)
     ch1 = client_hellos[0] if client_hellos else None
@@ -745,12 +826,18 @@ def decode_connection(client_to_server: bytes, server_to_client: bytes, keylog: 
 
     encrypt_then_mac = bool(final_sh and final_sh.has_extension(hs.EXT_ENCRYPT_THEN_MAC))
     ctx = _Context(version, suite, suite_id, client_random, server_random, secrets,
-                   early_offered, offered13, encrypt_then_mac, hellos)
+                   early_offered, offered13, encrypt_then_mac, cache)
 
-    client_dec = _DirectionDecoder("client", ctx, c_framed)
-    server_dec = _DirectionDecoder("server", ctx, s_framed)
-    client_dir = client_dec.run()
-    server_dir = server_dec.run()
+    def direction(sender: str, framed: _Framed) -> tuple[Direction, bool | None]:
+        dec = _DirectionDecoder(sender, ctx, framed)
+        return dec.run(), dec.early_data_accepted
+    if shared:
+        ctx_key = ctx.key()
+        client_dir, _ = cache.get(("client", c2s, ctx_key), lambda: direction("client", c_framed))
+        server_dir, server_early = cache.get(("server", s2c, ctx_key), lambda: direction("server", s_framed))
+    else:
+        client_dir, _ = direction("client", c_framed)
+        server_dir, server_early = direction("server", s_framed)
 
     resumed: bool | None = None
     if final_sh is not None:
@@ -758,7 +845,7 @@ def decode_connection(client_to_server: bytes, server_to_client: bytes, keylog: 
             resumed = final_sh.has_extension(hs.EXT_PRE_SHARED_KEY)
         else:
             resumed = abbreviated
-    early_accepted = server_dec.early_data_accepted if early_offered else None
+    early_accepted = server_early if early_offered else None
     if early_offered and early_accepted is None and hrr:
         early_accepted = False  # 0-RTT never survives a HelloRetryRequest
 
