@@ -78,6 +78,7 @@ func opHello(p *peer, _ json.RawMessage) (interface{}, error) {
 		"cipher_suites":           cipherSuiteNames(),
 		"groups":                  groupNames(),
 		"protocol":                2,
+		"ops":                     helloOps(),
 	}
 	if digest := binarySHA256(); digest != "" {
 		hello["binary_sha256"] = digest

@@ -14,7 +14,7 @@ import hashlib
 import itertools
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -193,12 +193,18 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
     ctx = _Context(case, key, prefix, pool, run.endpoints, used, reply_timeout)
     try:
         _place(case, key, pins, run.endpoints)
-        configuring = []  # sent together, then awaited: the peers configure them at once
+        # Sent together, one batch per peer, then awaited in the case's order, so the
+        # first endpoint that fails is the one reported.
+        by_peer: dict[int, tuple[PeerProcess, list[Endpoint]]] = {}
         for ep in endpoints.values():
             peer = ctx.peer(ep)
-            configuring.append((peer, peer.send("configure", {"name": _name(prefix, ep.name), "role": ep.role,
-                                                              "config": peer_config(ep, case, prefix, key)})))
-        for peer, sent in configuring:
+            by_peer.setdefault(id(peer), (peer, []))[1].append(ep)
+        configuring: dict[str, tuple[PeerProcess, Future]] = {}
+        for peer, eps in by_peer.values():
+            sent = peer.send_batch([("configure", {"name": _name(prefix, ep.name), "role": ep.role,
+                                                   "config": peer_config(ep, case, prefix, key)}) for ep in eps])
+            configuring.update((ep.name, (peer, f)) for ep, f in zip(eps, sent))
+        for peer, sent in configuring.values():
             peer.wait(sent, reply_timeout)
         for step in case.steps:
             result = StepResult(step.number)
@@ -219,7 +225,7 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
             # Not awaited: nothing after it depends on it, and a peer that died is
             # restarted empty anyway.
             try:
-                pool.get(where.release, where.godebug).send("drop", {"prefix": prefix})
+                pool.get(where.release, where.godebug).drop_later(prefix)
             except (PeerFailure, PeerError, Unsupported):
                 pass
     run.seconds = time.monotonic() - started
@@ -301,14 +307,20 @@ def _run_step(ctx: _Context, step: Step, result: StepResult, conn_timeout_ms: in
     unix = int(pki.EPOCH.timestamp()) + step.at_seconds
     conn_id = f"{case.id}#{key_text(ctx.key)}#{step.number}"
     listener = f"{prefix}listener{step.number}"
-    port = server_peer.call("listen", {"name": listener, "endpoint": _name(prefix, server_ep.name)},
-                            timeout=reply_timeout)["port"]
     def common(ep: Endpoint) -> dict[str, Any]:
         lead = PYTHON_TIMEOUT_LEAD_MS if ep.peer == PYTHON else 0
         return {"conn_id": conn_id, "time": unix, "timeout_ms": conn_timeout_ms + lead}
-    accepted = server_peer.send("accept", {"listener": listener, **common(server_ep)})
-    connected = client_peer.send("connect", {"endpoint": _name(prefix, client_ep.name), "port": port,
-                                             **common(client_ep)})
+    listen = {"name": listener, "endpoint": _name(prefix, server_ep.name)}
+    accept = {"listener": listener, **common(server_ep)}
+    connect = {"endpoint": _name(prefix, client_ep.name), **common(client_ep)}
+    if server_peer is client_peer and server_peer.serves("pair"):
+        # Both ends in one process: one round trip instead of three.
+        listened, accepted, connected = server_peer.send_pair(listen, accept, connect)
+        server_peer.wait(listened, reply_timeout)
+    else:
+        port = server_peer.call("listen", listen, timeout=reply_timeout)["port"]
+        accepted = server_peer.send("accept", accept)
+        connected = client_peer.send("connect", {**connect, "port": port})
     try:
         result.client = client_peer.wait(connected, reply_timeout)
     finally:

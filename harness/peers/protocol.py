@@ -74,6 +74,7 @@ class PeerProcess:
     hello: dict[str, Any] = field(default_factory=dict)
     _exited: bool = False  # on_exit has run
     _exit_lock: threading.Lock = field(default_factory=threading.Lock)
+    _drops: list[str] = field(default_factory=list)  # prefixes of ended runs not yet dropped
     _stderr_done: threading.Event = field(default_factory=threading.Event)  # stderr read to its end
 
     def start(self, timeout: float = 20.0) -> dict[str, Any]:
@@ -117,6 +118,79 @@ class PeerProcess:
                 self._pending.pop(rid, None)
                 future.set_exception(PeerFailure(self.release, f"cannot write to peer: {exc}", self.stderr()))
         return future
+
+    # Every request costs both processes a pipe write, a read and a thread wake-up; at
+    # thousands of connections a run, that was as much CPU as the handshakes. A peer
+    # whose hello lists `batch` and `pair` takes several requests in one round trip.
+
+    def serves(self, op: str) -> bool:
+        """Whether the peer's hello lists op."""
+        return op in (self.hello.get("ops") or ())
+
+    def send_batch(self, requests: Sequence[tuple[str, dict[str, Any]]]) -> list[Future]:
+        """Requests the peer runs one after another, in one round trip when it serves
+        `batch`; a future for each, as send would give."""
+        if len(requests) < 2 or not self.serves("batch"):
+            return [self.send(op, params) for op, params in requests]
+        parts: list[Future] = [Future() for _ in requests]
+        outer = self.send("batch", {"requests": [{"op": op, "params": params} for op, params in requests]})
+
+        def settle(done: Future) -> None:
+            exc = done.exception()
+            responses = [] if exc is not None else done.result().get("responses") or []
+            for i, ((op, _), part) in enumerate(zip(requests, parts)):
+                if exc is not None:
+                    part.set_exception(exc)
+                else:
+                    self._settle(part, op, responses[i] if i < len(responses) else {"error": "missing from the batch"})
+        outer.add_done_callback(settle)
+        return parts
+
+    def send_pair(self, listen: dict[str, Any], accept: dict[str, Any],
+                  connect: dict[str, Any]) -> tuple[Future, Future, Future]:
+        """A connection between two endpoints of this peer, which serves `pair`: listen,
+        then accept and connect at once (connect's port is the listener's), in one
+        round trip. Futures for the three, as send would give."""
+        parts = (Future(), Future(), Future())
+        outer = self.send("pair", {"listen": listen, "accept": accept, "connect": connect})
+
+        def settle(done: Future) -> None:
+            exc = done.exception()
+            result = {} if exc is not None else done.result()
+            for op, part in zip(("listen", "accept", "connect"), parts):
+                if exc is not None:
+                    part.set_exception(exc)
+                else:
+                    # Without a listener neither half ran: they fail as listen did.
+                    self._settle(part, op, result.get(op) or result.get("listen") or {"error": "missing"},
+                                 as_op="listen" if op not in result else op)
+        outer.add_done_callback(settle)
+        return parts
+
+    #: Ended runs whose objects are dropped together, in one round trip.
+    DROP_BATCH = 16
+
+    def drop_later(self, prefix: str) -> None:
+        """Forget an ended run's objects, together with the next runs' (nothing waits
+        for a drop; names are unique per run, so a late drop disturbs nothing)."""
+        if not self.serves("batch"):
+            self.send("drop", {"prefix": prefix})
+            return
+        with self._lock:
+            self._drops.append(prefix)
+            if len(self._drops) < self.DROP_BATCH:
+                return
+            drops, self._drops = self._drops, []
+        self.send_batch([("drop", {"prefix": p}) for p in drops])
+
+    def _settle(self, future: Future, op: str, msg: dict[str, Any], as_op: str | None = None) -> None:
+        """A response's outcome on its future: the result, Unsupported or PeerError."""
+        if msg.get("ok"):
+            future.set_result(msg.get("result") or {})
+        elif "unsupported" in msg:
+            future.set_exception(Unsupported(self.release, msg["unsupported"]))
+        else:
+            future.set_exception(PeerError(f"{as_op or op}: {msg.get('error', 'no error text')}"))
 
     def wait(self, future: Future, timeout: float) -> dict[str, Any]:
         """Wait for a reply; on timeout the peer is killed (it is hung)."""
@@ -186,12 +260,7 @@ class PeerProcess:
                 pending = self._pending.pop(msg.get("id"), None)
             if pending is None:
                 continue
-            if msg.get("ok"):
-                pending.future.set_result(msg.get("result") or {})
-            elif "unsupported" in msg:
-                pending.future.set_exception(Unsupported(self.release, msg["unsupported"]))
-            else:
-                pending.future.set_exception(PeerError(f"{pending.op}: {msg.get('error', 'no error text')}"))
+            self._settle(pending.future, pending.op, msg)
         # stdout closed: the process exited (crashed, or was killed).
         code = self.proc.wait()
         with self._lock:

@@ -17,6 +17,7 @@ import base64
 import dataclasses
 import hashlib
 import json
+import queue
 import socket
 import sys
 import threading
@@ -214,7 +215,33 @@ class Peer:
     def op_hello(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"release": "tlspeer", "protocol": PROTOCOL_VERSION, "connection_state_fields": STATE_FIELDS,
                 "apis": {"session_state": False, "encrypt_ticket": False, "wrap_session": False},
-                "misbehaviours": sorted(f.name for f in fields(Misbehaviour))}
+                "misbehaviours": sorted(f.name for f in fields(Misbehaviour)),
+                "ops": sorted(name[3:] for name in dir(self) if name.startswith("op_"))}
+
+    # batch and pair save round trips (go-peer/PROTOCOL.md): each op inside runs as it
+    # would alone and answers with the response it would have sent, without the id.
+
+    def op_batch(self, p: dict[str, Any]) -> dict[str, Any]:
+        out = []
+        for req in p.get("requests") or []:
+            op = req.get("op", "")
+            if op in ("batch", "pair"):
+                out.append({"error": f"tlspeer: op {op!r} cannot be batched"})
+            else:
+                out.append(respond(self, op, req.get("params") or {}))
+        return {"responses": out}
+
+    def op_pair(self, p: dict[str, Any]) -> dict[str, Any]:
+        listen = respond(self, "listen", p.get("listen") or {})
+        if not listen.get("ok"):
+            return {"listen": listen}
+        accepted: dict[str, Any] = {}
+        accepting = threading.Thread(target=lambda: accepted.update(respond(self, "accept", p.get("accept") or {})),
+                                     daemon=True)
+        accepting.start()
+        connect = respond(self, "connect", {**(p.get("connect") or {}), "port": listen["result"]["port"]})
+        accepting.join()
+        return {"listen": listen, "connect": connect, "accept": accepted}
 
     def op_configure(self, p: dict[str, Any]) -> dict[str, Any]:
         name, role, c = p["name"], p["role"], dict(p.get("config") or {})
@@ -561,6 +588,19 @@ def _local_certificate(info: Any, ep: Endpoint) -> list[str] | None:
     return [_fp(c) for c in ep.local_chain]
 
 
+def respond(peer: Peer, op: str, params: dict[str, Any]) -> dict[str, Any]:
+    """One request's response, without its id."""
+    handler = getattr(peer, f"op_{op}", None)
+    if handler is None:
+        return {"error": f"tlspeer: unknown op {op!r}"}
+    try:
+        return {"ok": True, "result": handler(params)}
+    except Unsupported as exc:
+        return {"unsupported": str(exc)}
+    except Exception as exc:  # a bad request; the peer carries on
+        return {"error": f"tlspeer: {op}: {type(exc).__name__}: {exc}"}
+
+
 def main() -> None:
     peer = Peer()
     out_lock = threading.Lock()
@@ -572,30 +612,9 @@ def main() -> None:
             sys.stdout.flush()
 
     def run(req: dict[str, Any]) -> None:
-        rid, op = req.get("id", -1), req.get("op", "")
-        handler = getattr(peer, f"op_{op}", None)
-        if handler is None:
-            reply({"id": rid, "error": f"tlspeer: unknown op {op!r}"})
-            return
-        try:
-            reply({"id": rid, "ok": True, "result": handler(req.get("params") or {})})
-        except Unsupported as exc:
-            reply({"id": rid, "unsupported": str(exc)})
-        except Exception as exc:  # a bad request; the peer carries on
-            reply({"id": rid, "error": f"tlspeer: {op}: {type(exc).__name__}: {exc}"})
+        reply({"id": req.get("id", -1), **respond(peer, req.get("op", ""), req.get("params") or {})})
 
-    # The requests running now, not every one ever made: a peer serves a whole run (an
-    # hour of fuzzing is millions of requests) and must not grow with it.
-    running: set[threading.Thread] = set()
-    running_lock = threading.Lock()
-
-    def serve_one(req: dict[str, Any]) -> None:
-        try:
-            run(req)
-        finally:
-            with running_lock:
-                running.discard(threading.current_thread())
-
+    workers = _Workers(run)
     for raw in sys.stdin:
         try:
             req = json.loads(raw)
@@ -604,15 +623,48 @@ def main() -> None:
             continue
         if req.get("op") == "shutdown":
             break
-        t = threading.Thread(target=serve_one, args=(req,), daemon=True)
-        with running_lock:
-            running.add(t)
-        t.start()
-    with running_lock:
-        left = list(running)
-    for t in left:
-        t.join(timeout=10)
+        workers.submit(req)
+    workers.close(timeout=10)
 
+
+class _Workers:
+    """Threads that serve requests, kept for the next one: starting a thread for every
+    request cost more CPU than a small request itself. A request never waits for
+    another (an accept may block for seconds), so a thread is added whenever none is
+    idle; there are never more than the most requests ever in flight at once, however
+    long the peer runs."""
+
+    def __init__(self, serve: Callable[[dict[str, Any]], None]) -> None:
+        self._serve = serve
+        self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, req: dict[str, Any]) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                t = threading.Thread(target=self._work, daemon=True)
+                self._threads.append(t)
+                t.start()
+        self._queue.put(req)
+
+    def _work(self) -> None:
+        while (req := self._queue.get()) is not None:
+            try:
+                self._serve(req)
+            finally:
+                with self._lock:
+                    self._idle += 1
+
+    def close(self, timeout: float) -> None:
+        """Let the running requests finish (each thread for up to timeout seconds)."""
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join(timeout=timeout)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// batch and pair save the harness round trips: each control request costs both
+// processes a pipe write, a read and a wake-up, which at thousands of connections a
+// run is as much CPU as the handshakes. Each op inside them runs exactly as it would
+// alone (the same handler, its panics recovered the same way) and answers with the
+// response it would have sent, without the id.
+func init() {
+	handlers["batch"] = opBatch
+	handlers["pair"] = opPair
+	helloOps = opNames
+}
+
+// helloOps gives the hello's `ops` (set in init: the handlers table holds opHello,
+// so opHello cannot name the table directly).
+var helloOps func() []string
+
+// opNames is what this peer serves, so the harness uses batch and pair only with a
+// peer that has them.
+func opNames() []string {
+	names := make([]string, 0, len(handlers))
+	for name := range handlers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+type batchParams struct {
+	Requests []request `json:"requests"`
+}
+
+// opBatch runs requests one after another, in order.
+func opBatch(p *peer, raw json.RawMessage) (interface{}, error) {
+	var params batchParams
+	if err := decodeParams(raw, &params); err != nil {
+		return nil, err
+	}
+	out := make([]response, len(params.Requests))
+	for i, req := range params.Requests {
+		h, ok := handlers[req.Op]
+		if !ok || req.Op == "batch" || req.Op == "pair" {
+			out[i] = response{Error: fmt.Sprintf("go-peer: op %q cannot be batched", req.Op)}
+			continue
+		}
+		out[i] = run(p, h, req)
+	}
+	return map[string]interface{}{"responses": out}, nil
+}
+
+type pairParams struct {
+	Listen  json.RawMessage `json:"listen"`
+	Accept  json.RawMessage `json:"accept"`
+	Connect json.RawMessage `json:"connect"`
+}
+
+// opPair is a connection between a server endpoint and a client endpoint of this
+// process: listen, then accept and connect at once, as the harness would send them
+// (the connect's port is the listener's). If listen fails, neither runs.
+func opPair(p *peer, raw json.RawMessage) (interface{}, error) {
+	var params pairParams
+	if err := decodeParams(raw, &params); err != nil {
+		return nil, err
+	}
+	listen := run(p, opListen, request{Op: "listen", Params: params.Listen})
+	out := map[string]interface{}{"listen": listen}
+	if !listen.OK {
+		return out, nil
+	}
+	connect := map[string]interface{}{}
+	if err := decodeParams(params.Connect, &connect); err != nil {
+		return nil, fmt.Errorf("connect: %v", err)
+	}
+	connect["port"] = listen.Result.(map[string]interface{})["port"]
+	connectRaw, err := json.Marshal(connect)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %v", err)
+	}
+	var accepted response
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		accepted = run(p, opAccept, request{Op: "accept", Params: params.Accept})
+	}()
+	out["connect"] = run(p, opConnect, request{Op: "connect", Params: connectRaw})
+	wg.Wait()
+	out["accept"] = accepted
+	return out, nil
+}

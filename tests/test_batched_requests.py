@@ -1,0 +1,92 @@
+"""`batch` and `pair` (go-peer/PROTOCOL.md): several requests in one round trip, each
+answered as it would be alone, on real Go peers of the oldest and newest line and on
+tlspeer."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tlsdiff import pki
+from tlsdiff.peers.pool import PYTHON_PEER
+from tlsdiff.peers.protocol import PeerError, PeerProcess
+
+PEERS = ("oldest", "newest", PYTHON_PEER)
+
+
+@pytest.fixture(params=PEERS)
+def peer(request, local_peers, edge_releases) -> PeerProcess:
+    release = {"oldest": edge_releases.versions[0], "newest": edge_releases.versions[-1]}.get(request.param,
+                                                                                           request.param)
+    return local_peers.get(release)
+
+
+def _server(name: str) -> tuple[str, dict]:
+    ident = pki.identity("server")
+    return ("configure", {"name": name, "role": "server", "config": {
+        "certificates": [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}], "rand_seed": name}})
+
+
+def _client(name: str) -> tuple[str, dict]:
+    return ("configure", {"name": name, "role": "client", "config": {
+        "root_cas": [pki.root_pem("root-a")], "server_name": pki.SERVER_NAME, "rand_seed": name}})
+
+
+def test_the_hello_lists_batch_and_pair(peer) -> None:
+    assert {"batch", "pair", "configure", "drop"} <= set(peer.hello["ops"])
+
+
+def test_a_batch_answers_each_request_as_alone_in_order(peer) -> None:
+    bad = ("configure", {"name": "batch#bad", "role": "neither", "config": {}})
+    ok, failed, nested = peer.send_batch([_server("batch#s"), bad, ("batch", {"requests": []})])
+    assert peer.wait(ok, 10) == {"name": "batch#s"}
+    with pytest.raises(PeerError, match=r"^configure: .*(role|neither)"):
+        peer.wait(failed, 10)
+    with pytest.raises(PeerError, match="cannot be batched"):
+        peer.wait(nested, 10)
+    peer.call("drop", {"prefix": "batch#"})
+
+
+def test_a_pair_is_a_connection_between_two_endpoints_of_the_peer(peer) -> None:
+    for f in peer.send_batch([_server("pair#s"), _client("pair#c")]):
+        peer.wait(f, 10)
+    common = {"conn_id": "pair", "time": int(pki.EPOCH.timestamp()), "timeout_ms": 5000}
+    listened, accepted, connected = peer.send_pair({"name": "pair#l", "endpoint": "pair#s"},
+                                                   {"listener": "pair#l", **common},
+                                                   {"endpoint": "pair#c", **common})
+    assert peer.wait(listened, 10)["port"] > 0
+    server, client = peer.wait(accepted, 10), peer.wait(connected, 10)
+    assert server["handshake_error"] is None and client["handshake_error"] is None
+    assert client["received"] == "tlsdiff-pong" and server["received"] == "tlsdiff-ping"
+    assert client["remote_port"] == server["local_port"]
+    peer.call("drop", {"prefix": "pair#"})
+
+
+def test_a_pair_whose_listen_fails_runs_neither_half(peer) -> None:
+    common = {"conn_id": "pair", "time": int(pki.EPOCH.timestamp()), "timeout_ms": 2000}
+    futures = peer.send_pair({"name": "nopair#l", "endpoint": "nopair#missing"},
+                             {"listener": "nopair#l", **common}, {"endpoint": "nopair#c", **common})
+    for f in futures:
+        with pytest.raises(PeerError, match=r"^listen: .*nopair#missing"):
+            peer.wait(f, 10)
+
+
+def test_ended_runs_are_dropped_together(peer) -> None:
+    prefixes = [f"drop{i}#" for i in range(peer.DROP_BATCH)]
+    for f in peer.send_batch([_server(p + "s") for p in prefixes]):
+        peer.wait(f, 10)
+    for p in prefixes[:-1]:
+        peer.drop_later(p)
+    # Not yet sent: the endpoints are still there.
+    assert peer.call("listen", {"name": "drop0#l", "endpoint": "drop0#s"})["port"] > 0
+    peer.drop_later(prefixes[-1])  # the batch goes; the peer runs it beside later requests
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            peer.call("drop", {"prefix": "drop0#l"})  # the listener of the check above
+            peer.call("listen", {"name": "drop1#l2", "endpoint": "drop1#s"})
+        except PeerError as exc:
+            assert "drop1#s" in str(exc)
+            break
+        assert time.monotonic() < deadline, "the batched drops did not happen"
+        time.sleep(0.05)
