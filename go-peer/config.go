@@ -150,7 +150,7 @@ func (p *peer) buildConfig(role string, c configParams) (*tls.Config, *recording
 		cfg.CurvePreferences = append(cfg.CurvePreferences, id)
 	}
 	for i, pair := range c.Certificates {
-		cert, err := tls.X509KeyPair([]byte(pair.CertPEM), []byte(pair.KeyPEM))
+		cert, err := parsed.keyPair(pair.CertPEM, pair.KeyPEM)
 		if err != nil {
 			return nil, nil, fmt.Errorf("certificates[%d]: %v", i, err)
 		}
@@ -330,13 +330,69 @@ func certPool(field string, pems []string) (*x509.CertPool, error) {
 	if len(pems) == 0 {
 		return nil, nil
 	}
+	key := strings.Join(pems, "\x00")
+	if pool := parsed.pool(key); pool != nil {
+		return pool, nil
+	}
 	pool := x509.NewCertPool()
 	for i, pem := range pems {
 		if !pool.AppendCertsFromPEM([]byte(pem)) {
 			return nil, fmt.Errorf("%s[%d]: no certificate in PEM", field, i)
 		}
 	}
+	parsed.keepPool(key, pool)
 	return pool, nil
+}
+
+// parsed keeps the certificates, keys and pools this peer has parsed, by their PEM:
+// every case run configures its endpoints afresh with the same few PEMs, and parsing
+// them was a tenth of the peer's CPU. Sharing them between configs is what a server
+// serving many connections does; nothing changes a parsed pair or pool afterwards.
+var parsed = &parseCache{pairs: map[string]tls.Certificate{}, pools: map[string]*x509.CertPool{}}
+
+// parseCacheMax bounds each table; past it the table starts again empty.
+const parseCacheMax = 256
+
+type parseCache struct {
+	mu    sync.Mutex
+	pairs map[string]tls.Certificate
+	pools map[string]*x509.CertPool
+}
+
+func (c *parseCache) keyPair(certPEM, keyPEM string) (tls.Certificate, error) {
+	key := certPEM + "\x00" + keyPEM
+	c.mu.Lock()
+	cert, ok := c.pairs[key]
+	c.mu.Unlock()
+	if ok {
+		return cert, nil
+	}
+	cert, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
+	if err != nil {
+		return cert, err
+	}
+	c.mu.Lock()
+	if len(c.pairs) >= parseCacheMax {
+		c.pairs = map[string]tls.Certificate{}
+	}
+	c.pairs[key] = cert
+	c.mu.Unlock()
+	return cert, nil
+}
+
+func (c *parseCache) pool(key string) *x509.CertPool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pools[key]
+}
+
+func (c *parseCache) keepPool(key string, pool *x509.CertPool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pools) >= parseCacheMax {
+		c.pools = map[string]*x509.CertPool{}
+	}
+	c.pools[key] = pool
 }
 
 func ticketKey(h string) ([32]byte, error) {
