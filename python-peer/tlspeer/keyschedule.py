@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
 # ---------------------------------------------------------------------------
@@ -16,6 +17,7 @@ from typing import Iterable
 # ---------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=None)
 def hash_len(hash_name: str) -> int:
     return hashlib.new(hash_name).digest_size
 
@@ -24,7 +26,7 @@ def hkdf_extract(hash_name: str, salt: bytes | None, ikm: bytes) -> bytes:
     """HKDF-Extract. A missing or empty salt is HashLen zero bytes (RFC 5869 §2.2)."""
     if not salt:
         salt = bytes(hash_len(hash_name))
-    return hmac.new(salt, ikm, hash_name).digest()
+    return hmac.digest(salt, ikm, hash_name)
 
 
 def hkdf_expand(hash_name: str, prk: bytes, info: bytes, length: int) -> bytes:
@@ -36,7 +38,7 @@ def hkdf_expand(hash_name: str, prk: bytes, info: bytes, length: int) -> bytes:
     block = b""
     counter = 1
     while len(out) < length:
-        block = hmac.new(prk, block + info + bytes([counter]), hash_name).digest()
+        block = hmac.digest(prk, block + info + bytes([counter]), hash_name)
         out += block
         counter += 1
     return out[:length]
@@ -96,7 +98,7 @@ def finished_key(hash_name: str, base_key: bytes) -> bytes:
 def finished_verify_data(hash_name: str, base_key: bytes, transcript_digest: bytes) -> bytes:
     """Finished.verify_data = HMAC(finished_key, Transcript-Hash(...)) (RFC 8446 §4.4.4).
     Also the PSK binder when base_key is the binder_key (§4.2.11.2)."""
-    return hmac.new(finished_key(hash_name, base_key), transcript_digest, hash_name).digest()
+    return hmac.digest(finished_key(hash_name, base_key), transcript_digest, hash_name)
 
 
 @dataclass(frozen=True)
@@ -209,8 +211,8 @@ def p_hash(hash_name: str, secret: bytes, seed: bytes, length: int) -> bytes:
     out = b""
     a = seed
     while len(out) < length:
-        a = hmac.new(secret, a, hash_name).digest()
-        out += hmac.new(secret, a + seed, hash_name).digest()
+        a = hmac.digest(secret, a, hash_name)
+        out += hmac.digest(secret, a + seed, hash_name)
     return out[:length]
 
 

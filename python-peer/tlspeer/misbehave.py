@@ -11,6 +11,7 @@ A client knob on a server (or the reverse) is a configuration error.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any, Literal
 
 from . import extensions as ext
@@ -233,9 +234,14 @@ class Misbehaviour:
 
     def active(self) -> list[str]:
         """Names of the knobs that are set."""
-        default = Misbehaviour()
-        return [f.name for f in fields(self) if f.name != "corrupt_binder_byte"
-                and getattr(self, f.name) != getattr(default, f.name)]
+        # Asked at every connection; the instance is frozen, so the answer is kept.
+        known = self.__dict__.get("_active")
+        if known is None:
+            default = _default()
+            known = tuple(f.name for f in fields(self) if f.name != "corrupt_binder_byte"
+                          and getattr(self, f.name) != getattr(default, f.name))
+            object.__setattr__(self, "_active", known)
+        return list(known)
 
     def check_role(self, role: str) -> None:
         wrong = [n for n in self.active() if n in (SERVER_KNOBS if role == "client" else CLIENT_KNOBS)]
@@ -352,6 +358,11 @@ class Misbehaviour:
             if not msg.has(ext.EXT_EARLY_DATA):
                 msg.extensions.append(ext.EarlyData())
         return msg
+
+
+@lru_cache(maxsize=1)
+def _default() -> Misbehaviour:
+    return Misbehaviour()
 
 
 def _find(exts: list[ext.Extension], cls: type) -> ext.Extension | None:
