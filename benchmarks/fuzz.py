@@ -140,6 +140,9 @@ def measure(run: Run, label: str, bases: list, count: int, batch: int, seed: int
     mine, kids = own_cpu()
     c = Campaign(run, Known(), seed, count=count, batch=batch, bases=bases, minimizing=False)
     c.fuzz()
+    # The Run's normalizer worker lives across batches; ending it here puts its CPU in
+    # RUSAGE_CHILDREN (the next mix starts another).
+    run._normalizer.close()
     after = {r: cpu_seconds(p) for r, p in pids.items()}
     mine2, kids2 = own_cpu()
     s = c.stats

@@ -240,6 +240,7 @@ class Run:
         self.timeout_ms, self.workers = int(timeout * 1000), workers
         self._releases: Releases | None = None
         self._pool: PeerPool | None = None
+        self._normalizer = Normalizer()  # one worker for every run() call of this Run
         self._pin_lock = threading.Lock()  # the pytest plugin may meet pins from several threads
         self.prepare_seconds = 0.0
 
@@ -289,6 +290,7 @@ class Run:
         return self._pool
 
     def close(self) -> None:
+        self._normalizer.close()
         if self._pool is not None:
             self._pool.close()
             self._pool = None
@@ -320,17 +322,15 @@ class Run:
             return [k for k in self.keys(case) if (case.id, k) in taken]
         started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         started = time.monotonic()
-        normalizer = Normalizer(len(taken))  # its worker starts while the cases run
-        try:
-            def done(r: CaseRun) -> None:
-                normalizer.submit(r)
-                if on_done is not None:
-                    on_done(r)
-            runs = run_all(cases, keys, pool, workers=self.workers, on_done=done,
-                           conn_timeout_ms=self.timeout_ms, stop=stop, pins=self.releases.pins)
-            docs = normalizer.normalize(runs)
-        finally:
-            normalizer.close()
+        batch = self._normalizer.batch(len(taken))  # its worker normalizes while the cases run
+
+        def done(r: CaseRun) -> None:
+            batch.submit(r)
+            if on_done is not None:
+                on_done(r)
+        runs = run_all(cases, keys, pool, workers=self.workers, on_done=done,
+                       conn_timeout_ms=self.timeout_ms, stop=stop, pins=self.releases.pins)
+        docs = batch.normalize(runs)
         by_case: dict[str, dict[ReleaseKey, dict[str, Any]]] = {}
         seconds: dict[str, dict[ReleaseKey, float]] = {}
         for r, doc in zip(runs, docs):

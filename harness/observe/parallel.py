@@ -1,18 +1,23 @@
-"""Normalizing a run's observations on two cores: this process and one worker.
+"""Normalizing observations on two cores: this process and one worker.
 
 Decoding every connection's bytes (normalize_run) costs about as much CPU as
 running the cases. A worker process (`python -m tlsdiff.observe.parallel`) is
-started when the cases start and is handed each run as it finishes, so it
-normalizes while the cases run, on the core the peers leave idle. At most
-`WINDOW` runs are in its hands at a time; when the last case has run, this
-process normalizes the runs not yet handed over (from the newest), while the
-worker finishes its few. Each run's document depends on that run alone (its own
-Labeler), so the documents, returned in run order, are those of normalizing the
-runs one after another. Should the worker fail, this process normalizes what it
-did not return.
+handed each run as it finishes, so it normalizes while the cases run, on the core
+the peers leave idle. It lives as long as the `Normalizer` (a `tlsdiff.Run`), so a
+fuzz campaign's hundreds of `Run.run` calls share one worker, and its decode cache,
+instead of starting one each.
+
+Each `Run.run` call is a `Batch`; several may be under way at once. At most
+`WINDOW` runs are in the worker's hands at a time; when a batch's last case has
+run, this process normalizes the batch's runs not yet handed over (from the
+newest) while the worker finishes its few. Each run's document depends on that
+run alone (its own Labeler), so the documents, returned in run order, are those
+of normalizing the runs one after another. Should the worker die, this process
+normalizes what it did not return, and the next batch starts a new worker.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import signal
@@ -25,98 +30,85 @@ from typing import Any, Sequence
 from ..execute import CaseRun
 from .normalize import normalize_run
 
-#: Fewer runs than this are normalized here alone: a second process would cost more
-#: (its start-up, the pickling) than it saves.
+#: A batch of fewer runs than this starts no worker (one already running still
+#: helps): a second process would cost more (its start-up, the pickling) than it saves.
 MIN_RUNS = 200
-#: Runs handed to the worker and not yet returned: small, so that at the end the
-#: worker's backlog is short and this process takes the rest.
+#: Runs handed to the worker and not yet returned: small, so that at the end of a
+#: batch the worker's backlog is short and this process takes the rest.
 WINDOW = 8
-
-Key = tuple[str, Any]
-
-
-def _key(run: CaseRun) -> Key:
-    return (run.case.id, run.key)
+#: A run takes the worker milliseconds; one that holds a run this long is stuck, and is
+#: killed (what it held is normalized here).
+STUCK_S = 60.0
 
 
 class Normalizer:
-    """normalize_run for a run's CaseRuns, on two cores when there are enough of them."""
+    """normalize_run on two cores, for every batch of runs of one Run."""
 
-    def __init__(self, expected_runs: int) -> None:
-        self._worker: subprocess.Popen | None = None
+    def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._waiting: deque[CaseRun] = deque()  # submitted, not yet handed over
-        self._in_flight = 0
-        self._closing = False
-        self._docs: dict[Key, dict[str, Any]] = {}
+        self._worker: subprocess.Popen | None = None
         self._threads: list[threading.Thread] = []
-        if expected_runs >= MIN_RUNS and (os.cpu_count() or 1) > 1:
-            try:
-                self._worker = subprocess.Popen(
-                    [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,  # a failure is met again, and reported, in this process
-                    env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
-            except OSError:
-                self._worker = None
-        if self._worker is not None:
-            self._threads = [threading.Thread(target=self._hand_over, daemon=True),
-                             threading.Thread(target=self._collect, daemon=True)]
-            for t in self._threads:
-                t.start()
+        self._tickets = itertools.count(1)
+        self._waiting: deque[tuple[int, CaseRun]] = deque()  # submitted, not yet handed over
+        self._handed: set[int] = set()  # in the worker's hands
+        self._docs: dict[int, dict[str, Any]] = {}  # returned by the worker, not yet collected
+        self._lost: set[int] = set()  # handed to a worker that died
 
-    def submit(self, run: CaseRun) -> None:
-        """A finished run: the worker may take it while the cases go on."""
-        if self._worker is None:
-            return
+    def batch(self, expected_runs: int) -> "Batch":
+        """A batch of about expected_runs runs (one Run.run call)."""
         with self._cond:
-            self._waiting.append(run)
-            self._cond.notify_all()
-
-    def normalize(self, runs: Sequence[CaseRun]) -> list[dict[str, Any]]:
-        """Each run's observation document, in the order of runs."""
-        if self._worker is None:
-            return [normalize_run(r) for r in runs]
-        mine: dict[Key, dict[str, Any]] = {}
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-        while True:  # what the worker has not been handed, newest first
-            with self._cond:
-                if not self._waiting:
-                    break
-                run = self._waiting.pop()
-            mine[_key(run)] = normalize_run(run)
-        self.close()
-        docs = self._docs
-        return [mine.get(_key(r)) or docs.get(_key(r)) or normalize_run(r) for r in runs]
+            use = self._worker is not None and self._worker.poll() is None
+            if not use and expected_runs >= MIN_RUNS and (os.cpu_count() or 1) > 1:
+                use = self._start()
+        return Batch(self if use else None)
 
     def close(self) -> None:
-        """Stop handing over, let the worker finish what it holds, and end it."""
-        worker, self._worker = self._worker, None
+        """End the worker once it has returned what it holds (a later batch may start another)."""
+        with self._cond:
+            worker, threads = self._worker, self._threads
+            self._worker, self._threads = None, []
+            self._cond.notify_all()
         if worker is None:
             return
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-        for t in self._threads:
+        for t in threads:
             t.join()
         _end(worker)
 
-    def _hand_over(self) -> None:
-        worker = self._worker
-        assert worker is not None and worker.stdin is not None
+    # -- the worker -------------------------------------------------------------
+
+    def _start(self) -> bool:
+        """Start a worker (self._cond held); False if it cannot be started."""
+        old = self._worker
+        if old is not None:  # died: its threads end on their own
+            self._worker, self._threads = None, []
+        try:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,  # a failure is met again, and reported, in this process
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+        except OSError:
+            return False
+        self._worker = worker
+        self._threads = [threading.Thread(target=self._hand_over, args=(worker,), daemon=True),
+                         threading.Thread(target=self._collect, args=(worker,), daemon=True)]
+        for t in self._threads:
+            t.start()
+        return True
+
+    def _hand_over(self, worker: subprocess.Popen) -> None:
+        assert worker.stdin is not None
         try:
             while True:
                 with self._cond:
-                    while not self._closing and (not self._waiting or self._in_flight >= WINDOW):
+                    while self._worker is worker and (not self._waiting or len(self._handed) >= WINDOW):
                         self._cond.wait()
-                    if self._closing:
+                    if self._worker is not worker:
                         break
-                    run = self._waiting.popleft()
-                    self._in_flight += 1
-                pickle.dump(run, worker.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                    ticket, run = self._waiting.popleft()
+                    self._handed.add(ticket)
+                pickle.dump((ticket, run), worker.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 worker.stdin.flush()
-        except OSError:  # the worker is gone: what it did not return is normalized here
+        except OSError:  # the worker is gone: _collect counts what it held as lost
             pass
         finally:
             try:
@@ -124,18 +116,71 @@ class Normalizer:
             except OSError:
                 pass
 
-    def _collect(self) -> None:
-        worker = self._worker
-        assert worker is not None and worker.stdout is not None
+    def _collect(self, worker: subprocess.Popen) -> None:
+        assert worker.stdout is not None
         while True:
             try:
-                key, doc = pickle.load(worker.stdout)
+                ticket, doc = pickle.load(worker.stdout)
             except (EOFError, OSError, pickle.UnpicklingError, ValueError, TypeError):
                 break
             with self._cond:
-                self._docs[key] = doc
-                self._in_flight -= 1
+                self._handed.discard(ticket)
+                self._docs[ticket] = doc
                 self._cond.notify_all()
+        with self._cond:  # the worker is over: what it held is this process's to do
+            self._lost |= self._handed
+            self._handed.clear()
+            if self._worker is worker:
+                self._worker = None
+            self._cond.notify_all()
+
+
+class Batch:
+    """The runs of one Run.run call: submitted as they finish, documents at the end."""
+
+    def __init__(self, normalizer: Normalizer | None) -> None:
+        self._n = normalizer  # None: everything is normalized in this process
+        self._tickets: dict[int, int] = {}  # id(run) -> ticket
+
+    @property
+    def uses_worker(self) -> bool:
+        return self._n is not None
+
+    def submit(self, run: CaseRun) -> None:
+        """A finished run: the worker may take it while the cases go on."""
+        n = self._n
+        if n is None:
+            return
+        with n._cond:
+            ticket = next(n._tickets)
+            self._tickets[id(run)] = ticket
+            n._waiting.append((ticket, run))
+            n._cond.notify_all()
+
+    def normalize(self, runs: Sequence[CaseRun]) -> list[dict[str, Any]]:
+        """Each run's observation document, in the order of runs."""
+        n = self._n
+        if n is None:
+            return [normalize_run(r) for r in runs]
+        mine = set(self._tickets.values())
+        with n._cond:  # take back what the worker was not handed
+            left = [(t, r) for t, r in n._waiting if t in mine]
+            if left:
+                n._waiting = deque((t, r) for t, r in n._waiting if t not in mine)
+        here = {t: normalize_run(r) for t, r in reversed(left)}  # newest first, as the worker takes the oldest
+        with n._cond:
+            if not n._cond.wait_for(lambda: not (mine & n._handed), timeout=STUCK_S):
+                worker = n._worker
+                if worker is not None:
+                    worker.kill()  # _collect then counts what it held as lost
+                n._cond.wait_for(lambda: not (mine & n._handed))
+            docs = {t: n._docs.pop(t) for t in mine if t in n._docs}
+            n._lost -= mine
+        out = []
+        for r in runs:
+            t = self._tickets.get(id(r))
+            out.append(here.get(t) or docs.get(t) or normalize_run(r))  # not submitted, or lost: here
+        return out
 
 
 def _end(worker: subprocess.Popen) -> None:
@@ -147,15 +192,15 @@ def _end(worker: subprocess.Popen) -> None:
 
 
 def main() -> None:
-    """The worker: pickled CaseRuns on stdin, one at a time until it closes; (key,
-    document) pickled on stdout for each, as soon as it is made."""
+    """The worker: pickled (ticket, CaseRun) on stdin, one at a time until it closes;
+    (ticket, document) pickled on stdout for each, as soon as it is made."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the harness's to handle
     while True:
         try:
-            run = pickle.load(sys.stdin.buffer)
+            ticket, run = pickle.load(sys.stdin.buffer)
         except EOFError:
             break
-        pickle.dump((_key(run), normalize_run(run)), sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((ticket, normalize_run(run)), sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
         sys.stdout.buffer.flush()
 
 
