@@ -54,24 +54,29 @@ TARGET_CORES = 2
 WAITING = ("acquire", "recv", "recv_into", "accept", "_accept", "readline", "select", "poll", "sendall", "connect",
            "wait", "read", "flush", "settimeout", "get", "load", "_read_stdout", "_read_stderr", "reply")
 
-# tlspeerd with each of its request threads under cProfile, the profiles added up and
-# dumped every 100 threads (the process is killed at the end, not asked to exit).
+# tlspeerd with each request under cProfile (its worker threads serve many; a pair's
+# accept runs in a thread of its own, profiled when it ends), the profiles added up
+# and dumped every 100 (the process is killed at the end, not asked to exit).
 _PROFILED_PEER = """
 import cProfile, os, pstats, threading
+import tlspeerd.serve as serve
 lock, state = threading.Lock(), {"stats": None, "n": 0}
-run = threading.Thread.run
-def profiled(self):
-    p = cProfile.Profile(); p.enable()
-    try: run(self)
-    finally:
-        p.disable()
-        with lock:
-            state["stats"] = pstats.Stats(p) if state["stats"] is None else state["stats"].add(p) or state["stats"]
-            state["n"] += 1
-            if state["n"] % 100 == 0: state["stats"].dump_stats(os.environ["TLSDIFF_BENCH_PROFILE"])
-threading.Thread.run = profiled
-from tlspeerd.serve import main
-main()
+def profiled(work):
+    def run(*args):
+        p = cProfile.Profile(); p.enable()
+        try: return work(*args)
+        finally:
+            p.disable()
+            with lock:
+                state["stats"] = pstats.Stats(p) if state["stats"] is None else state["stats"].add(p) or state["stats"]
+                state["n"] += 1
+                if state["n"] % 100 == 0: state["stats"].dump_stats(os.environ["TLSDIFF_BENCH_PROFILE"])
+    return run
+workers_init = serve._Workers.__init__
+serve._Workers.__init__ = lambda self, serve_one: workers_init(self, profiled(serve_one))
+thread_run = threading.Thread.run
+threading.Thread.run = lambda self: profiled(thread_run)(self) if self.name != "worker" else thread_run(self)
+serve.main()
 """
 
 

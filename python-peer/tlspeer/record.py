@@ -320,7 +320,8 @@ class Tls12CbcProtection:
                    encrypt_then_mac=encrypt_then_mac)
 
     def _mac(self, seq: int, content_type: int, version: int, data: bytes) -> bytes:
-        return hmac.digest(self.mac_key, _aad12(seq, content_type, version, len(data)) + data, self.mac_hash)
+        return hmac.new(self.mac_key, _aad12(seq, content_type, version, len(data)) + data,
+                        self.mac_hash).digest()
 
     def _cbc(self, iv: bytes) -> Cipher:
         return Cipher(self._algorithm(), modes.CBC(iv))

@@ -646,7 +646,7 @@ class _Workers:
             if self._idle:
                 self._idle -= 1
             else:
-                t = threading.Thread(target=self._work, daemon=True)
+                t = threading.Thread(target=self._work, name="worker", daemon=True)
                 self._threads.append(t)
                 t.start()
         self._queue.put(req)
