@@ -208,12 +208,14 @@ def differences(docs: dict[ReleaseKey, dict[str, Any]]) -> list[dict[str, Any]]:
                 got = [row[i] for row in rows]
                 if all(_same(got[0], other) for other in got[1:]):
                     continue
-                values: dict[str, list[str]] = {}
+                # Grouped by their JSON; each group's first value stands for it (the
+                # others encode to the same JSON). Documents are only read after this.
+                values: dict[str, tuple[Any, list[str]]] = {}
                 for key, value in zip(sides, got):
-                    values.setdefault(_json_key(value), []).append(key)
+                    values.setdefault(_json_key(value), (value, []))[1].append(key)
                 if len(values) > 1:
                     out.append({"step": n, "side": side, "field": name,
-                                "values": [{"releases": ks, "value": json.loads(v)} for v, ks in values.items()]})
+                                "values": [{"releases": ks, "value": v} for v, ks in values.values()]})
     return out
 
 
