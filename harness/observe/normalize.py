@@ -71,7 +71,7 @@ def _ech_retry_configs(raw: str | None) -> list[str] | None:
 #: The two sides of a connection record the same streams, and releases that behave
 #: alike send the same bytes: about a third of the directions a run decodes were
 #: decoded before. Bounded, so a long fuzz campaign stays flat.
-_DECODED = DecodeCache(size=4096)
+_DECODED = DecodeCache(size=2048)
 
 
 def _wire(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
