@@ -199,11 +199,24 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
         for ep in endpoints.values():
             peer = ctx.peer(ep)
             by_peer.setdefault(id(peer), (peer, []))[1].append(ep)
+        # The first connection's listener goes in its server peer's batch too, when the
+        # client is on another peer (with both on one, `pair` listens).
+        first = case.steps[0] if case.steps and case.steps[0].kind == StepKind.CONNECT else None
+        listen_first = None
+        if first is not None and first.args["server"] in endpoints:
+            server, client = endpoints[first.args["server"]], case.endpoints[first.args["client"]]
+            if ctx.peer(server) is not ctx.peer(client) and ctx.peer(server).serves("batch"):
+                listen_first = server
         configuring: dict[str, tuple[PeerProcess, Future]] = {}
         for peer, eps in by_peer.values():
-            sent = peer.send_batch([("configure", {"name": _name(prefix, ep.name), "role": ep.role,
-                                                   "config": peer_config(ep, case, prefix, key)}) for ep in eps])
+            requests = [("configure", {"name": _name(prefix, ep.name), "role": ep.role,
+                                       "config": peer_config(ep, case, prefix, key)}) for ep in eps]
+            if listen_first is not None and listen_first in eps:
+                requests.append(("listen", _listen_params(prefix, first, listen_first)))
+            sent = peer.send_batch(requests)
             configuring.update((ep.name, (peer, f)) for ep, f in zip(eps, sent))
+            if len(sent) > len(eps):
+                ctx.listening[first.number] = sent[-1]
         for peer, sent in configuring.values():
             peer.wait(sent, reply_timeout)
         for step in case.steps:
@@ -259,6 +272,7 @@ class _Context:
     placements: dict[str, Placement]
     used: set[Placement]  # the peer processes that hold objects of this run
     reply_timeout: float
+    listening: dict[int, Future] = field(default_factory=dict)  # listens sent ahead, by step number
 
     def peer(self, ep: Endpoint) -> PeerProcess:
         where = self.placements[ep.name]
@@ -310,7 +324,7 @@ def _run_step(ctx: _Context, step: Step, result: StepResult, conn_timeout_ms: in
     def common(ep: Endpoint) -> dict[str, Any]:
         lead = PYTHON_TIMEOUT_LEAD_MS if ep.peer == PYTHON else 0
         return {"conn_id": conn_id, "time": unix, "timeout_ms": conn_timeout_ms + lead}
-    listen = {"name": listener, "endpoint": _name(prefix, server_ep.name)}
+    listen = _listen_params(prefix, step, server_ep)
     accept = {"listener": listener, **common(server_ep)}
     connect = {"endpoint": _name(prefix, client_ep.name), **common(client_ep)}
     if server_peer is client_peer and server_peer.serves("pair"):
@@ -318,7 +332,8 @@ def _run_step(ctx: _Context, step: Step, result: StepResult, conn_timeout_ms: in
         listened, accepted, connected = server_peer.send_pair(listen, accept, connect)
         server_peer.wait(listened, reply_timeout)
     else:
-        port = server_peer.call("listen", listen, timeout=reply_timeout)["port"]
+        listened = ctx.listening.pop(step.number, None) or server_peer.send("listen", listen)
+        port = server_peer.wait(listened, reply_timeout)["port"]
         accepted = server_peer.send("accept", accept)
         connected = client_peer.send("connect", {**connect, "port": port})
     try:
@@ -329,6 +344,10 @@ def _run_step(ctx: _Context, step: Step, result: StepResult, conn_timeout_ms: in
             result.server = server_peer.wait(accepted, reply_timeout)
         except PeerError as exc:
             result.failure = f"server: {exc}"
+
+
+def _listen_params(prefix: str, step: Step, server: Endpoint) -> dict[str, Any]:
+    return {"name": f"{prefix}listener{step.number}", "endpoint": _name(prefix, server.name)}
 
 
 def _clone_set(fields: dict[str, Any], prefix: str) -> dict[str, Any]:
