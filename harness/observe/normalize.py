@@ -74,12 +74,15 @@ def _ech_retry_configs(raw: str | None) -> list[str] | None:
 _DECODED = DecodeCache(size=2048)
 
 
-def _wire(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
+def _decode(raw: dict[str, Any]) -> Any:
     written = base64.b64decode(raw.get("written") or "")
     read = base64.b64decode(raw.get("read") or "")
     c2s, s2c = (written, read) if raw["role"] == "client" else (read, written)
-    conn = decode_connection(c2s, s2c, raw.get("keylog") or "", _DECODED)
-    return wire_view(_what_the_view_reads(conn), raw["role"], labels)
+    return decode_connection(c2s, s2c, raw.get("keylog") or "", _DECODED)
+
+
+def _wire(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
+    return wire_view(_what_the_view_reads(_decode(raw)), raw["role"], labels)
 
 
 def _what_the_view_reads(conn: Any) -> dict[str, Any]:
@@ -136,6 +139,12 @@ def normalize_step(step: StepResult, labels: Labeler, key: tuple[str, ...] = ())
     if step.session is not None:
         doc["session"] = normalize_session(step.session, labels)
         return doc
+    if step.client is not None and step.server is not None:
+        # The server usually wrote more than the client read (a close_notify the client
+        # never took): decoded first, its server-to-client stream holds the client's,
+        # whose decoding the cache then cuts from it. (The sides are still normalized
+        # client first: labels are given in that order.)
+        _decode(step.server)
     for side in ("client", "server"):
         raw = getattr(step, side)
         doc[side] = normalize_side(raw, labels) if raw is not None else None

@@ -24,7 +24,7 @@ How keys are chosen:
 """
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable
 
@@ -174,6 +174,31 @@ class Direction:
     unparsed_bytes: int = 0  # bytes after a header that is not TLS
     pending_handshake_bytes: int = 0  # an incomplete handshake message at the end
     notes: list[str] = field(default_factory=list)
+    # After each record: what the lists held, the reassembler's pending bytes and whether
+    # 0-RTT was accepted so far (prefix() reads them); and whether notes[0] is the
+    # framing note of this stream's end.
+    _marks: list[tuple[int, int, int, int, int, int, bool | None]] = field(
+        default_factory=list, repr=False, compare=False)
+    _framing_note: bool = field(default=False, repr=False, compare=False)
+
+    def prefix(self, length: int) -> "tuple[Direction, bool | None] | None":
+        """This direction as decoding only the stream's first `length` bytes gives it, and
+        whether 0-RTT was accepted by then; None unless `length` ends one of its records.
+        Decoding reads records in order and nothing later changes what an earlier one
+        gave, so the records up to there are the shorter stream's whole decoding."""
+        ends = [r.offset + 5 + r.length for r in self.records]
+        try:
+            k = ends.index(length) + 1
+        except ValueError:
+            return None
+        n_hs, n_alerts, n_app, n_notes, ccs, pending, early = self._marks[k - 1]
+        notes = self.notes[int(self._framing_note):n_notes]
+        if pending:
+            notes.append(f"incomplete handshake message at end ({pending} bytes)")
+        out = Direction(self.sender, length, self.records[:k], self.handshake_messages[:n_hs],
+                        self.alerts[:n_alerts], self.application_data[:n_app], ccs, 0, 0, pending, notes,
+                        self._marks[:k])
+        return out, early
 
     @property
     def handshake_types(self) -> list[str]:
@@ -265,11 +290,33 @@ class DecodeCache:
     never change it.
     """
 
+    #: Directions decoded last, searched for one whose stream the next extends.
+    RECENT = 8
+
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._recent: deque[tuple[Hashable, bytes, Any]] = deque(maxlen=self.RECENT)
         self.hits = 0
         self.misses = 0
+        self.prefixes = 0
+
+    def direction(self, sender: str, stream: bytes, ctx_key: Hashable,
+                  make: Callable[[], "tuple[Direction, bool | None]"]) -> "tuple[Direction, bool | None]":
+        """A direction's decoding: remembered; or cut from a recent one whose stream this one
+        begins (one side of a connection read less than the other wrote: a trailing
+        close_notify); or made."""
+        def made() -> Any:
+            for key, longer, (direction, _) in self._recent:
+                if key == (sender, ctx_key) and len(longer) > len(stream) and longer.startswith(stream):
+                    cut = direction.prefix(len(stream))
+                    if cut is not None:
+                        self.prefixes += 1
+                        return cut
+            value = make()
+            self._recent.append(((sender, ctx_key), stream, value))
+            return value
+        return self.get((sender, stream, ctx_key), made)
 
     def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
         entries = self._entries
@@ -480,6 +527,7 @@ class _DirectionDecoder:
                              unparsed_bytes=framed.unparsed)
         if framed.note:
             self.out.notes.append(f"framing stopped: {framed.note}")
+            self.out._framing_note = True
         self.reasm = hs.HandshakeReassembler()
         self.reasm_start: int | None = None  # record index of the pending message's start
         self.early_data_accepted: bool | None = None
@@ -566,8 +614,12 @@ class _DirectionDecoder:
     # -- records ----------------------------------------------------------
 
     def run(self) -> Direction:
+        out = self.out
         for index, rec in enumerate(self.framed.records):
             self._record(index, rec)
+            out._marks.append((len(out.handshake_messages), len(out.alerts), len(out.application_data),
+                               len(out.notes), out.change_cipher_spec_count, len(self.reasm.pending),
+                               self.early_data_accepted))
         pending = self.reasm.pending
         self.out.pending_handshake_bytes = len(pending)
         if pending:
@@ -771,6 +823,14 @@ def decode_connection(client_to_server: bytes, server_to_client: bytes, keylog: 
     Direction's notes for what could not be decoded. With a `cache`, streams it has
     decoded before are not decoded again, and the result shares their parts.
     """
+    if cache is not None:  # the same connection recorded again (a side decoded ahead): one lookup
+        return cache.get(("connection", bytes(client_to_server), bytes(server_to_client), keylog),
+                         lambda: _decode_connection(client_to_server, server_to_client, keylog, cache))
+    return _decode_connection(client_to_server, server_to_client, keylog, None)
+
+
+def _decode_connection(client_to_server: bytes, server_to_client: bytes, keylog: str,
+                       cache: DecodeCache | None) -> Connection:
     shared = cache is not None
     cache = cache if cache is not None else DecodeCache()
     notes: list[str] = []
@@ -833,8 +893,8 @@ def decode_connection(client_to_server: bytes, server_to_client: bytes, keylog: 
         return dec.run(), dec.early_data_accepted
     if shared:
         ctx_key = ctx.key()
-        client_dir, _ = cache.get(("client", c2s, ctx_key), lambda: direction("client", c_framed))
-        server_dir, server_early = cache.get(("server", s2c, ctx_key), lambda: direction("server", s_framed))
+        client_dir, _ = cache.direction("client", c2s, ctx_key, lambda: direction("client", c_framed))
+        server_dir, server_early = cache.direction("server", s2c, ctx_key, lambda: direction("server", s_framed))
     else:
         client_dir, _ = direction("client", c_framed)
         server_dir, server_early = direction("server", s_framed)

@@ -46,3 +46,37 @@ def test_a_cached_direction_is_not_reused_under_other_keys() -> None:
     assert without.to_json() == decode_connection(c2s, s2c, "").to_json()
     assert with_keys.server_to_client.undecrypted_records == 0
     assert without.server_to_client.undecrypted_records > 0
+
+
+def _steps() -> list[tuple[tuple[bytes, bytes, str], tuple[bytes, bytes, str]]]:
+    """(server side, client side) of every recorded connection both peers saw."""
+    out = []
+    for path in sorted(RAW.glob("*.json")):
+        for step in json.loads(path.read_text())["steps"]:
+            c, s = step.get("client"), step.get("server")
+            if c and s and c.get("written") is not None and s.get("written") is not None:
+                out.append(((base64.b64decode(s["read"] or ""), base64.b64decode(s["written"]), s.get("keylog") or ""),
+                            (base64.b64decode(c["written"]), base64.b64decode(c["read"] or ""), c.get("keylog") or "")))
+    return out
+
+
+def test_a_side_that_read_less_is_cut_from_the_side_that_wrote_more() -> None:
+    cache = DecodeCache()
+    for server, client in _steps():
+        for c2s, s2c, keylog in (server, client):  # the server first, as the harness decodes them
+            assert decode_connection(c2s, s2c, keylog, cache).to_json() == decode_connection(c2s, s2c, keylog).to_json()
+    assert cache.prefixes > 10
+
+
+def test_every_record_boundary_of_a_stream_cuts_to_what_decoding_that_much_gives() -> None:
+    server, _ = max(_steps(), key=lambda sides: len(sides[0][1]))  # the longest server-to-client stream
+    c2s, s2c, keylog = server
+    full = decode_connection(c2s, s2c, keylog)
+    ends = [r.offset + 5 + r.length for r in full.server_to_client.records]
+    assert len(ends) > 3
+    for n in ends[:-1] + [ends[0] + 1, ends[1] - 1]:  # boundaries, and two cuts inside a record
+        cache = DecodeCache()
+        decode_connection(c2s, s2c, keylog, cache)
+        cut = decode_connection(c2s, s2c[:n], keylog, cache)
+        assert cut.to_json() == decode_connection(c2s, s2c[:n], keylog).to_json()
+        assert cache.prefixes == (1 if n in ends else 0)
