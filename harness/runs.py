@@ -330,6 +330,7 @@ class Run:
                 on_done(r)
         runs = run_all(cases, keys, pool, workers=self.workers, on_done=done,
                        conn_timeout_ms=self.timeout_ms, stop=stop, pins=self.releases.pins)
+        pool.flush_drops()  # the peers hold no object of these runs once run() returns
         docs = batch.normalize(runs)
         by_case: dict[str, dict[ReleaseKey, dict[str, Any]]] = {}
         seconds: dict[str, dict[ReleaseKey, float]] = {}

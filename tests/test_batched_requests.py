@@ -90,3 +90,12 @@ def test_ended_runs_are_dropped_together(peer) -> None:
             break
         assert time.monotonic() < deadline, "the batched drops did not happen"
         time.sleep(0.05)
+
+
+def test_flushing_drops_leaves_the_peer_at_rest(peer, local_peers) -> None:
+    for f in peer.send_batch([_server("flush#s"), ("listen", {"name": "flush#l", "endpoint": "flush#s"})]):
+        peer.wait(f, 10)
+    peer.drop_later("flush#")
+    local_peers.flush_drops()  # sent and awaited: no polling
+    with pytest.raises(PeerError, match="flush#s"):
+        peer.call("listen", {"name": "flush#l2", "endpoint": "flush#s"})

@@ -139,6 +139,11 @@ class PeerPool:
         with self._lock:
             return {label: p for label, p in self._peers.items() if not p.dead}
 
+    def flush_drops(self, timeout: float = 10.0) -> None:
+        """Every running peer's held-back drops, sent and awaited (PeerProcess.flush_drops)."""
+        for peer in self.running().values():
+            peer.flush_drops(timeout)
+
     def close(self) -> None:
         with self._lock:
             peers, self._peers = list(self._peers.values()), {}

@@ -183,6 +183,17 @@ class PeerProcess:
             drops, self._drops = self._drops, []
         self.send_batch([("drop", {"prefix": p}) for p in drops])
 
+    def flush_drops(self, timeout: float) -> None:
+        """Drop what drop_later holds now, and wait for it: the peer is then at rest, its
+        descriptors those of no run (the fuzzer counts them to find leaks)."""
+        with self._lock:
+            drops, self._drops = self._drops, []
+        for f in self.send_batch([("drop", {"prefix": p}) for p in drops]):
+            try:
+                self.wait(f, timeout)
+            except (PeerFailure, PeerError, Unsupported):
+                pass  # a peer that died holds nothing; the next request meets it
+
     def _settle(self, future: Future, op: str, msg: dict[str, Any], as_op: str | None = None) -> None:
         """A response's outcome on its future: the result, Unsupported or PeerError."""
         if msg.get("ok"):
