@@ -18,10 +18,15 @@ from conftest import EDGE_RELEASES, REPO
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bin/ folder of a fresh venv with the wheel installed (its dependencies from the index)."""
     work = tmp_path_factory.mktemp("install")
+    # A file an earlier build left behind (a case deleted since) must not ship.
+    stale = REPO / "build" / "lib" / "tlsdiff" / "cases" / "deleted-since" / "stale-case.yaml"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text("id: stale\n")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(work / "dist"), str(REPO)],
                    check=True, capture_output=True, timeout=600)
     (wheel,) = (work / "dist").glob("tlsdiff-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
+    assert not any("deleted-since" in n for n in names), "a stale build/ file went into the wheel"
     assert "tlsdiff/go_peer/main.go" in names and "tlsdiff/cases/resumption/tls13-same-server.yaml" in names
     assert "tlsdiff/scenario/case.schema.json" in names and "tlspeerd/serve.py" in names
     subprocess.run([sys.executable, "-m", "venv", str(work / "venv")], check=True, timeout=300)
