@@ -210,6 +210,40 @@ def test_a_peer_that_stops_answering_is_restarted_and_is_no_finding(tmp_path: Pa
     assert not Path(f"/proc/{stopped[0]}").exists() or "zombie" in Path(f"/proc/{stopped[0]}/status").read_text()
 
 
+def test_a_peer_that_keeps_a_socket_for_one_stimulus_is_a_leak_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The newest peer is made to keep a listening socket, a real descriptor, open after
+    every run of one stimulus of the second batch (as a peer that leaked its listener
+    would). Counting descriptors at rest finds the growth; halving the batch finds the
+    stimulus; the finding names the newest release alone."""
+    from tlsdiff import execute, pki
+    from tlsdiff.fuzz.campaign import Campaign
+    from tlsdiff.fuzz.outcome import Known
+    from tlsdiff.runs import Run
+
+    leaky_index, kept = 45, itertools.count()
+    run_case = execute.run_case
+
+    def leaking_run_case(case, key, pool, *args, **kwargs):  # type: ignore[no-untyped-def]
+        run = run_case(case, key, pool, *args, **kwargs)
+        if case.id.rsplit("/", 1)[-1].startswith(f"{leaky_index}-") and key == (newest,):
+            peer, name = pool.get(newest), f"leak#{next(kept)}"
+            ident = pki.identity("server")
+            peer.call("configure", {"name": name, "role": "server", "config": {
+                "certificates": [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}]}})
+            peer.call("listen", {"name": name + "#l", "endpoint": name})  # never dropped: its prefix is no run's
+        return run
+    monkeypatch.setattr(execute, "run_case", leaking_run_case)
+    with Run(RELEASES, timeout=2.0, workers=8) as run:
+        newest = run.releases.versions[-1]
+        campaign = Campaign(run, Known(), seed=5, count=96, batch=32, minimizing=False)
+        campaign.fuzz()
+    leaks = [f for f in campaign.findings.values() if f.kind == "peer-leak"]
+    assert len(leaks) == 1, [(f.kind, f.partition) for f in campaign.findings.values()]
+    assert leaks[0].first.index == leaky_index
+    assert leaks[0].partition[0] == (newest,)
+    assert next(kept) >= 4  # the batch, its halves, the stimulus: each run kept one more
+
+
 def test_sigint_writes_what_was_found_and_leaves_no_process(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "tlsdiff.cli", "fuzz", "--go", RELEASES, "--seed", "3",
