@@ -81,8 +81,6 @@ def _decode(raw: dict[str, Any]) -> Any:
     return decode_connection(c2s, s2c, raw.get("keylog") or "", _DECODED)
 
 
-def _wire(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
-    return wire_view(_what_the_view_reads(_decode(raw)), raw["role"], labels)
 
 
 def _what_the_view_reads(conn: Any) -> dict[str, Any]:
@@ -98,14 +96,15 @@ def _what_the_view_reads(conn: Any) -> dict[str, Any]:
             "hello_retry_request": conn.hello_retry_request}
 
 
-def normalize_side(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
+def normalize_side(raw: dict[str, Any], labels: Labeler, conn: Any) -> dict[str, Any]:
+    """One side's document; conn: its connection decoded (_decode)."""
     doc: dict[str, Any] = {
         "error": error_text(raw.get("handshake_error")),
         "io_error": error_text(raw.get("io_error")),
         "ech_retry_configs": _ech_retry_configs(raw.get("ech_retry_configs")),
         "received": raw.get("received", ""),
     }
-    doc.update(_wire(raw, labels))
+    doc.update(wire_view(_what_the_view_reads(conn), raw["role"], labels))
     doc["cache"] = _cache(raw.get("cache_ops") or [], labels)
     doc["state"] = _state(raw.get("state") or {}, labels)
     return doc
@@ -139,15 +138,14 @@ def normalize_step(step: StepResult, labels: Labeler, key: tuple[str, ...] = ())
     if step.session is not None:
         doc["session"] = normalize_session(step.session, labels)
         return doc
-    if step.client is not None and step.server is not None:
-        # The server usually wrote more than the client read (a close_notify the client
-        # never took): decoded first, its server-to-client stream holds the client's,
-        # whose decoding the cache then cuts from it. (The sides are still normalized
-        # client first: labels are given in that order.)
-        _decode(step.server)
+    # The server side is decoded first: the server usually wrote more than the client
+    # read (a close_notify the client never took), so its server-to-client stream holds
+    # the client's, whose decoding the cache then cuts from it. The sides are normalized
+    # client first: labels are given in that order.
+    decoded = {side: _decode(getattr(step, side)) for side in ("server", "client") if getattr(step, side) is not None}
     for side in ("client", "server"):
         raw = getattr(step, side)
-        doc[side] = normalize_side(raw, labels) if raw is not None else None
+        doc[side] = normalize_side(raw, labels, decoded[side]) if raw is not None else None
     if step.failure:
         doc["failure"] = _failure(step.failure, key)
         doc["stderr"] = step.stderr[-2000:]

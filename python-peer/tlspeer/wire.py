@@ -333,27 +333,27 @@ class DecodeCache:
         return value
 
 
-def _decode_hello(msg_type: int, body: bytes, cache: DecodeCache | None) -> Any:
+def _decode_hello(msg_type: int, body: bytes, cache: DecodeCache) -> Any:
     """A ClientHello or ServerHello decoded (DecodeError if it does not decode)."""
     return _hello_entry(msg_type, body, cache)[0]
 
 
-def _hello_summary(msg_type: int, body: bytes, cache: DecodeCache | None) -> dict[str, Any]:
-    """A hello's JSON summary, made once per body when there is a cache."""
+def _hello_summary(msg_type: int, body: bytes, cache: DecodeCache) -> dict[str, Any]:
+    """A hello's JSON summary, made once per body."""
     entry = _hello_entry(msg_type, body, cache)
     if entry[1] is None:
         entry[1] = entry[0].to_json()
     return entry[1]
 
 
-def _hello_entry(msg_type: int, body: bytes, cache: DecodeCache | None) -> list[Any]:
+def _hello_entry(msg_type: int, body: bytes, cache: DecodeCache) -> list[Any]:
     def make() -> list[Any]:
         decode = hs.decode_client_hello if msg_type == hs.CLIENT_HELLO else hs.decode_server_hello
         try:
             return [decode(body), None]
         except hs.DecodeError as exc:
             return [exc, None]
-    entry = make() if cache is None else cache.get(("hello", msg_type, body), make)
+    entry = cache.get(("hello", msg_type, body), make)
     if isinstance(entry[0], hs.DecodeError):
         raise entry[0]
     return entry
@@ -385,8 +385,7 @@ def _frame(data: bytes) -> _Framed:
     return _Framed(records, len(data), len(reader.pending), 0, None)
 
 
-def _scan_server_hellos(records: list[Record], cache: DecodeCache | None,
-                        ) -> tuple[list[hs.ServerHello], bool | None]:
+def _scan_server_hellos(records: list[Record], cache: DecodeCache) -> tuple[list[hs.ServerHello], bool | None]:
     reasm = hs.HandshakeReassembler()
     hellos: list[hs.ServerHello] = []
     seen: list[int] = []
@@ -414,7 +413,7 @@ def _scan_server_hellos(records: list[Record], cache: DecodeCache | None,
     return hellos, None
 
 
-def _scan_client_hellos(records: list[Record], hrr: bool, cache: DecodeCache | None) -> list[hs.ClientHello]:
+def _scan_client_hellos(records: list[Record], hrr: bool, cache: DecodeCache) -> list[hs.ClientHello]:
     reasm = hs.HandshakeReassembler()
     hellos: list[hs.ClientHello] = []
     wanted = 2 if hrr else 1
@@ -823,16 +822,14 @@ def decode_connection(client_to_server: bytes, server_to_client: bytes, keylog: 
     Direction's notes for what could not be decoded. With a `cache`, streams it has
     decoded before are not decoded again, and the result shares their parts.
     """
-    if cache is not None:  # the same connection recorded again (a side decoded ahead): one lookup
-        return cache.get(("connection", bytes(client_to_server), bytes(server_to_client), keylog),
-                         lambda: _decode_connection(client_to_server, server_to_client, keylog, cache))
-    return _decode_connection(client_to_server, server_to_client, keylog, None)
+    if cache is None:  # a cache of this call's own: its hellos are decoded once
+        return _decode_connection(client_to_server, server_to_client, keylog, DecodeCache())
+    return cache.get(("connection", bytes(client_to_server), bytes(server_to_client), keylog),
+                     lambda: _decode_connection(client_to_server, server_to_client, keylog, cache))
 
 
 def _decode_connection(client_to_server: bytes, server_to_client: bytes, keylog: str,
-                       cache: DecodeCache | None) -> Connection:
-    shared = cache is not None
-    cache = cache if cache is not None else DecodeCache()
+                       cache: DecodeCache) -> Connection:
     notes: list[str] = []
     entries, keylog_note = cache.get(("keylog", keylog), lambda: _parse_keylog(keylog))
     if keylog_note:
@@ -891,13 +888,9 @@ def _decode_connection(client_to_server: bytes, server_to_client: bytes, keylog:
     def direction(sender: str, framed: _Framed) -> tuple[Direction, bool | None]:
         dec = _DirectionDecoder(sender, ctx, framed)
         return dec.run(), dec.early_data_accepted
-    if shared:
-        ctx_key = ctx.key()
-        client_dir, _ = cache.direction("client", c2s, ctx_key, lambda: direction("client", c_framed))
-        server_dir, server_early = cache.direction("server", s2c, ctx_key, lambda: direction("server", s_framed))
-    else:
-        client_dir, _ = direction("client", c_framed)
-        server_dir, server_early = direction("server", s_framed)
+    ctx_key = ctx.key()
+    client_dir, _ = cache.direction("client", c2s, ctx_key, lambda: direction("client", c_framed))
+    server_dir, server_early = cache.direction("server", s2c, ctx_key, lambda: direction("server", s_framed))
 
     resumed: bool | None = None
     if final_sh is not None:
