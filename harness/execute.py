@@ -204,19 +204,21 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
         first = case.steps[0] if case.steps and case.steps[0].kind == StepKind.CONNECT else None
         listen_first = None
         if first is not None and first.args["server"] in endpoints:
-            server, client = endpoints[first.args["server"]], case.endpoints[first.args["client"]]
-            if ctx.peer(server) is not ctx.peer(client) and ctx.peer(server).serves("batch"):
+            server = endpoints[first.args["server"]]
+            server_peer = ctx.peer(server)
+            if server_peer is not ctx.peer(case.endpoints[first.args["client"]]) and server_peer.serves("batch"):
                 listen_first = server
         configuring: dict[str, tuple[PeerProcess, Future]] = {}
         for peer, eps in by_peer.values():
             requests = [("configure", {"name": _name(prefix, ep.name), "role": ep.role,
                                        "config": peer_config(ep, case, prefix, key)}) for ep in eps]
-            if listen_first is not None and listen_first in eps:
+            listens_here = listen_first is not None and listen_first in eps
+            if listens_here:
                 requests.append(("listen", _listen_params(prefix, first, listen_first)))
             sent = peer.send_batch(requests)
+            if listens_here:
+                ctx.listening[first.number] = sent.pop()
             configuring.update((ep.name, (peer, f)) for ep, f in zip(eps, sent))
-            if len(sent) > len(eps):
-                ctx.listening[first.number] = sent[-1]
         for peer, sent in configuring.values():
             peer.wait(sent, reply_timeout)
         for step in case.steps:
@@ -320,12 +322,12 @@ def _run_step(ctx: _Context, step: Step, result: StepResult, conn_timeout_ms: in
     client_peer = ctx.peer(client_ep)
     unix = int(pki.EPOCH.timestamp()) + step.at_seconds
     conn_id = f"{case.id}#{key_text(ctx.key)}#{step.number}"
-    listener = f"{prefix}listener{step.number}"
+
     def common(ep: Endpoint) -> dict[str, Any]:
         lead = PYTHON_TIMEOUT_LEAD_MS if ep.peer == PYTHON else 0
         return {"conn_id": conn_id, "time": unix, "timeout_ms": conn_timeout_ms + lead}
     listen = _listen_params(prefix, step, server_ep)
-    accept = {"listener": listener, **common(server_ep)}
+    accept = {"listener": listen["name"], **common(server_ep)}
     connect = {"endpoint": _name(prefix, client_ep.name), **common(client_ep)}
     if server_peer is client_peer and server_peer.serves("pair"):
         # Both ends in one process: one round trip instead of three.

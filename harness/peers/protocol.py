@@ -132,7 +132,7 @@ class PeerProcess:
         `batch`; a future for each, as send would give."""
         if len(requests) < 2 or not self.serves("batch"):
             return [self.send(op, params) for op, params in requests]
-        parts: list[Future] = [Future() for _ in requests]
+        parts = tuple(Future() for _ in requests)
         outer = self.send("batch", {"requests": [{"op": op, "params": params} for op, params in requests]})
 
         def settle(done: Future) -> None:
@@ -144,7 +144,7 @@ class PeerProcess:
                 else:
                     self._settle(part, op, responses[i] if i < len(responses) else {"error": "missing from the batch"})
         outer.add_done_callback(settle)
-        return parts
+        return list(parts)  # the caller's own list: settle keeps the tuple
 
     def send_pair(self, listen: dict[str, Any], accept: dict[str, Any],
                   connect: dict[str, Any]) -> tuple[Future, Future, Future]:
@@ -160,10 +160,10 @@ class PeerProcess:
             for op, part in zip(("listen", "accept", "connect"), parts):
                 if exc is not None:
                     part.set_exception(exc)
-                else:
-                    # Without a listener neither half ran: they fail as listen did.
-                    self._settle(part, op, result.get(op) or result.get("listen") or {"error": "missing"},
-                                 as_op="listen" if op not in result else op)
+                elif op in result:
+                    self._settle(part, op, result[op])
+                else:  # without a listener neither half ran: they fail as listen did
+                    self._settle(part, "listen", result.get("listen") or {"error": "missing from the pair"})
         outer.add_done_callback(settle)
         return parts
 
@@ -180,28 +180,31 @@ class PeerProcess:
             self._drops.append(prefix)
             if len(self._drops) < self.DROP_BATCH:
                 return
-            drops, self._drops = self._drops, []
-        self.send_batch([("drop", {"prefix": p}) for p in drops])
+        self._send_drops()
 
     def flush_drops(self, timeout: float) -> None:
         """Drop what drop_later holds now, and wait for it: the peer is then at rest, its
         descriptors those of no run (the fuzzer counts them to find leaks)."""
-        with self._lock:
-            drops, self._drops = self._drops, []
-        for f in self.send_batch([("drop", {"prefix": p}) for p in drops]):
+        for f in self._send_drops():
             try:
                 self.wait(f, timeout)
             except (PeerFailure, PeerError, Unsupported):
                 pass  # a peer that died holds nothing; the next request meets it
 
-    def _settle(self, future: Future, op: str, msg: dict[str, Any], as_op: str | None = None) -> None:
+    def _send_drops(self) -> list[Future]:
+        """The held-back drops, sent in one batch."""
+        with self._lock:
+            drops, self._drops = self._drops, []
+        return self.send_batch([("drop", {"prefix": p}) for p in drops])
+
+    def _settle(self, future: Future, op: str, msg: dict[str, Any]) -> None:
         """A response's outcome on its future: the result, Unsupported or PeerError."""
         if msg.get("ok"):
             future.set_result(msg.get("result") or {})
         elif "unsupported" in msg:
             future.set_exception(Unsupported(self.release, msg["unsupported"]))
         else:
-            future.set_exception(PeerError(f"{as_op or op}: {msg.get('error', 'no error text')}"))
+            future.set_exception(PeerError(f"{op}: {msg.get('error', 'no error text')}"))
 
     def wait(self, future: Future, timeout: float) -> dict[str, Any]:
         """Wait for a reply; on timeout the peer is killed (it is hung)."""
