@@ -203,7 +203,7 @@ def differences(docs: dict[ReleaseKey, dict[str, Any]]) -> list[dict[str, Any]]:
             first, *rest = sides.values()
             if all(_same(first, other) for other in rest):
                 continue  # the common case: no field of this side differs
-            rows = [_diffed_values(doc_side) for doc_side in sides.values()]
+            rows = [[_get(doc_side, name) for name in DIFFED_FIELDS] for doc_side in sides.values()]
             for i, name in enumerate(DIFFED_FIELDS):
                 got = [row[i] for row in rows]
                 if all(_same(got[0], other) for other in got[1:]):
@@ -217,19 +217,6 @@ def differences(docs: dict[ReleaseKey, dict[str, Any]]) -> list[dict[str, Any]]:
                     out.append({"step": n, "side": side, "field": name,
                                 "values": [{"releases": ks, "value": v} for v, ks in values.values()]})
     return out
-
-
-_DIFFED_TOP = [name for name in DIFFED_FIELDS if not name.startswith("state.")]
-_DIFFED_STATE = [name[6:] for name in DIFFED_FIELDS if name.startswith("state.")]
-assert list(DIFFED_FIELDS) == _DIFFED_TOP + [f"state.{n}" for n in _DIFFED_STATE], "top-level fields come first"
-
-
-def _diffed_values(side_doc: dict[str, Any] | None) -> list[Any]:
-    """_get of every DIFFED_FIELDS name, in order, in one pass (differences reads them all)."""
-    if side_doc is None:
-        return [None] * len(DIFFED_FIELDS)
-    state = side_doc["state"]
-    return [side_doc.get(n) for n in _DIFFED_TOP] + [state.get(n, ABSENT) for n in _DIFFED_STATE]
 
 
 @dataclass
