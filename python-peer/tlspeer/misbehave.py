@@ -11,7 +11,6 @@ A client knob on a server (or the reverse) is a configuration error.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from functools import lru_cache
 from typing import Any, Literal
 
 from . import extensions as ext
@@ -237,9 +236,8 @@ class Misbehaviour:
         # Asked at every connection; the instance is frozen, so the answer is kept.
         known = self.__dict__.get("_active")
         if known is None:
-            default = _default()
             known = tuple(f.name for f in fields(self) if f.name != "corrupt_binder_byte"
-                          and getattr(self, f.name) != getattr(default, f.name))
+                          and getattr(self, f.name) != getattr(_DEFAULT, f.name))
             object.__setattr__(self, "_active", known)
         return list(known)
 
@@ -360,9 +358,8 @@ class Misbehaviour:
         return msg
 
 
-@lru_cache(maxsize=1)
-def _default() -> Misbehaviour:
-    return Misbehaviour()
+#: What active() compares each knob with.
+_DEFAULT = Misbehaviour()
 
 
 def _find(exts: list[ext.Extension], cls: type) -> ext.Extension | None:
