@@ -77,10 +77,8 @@ class Normalizer:
     # -- the worker -------------------------------------------------------------
 
     def _start(self) -> bool:
-        """Start a worker (self._cond held); False if it cannot be started."""
-        old = self._worker
-        if old is not None:  # died: its threads end on their own
-            self._worker, self._threads = None, []
+        """Start a worker (self._cond held); False if it cannot be started. The threads
+        of one that died end on their own: they serve only the worker they were given."""
         try:
             worker = subprocess.Popen(
                 [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -632,7 +632,8 @@ class _Workers:
     request cost more CPU than a small request itself. A request never waits for
     another (an accept may block for seconds), so a thread is added whenever none is
     idle; there are never more than the most requests ever in flight at once, however
-    long the peer runs."""
+    long the peer runs. (concurrent.futures' pool reuses threads too, but joins them at
+    exit with no time limit: a peer told to shut down must end within its timeout.)"""
 
     def __init__(self, serve: Callable[[dict[str, Any]], None]) -> None:
         self._serve = serve
