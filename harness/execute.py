@@ -14,13 +14,13 @@ import hashlib
 import itertools
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from . import ech, pki
 from .peers.pool import PYTHON_PEER, PeerPool
-from .peers.protocol import PeerError, PeerFailure, PeerProcess, Unsupported
+from .peers.protocol import PeerError, PeerFailure, PeerProcess, Reply, Unsupported
 from .scenario.model import SESSION_STEPS, Case, Endpoint, ReleaseKey, Role, Step, StepKind, key_text
 from .toolchains.lines import release_of_name
 
@@ -208,7 +208,7 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
             server_peer = ctx.peer(server)
             if server_peer is not ctx.peer(case.endpoints[first.args["client"]]) and server_peer.serves("batch"):
                 listen_first = server
-        configuring: dict[str, tuple[PeerProcess, Future]] = {}
+        configuring: dict[str, tuple[PeerProcess, Reply]] = {}
         for peer, eps in by_peer.values():
             requests = [("configure", {"name": _name(prefix, ep.name), "role": ep.role,
                                        "config": peer_config(ep, case, prefix, key)}) for ep in eps]
@@ -274,7 +274,7 @@ class _Context:
     placements: dict[str, Placement]
     used: set[Placement]  # the peer processes that hold objects of this run
     reply_timeout: float
-    listening: dict[int, Future] = field(default_factory=dict)  # listens sent ahead, by step number
+    listening: dict[int, Reply] = field(default_factory=dict)  # listens sent ahead, by step number
 
     def peer(self, ep: Endpoint) -> PeerProcess:
         where = self.placements[ep.name]

@@ -99,3 +99,24 @@ def test_flushing_drops_leaves_the_peer_at_rest(peer, local_peers) -> None:
     local_peers.flush_drops()  # sent and awaited: no polling
     with pytest.raises(PeerError, match="flush#s"):
         peer.call("listen", {"name": "flush#l2", "endpoint": "flush#s"})
+
+
+def test_a_reply_wakes_every_waiter_and_its_first_outcome_stands(peer) -> None:
+    """Replies are tlsdiff's own one-shot futures (protocol.Reply): several threads may
+    wait on one, a callback added late runs at once, and a peer failing after the
+    reply came does not overwrite it."""
+    import threading
+
+    reply = peer.send("hello", {})
+    got: list[dict] = []
+    waiters = [threading.Thread(target=lambda: got.append(peer.wait(reply, 10))) for _ in range(4)]
+    for t in waiters:
+        t.start()
+    for t in waiters:
+        t.join(15)
+    assert len(got) == 4 and all(g["protocol"] == 2 for g in got)
+    reply.set_exception(RuntimeError("late"))  # as _fail_pending would, after the fact
+    assert reply.result(0) is got[0]
+    seen: list = []
+    reply.add_done_callback(seen.append)
+    assert seen == [reply]

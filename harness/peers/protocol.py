@@ -11,12 +11,14 @@ import json
 import subprocess
 import threading
 from collections import deque
-from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 #: The control-protocol version this harness speaks (go-peer/PROTOCOL.md, "Versions").
 PROTOCOL_VERSION = 2
+
+#: A request's line: json.dumps with these separators, without building an encoder each call.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class PeerFailure(Exception):
@@ -42,9 +44,81 @@ class PeerError(Exception):
     """The peer refused a request (bad parameters, unknown name)."""
 
 
+class ReplyTimeout(TimeoutError):
+    """No reply within the time asked for."""
+
+
+class Reply:
+    """The outcome of one request, once its response is in: a result or an exception.
+
+    A one-shot future as small as it can be. A run sends about three requests a
+    connection, and concurrent.futures.Future builds a Condition around an RLock for
+    each, then notifies through it: for a default run that was a tenth of this
+    process's time. Here a lock held from birth is released once, when the outcome is
+    set; waiting is acquiring it (and letting it go for the next waiter)."""
+
+    __slots__ = ("_unset", "_result", "_exception", "_callbacks")
+
+    def __init__(self) -> None:
+        self._unset = threading.Lock()
+        self._unset.acquire()
+        self._result: Any = None
+        self._exception: BaseException | None = None
+        self._callbacks: list[Callable[["Reply"], None]] | None = []  # None once set
+
+    def done(self) -> bool:
+        return self._callbacks is None
+
+    def set_result(self, value: Any) -> None:
+        self._set(value, None)
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._set(None, exc)
+
+    def _set(self, value: Any, exc: BaseException | None) -> None:
+        with _CALLBACKS:
+            callbacks = self._callbacks
+            if callbacks is None:
+                return  # set already: the first outcome stands (a peer failing late)
+            self._result, self._exception, self._callbacks = value, exc, None
+        self._unset.release()
+        for fn in callbacks:
+            fn(self)
+
+    def add_done_callback(self, fn: Callable[["Reply"], None]) -> None:
+        """fn(reply) once the outcome is set: now if it is."""
+        with _CALLBACKS:
+            if self._callbacks is not None:
+                self._callbacks.append(fn)
+                return
+        fn(self)
+
+    def _wait(self, timeout: float | None) -> None:
+        if self._callbacks is None:
+            return
+        if not self._unset.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
+            raise ReplyTimeout()
+        self._unset.release()
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        self._wait(timeout)
+        return self._exception
+
+    def result(self, timeout: float | None = None) -> Any:
+        self._wait(timeout)
+        if self._exception is not None:
+            raise self._exception
+        return self._result
+
+
+#: Guards every Reply's callback list against the outcome being set meanwhile (held
+#: for a few instructions; one lock for all is cheaper than one each).
+_CALLBACKS = threading.Lock()
+
+
 @dataclass
 class _Pending:
-    future: Future
+    future: Reply
     op: str
 
 
@@ -99,9 +173,9 @@ class PeerProcess:
 
     # -- requests -------------------------------------------------------------
 
-    def send(self, op: str, params: dict[str, Any]) -> Future:
+    def send(self, op: str, params: dict[str, Any]) -> Reply:
         """Send one request; the future resolves to its result or raises."""
-        future: Future = Future()
+        future: Reply = Reply()
         with self._lock:
             if self.dead:
                 future.set_exception(PeerFailure(self.release, self.dead, self.stderr()))
@@ -109,7 +183,7 @@ class PeerProcess:
             self._next_id += 1
             rid = self._next_id
             self._pending[rid] = _Pending(future, op)
-            line = json.dumps({"id": rid, "op": op, "params": params}, separators=(",", ":")) + "\n"
+            line = _encode({"id": rid, "op": op, "params": params}) + "\n"
             try:
                 assert self.proc and self.proc.stdin
                 self.proc.stdin.write(line.encode())
@@ -127,15 +201,15 @@ class PeerProcess:
         """Whether the peer's hello lists op."""
         return op in (self.hello.get("ops") or ())
 
-    def send_batch(self, requests: Sequence[tuple[str, dict[str, Any]]]) -> list[Future]:
+    def send_batch(self, requests: Sequence[tuple[str, dict[str, Any]]]) -> list[Reply]:
         """Requests the peer runs one after another, in one round trip when it serves
         `batch`; a future for each, as send would give."""
         if len(requests) < 2 or not self.serves("batch"):
             return [self.send(op, params) for op, params in requests]
-        parts = tuple(Future() for _ in requests)
+        parts = tuple(Reply() for _ in requests)
         outer = self.send("batch", {"requests": [{"op": op, "params": params} for op, params in requests]})
 
-        def settle(done: Future) -> None:
+        def settle(done: Reply) -> None:
             exc = done.exception()
             responses = [] if exc is not None else done.result().get("responses") or []
             for i, ((op, _), part) in enumerate(zip(requests, parts)):
@@ -147,14 +221,14 @@ class PeerProcess:
         return list(parts)  # the caller's own list: settle keeps the tuple
 
     def send_pair(self, listen: dict[str, Any], accept: dict[str, Any],
-                  connect: dict[str, Any]) -> tuple[Future, Future, Future]:
+                  connect: dict[str, Any]) -> tuple[Reply, Reply, Reply]:
         """A connection between two endpoints of this peer, which serves `pair`: listen,
         then accept and connect at once (connect's port is the listener's), in one
-        round trip. Futures for the three, as send would give."""
-        parts = (Future(), Future(), Future())
+        round trip. Replys for the three, as send would give."""
+        parts = (Reply(), Reply(), Reply())
         outer = self.send("pair", {"listen": listen, "accept": accept, "connect": connect})
 
-        def settle(done: Future) -> None:
+        def settle(done: Reply) -> None:
             exc = done.exception()
             result = {} if exc is not None else done.result()
             for op, part in zip(("listen", "accept", "connect"), parts):
@@ -191,13 +265,13 @@ class PeerProcess:
             except (PeerFailure, PeerError, Unsupported):
                 pass  # a peer that died holds nothing; the next request meets it
 
-    def _send_drops(self) -> list[Future]:
+    def _send_drops(self) -> list[Reply]:
         """The held-back drops, sent in one batch."""
         with self._lock:
             drops, self._drops = self._drops, []
         return self.send_batch([("drop", {"prefix": p}) for p in drops])
 
-    def _settle(self, future: Future, op: str, msg: dict[str, Any]) -> None:
+    def _settle(self, future: Reply, op: str, msg: dict[str, Any]) -> None:
         """A response's outcome on its future: the result, Unsupported or PeerError."""
         if msg.get("ok"):
             future.set_result(msg.get("result") or {})
@@ -206,11 +280,11 @@ class PeerProcess:
         else:
             future.set_exception(PeerError(f"{op}: {msg.get('error', 'no error text')}"))
 
-    def wait(self, future: Future, timeout: float) -> dict[str, Any]:
+    def wait(self, future: Reply, timeout: float) -> dict[str, Any]:
         """Wait for a reply; on timeout the peer is killed (it is hung)."""
         try:
             return future.result(timeout=timeout)
-        except FutureTimeout:
+        except ReplyTimeout:
             self.hung = True
             self.kill(f"no response within {timeout:g} s")
             return future.result(timeout=1.0)
