@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import children, toolchains
+from .collection import collect_less
 from .errors import UserError
 from .paths import CASES_DIR
 from .runs import RUNNERS
@@ -685,6 +686,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         outputs.STDOUT_CLOSED = True
     logging.basicConfig(format="tlsdiff: %(message)s", level=logging.INFO, stream=sys.stderr)
     logging.getLogger("tlsdiff.toolchains").setLevel(logging.WARNING)
+    collect_less()  # the report is built after the run, from as many objects (collection.py)
     try:
         words = list(sys.argv[1:] if argv is None else argv)
         for word in words:  # argparse turns '--json=--' into a list: refuse it as a value instead

@@ -27,6 +27,7 @@ from typing import Any, Callable, Sequence
 
 from . import toolchains
 from .toolchains import lines
+from .collection import collecting_less
 from .compare import CaseResult, RunVerdict, Verdict, compare_case, verdict_for
 from .errors import UserError
 from .execute import CONNECT_TIMEOUT_MS, CaseRun, Pin, run_all, run_case
@@ -314,6 +315,11 @@ class Run:
         is set no further run starts, and the result is of the runs that finished,
         marked interrupted."""
         self.prepare(cases)
+        with collecting_less():
+            return self._run(cases, on_done, shard, stop)
+
+    def _run(self, cases: Sequence[Case], on_done: Callable[[CaseRun], None] | None,
+             shard: Shard | None, stop: threading.Event | None) -> RunResult:
         pool = self.pool
         order = [(c.id, k) for c in cases for k in self.keys(c)]
         taken = {job for i, job in enumerate(order) if shard is None or shard.takes(i)}

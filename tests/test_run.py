@@ -302,3 +302,19 @@ def test_absent_is_an_expected_value_that_can_fail(tmp_path: Path, edge_releases
     old, new = edge_releases.versions
     assert runs[old]["verdict"] == "pass" and runs[new]["verdict"] == "fail"
     assert 'server state.LocalCertificate: expected "absent", got ["server"]' in runs[new]["failures"][0]
+
+
+def test_a_run_collects_garbage_less_and_gives_the_thresholds_back(edge_releases) -> None:
+    """collection.py: a library caller's process gets its gc thresholds back."""
+    import gc
+
+    import tlsdiff
+    from tlsdiff import collection
+    before = gc.get_threshold()
+    during: list[tuple[int, ...]] = []
+    with tlsdiff.Run(EDGE_RELEASES) as run:
+        result = run.run(tlsdiff.load_cases(["resumption/pyclient-resumes"]),
+                         on_done=lambda r: during.append(gc.get_threshold()))
+    assert result.results and during
+    assert all(t[0] >= collection.YOUNG for t in during)
+    assert gc.get_threshold() == before
