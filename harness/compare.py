@@ -37,12 +37,26 @@ class CheckOutcome(StrEnum):
     STALE = "stale"  # the expectation names a field the release does not have
 
 
-def _get(side_doc: dict[str, Any] | None, name: str) -> Any:
-    if side_doc is None:
-        return None
-    if name.startswith("state."):
-        return side_doc["state"].get(name[6:], ABSENT)
-    return side_doc.get(name)
+def _reader(names: tuple[str, ...]) -> Any:
+    """A function giving a side's values of names in order (a `state.` name from its
+    ConnectionState, ABSENT where the release lacks it; nothing for a missing side):
+    a run compares a few hundred thousand fields, and a call per field was most of it."""
+    plain = [n for n in names if not n.startswith("state.")]
+    state = [n[6:] for n in names if n.startswith("state.")]
+    if list(names) != plain + [f"state.{n}" for n in state]:
+        raise ValueError("state fields must come after the side's own")
+    nothing = [None] * len(names)
+
+    def read(side_doc: dict[str, Any] | None) -> list[Any]:
+        if side_doc is None:
+            return nothing[:]
+        get, state_get = side_doc.get, side_doc["state"].get
+        return [get(n) for n in plain] + [state_get(n, ABSENT) for n in state]
+    return read
+
+
+_outcome_values = _reader(OUTCOME_FIELDS)
+_diffed_values = _reader(DIFFED_FIELDS)
 
 
 def first_alert(alerts: list[dict[str, Any]]) -> str | None:
@@ -156,7 +170,7 @@ def _outcome_signature(doc: dict[str, Any]) -> str:
     sig = [doc.get("failure")]
     for s in doc["steps"]:
         sig.append([s.get("failure")] + [
-            [_get(s.get(side), f) for f in OUTCOME_FIELDS] for side in ("client", "server")])
+            _outcome_values(s.get(side)) for side in ("client", "server")])
     return json.dumps(sig, sort_keys=True)
 
 
@@ -182,6 +196,15 @@ def agreement_classes(docs: dict[ReleaseKey, dict[str, Any]]) -> dict[ReleaseKey
 _json_key = json.JSONEncoder(sort_keys=True).encode  # json.dumps(v, sort_keys=True), without its per-call setup
 
 
+def _group(value: Any) -> Any:
+    """What values equal as JSON share: a scalar itself with its type (True is not 1),
+    anything else its JSON (encoding each of the many strings and numbers cost more
+    than the rest of the comparison)."""
+    if value is None or isinstance(value, (str, int, float)):
+        return (type(value), value)
+    return _json_key(value)
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equal as JSON: == (in C), with the type checked where == would let True
     equal 1 (a document's values come from one normalizer, so deeper mixes of
@@ -203,16 +226,16 @@ def differences(docs: dict[ReleaseKey, dict[str, Any]]) -> list[dict[str, Any]]:
             first, *rest = sides.values()
             if all(_same(first, other) for other in rest):
                 continue  # the common case: no field of this side differs
-            rows = [[_get(doc_side, name) for name in DIFFED_FIELDS] for doc_side in sides.values()]
+            rows = [_diffed_values(doc_side) for doc_side in sides.values()]
             for i, name in enumerate(DIFFED_FIELDS):
                 got = [row[i] for row in rows]
                 if all(_same(got[0], other) for other in got[1:]):
                     continue
-                # Grouped by their JSON; each group's first value stands for it (the
-                # others encode to the same JSON). Documents are only read after this.
-                values: dict[str, tuple[Any, list[str]]] = {}
+                # Grouped as equal JSON (_group); each group's first value stands for it
+                # (the others encode to the same JSON). Documents are only read after this.
+                values: dict[Any, tuple[Any, list[str]]] = {}
                 for key, value in zip(sides, got):
-                    values.setdefault(_json_key(value), (value, []))[1].append(key)
+                    values.setdefault(_group(value), (value, []))[1].append(key)
                 if len(values) > 1:
                     out.append({"step": n, "side": side, "field": name,
                                 "values": [{"releases": ks, "value": v} for v, ks in values.values()]})
