@@ -22,7 +22,7 @@ from tlsdiff.fuzz import values
 from tlsdiff.fuzz.bases import Base, all_bases
 from tlsdiff.fuzz.generate import Stimuli, Stimulus, check_loads, python_knobs
 from tlsdiff.fuzz.minimize import minimize
-from tlsdiff.fuzz.outcome import Outcome
+from tlsdiff.fuzz.outcome import Known, Outcome
 from tlsdiff.scenario.misbehaviours import KNOBS, PYTHON
 from tlsdiff.scenario.model import Role
 
@@ -118,6 +118,29 @@ def test_the_same_seed_writes_the_same_findings(campaign: Path, tmp_path: Path) 
     assert _without_timing(again / "findings.json") == _without_timing(campaign / "findings.json")
     for p in campaign.glob("*.yaml"):
         assert (again / p.name).read_text() == p.read_text()
+
+
+EIGHT = ("1.19.8", "1.21.13", "1.22.10", "1.23.9", "1.24.11", "1.25.5", "1.26.6", "1.27.3")
+
+
+def _split(*groups: tuple[str, ...]) -> Outcome:
+    return Outcome(EIGHT, groups, accepted={r: (True,) for g in groups for r in g})
+
+
+def test_a_split_that_known_splits_make_together_is_explained_not_new() -> None:
+    """The seed-7 campaign's one finding (1.19-1.24 | 1.25 | 1.26+) was the change of
+    one case in 1.25 and of another in 1.26 at once; a finding must be what no case
+    shows, alone or together."""
+    known = Known()
+    known.add(_split(EIGHT[:5], EIGHT[5:]), "in-1.25")
+    known.add(_split(EIGHT[:6], EIGHT[6:]), "in-1.26")
+    known.add(_split(EIGHT[:1], EIGHT[1:]), "in-1.21")
+    assert known.explained_by((EIGHT[:5], EIGHT[5:6], EIGHT[6:])) == ["in-1.25", "in-1.26"]
+    assert known.explained_by((EIGHT[:1], EIGHT[1:5], EIGHT[5:])) == ["in-1.25", "in-1.21"]  # in order added
+    assert known.explained_by((EIGHT[1:5], EIGHT[5:])) == ["in-1.25"]  # 1.19 had no outcome
+    assert known.explained_by((EIGHT[:4], EIGHT[4:])) == []  # a change in 1.24: new
+    # 1.25 with the old releases: the 1.25 case keeps it apart from them, so it cannot help
+    assert known.explained_by((EIGHT[:6], EIGHT[6:7], EIGHT[7:])) == []
 
 
 def test_a_report_of_the_findings_makes_them_known(campaign: Path, tmp_path: Path) -> None:

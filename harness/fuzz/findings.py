@@ -206,12 +206,13 @@ class Summary:
     python_errors: list[dict[str, Any]] = field(default_factory=list)
     timing: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
+    explained: list[dict[str, Any]] = field(default_factory=list)  # partitions known cases make together
 
 
 def findings_json(summary: Summary, findings: Sequence[Finding]) -> str:
     doc = {"tlsdiff_fuzz": FORMAT_VERSION, "seed": summary.seed, "releases": summary.releases,
            "counts": summary.counts, "python_errors": summary.python_errors,
-           "findings": [f.to_json() for f in findings], "timing": summary.timing}
+           "findings": [f.to_json() for f in findings], "explained": summary.explained, "timing": summary.timing}
     if summary.interrupted:
         doc["interrupted"] = True
     return json.dumps(doc, indent=1, sort_keys=True) + "\n"

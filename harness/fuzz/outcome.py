@@ -123,6 +123,12 @@ class Outcome:
         return out
 
 
+def _apart(group_of: Mapping[str, int]) -> set[tuple[str, str]]:
+    """Every two releases (in name order) in different groups."""
+    names = sorted(group_of)
+    return {(a, b) for i, a in enumerate(names) for b in names[i + 1:] if group_of[a] != group_of[b]}
+
+
 def partition_text(partition: Partition) -> str:
     """1.19.8 | 1.21.13 1.22.10 | ...: the classes, A first."""
     return " | ".join(" ".join(g) for g in partition)
@@ -130,17 +136,53 @@ def partition_text(partition: Partition) -> str:
 
 @dataclass
 class Known:
-    """The signatures the known cases show: a stimulus is a finding only for others."""
+    """The signatures the known cases show: a stimulus is a finding only for others.
+
+    A partition is also known when it is the known splits of several cases at once: a
+    stimulus that sets off two changes the cases show apart (one in 1.25, one in 1.26)
+    splits the releases in three, and no single case shows that. `explained_by` names
+    the cases; such an outcome is no finding (campaign.py counts it)."""
 
     signatures: set[Signature] = field(default_factory=set)
     cases: int = 0
+    #: Each partition the known cases show, with the first case that shows it.
+    partitions: dict[Partition, str] = field(default_factory=dict)
 
-    def add(self, outcome: Outcome) -> None:
+    def add(self, outcome: Outcome, case: str = "") -> None:
         self.cases += 1
         self.signatures.update(s for s in outcome.signatures() if s[0] != "peer-failure")
+        if len(outcome.partition) > 1 and not outcome.python_error:
+            self.partitions.setdefault(outcome.partition, case)
 
     def new(self, outcome: Outcome) -> list[Signature]:
         return [s for s in outcome.signatures() if s[0] == "peer-failure" or s not in self.signatures]
+
+    def explained_by(self, partition: Partition) -> list[str]:
+        """The known cases whose splits, together, make `partition`; [] if none do.
+
+        Over the releases the partition has: a known partition that keeps apart two
+        releases the partition keeps together cannot be one of them; the others must
+        keep apart every two releases the partition keeps apart. Few cases (the one that
+        explains most first, greedily), named in the order they were added."""
+        where = {r: i for i, group in enumerate(partition) for r in group}
+        apart = _apart(where)
+        if not apart:
+            return []
+        usable: list[tuple[set[tuple[str, str]], str]] = []
+        for known, case in self.partitions.items():
+            theirs = {r: i for i, group in enumerate(known) for r in group if r in where}
+            splits = _apart(theirs)
+            if splits and all(where[a] != where[b] for a, b in splits):
+                usable.append((splits, case))
+        left, chosen = set(apart), []
+        while left:
+            splits, case = max(usable, key=lambda u: len(u[0] & left), default=(set(), ""))
+            if not splits & left:
+                return []
+            chosen.append(case)
+            left -= splits
+        order = list(self.partitions.values())
+        return sorted(chosen, key=order.index)
 
     @classmethod
     def of_results(cls, results: Iterable[Any]) -> "Known":
@@ -148,7 +190,7 @@ class Known:
         known = cls()
         for r in results:
             if all(len(k) == 1 for k in r.docs) and r.docs:
-                known.add(Outcome.of(r.docs))
+                known.add(Outcome.of(r.docs), r.case.id)
         return known
 
     @classmethod
@@ -171,5 +213,5 @@ class Known:
             if missing:
                 raise UserError(f"--known: {str(path)!r}: case {r.get('case')!r} has no run on {missing[0]}; "
                                 "expected a report of a run on the releases of this campaign")
-            known.add(Outcome.of({(v,): runs[v]["observations"] for v in wanted}))
+            known.add(Outcome.of({(v,): runs[v]["observations"] for v in wanted}), str(r.get("case", "")))
         return known
