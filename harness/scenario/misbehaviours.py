@@ -105,9 +105,9 @@ KNOBS: tuple[Knob, ...] = (
        "trailing_byte \\| two_lists \\| two_lists_reordered \\| empty_list \\| self_reference \\| duplicate",
        "with `ech_config_list`: the sealed inner hello's ech_outer_extensions has a byte after its list, is split "
        "in two (also with the second half first in the outer hello), is followed by an empty one, names itself "
-       "(the outer hello carries an extension of that type), or names a type twice. tlspeer's ECH client stops "
-       "at a ServerHello that does not confirm ECH (`tls: server rejected ECH`, alert ech_required in the clear) "
-       "and at a HelloRetryRequest"),
+       "(the outer hello carries an extension of that type), or names a type twice. A server that cannot open "
+       "the inner hello answers the outer one: tlspeer's ECH client then finishes that handshake and fails "
+       "(`tls: server rejected ECH`, ech_required after its Finished); it stops at a HelloRetryRequest"),
     _k("omit_ems", C, PYTHON, _TRUE, "true",
        "TLS 1.2: no hello has extended_master_secret, as a client from before RFC 7627 (Go 1.22+ then refuses "
        "`ExportKeyingMaterial` unless GODEBUG `tlsunsafeekm=1`)"),

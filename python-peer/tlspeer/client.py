@@ -13,8 +13,10 @@ legacy_session_id and one dummy ChangeCipherSpec, on by default as in Go).
 
 With `ech_config_list` it offers Encrypted Client Hello (RFC 9849): the hello it
 builds becomes ClientHelloInner, sealed into a ClientHelloOuter with the config's
-public name (ech.py, hpke.py); an accepted offer goes on over the inner transcript,
-a rejected one, or one met with a HelloRetryRequest, ends the handshake.
+public name (ech.py, hpke.py); an accepted offer goes on over the inner transcript.
+A rejected one goes on over the outer hello, as Go's client: the certificate checked
+against the public name, then ech_required after the client Finished, and the error
+carries the server's retry configs. One met with a HelloRetryRequest ends the handshake.
 
 With `min_version=TLS12` the same ClientHello also offers TLS 1.2 (its suites,
 extended_master_secret, renegotiation_info, ec_point_formats and a SessionTicket
@@ -198,6 +200,12 @@ class ClientEngine(Client12, Engine):
         self._pipelined_shares: list[groups.KeyShare] = []
         self._ech = None if config.ech is None else ech.ClientOffer(*config.ech)
         self.ech_accepted = False
+        self._ech_outer = b""  # the ClientHelloOuter sent: the handshake's if the server rejects
+        self.ech_rejected = False  # the server answered the outer hello; the handshake goes on with it
+        #: The retry configs (an ECHConfigList) of the server's EncryptedExtensions after a
+        #: rejection; set (possibly empty) when the handshake ended in the rejection error.
+        self.ech_retry_configs: bytes | None = None
+        self._retry_configs = b""  # read from EncryptedExtensions, given out once the handshake ends
 
     # ------------------------------------------------------------------
     # ClientHello
@@ -352,6 +360,7 @@ class ClientEngine(Client12, Engine):
             # The inner hello is the transcript's if the server accepts; the wire
             # carries the outer one, sealing it.
             outer = self._ech.seal(raw, self.rand(32), self.rand, self.config.misbehaviour.ech_outer_extensions)
+            self._ech_outer = outer
             self.client_random = self._ech.inner_random  # Go logs keys under the inner random
             self.transcript.add(raw)
             self._queue_handshake(name, outer, transcript=False)
@@ -536,14 +545,23 @@ class ClientEngine(Client12, Engine):
 
     def _check_ech_accepted(self, raw: bytes, suite: CipherSuite) -> None:
         """RFC 9849 §6.1.4: the last 8 bytes of ServerHello.random confirm acceptance,
-        over the inner transcript with those bytes zeroed. A rejected offer ends here:
-        tlspeer does not finish the outer handshake to read the retry configs."""
+        over the inner transcript with those bytes zeroed. Without them the server
+        answered ClientHelloOuter: as Go's client (handshake_client_tls13.go), the
+        handshake goes on over the outer hello, the certificate is checked against the
+        config's public name, no client certificate is sent, and after its Finished the
+        client sends ech_required and fails with the server's retry configs (§6.1.6)."""
         zeroed = raw[:30] + bytes(ech.CONFIRMATION_LEN) + raw[38:]
         digest = Transcript.of(suite.prf_hash, [self._ech.inner_raw], zeroed)
         expected = ech.accept_confirmation(suite.prf_hash, self._ech.inner_random, digest)
-        if not ech.confirms(expected, raw[30:38]):
-            raise TLSError("tls: server rejected ECH", alert=121)
-        self.ech_accepted = True
+        if ech.confirms(expected, raw[30:38]):
+            self.ech_accepted = True
+            return
+        self.ech_rejected = True
+        outer = m.ClientHello.decode(self._ech_outer[4:])
+        self._ch_sent = self._ch1 = outer
+        self.client_random = outer.random  # the keys are the outer hello's, logged under its random
+        self.transcript = Transcript()
+        self.transcript.add(self._ech_outer)
 
     def _on_hello_retry_request(self, hrr: m.ServerHello, raw: bytes, suite: CipherSuite) -> None:
         if self._hrr is not None:
@@ -647,6 +665,12 @@ class ClientEngine(Client12, Engine):
             raise IllegalParameter("tls: server accepted 0-RTT without the first PSK")
         if self._early_offered and not self._early_accepted:
             self._set_write(self._hs_secrets[0])
+        retry = ee.find_raw(ech.EXT_ENCRYPTED_CLIENT_HELLO)
+        if self.ech_rejected:
+            self._retry_configs = retry if retry is not None else b""
+        elif retry is not None and self._ech is not None:
+            raise UnsupportedExtension("tls: server sent encrypted client hello retry configs after accepting "
+                                       "encrypted client hello")
         self.transcript.add(raw)
         self._state = "wait_finished" if self._psk_ticket is not None else "wait_cert_cr"
 
@@ -667,7 +691,8 @@ class ClientEngine(Client12, Engine):
         chain = cert.chain
         parsed = parse_chain(chain)
         if not self.config.insecure_skip_verify:
-            verify_chain(chain, self.config.roots, self.now(), self.config.server_name, "server")
+            host = self._ech.config.public_name if self.ech_rejected else self.config.server_name
+            verify_chain(chain, self.config.roots, self.now(), host, "server")
             self._verified = True
         self._peer_chain = chain
         self._peer_key = parsed[0].public_key()
@@ -699,13 +724,16 @@ class ClientEngine(Client12, Engine):
         verify = finished_verify_data(h, chts, self.transcript.digest())
         self._write_handshake("finished", m.Finished(verify))
         self._set_write(cats)
+        if self.ech_rejected:
+            self.ech_retry_configs = self._retry_configs
+            raise TLSError("tls: server rejected ECH", alert=ech.ALERT_ECH_REQUIRED)
         self._resumption_secret = self.schedule.resumption_master_secret(self.transcript.digest())
         self._state = "connected"
         self._finish_handshake(self._connection_info())
 
     def _send_client_certificate(self) -> None:
         cr = self._cert_request
-        cred = self.config.certificate
+        cred = None if self.ech_rejected else self.config.certificate  # not to the outer hello's server
         accepted = cr.find(ext.SignatureAlgorithms).schemes
         scheme = None
         if cred is not None:

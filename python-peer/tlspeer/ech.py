@@ -28,6 +28,8 @@ INNER = 1
 #: The inner hello's encrypted_client_hello extension body: type inner, nothing else.
 INNER_EXTENSION_DATA = bytes([INNER])
 CONFIRMATION_LEN = 8
+#: The alert a client sends when the server rejected its offer (RFC 9849 §11.2).
+ALERT_ECH_REQUIRED = 121
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,13 @@ class HasExtensions:
     def has(self, ext_type: int) -> bool:
         return any(e.ext_type == ext_type for e in self.extensions or ())
 
+    def find_raw(self, ext_type: int) -> bytes | None:
+        """The body of the first extension of this type, as on the wire; None if absent."""
+        for e in self.extensions or ():
+            if e.ext_type == ext_type:
+                return e.data if isinstance(e, ext.UnknownExtension) else e.encode_data()
+        return None
+
     def extension_types(self) -> list[int]:
         return [e.ext_type for e in self.extensions or ()]
 

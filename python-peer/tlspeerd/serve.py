@@ -485,7 +485,7 @@ class _Observation:
 
     def finish(self, conn: TLSConnection, ep: Endpoint, cache: TicketCache | None) -> dict[str, Any]:
         _close(conn, failed=self.handshake_error is not None or self.io_error is not None)
-        return {
+        out = {
             "conn_id": self.conn_id, "role": self.role,
             "handshake_error": self.handshake_error, "io_error": self.io_error,
             "received": self.received, "state": _state(conn, ep),
@@ -495,6 +495,10 @@ class _Observation:
             "cache_ops": cache.take_ops() if cache is not None else [],
             **self.ports,
         }
+        retry = getattr(conn.engine, "ech_retry_configs", None)
+        if retry is not None:  # as the Go peer: the RetryConfigList of the rejection error
+            out["ech_retry_configs"] = base64.b64encode(retry).decode()
+        return out
 
 
 def _post_handshake(conn: TLSConnection, ep: Endpoint) -> None:
