@@ -123,8 +123,8 @@ def test_the_same_seed_writes_the_same_findings(campaign: Path, tmp_path: Path) 
 EIGHT = ("1.19.8", "1.21.13", "1.22.10", "1.23.9", "1.24.11", "1.25.5", "1.26.6", "1.27.3")
 
 
-def _split(*groups: tuple[str, ...]) -> Outcome:
-    return Outcome(EIGHT, groups, accepted={r: (True,) for g in groups for r in g})
+def _split(*groups: tuple[str, ...], rejecting: tuple[str, ...] = ()) -> Outcome:
+    return Outcome(EIGHT, groups, accepted={r: (r not in rejecting,) for g in groups for r in g})
 
 
 def test_a_split_that_known_splits_make_together_is_explained_not_new() -> None:
@@ -141,6 +141,18 @@ def test_a_split_that_known_splits_make_together_is_explained_not_new() -> None:
     assert known.explained_by((EIGHT[:4], EIGHT[4:])) == []  # a change in 1.24: new
     # 1.25 with the old releases: the 1.25 case keeps it apart from them, so it cannot help
     assert known.explained_by((EIGHT[:6], EIGHT[6:7], EIGHT[7:])) == []
+
+
+def test_a_release_alone_as_a_known_case_has_it_alone_is_explained_with_the_splits() -> None:
+    """Seed 11: 1.19.8 alone rejects a resumption through an HRR (the go-59424 binder
+    case shows that) while a KeyUpdate pair splits off 1.26+ (another case shows that)."""
+    known = Known()
+    known.add(_split(EIGHT[:1], EIGHT[1:], rejecting=EIGHT[:1]), "go-59424")
+    known.add(_split(EIGHT[:6], EIGHT[6:]), "key-update-1.26")
+    both = _split(EIGHT[:1], EIGHT[1:6], EIGHT[6:], rejecting=EIGHT[:1])
+    assert known.explains(both, known.new(both)) == ["go-59424", "key-update-1.26"]
+    other = _split(EIGHT[:2], EIGHT[2:6], EIGHT[6:], rejecting=EIGHT[1:2])  # 1.21 alone: no case has it
+    assert known.new(other) and known.explains(other, known.new(other)) == []
 
 
 def test_a_report_of_the_findings_makes_them_known(campaign: Path, tmp_path: Path) -> None:

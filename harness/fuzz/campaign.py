@@ -29,7 +29,7 @@ from . import findings as fnd
 from .bases import Base
 from .generate import Stimuli, Stimulus
 from .minimize import minimize
-from .outcome import Known, Outcome, Partition
+from .outcome import Known, Outcome, Signature
 
 DEFAULT_BATCH = 64
 PROGRESS_SECONDS = 10.0
@@ -71,9 +71,9 @@ class Campaign:
         self.stats = Stats()
         self.findings: dict[tuple[str, Any], fnd.Finding] = {}
         self.python_examples: list[dict[str, Any]] = []
-        #: Partitions no case shows alone but the known cases' splits make together, with
-        #: those cases, how many stimuli gave each and the first (findings.json "explained").
-        self.explained: dict[Partition, dict[str, Any]] = {}
+        #: Signatures no case shows alone but the known cases show together, with those
+        #: cases, how many stimuli gave each and the first (findings.json "explained").
+        self.explained: dict[Signature, dict[str, Any]] = {}
         self._stream = Stimuli(seed, bases)
         self.minimizing = minimizing  # off: findings are grouped only (benchmarks/fuzz.py)
         self._tests = itertools.count()
@@ -182,9 +182,7 @@ class Campaign:
                     self.python_examples.append({"stimulus": s.to_json(), "error": o.python_error[:500]})
                 continue
             new = self.known.new(o)
-            if new and new[0][0] == "partition" and self._explained(s, new[0][1]):
-                continue  # the split is known splits of several cases at once
-            if not new:
+            if not new or self._explained(s, o, new):
                 continue
             signature = new[0]  # the most telling kind
             if signature in self.findings:
@@ -196,17 +194,18 @@ class Campaign:
             self.say(f"finding: {f.kind}: {fnd.partition_text(f.partition)}: {s.label()[:160]}")
         return fresh
 
-    def _explained(self, s: Stimulus, partition: Partition) -> bool:
-        """Count a partition the known cases' splits make together (Known.explained_by)."""
-        if partition in self.explained:
-            self.explained[partition]["stimuli"] += 1
+    def _explained(self, s: Stimulus, o: Outcome, new: list[Signature]) -> bool:
+        """Count an outcome the known cases show together (Known.explains)."""
+        signature = new[0]
+        if signature in self.explained:
+            self.explained[signature]["stimuli"] += 1
             return True
-        cases = self.known.explained_by(partition)
+        cases = self.known.explains(o, new)
         if not cases:
             return False
-        self.explained[partition] = {"partition": [list(g) for g in partition], "cases": cases, "stimuli": 1,
-                                     "first": s.to_json()}
-        self.say(f"explained: {fnd.partition_text(partition)} is the splits of {', '.join(cases)}")
+        self.explained[signature] = {"kind": signature[0], "partition": [list(g) for g in signature[1]],
+                                     "cases": cases, "stimuli": 1, "first": s.to_json()}
+        self.say(f"explained: {signature[0]}: {fnd.partition_text(signature[1])} is what {', '.join(cases)} show")
         return True
 
     def _minimize(self, f: fnd.Finding) -> None:

@@ -140,22 +140,46 @@ class Known:
 
     A partition is also known when it is the known splits of several cases at once: a
     stimulus that sets off two changes the cases show apart (one in 1.25, one in 1.26)
-    splits the releases in three, and no single case shows that. `explained_by` names
-    the cases; such an outcome is no finding (campaign.py counts it)."""
+    splits the releases in three, and no single case shows that. `explains` names the
+    cases; such an outcome is no finding (campaign.py counts it)."""
 
     signatures: set[Signature] = field(default_factory=set)
     cases: int = 0
     #: Each partition the known cases show, with the first case that shows it.
     partitions: dict[Partition, str] = field(default_factory=dict)
+    #: Each (lone kind, release) the known cases show, with the first case that shows it.
+    lone: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def add(self, outcome: Outcome, case: str = "") -> None:
         self.cases += 1
         self.signatures.update(s for s in outcome.signatures() if s[0] != "peer-failure")
         if len(outcome.partition) > 1 and not outcome.python_error:
             self.partitions.setdefault(outcome.partition, case)
+            for fact in outcome.lone():
+                self.lone.setdefault(fact, case)
 
     def new(self, outcome: Outcome) -> list[Signature]:
         return [s for s in outcome.signatures() if s[0] == "peer-failure" or s not in self.signatures]
+
+    def explains(self, outcome: Outcome, new: list[Signature]) -> list[str]:
+        """The known cases that together show every signature in `new` (what `new`
+        gave for outcome), or [] if some is not theirs: a partition their splits make
+        (explained_by), and for a lone kind, each release alone as a known case has it
+        alone. A Go peer failure is never explained."""
+        cases: list[str] = []
+        for kind, partition in new:
+            if kind == "peer-failure":
+                return []
+            if kind != "partition":  # lone-accept, lone-reject
+                alone = [(k, r) for k, r in outcome.lone() if k == kind]
+                if not alone or any(fact not in self.lone for fact in alone):
+                    return []
+                cases += [self.lone[fact] for fact in alone]
+            splits = [self.partitions[partition]] if partition in self.partitions else self.explained_by(partition)
+            if not splits:
+                return []
+            cases += splits
+        return list(dict.fromkeys(cases))
 
     def explained_by(self, partition: Partition) -> list[str]:
         """The known cases whose splits, together, make `partition`; [] if none do.
