@@ -107,7 +107,7 @@ KNOBS: tuple[Knob, ...] = (
        "in two (also with the second half first in the outer hello), is followed by an empty one, names itself "
        "(the outer hello carries an extension of that type), or names a type twice. A server that cannot open "
        "the inner hello answers the outer one: tlspeer's ECH client then finishes that handshake and fails "
-       "(`tls: server rejected ECH`, ech_required after its Finished); it stops at a HelloRetryRequest"),
+       "(`tls: server rejected ECH`, ech_required after its Finished), through a HelloRetryRequest too"),
     _k("omit_ems", C, PYTHON, _TRUE, "true",
        "TLS 1.2: no hello has extended_master_secret, as a client from before RFC 7627 (Go 1.22+ then refuses "
        "`ExportKeyingMaterial` unless GODEBUG `tlsunsafeekm=1`)"),

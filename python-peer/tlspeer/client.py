@@ -16,7 +16,9 @@ builds becomes ClientHelloInner, sealed into a ClientHelloOuter with the config'
 public name (ech.py, hpke.py); an accepted offer goes on over the inner transcript.
 A rejected one goes on over the outer hello, as Go's client: the certificate checked
 against the public name, then ech_required after the client Finished, and the error
-carries the server's retry configs. One met with a HelloRetryRequest ends the handshake.
+carries the server's retry configs. Through a HelloRetryRequest, one that confirms
+acceptance gets the second inner hello sealed with the same HPKE context; one that does
+not gets the outer hello with the HelloRetryRequest's changes.
 
 With `min_version=TLS12` the same ClientHello also offers TLS 1.2 (its suites,
 extended_master_secret, renegotiation_info, ec_point_formats and a SessionTicket
@@ -200,7 +202,8 @@ class ClientEngine(Client12, Engine):
         self._pipelined_shares: list[groups.KeyShare] = []
         self._ech = None if config.ech is None else ech.ClientOffer(*config.ech)
         self.ech_accepted = False
-        self._ech_outer = b""  # the ClientHelloOuter sent: the handshake's if the server rejects
+        self._ech_outer = b""  # the ClientHelloOuter sent last: the handshake's if the server rejects
+        self._outer_messages: list[bytes] = []  # the transcript of the outer hellos, for a rejection
         self.ech_rejected = False  # the server answered the outer hello; the handshake goes on with it
         #: The retry configs (an ECHConfigList) of the server's EncryptedExtensions after a
         #: rejection; set (possibly empty) when the handshake ended in the rejection error.
@@ -356,11 +359,16 @@ class ClientEngine(Client12, Engine):
             hello = self.hooks.after_binders(name, hello)
         self._ch_sent = hello
         raw = hello.encode()
-        if self._ech is not None:
+        if self._ech is not None and not self.ech_rejected:
             # The inner hello is the transcript's if the server accepts; the wire
-            # carries the outer one, sealing it.
-            outer = self._ech.seal(raw, self.rand(32), self.rand, self.config.misbehaviour.ech_outer_extensions)
+            # carries the outer one, sealing it. The outer transcript is kept too,
+            # for a server that answers the outer hello.
+            second = name == "client_hello_2"
+            outer_random = self._ech_outer[6:38] if second else self.rand(32)
+            outer = self._ech.seal(raw, outer_random, self.rand, self.config.misbehaviour.ech_outer_extensions,
+                                   second=second)
             self._ech_outer = outer
+            self._outer_messages.append(outer)
             self.client_random = self._ech.inner_random  # Go logs keys under the inner random
             self.transcript.add(raw)
             self._queue_handshake(name, outer, transcript=False)
@@ -491,11 +499,9 @@ class ClientEngine(Client12, Engine):
         suite = self._check_hello_common(sh)
         self._plain_version = 0x0303
         if sh.is_hello_retry_request:
-            if self._ech is not None:
-                raise InternalError("tlspeer: ECH through a HelloRetryRequest is not implemented")
             self._on_hello_retry_request(sh, raw, suite)
             return
-        if self._ech is not None:
+        if self._ech is not None and not self.ech_rejected:
             self._check_ech_accepted(raw, suite)
         allowed = {ext.EXT_SUPPORTED_VERSIONS, ext.EXT_KEY_SHARE, ext.EXT_PRE_SHARED_KEY}
         self._check_unsolicited(sh, allowed, "ServerHello")
@@ -551,22 +557,32 @@ class ClientEngine(Client12, Engine):
         config's public name, no client certificate is sent, and after its Finished the
         client sends ech_required and fails with the server's retry configs (§6.1.6)."""
         zeroed = raw[:30] + bytes(ech.CONFIRMATION_LEN) + raw[38:]
-        digest = Transcript.of(suite.prf_hash, [self._ech.inner_raw], zeroed)
+        digest = Transcript.of(suite.prf_hash, self.transcript.messages, zeroed)  # the inner one
         expected = ech.accept_confirmation(suite.prf_hash, self._ech.inner_random, digest)
         if ech.confirms(expected, raw[30:38]):
             self.ech_accepted = True
             return
-        self.ech_rejected = True
-        outer = m.ClientHello.decode(self._ech_outer[4:])
-        self._ch_sent = self._ch1 = outer
-        self.client_random = outer.random  # the keys are the outer hello's, logged under its random
+        self._go_outer(suite)
+
+    def _go_outer(self, suite: CipherSuite | None) -> None:
+        """The server answered the outer hellos: theirs is the transcript from now on."""
+        self.ech_rejected, self.ech_accepted = True, False
+        self._ch1 = m.ClientHello.decode(self._outer_messages[0][4:], raw_extensions=True)
+        self._ch_sent = m.ClientHello.decode(self._ech_outer[4:], raw_extensions=True)
+        self._ch1_raw = self._outer_messages[0]
+        self.client_random = self._ch_sent.random  # the keys are the outer hello's, logged under its random
         self.transcript = Transcript()
-        self.transcript.add(self._ech_outer)
+        if suite is not None and self._hrr is not None:
+            self.transcript.set_hash(suite.prf_hash)
+        for message in self._outer_messages:
+            self.transcript.add(message)
 
     def _on_hello_retry_request(self, hrr: m.ServerHello, raw: bytes, suite: CipherSuite) -> None:
         if self._hrr is not None:
             raise UnexpectedMessage("tls: server sent two HelloRetryRequest messages")
         allowed = {ext.EXT_SUPPORTED_VERSIONS, ext.EXT_KEY_SHARE, ext.EXT_COOKIE}
+        if self._ech is not None:
+            allowed.add(ech.EXT_ENCRYPTED_CLIENT_HELLO)
         self._check_unsolicited(hrr, allowed, "HelloRetryRequest")
         group_ext = hrr.find(ext.KeyShareHelloRetry)
         cookie = hrr.find(ext.Cookie)
@@ -574,6 +590,8 @@ class ClientEngine(Client12, Engine):
             raise IllegalParameter("tls: server sent an unnecessary HelloRetryRequest message")
         self._hrr, self._hrr_raw = hrr, raw
         self.suite = suite
+        if self._ech is not None:
+            self._ech_after_hrr(hrr, raw, suite)
         self.transcript.set_hash(suite.prf_hash)
         self.transcript.replace_first_with_message_hash(suite.prf_hash)
         self.transcript.add(raw)
@@ -602,6 +620,26 @@ class ClientEngine(Client12, Engine):
         if self.config.compatibility_mode:
             self._send_ccs_once()
         self._send_hello("client_hello_2", hello)
+
+    def _ech_after_hrr(self, hrr: m.ServerHello, raw: bytes, suite: CipherSuite) -> None:
+        """RFC 9849 §6.1.5, as Go's processHelloRetryRequest: an encrypted_client_hello
+        in the HelloRetryRequest holds 8 bytes confirming acceptance, over the inner
+        transcript with them zeroed. Accepted: the second hello is the inner one, sealed
+        again. Otherwise the server answered the outer hello, and the second hello is
+        the outer one with the HelloRetryRequest's changes (its ECH extension as it was)."""
+        h = suite.prf_hash
+        signal = hrr.find_raw(ech.EXT_ENCRYPTED_CLIENT_HELLO)
+        if signal is not None:
+            if len(signal) != ech.CONFIRMATION_LEN:
+                raise DecodeError("tls: malformed encrypted client hello extension")
+            zeroed = raw.replace(signal, bytes(ech.CONFIRMATION_LEN), 1)
+            digest = Transcript.of(h, [m.MessageHash.of(h, self._ech.inner_raw).encode()], zeroed)
+            if ech.confirms(ech.accept_confirmation(h, self._ech.inner_random, digest, after_hrr_request=True),
+                            signal):
+                self.ech_accepted = True
+                self._outer_messages = [m.MessageHash.of(h, self._outer_messages[0]).encode(), raw]
+                return
+        self._go_outer(None)  # the transcript is the outer first hello's; the caller goes on from it
 
     def _update_psk_after_hrr(self, exts: list[ext.Extension], suite: CipherSuite) -> None:
         """New ages; identities whose PSK hash differs from the suite's are dropped

@@ -302,10 +302,13 @@ class ClientOffer:
     context: hpke.Context | None = field(default=None, repr=False)
 
     def seal(self, inner_raw: bytes, outer_random: bytes, rand: Callable[[int], bytes],
-             variant: OuterExtensionsVariant | None = None) -> bytes:
+             variant: OuterExtensionsVariant | None = None, second: bool = False) -> bytes:
         """The ClientHelloOuter (whole message) for the inner hello `inner_raw`: the
         public name, the inner hello's compressed run in `compress`'s outer order,
-        and the encrypted_client_hello extension sealing EncodedClientHelloInner."""
+        and the encrypted_client_hello extension sealing EncodedClientHelloInner.
+        The `second` after a HelloRetryRequest that accepted ECH seals with the first
+        one's HPKE context and an empty enc (RFC 9849 §6.1.5); the caller gives it the
+        first one's outer random, as Go's client keeps its outer hello."""
         body = inner_raw[4:]
         version_random, head, exts = _split_hello(body)
         self.inner_raw, self.inner_random = inner_raw, version_random[2:]
@@ -313,8 +316,11 @@ class ClientOffer:
         by_type = dict(exts)
         sni = next((d for t, d in exts if t == 0), None)
         encoded = encode_inner(body, encoded_exts, _host(sni), self.config.max_name_length)
-        enc, self.context = hpke.setup_sender(self.config.public_key, self.config.info, rand,
-                                              self.kdf_id, self.aead_id)
+        if second and self.context is not None:
+            enc = b""
+        else:
+            enc, self.context = hpke.setup_sender(self.config.public_key, self.config.info, rand,
+                                                  self.kdf_id, self.aead_id)
         public = vec(2, uint(0, 1) + vec(2, self.config.public_name.encode()))
 
         def outer(payload: bytes) -> bytes:
