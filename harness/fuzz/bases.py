@@ -107,5 +107,5 @@ def all_bases() -> list[Base]:
                     for auth in (False, True):
                         out.append(Base(python, tls, resume, hrr, auth))
                 if python == PYCLIENT and tls == "1.3":
-                    out.append(Base(python, tls, resume, ech=True))
+                    out += [Base(python, tls, resume, ech=True), Base(python, tls, resume, hrr=True, ech=True)]
     return out

@@ -106,6 +106,11 @@ _SIGNALLING_NAMES: dict[int, str] = {
 }
 
 
+#: The suites named above that tlspeer does not implement, by name: a hello may offer them.
+NAMED_ONLY: dict[str, int] = {name: id_ for id_, name in _SIGNALLING_NAMES.items() if name.startswith("TLS_")
+                              and not name.endswith("_SCSV")}
+
+
 def is_grease(value: int) -> bool:
     """RFC 8701 GREASE values: 0x?A?A with both bytes equal."""
     return (value & 0x0F0F) == 0x0A0A and (value >> 8) == (value & 0xFF)

@@ -15,7 +15,7 @@ from . import groups
 from .certs import Credential
 from .keyschedule import key_block12, prf12
 from .record import Record, Tls12CbcProtection, tls12_protection
-from .suites import SUITE_BY_ID, SUITE_BY_NAME, CipherSuite
+from .suites import NAMED_ONLY, SUITE_BY_ID, SUITE_BY_NAME, CipherSuite
 
 TLS12 = 0x0303
 TLS13 = 0x0304
@@ -68,13 +68,17 @@ def versions_between(min_version: int, max_version: int) -> list[int]:
 
 
 def suite_id(name: str | int) -> int:
-    """A suite id from a Go name (or an id)."""
+    """A suite id from a Go name (or an id). The RC4 suites are known by name only:
+    a hello may offer them (a case names every suite Go has), tlspeer cannot run them."""
     if isinstance(name, int):
         return name
     suite = SUITE_BY_NAME.get(name)
-    if suite is None:
+    if suite is not None:
+        return suite.id
+    known = NAMED_ONLY.get(name)
+    if known is None:
         raise ValueError(f"{name!r} is not a cipher suite tlspeer knows")
-    return suite.id
+    return known
 
 
 def tls12_suite(suite_id_: int) -> CipherSuite | None:
