@@ -222,7 +222,8 @@ def _children(pid: int) -> list[int]:
 
 def test_a_peer_that_stops_answering_is_restarted_and_is_no_finding(tmp_path: Path) -> None:
     """SIGSTOP on the 1.21 peer: the runs in flight on it fail, the pool starts it again,
-    and those stimuli, run once more, do not fail: they are unstable, not findings."""
+    and those stimuli, run once more, do not fail: they are unstable, not findings. (Or,
+    stopped at rest between batches, the flush at the end of a batch finds it, and says so.)"""
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "tlsdiff.cli", "fuzz", "--go", RELEASES, "--seed", "9",
                              "--count", "400", "--out", str(out), "--no-default-cases", "--timeout", "1"],
@@ -238,9 +239,12 @@ def test_a_peer_that_stops_answering_is_restarted_and_is_no_finding(tmp_path: Pa
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, stderr
-    assert "did not do it again" in stderr
+    # Stopped while runs were on it, those runs fail and do not fail again; stopped at rest
+    # (the batches now leave the peers idle for a moment), the flush at the end of a batch
+    # finds it.
+    assert "did not do it again" in stderr or "Go 1.21.13: its peer failed between batches" in stderr, stderr
     index = json.loads((out / "findings.json").read_text())
-    assert index["counts"]["unstable_findings"] >= 1
+    assert index["counts"]["unstable_findings"] >= ("did not do it again" in stderr)
     assert [f for f in index["findings"] if f["kind"] == "peer-failure"] == []
     assert not Path(f"/proc/{stopped[0]}").exists() or "zombie" in Path(f"/proc/{stopped[0]}/status").read_text()
 

@@ -117,6 +117,9 @@ class Campaign:
             self.say(f"Go {release}: its peer stopped answering; starting it again")
             pool.given_up.pop(release, None)
             pool.hangs.pop(release, None)
+        for release, what in list(pool.failed_at_rest.items()):  # no stimulus to blame
+            self.say(f"Go {release}: its peer failed between batches ({what}); starting it again")
+            pool.failed_at_rest.pop(release, None)
 
     # -- the campaign ---------------------------------------------------------
 

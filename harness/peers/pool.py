@@ -83,6 +83,7 @@ class PeerPool:
     hangs: dict[str, int] = field(default_factory=dict)
     given_up: dict[str, PeerFailure] = field(default_factory=dict)  # label -> why it is not started again
     refused: dict[str, Unsupported] = field(default_factory=dict)  # label -> its runtime refused its GODEBUG
+    failed_at_rest: dict[str, str] = field(default_factory=dict)  # label -> what its peer did between runs
 
     def get(self, release: str, godebug: str = "") -> PeerProcess:
         """The running peer of a release (under a GODEBUG value), started or restarted as needed."""
@@ -140,9 +141,14 @@ class PeerPool:
             return {label: p for label, p in self._peers.items() if not p.dead}
 
     def flush_drops(self, timeout: float = 10.0) -> None:
-        """Every running peer's held-back drops, sent and awaited (PeerProcess.flush_drops)."""
-        for peer in self.running().values():
+        """Every running peer's held-back drops, sent and awaited (PeerProcess.flush_drops).
+        A peer that stops answering then, at rest, no run's failure, is killed (the next
+        run starts it again) and noted in `failed_at_rest`."""
+        for label, peer in self.running().items():
             peer.flush_drops(timeout)
+            if peer.dead:
+                with self._lock:
+                    self.failed_at_rest[label] = peer.dead
 
     def close(self) -> None:
         with self._lock:
