@@ -130,6 +130,10 @@ class Engine:
         self.close_sent = False
         self.error: TLSError | None = None
         self.info: ConnectionInfo | None = None
+        #: Run once, as soon as the record that completes the handshake is handled and
+        #: before any record after it: what it queues (post-handshake messages) goes out
+        #: whatever else the same read brought.
+        self.after_handshake: Callable[[], None] | None = None
         # Server only: how many bytes of rejected 0-RTT may still be skipped.
         self._skip_early: int | None = None
         self._skip_app_records = False  # after an HRR, until ClientHello2
@@ -154,6 +158,9 @@ class Engine:
         try:
             for rec in self._reader.feed(data):
                 self._on_record(rec)
+                if self.handshake_complete and self.after_handshake is not None:
+                    hook, self.after_handshake = self.after_handshake, None
+                    hook()
             self._reader.feed(b"")  # surfaces a bad header behind good records
         except RecordError as exc:
             self._fail_with(self._record_error(exc))

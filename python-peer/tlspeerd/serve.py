@@ -329,11 +329,11 @@ class Peer:
         _no_delay(conn_sock)
         ep.now, ep.keylog = float(p["time"]), []
         engine = ServerEngine(ep.config, rand=ep.rand, now=lambda: ep.now, keylog=ep.keylog.append)
+        _post_handshake(engine, ep)
         conn = TLSConnection(conn_sock, engine, timeout)
         obs = _Observation(p["conn_id"], "server", conn_sock)
         try:
             conn.handshake()
-            _post_handshake(conn, ep)
             obs.received = conn.recv(len(PING)).decode(errors="replace")
             conn.send(PONG)
             conn.wait_closed()
@@ -356,11 +356,11 @@ class Peer:
         _no_delay(sock)
         engine = ClientEngine(ep.config, tickets=offered, session12=session12, rand=ep.rand,
                               now=lambda: ep.now, keylog=ep.keylog.append)
+        _post_handshake(engine, ep)
         conn = TLSConnection(sock, engine, timeout)
         obs = _Observation(p["conn_id"], "client", sock)
         try:
             conn.handshake()
-            _post_handshake(conn, ep)
             conn.send(PING)
             obs.received = conn.recv(len(PONG)).decode(errors="replace")
         except (TLSError, OSError, UnexpectedEOF) as exc:
@@ -501,12 +501,15 @@ class _Observation:
         return out
 
 
-def _post_handshake(conn: TLSConnection, ep: Endpoint) -> None:
-    """The post_handshake misbehaviour: messages right after the handshake,
-    before the application data."""
+def _post_handshake(engine: Any, ep: Endpoint) -> None:
+    """The post_handshake misbehaviour: messages right after the handshake, before the
+    application data. Queued by the engine as soon as the handshake completes: a peer
+    that alerts right after its Finished (a Go client that never asked for the ticket
+    the server announced) sends the alert in the same segment, and whether the messages
+    went out depended on whether the alert came in the same read."""
     ph = ep.misbehaviour.post_handshake
     if ph:
-        conn.post_handshake(ph["messages"], ph.get("records") == "together")
+        engine.after_handshake = lambda: engine.send_post_handshake(ph["messages"], ph.get("records") == "together")
 
 
 def _no_delay(sock: socket.socket) -> None:
