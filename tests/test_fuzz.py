@@ -127,10 +127,9 @@ def _split(*groups: tuple[str, ...], rejecting: tuple[str, ...] = ()) -> Outcome
     return Outcome(EIGHT, groups, accepted={r: (r not in rejecting,) for g in groups for r in g})
 
 
-def test_a_split_that_known_splits_make_together_is_explained_not_new() -> None:
+def test_a_split_that_known_splits_make_together_names_those_cases() -> None:
     """The seed-7 campaign's one finding (1.19-1.24 | 1.25 | 1.26+) was the change of
-    one case in 1.25 and of another in 1.26 at once; a finding must be what no case
-    shows, alone or together."""
+    one case in 1.25 and of another in 1.26 at once: it stays a finding, and names them."""
     known = Known()
     known.add(_split(EIGHT[:5], EIGHT[5:]), "in-1.25")
     known.add(_split(EIGHT[:6], EIGHT[6:]), "in-1.26")
@@ -143,7 +142,7 @@ def test_a_split_that_known_splits_make_together_is_explained_not_new() -> None:
     assert known.explained_by((EIGHT[:6], EIGHT[6:7], EIGHT[7:])) == []
 
 
-def test_a_release_alone_as_a_known_case_has_it_alone_is_explained_with_the_splits() -> None:
+def test_a_release_alone_as_a_known_case_has_it_alone_is_named_with_the_splits() -> None:
     """Seed 11: 1.19.8 alone rejects a resumption through an HRR (the go-59424 binder
     case shows that) while a KeyUpdate pair splits off 1.26+ (another case shows that)."""
     known = Known()

@@ -29,7 +29,7 @@ from . import findings as fnd
 from .bases import Base
 from .generate import Stimuli, Stimulus
 from .minimize import minimize
-from .outcome import Known, Outcome, Signature
+from .outcome import Known, Outcome
 
 DEFAULT_BATCH = 64
 PROGRESS_SECONDS = 10.0
@@ -71,9 +71,6 @@ class Campaign:
         self.stats = Stats()
         self.findings: dict[tuple[str, Any], fnd.Finding] = {}
         self.python_examples: list[dict[str, Any]] = []
-        #: Signatures no case shows alone but the known cases show together, with those
-        #: cases, how many stimuli gave each and the first (findings.json "explained").
-        self.explained: dict[Signature, dict[str, Any]] = {}
         self._stream = Stimuli(seed, bases)
         self.minimizing = minimizing  # off: findings are grouped only (benchmarks/fuzz.py)
         self._tests = itertools.count()
@@ -185,31 +182,18 @@ class Campaign:
                     self.python_examples.append({"stimulus": s.to_json(), "error": o.python_error[:500]})
                 continue
             new = self.known.new(o)
-            if not new or self._explained(s, o, new):
+            if not new:
                 continue
             signature = new[0]  # the most telling kind
             if signature in self.findings:
                 self.findings[signature].count += 1
                 continue
-            f = fnd.Finding(signature[0], signature[1], s, o)
+            f = fnd.Finding(signature[0], signature[1], s, o, explained_by=self.known.explains(o, new))
             self.findings[signature] = f
             fresh.append(f)
-            self.say(f"finding: {f.kind}: {fnd.partition_text(f.partition)}: {s.label()[:160]}")
+            hint = f" (known cases together: {', '.join(f.explained_by)})" if f.explained_by else ""
+            self.say(f"finding: {f.kind}: {fnd.partition_text(f.partition)}: {s.label()[:160]}{hint}")
         return fresh
-
-    def _explained(self, s: Stimulus, o: Outcome, new: list[Signature]) -> bool:
-        """Count an outcome the known cases show together (Known.explains)."""
-        signature = new[0]
-        if signature in self.explained:
-            self.explained[signature]["stimuli"] += 1
-            return True
-        cases = self.known.explains(o, new)
-        if not cases:
-            return False
-        self.explained[signature] = {"kind": signature[0], "partition": [list(g) for g in signature[1]],
-                                     "cases": cases, "stimuli": 1, "first": s.to_json()}
-        self.say(f"explained: {signature[0]}: {fnd.partition_text(signature[1])} is what {', '.join(cases)} show")
-        return True
 
     def _minimize(self, f: fnd.Finding) -> None:
         def runner(stimuli: Sequence[Stimulus]) -> list[Outcome | None]:

@@ -171,16 +171,16 @@ def cli(args: argparse.Namespace) -> int:
         written = campaign.write(args.out)
         summary = fnd.Summary(args.seed, _release_rows(run), {**campaign.stats.to_json(), "findings": len(written),
                                                                "by_kind": _by_kind(written)},
-                              campaign.python_examples, _timing(campaign), interrupts.stop.is_set(),
-                              list(campaign.explained.values()))
+                              campaign.python_examples, _timing(campaign), interrupts.stop.is_set())
         (args.out / fnd.FINDINGS_FILE).write_text(fnd.findings_json(summary, written))
     for f in written:
-        print(f"{f.kind:<12} {partition_text(f.partition)}  x{f.count}  {f.file}")
+        hint = f"  (known cases together: {', '.join(f.explained_by)})" if f.explained_by else ""
+        print(f"{f.kind:<12} {partition_text(f.partition)}  x{f.count}  {f.file}{hint}")
     s = campaign.stats
     print(f"{s.stimuli} stimuli on {len(releases.versions)} releases in {s.seconds:.0f} s "
           f"({s.stimuli / s.seconds if s.seconds else 0:.1f}/s, {s.handshakes / s.seconds if s.seconds else 0:.0f} "
           f"handshakes/s): {len(written)} findings in {args.out} ({s.unstable} unstable, {s.python_errors} stimuli "
-          f"the Python peer could not play, {len(campaign.explained)} splits that known cases make together)")
+          f"the Python peer could not play)")
     if interrupts.stop.is_set():
         return 130
     return 1 if any(f.kind == "peer-failure" for f in written) else 0

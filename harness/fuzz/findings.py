@@ -48,6 +48,9 @@ class Finding:
     reproduced: bool | None = None  # None: not tried (interrupted)
     file: str = ""  # its case file in the output folder, once written
     verified: bool | None = None  # the written file loaded and passed on every release
+    #: Known cases that show this kind and partition together (Known.explains): a hint
+    #: that the finding may be two known changes at once; [] when none do.
+    explained_by: list[str] = field(default_factory=list)
 
     @property
     def signature(self) -> Signature:
@@ -73,8 +76,11 @@ class Finding:
                 "lone-reject": "one release alone rejects",
                 "peer-failure": "a Go peer fails",
                 "peer-leak": "a Go peer keeps file descriptors open after the connections end"}[self.kind]
-        return f"{s.base.describe()}; the Python {s.base.role}: {knobs}. Found by tlsdiff fuzz: {what}: " \
+        text = f"{s.base.describe()}; the Python {s.base.role}: {knobs}. Found by tlsdiff fuzz: {what}: " \
                f"{partition_text(self.partition)}."
+        if self.explained_by:
+            text += f" Known cases split the releases so together: {', '.join(self.explained_by)}."
+        return text
 
     def tags(self) -> list[str]:
         s = self.final.base
@@ -85,7 +91,8 @@ class Finding:
             "kind": self.kind, "partition": [list(g) for g in self.partition], "key": self.key,
             "count": self.count, "file": self.file or None, "first": self.first.to_json(),
             "outcome": self.outcome.to_json(), "minimized": self.minimized.to_json() if self.minimized else None,
-            "minimize_tests": self.tests, "reproduced": self.reproduced, "verified": self.verified}
+            "minimize_tests": self.tests, "reproduced": self.reproduced, "verified": self.verified,
+            "explained_by": self.explained_by}
         return out
 
 
@@ -206,13 +213,12 @@ class Summary:
     python_errors: list[dict[str, Any]] = field(default_factory=list)
     timing: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
-    explained: list[dict[str, Any]] = field(default_factory=list)  # partitions known cases make together
 
 
 def findings_json(summary: Summary, findings: Sequence[Finding]) -> str:
     doc = {"tlsdiff_fuzz": FORMAT_VERSION, "seed": summary.seed, "releases": summary.releases,
            "counts": summary.counts, "python_errors": summary.python_errors,
-           "findings": [f.to_json() for f in findings], "explained": summary.explained, "timing": summary.timing}
+           "findings": [f.to_json() for f in findings], "timing": summary.timing}
     if summary.interrupted:
         doc["interrupted"] = True
     return json.dumps(doc, indent=1, sort_keys=True) + "\n"

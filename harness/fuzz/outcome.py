@@ -138,10 +138,11 @@ def partition_text(partition: Partition) -> str:
 class Known:
     """The signatures the known cases show: a stimulus is a finding only for others.
 
-    A partition is also known when it is the known splits of several cases at once: a
-    stimulus that sets off two changes the cases show apart (one in 1.25, one in 1.26)
-    splits the releases in three, and no single case shows that. `explains` names the
-    cases; such an outcome is no finding (campaign.py counts it)."""
+    A new partition may still be the known splits of several cases at once: a stimulus
+    that sets off two changes the cases show apart (one in 1.25, one in 1.26) splits the
+    releases in three, which no single case shows. `explains` names such cases. It stays
+    a finding (no case shows it, and another change may fall on the same releases); the
+    names are a hint beside it (findings.py explained_by)."""
 
     signatures: set[Signature] = field(default_factory=set)
     cases: int = 0
