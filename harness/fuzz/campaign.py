@@ -16,13 +16,15 @@ import itertools
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from ..compare import Verdict
 from ..errors import UserError
+from ..peers.protocol import PeerFailure, Unsupported
 from ..runs import Run
 from ..scenario.model import Case
 from . import findings as fnd
@@ -32,6 +34,10 @@ from .minimize import minimize
 from .outcome import Known, Outcome
 
 DEFAULT_BATCH = 64
+#: Batches running at once (Campaign.fuzz).
+IN_FLIGHT = 2
+#: Batches between descriptor counts at rest; a leak is then looked for among their stimuli.
+REST_EVERY = 6
 PROGRESS_SECONDS = 10.0
 #: Python peer failures kept as examples in findings.json.
 PYTHON_EXAMPLES = 20
@@ -133,34 +139,69 @@ class Campaign:
     def fuzz(self) -> None:
         """Run stimuli and minimize what they find, until the count, the budget or a stop.
 
-        The next batch runs while this one is judged and its findings minimized, so the
-        peers do not wait for the harness (results are still taken in stream order)."""
+        IN_FLIGHT batches run at once, a new one as soon as one ends, so a batch waiting
+        for its slowest runs (a stimulus that waits out the connection timeout) does not
+        leave the cores idle, nor do the peers wait while findings are judged and
+        minimized. Results are judged in stream order. Every REST_EVERY batches the
+        pipeline drains, and descriptors are counted with the peers at rest."""
         started = last = time.monotonic()
         prefix = f"fuzz-{self.seed}"
 
         def more() -> bool:
             return not self.stop.is_set() and (self.budget is None or time.monotonic() - started < self.budget)
         batches = self._batches()
-        with ThreadPoolExecutor(max_workers=1) as ahead:
-            def submit() -> tuple[list[Stimulus], Future] | None:
-                batch = next(batches, None) if more() else None
-                return (batch, ahead.submit(self.outcomes, batch, prefix, self.stop)) if batch else None
-            pending = submit()
-            while pending is not None:
-                batch, future = pending
-                outcomes = future.result()
-                fresh = self._judge(batch, outcomes)
-                self._check_leaks(batch)  # the peers are at rest: nothing is in flight
-                pending = submit()
+        self._at_rest_before_any()
+        with ThreadPoolExecutor(max_workers=IN_FLIGHT) as ahead:
+            submitted: deque[tuple[list[Stimulus], Future]] = deque()  # in stream order, not yet judged
+            unchecked: list[list[Stimulus]] = []  # judged since the last count at rest
+
+            def fill() -> None:
+                while (sum(not f.done() for _, f in submitted) < IN_FLIGHT
+                       and len(unchecked) + len(submitted) < REST_EVERY):
+                    batch = next(batches, None) if more() else None
+                    if not batch:
+                        return
+                    submitted.append((batch, ahead.submit(self.outcomes, batch, prefix, self.stop)))
+
+            def count_at_rest() -> None:
+                self._check_leaks([s for b in unchecked for s in b])  # nothing is in flight
+                unchecked.clear()
+            fill()
+            while submitted:
+                batch, future = submitted[0]
+                if not future.done():  # a later batch may end first: start the next in its place
+                    wait([f for _, f in submitted if not f.done()], return_when=FIRST_COMPLETED)
+                    fill()
+                    continue
+                submitted.popleft()
+                fresh = self._judge(batch, future.result())
+                unchecked.append(batch)
+                if not submitted and len(unchecked) >= REST_EVERY:
+                    count_at_rest()
+                fill()
                 for f in fresh if self.minimizing else ():
                     if self.stop.is_set():
                         break
                     self._minimize(f)
+                if not submitted and unchecked:  # the stream, the budget or a stop ended it
+                    fill()
+                    if not submitted:
+                        count_at_rest()
                 if time.monotonic() - last >= PROGRESS_SECONDS:
                     last = time.monotonic()
                     self.say(self.progress(time.monotonic() - started))
         self.stats.seconds = time.monotonic() - started
         self.stats.refused = self._stream.refused
+
+    def _at_rest_before_any(self) -> None:
+        """Every release's peer started, and its descriptors counted: the first count at
+        rest, several batches in, then has something to compare with."""
+        for release in self.releases:
+            try:
+                self.run.pool.get(release)
+            except (PeerFailure, Unsupported):
+                continue  # met again, and reported, by the first batch
+        self._fd_base.update(self._fds())
 
     def progress(self, seconds: float) -> str:
         s = self.stats
@@ -247,9 +288,9 @@ class Campaign:
                 and after[r][1] > before[r][1]]
 
     def _hunt_leak(self, batch: Sequence[Stimulus], releases: Sequence[str]) -> None:
-        self.say(f"Go {', '.join(releases)}: more file descriptors open after a batch; looking for the stimulus")
+        self.say(f"Go {', '.join(releases)}: more file descriptors open after the last batches; looking for the stimulus")
         if not self._leaking(batch, releases):
-            self.say("the batch did not do it again; no leak recorded")
+            self.say("the batches did not do it again; no leak recorded")
             return
         suspects = list(batch)
         while len(suspects) > 1:
@@ -257,7 +298,7 @@ class Campaign:
             suspects = half if self._leaking(half, releases) else suspects[len(half):]
         leaking = self._leaking(suspects, releases)
         if not leaking:
-            self.say("no single stimulus of the batch does it alone; no leak recorded")
+            self.say("no single stimulus of the batches does it alone; no leak recorded")
             return
         stimulus = suspects[0]
         others = tuple(r for r in self.releases if r not in leaking)
