@@ -180,7 +180,7 @@ def cli(args: argparse.Namespace) -> int:
     print(f"{s.stimuli} stimuli on {len(releases.versions)} releases in {s.seconds:.0f} s "
           f"({s.stimuli / s.seconds if s.seconds else 0:.1f}/s, {s.handshakes / s.seconds if s.seconds else 0:.0f} "
           f"handshakes/s): {len(written)} findings in {args.out} ({s.unstable} unstable, {s.python_errors} stimuli "
-          f"the Python peer could not play)")
+          "the Python peer could not play)")
     if interrupts.stop.is_set():
         return 130
     return 1 if any(f.kind == "peer-failure" for f in written) else 0

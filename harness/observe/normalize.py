@@ -81,8 +81,6 @@ def _decode(raw: dict[str, Any]) -> Any:
     return decode_connection(c2s, s2c, raw.get("keylog") or "", _DECODED)
 
 
-
-
 def _what_the_view_reads(conn: Any) -> dict[str, Any]:
     """The part of Connection.to_json() that wire_view reads, made without the rest
     (every record's JSON is most of to_json's cost and none of the view's)."""

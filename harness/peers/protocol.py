@@ -224,7 +224,7 @@ class PeerProcess:
                   connect: dict[str, Any]) -> tuple[Reply, Reply, Reply]:
         """A connection between two endpoints of this peer, which serves `pair`: listen,
         then accept and connect at once (connect's port is the listener's), in one
-        round trip. Replys for the three, as send would give."""
+        round trip. Replies for the three, as send would give."""
         parts = (Reply(), Reply(), Reply())
         outer = self.send("pair", {"listen": listen, "accept": accept, "connect": connect})
 

@@ -40,7 +40,7 @@ from . import messages as m
 from .certs import Credential, parse_chain, verify_chain
 from .client12 import Client12
 from .engine import Engine, KeyLogWriter, Now, Rand, Transcript
-from .errors import (DecodeError, DecryptError, IllegalParameter, InternalError, MissingExtension,
+from .errors import (DecodeError, DecryptError, IllegalParameter, MissingExtension,
                      ProtocolVersion, TLSError, UnexpectedMessage, UnsupportedExtension)
 from .events import ConnectionInfo, NewTicket
 from .hooks import Hooks, compose
@@ -706,7 +706,7 @@ class ClientEngine(Client12, Engine):
         retry = ee.find_raw(ech.EXT_ENCRYPTED_CLIENT_HELLO)
         if self.ech_rejected:
             self._retry_configs = retry if retry is not None else b""
-        elif retry is not None and self._ech is not None:
+        elif retry is not None:  # an accepted offer (without one, the check above refused it)
             raise UnsupportedExtension("tls: server sent encrypted client hello retry configs after accepting "
                                        "encrypted client hello")
         self.transcript.add(raw)
