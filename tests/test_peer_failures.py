@@ -81,3 +81,4 @@ def test_a_peer_that_stops_answering_twice_is_given_up_for_the_run(tmp_path) -> 
         assert "stuck in configure" in err.value.stderr
     finally:
         pool.close()
+

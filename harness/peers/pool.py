@@ -142,13 +142,12 @@ class PeerPool:
 
     def flush_drops(self, timeout: float = 10.0) -> None:
         """Every running peer's held-back drops, sent and awaited (PeerProcess.flush_drops).
-        A peer that stops answering then, at rest, no run's failure, is killed (the next
-        run starts it again) and noted in `failed_at_rest`."""
+        A peer that leaves them unanswered, no run's failure, is killed (the next run
+        starts it again) and noted in `failed_at_rest`."""
         for label, peer in self.running().items():
-            peer.flush_drops(timeout)
-            if peer.dead:
+            if peer.flush_drops(timeout):
                 with self._lock:
-                    self.failed_at_rest[label] = peer.dead
+                    self.failed_at_rest[label] = peer.dead or "killed"
 
     def close(self) -> None:
         with self._lock:

@@ -256,14 +256,20 @@ class PeerProcess:
                 return
         self._send_drops()
 
-    def flush_drops(self, timeout: float) -> None:
+    def flush_drops(self, timeout: float) -> bool:
         """Drop what drop_later holds now, and wait for it: the peer is then at rest, its
-        descriptors those of no run (the fuzzer counts them to find leaks)."""
+        descriptors those of no run (the fuzzer counts them to find leaks). True if the
+        drops went unanswered and the peer was killed for it (not a run's wait, which
+        may meet a hang first: that run reports it)."""
         for f in self._send_drops():
             try:
-                self.wait(f, timeout)
+                f.result(timeout=timeout)
+            except ReplyTimeout:
+                self._hung(timeout)
+                return True
             except (PeerFailure, PeerError, Unsupported):
                 pass  # a peer that died holds nothing; the next request meets it
+        return False
 
     def _send_drops(self) -> list[Reply]:
         """The held-back drops, sent in one batch."""
@@ -285,9 +291,12 @@ class PeerProcess:
         try:
             return future.result(timeout=timeout)
         except ReplyTimeout:
-            self.hung = True
-            self.kill(f"no response within {timeout:g} s")
+            self._hung(timeout)
             return future.result(timeout=1.0)
+
+    def _hung(self, timeout: float) -> None:
+        self.hung = True
+        self.kill(f"no response within {timeout:g} s")
 
     def call(self, op: str, params: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
         return self.wait(self.send(op, params), timeout)
