@@ -82,3 +82,37 @@ def test_a_peer_that_stops_answering_twice_is_given_up_for_the_run(tmp_path) -> 
     finally:
         pool.close()
 
+
+def test_a_peer_that_stops_reading_is_killed_while_a_request_is_stuck_in_its_pipe(local_peers, edge_releases) -> None:
+    """A send holds the peer's lock while it writes; to a paused peer the write blocks once
+    the pipe is full. A request sent before must still time out and kill the peer (which
+    fails the stuck write) instead of waiting for that lock: a fuzz campaign froze so."""
+    from tlsdiff.peers.protocol import PeerFailure
+    import pytest
+
+    release = edge_releases.versions[-1]
+    peer = local_peers.get(release)
+    os.kill(peer.proc.pid, signal.SIGSTOP)
+    sent = peer.send("hello", {})  # in the pipe, never answered
+    big = {"name": "stuck", "role": "server", "config": {"rand_seed": "x" * 100_000}}  # more than a pipe holds
+    writer = threading.Thread(target=lambda: [peer.send("configure", big) for _ in range(4)], daemon=True)
+    writer.start()
+    writer.join(1.0)
+    assert writer.is_alive()  # blocked in the write, holding the lock
+    outcome: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            peer.wait(sent, 0.5)
+        except BaseException as exc:  # noqa: BLE001 - the test looks at what it was
+            outcome.append(exc)
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    waiter.join(15.0)
+    assert not waiter.is_alive(), "the timeout could not kill the peer"
+    assert len(outcome) == 1 and isinstance(outcome[0], PeerFailure) and "no response within" in str(outcome[0])
+    writer.join(5.0)
+    assert not writer.is_alive()  # its write failed once the process was gone
+    with pytest.raises(PeerFailure):
+        peer.call("hello", {}, timeout=1)
+    assert local_peers.get(release).proc.pid != peer.proc.pid  # the next request gets a fresh peer

@@ -148,6 +148,7 @@ class PeerProcess:
     hello: dict[str, Any] = field(default_factory=dict)
     _exited: bool = False  # on_exit has run
     _exit_lock: threading.Lock = field(default_factory=threading.Lock)
+    _dead_lock: threading.Lock = field(default_factory=threading.Lock)  # the first reason `dead` gets stands
     _drops: list[str] = field(default_factory=list)  # prefixes of ended runs not yet dropped
     _stderr_done: threading.Event = field(default_factory=threading.Event)  # stderr read to its end
 
@@ -304,10 +305,13 @@ class PeerProcess:
     # -- lifecycle ------------------------------------------------------------
 
     def kill(self, why: str) -> None:
-        """Kill the process and fail every pending request with why + stderr."""
-        with self._lock:
-            if not self.dead:
-                self.dead = why
+        """Kill the process and fail every pending request with why + stderr.
+
+        Not under self._lock until the process is gone: a send holds that lock while it
+        writes, and to a peer that stopped reading (a hung one) the write blocks once the
+        pipe is full. Killing the process is what makes that write fail and frees the
+        lock; waiting for the lock first waited forever (a fuzz campaign froze so)."""
+        self._set_dead(why)
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             try:
@@ -360,11 +364,14 @@ class PeerProcess:
             self._settle(pending.future, pending.op, msg)
         # stdout closed: the process exited (crashed, or was killed).
         code = self.proc.wait()
-        with self._lock:
-            if not self.dead:
-                self.dead = self.exit_text(code) if self.exit_text else f"exited with status {code}"
+        self._set_dead(self.exit_text(code) if self.exit_text else f"exited with status {code}")
         self._fail_pending()
         self._run_on_exit()
+
+    def _set_dead(self, why: str) -> None:
+        with self._dead_lock:
+            if not self.dead:
+                self.dead = why
 
     def _read_stderr(self) -> None:
         assert self.proc and self.proc.stderr
