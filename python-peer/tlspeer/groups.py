@@ -9,6 +9,7 @@ inside `cryptography`, which offers no way to inject it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 from cryptography.hazmat.primitives import serialization
@@ -83,27 +84,43 @@ def _bad_share(group: int) -> IllegalParameter:
 # ---------------------------------------------------------------------------
 
 
-def _ecdh_private(group: int, rand: Rand) -> Any:
+# A private key is a function of the bytes drawn for it, and a peer seeded by the case
+# draws the same bytes for every release it meets: the keys made last are remembered
+# with their public bytes, so eight releases cost one key generation. The key objects
+# are immutable, so sharing them between connections and threads is safe.
+_KEYS_REMEMBERED = 256
+
+
+def _ecdh_private(group: int, rand: Rand) -> tuple[Any, bytes]:
+    """(private key, public bytes)."""
     if group == X25519:
-        return x25519.X25519PrivateKey.from_private_bytes(rand(32))
-    curve, size = _CURVES[group]
+        made = _ecdh_key(group, rand(32))
+        assert made is not None
+        return made
+    _, size = _CURVES[group]
     # A scalar out of range is vanishingly rare; draw again rather than bias it.
     while True:
-        scalar = int.from_bytes(rand(size), "big")
-        if group == SECP521R1:
-            scalar &= (1 << 521) - 1
-        try:
-            return ec.derive_private_key(scalar, curve)
-        except ValueError:
-            continue
+        made = _ecdh_key(group, rand(size))
+        if made is not None:
+            return made
 
 
-def _ecdh_public(group: int, key: Any) -> bytes:
+@lru_cache(maxsize=_KEYS_REMEMBERED)
+def _ecdh_key(group: int, raw: bytes) -> tuple[Any, bytes] | None:
+    """The key these drawn bytes make, or None when they are no scalar of the curve."""
     if group == X25519:
-        return key.public_key().public_bytes(serialization.Encoding.Raw,
-                                             serialization.PublicFormat.Raw)
-    return key.public_key().public_bytes(serialization.Encoding.X962,
-                                         serialization.PublicFormat.UncompressedPoint)
+        key = x25519.X25519PrivateKey.from_private_bytes(raw)
+        return key, key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    curve, _ = _CURVES[group]
+    scalar = int.from_bytes(raw, "big")
+    if group == SECP521R1:
+        scalar &= (1 << 521) - 1
+    try:
+        key = ec.derive_private_key(scalar, curve)
+    except ValueError:
+        return None
+    return key, key.public_key().public_bytes(serialization.Encoding.X962,
+                                              serialization.PublicFormat.UncompressedPoint)
 
 
 def _ecdh_shared(group: int, key: Any, peer: bytes) -> bytes:
@@ -129,9 +146,16 @@ def _ecdh_shared(group: int, key: Any, peer: bytes) -> bytes:
 # ---------------------------------------------------------------------------
 
 
-def _mlkem_private(level: int, rand: Rand) -> Any:
+def _mlkem_private(level: int, rand: Rand) -> tuple[Any, bytes]:
+    """(private key, encapsulation key bytes)."""
+    return _mlkem_key(level, rand(64))
+
+
+@lru_cache(maxsize=_KEYS_REMEMBERED)
+def _mlkem_key(level: int, seed: bytes) -> tuple[Any, bytes]:
     cls = _mlkem.MLKEM768PrivateKey if level == 768 else _mlkem.MLKEM1024PrivateKey
-    return cls.from_seed_bytes(rand(64))
+    key = cls.from_seed_bytes(seed)
+    return key, key.public_key().public_bytes_raw()
 
 
 def _mlkem_encapsulate(level: int, group: int, public: bytes) -> tuple[bytes, bytes]:
@@ -194,17 +218,15 @@ def generate(group: int, rand: Rand) -> KeyShare:
         raise ValueError(reason)
     if group in _HYBRIDS:
         level, classical, kem_first = _HYBRIDS[group]
-        kem = _mlkem_private(level, rand)
-        ecdh = _ecdh_private(classical, rand)
-        kem_pub = kem.public_key().public_bytes_raw()
-        ecdh_pub = _ecdh_public(classical, ecdh)
+        kem, kem_pub = _mlkem_private(level, rand)
+        ecdh, ecdh_pub = _ecdh_private(classical, rand)
         public = kem_pub + ecdh_pub if kem_first else ecdh_pub + kem_pub
         return KeyShare(group, public, (kem, ecdh))
     if group == MLKEM1024:
-        kem = _mlkem_private(1024, rand)
-        return KeyShare(group, kem.public_key().public_bytes_raw(), (kem,))
-    key = _ecdh_private(group, rand)
-    return KeyShare(group, _ecdh_public(group, key), (key,))
+        kem, kem_pub = _mlkem_private(1024, rand)
+        return KeyShare(group, kem_pub, (kem,))
+    key, public = _ecdh_private(group, rand)
+    return KeyShare(group, public, (key,))
 
 
 def server_exchange(group: int, client_share: bytes, rand: Rand) -> tuple[bytes, bytes]:
@@ -218,13 +240,12 @@ def server_exchange(group: int, client_share: bytes, rand: Rand) -> tuple[bytes,
         ek, ecdh_peer = ((client_share[:ek_len], client_share[ek_len:]) if kem_first
                          else (client_share[-ek_len:], client_share[:-ek_len]))
         ct, kem_ss = _mlkem_encapsulate(level, group, ek)
-        mine = _ecdh_private(classical, rand)
+        mine, ecdh_pub = _ecdh_private(classical, rand)
         ecdh_ss = _ecdh_shared(classical, mine, ecdh_peer)
-        ecdh_pub = _ecdh_public(classical, mine)
         if kem_first:
             return ct + ecdh_pub, kem_ss + ecdh_ss
         return ecdh_pub + ct, ecdh_ss + kem_ss
     if group == MLKEM1024:
         return _mlkem_encapsulate(1024, group, client_share)
-    mine = _ecdh_private(group, rand)
-    return _ecdh_public(group, mine), _ecdh_shared(group, mine, client_share)
+    mine, public = _ecdh_private(group, rand)
+    return public, _ecdh_shared(group, mine, client_share)
