@@ -132,7 +132,13 @@ def _credential(cert_pem: str, key_pem: str) -> Credential:
 
 
 def _pem_certs(pems: list[str]) -> list[x509.Certificate]:
-    return [c for pem in pems for c in x509.load_pem_x509_certificates(pem.encode())]
+    return list(_parsed_pems(tuple(pems)))
+
+
+@lru_cache(maxsize=64)
+def _parsed_pems(pems: tuple[str, ...]) -> tuple[x509.Certificate, ...]:
+    # The same few roots come with every configure; certificates are immutable.
+    return tuple(c for pem in pems for c in x509.load_pem_x509_certificates(pem.encode()))
 
 
 def _versions(c: dict[str, Any]) -> dict[str, int]:
@@ -578,13 +584,24 @@ def _verified_chains(info: Any, ep: Endpoint) -> list[list[str]]:
     if not info.verified or not info.peer_chain:
         return []
     chain = [_fp(c) for c in info.peer_chain]
-    last = x509.load_der_x509_certificate(info.peer_chain[-1])
+    issuer = _issuer(info.peer_chain[-1])
     roots = ep.roots or list(getattr(ep.config, "client_roots", ()))
     for root in roots:
-        if root.subject == last.issuer:
-            chain.append(_fp(root.public_bytes(serialization.Encoding.DER)))
+        if root.subject == issuer:
+            chain.append(_cert_fp(root))
             break
     return [chain]
+
+
+# A run meets the same few certificates thousands of times: each is read once.
+@lru_cache(maxsize=256)
+def _issuer(der: bytes) -> x509.Name:
+    return x509.load_der_x509_certificate(der).issuer
+
+
+@lru_cache(maxsize=256)
+def _cert_fp(cert: x509.Certificate) -> str:
+    return _fp(cert.public_bytes(serialization.Encoding.DER))
 
 
 def _local_certificate(info: Any, ep: Endpoint) -> list[str] | None:
