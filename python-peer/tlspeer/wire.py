@@ -24,6 +24,7 @@ How keys are chosen:
 """
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable
@@ -297,6 +298,9 @@ class DecodeCache:
         self.size = size
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
         self._recent: deque[tuple[Hashable, bytes, Any]] = deque(maxlen=self.RECENT)
+        # Several threads may decode at once (a fuzz campaign normalizes two batches'
+        # runs side by side): the tables change under this lock; decoding, outside it.
+        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
         self.prefixes = 0
@@ -307,29 +311,37 @@ class DecodeCache:
         begins (one side of a connection read less than the other wrote: a trailing
         close_notify); or made."""
         def made() -> Any:
-            for key, longer, (direction, _) in self._recent:
+            with self._lock:
+                recent = list(self._recent)
+            for key, longer, (direction, _) in recent:
                 if key == (sender, ctx_key) and len(longer) > len(stream) and longer.startswith(stream):
                     cut = direction.prefix(len(stream))
                     if cut is not None:
                         self.prefixes += 1
                         return cut
             value = make()
-            self._recent.append(((sender, ctx_key), stream, value))
+            with self._lock:
+                self._recent.append(((sender, ctx_key), stream, value))
             return value
         return self.get((sender, stream, ctx_key), made)
 
     def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
         entries = self._entries
-        try:
-            value = entries[key]
-        except KeyError:
+        with self._lock:
+            try:
+                value = entries[key]
+            except KeyError:
+                pass
+            else:
+                self.hits += 1
+                entries.move_to_end(key)
+                return value
             self.misses += 1
-            value = entries[key] = make()
+        value = make()
+        with self._lock:
+            entries[key] = value
             if len(entries) > self.size:
                 entries.popitem(last=False)
-            return value
-        self.hits += 1
-        entries.move_to_end(key)
         return value
 
 

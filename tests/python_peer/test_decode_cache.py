@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
+import threading
 
 from data.record import RAW
 from tlspeer.wire import DecodeCache, decode_connection
@@ -80,3 +82,35 @@ def test_every_record_boundary_of_a_stream_cuts_to_what_decoding_that_much_gives
         cut = decode_connection(c2s, s2c[:n], keylog, cache)
         assert cut.to_json() == decode_connection(c2s, s2c[:n], keylog).to_json()
         assert cache.prefixes == (1 if n in ends else 0)
+
+
+def test_threads_decoding_through_one_cache_at_once_get_what_each_gets_alone() -> None:
+    # A fuzz campaign normalizes two batches' runs in two threads at once; the cache's
+    # tables once changed under a thread that was reading them ("deque mutated during
+    # iteration").
+    steps = _steps()
+    expected = {id(side): decode_connection(*side).to_json() for pair in steps for side in pair}
+    cache = DecodeCache(size=16)  # small: entries come and go while the threads read
+    failures: list[BaseException] = []
+
+    def decode(order: list) -> None:
+        try:
+            for _ in range(3):
+                for server, client in order:
+                    for side in (server, client):
+                        assert decode_connection(*side, cache).to_json() == expected[id(side)]
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failures.append(exc)
+    threads = [threading.Thread(target=decode, args=(steps[i::2] + steps[1 - i::2],)) for i in (0, 1)]
+    threads += [threading.Thread(target=decode, args=(list(reversed(steps)),))]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns every few instructions, not every 5 ms
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not failures, failures[0]
+    assert cache.prefixes > 0 and cache.hits > 0
