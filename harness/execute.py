@@ -14,12 +14,13 @@ import hashlib
 import itertools
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from . import ech, pki
 from .peers.pool import PYTHON_PEER, PeerPool
+from .gate import Gate
 from .peers.protocol import PeerError, PeerFailure, PeerProcess, Reply, Unsupported
 from .scenario.model import SESSION_STEPS, Case, Endpoint, ReleaseKey, Role, Step, StepKind, key_text
 from .toolchains.lines import release_of_name
@@ -385,8 +386,10 @@ def _session_step(ctx: _Context, step: Step, result: StepResult, blobs: dict[str
 def run_all(cases: Iterable[Case], keys_for: Callable[[Case], list[ReleaseKey]], pool: PeerPool,
             workers: int = 4, on_done: Callable[[CaseRun], None] | None = None,
             conn_timeout_ms: int = CONNECT_TIMEOUT_MS, stop: threading.Event | None = None,
-            pins: Mapping[str, Pin] | None = None) -> list[CaseRun]:
-    """Run every case on every key, a few at a time; results in a stable order.
+            pins: Mapping[str, Pin] | None = None, admit: Gate | None = None) -> list[CaseRun]:
+    """Run every case on every key, `workers` in flight at a time (and of those, as many
+    as `admit` lets compute at once: gate.py); results in a stable order
+    (on_done is called as each run ends).
 
     Once `stop` is set no run starts; the runs in flight end as they would."""
     jobs = [(case, key) for case in cases for key in keys_for(case)]
@@ -394,16 +397,19 @@ def run_all(cases: Iterable[Case], keys_for: Callable[[Case], list[ReleaseKey]],
     def one(case: Case, key: ReleaseKey) -> CaseRun | None:
         if stop is not None and stop.is_set():
             return None
-        return run_case(case, key, pool, conn_timeout_ms, pins)
+        if admit is None:
+            return run_case(case, key, pool, conn_timeout_ms, pins)
+        with admit.admitted():
+            if stop is not None and stop.is_set():
+                return None
+            return run_case(case, key, pool, conn_timeout_ms, pins)
 
     with ThreadPoolExecutor(max_workers=workers) as ex:
         futures = [ex.submit(one, case, key) for case, key in jobs]
-        runs = []
-        for fut in futures:
+        # Each run as soon as it ends, so that the normalizer's worker gets it then, not
+        # after every run before it (one waiting out a timeout held back all the rest).
+        for fut in as_completed(futures):
             run = fut.result()
-            if run is None:
-                continue
-            if on_done:
+            if run is not None and on_done:
                 on_done(run)
-            runs.append(run)
-    return runs
+    return [run for fut in futures if (run := fut.result()) is not None]

@@ -30,6 +30,7 @@ from .toolchains import lines
 from .collection import collecting_less
 from .compare import CaseResult, RunVerdict, Verdict, compare_case, verdict_for
 from .errors import UserError
+from .gate import Gate
 from .execute import CONNECT_TIMEOUT_MS, CaseRun, Pin, run_all, run_case
 from .observe.normalize import normalize_run
 from .observe.parallel import Normalizer
@@ -219,12 +220,14 @@ class Run:
     installations to use first; runner: 'local' (subprocesses), 'docker', or
     'external' (peers already running: `peers`, '1.27=127.0.0.1:7127,...', instead of go);
     timeout: seconds a connection may take before its peer is judged hung;
-    workers: cases in flight at once.
+    workers: cases in flight at once in each run() call; active: of all those in flight
+    (run() calls may overlap), how many may compute at once, a run waiting long on a
+    peer not counting (gate.py); None: as many as workers.
     """
 
     def __init__(self, go: str = "all", *, goroots: Sequence[Path] = (), runner: str = "local",
                  timeout: float = CONNECT_TIMEOUT_MS / 1000, workers: int = 4, source: str = "--go",
-                 peers: str | Sequence[Any] = ()) -> None:
+                 peers: str | Sequence[Any] = (), active: int | None = None) -> None:
         if runner not in RUNNERS:
             raise UserError(f"runner: {runner!r} is not allowed; expected one of: {', '.join(RUNNERS)}")
         from .peers import external
@@ -235,10 +238,13 @@ class Run:
             raise UserError(f"peers: go with runner 'external' (peers already running); runner is {runner!r}")
         if workers < 1:
             raise UserError(f"--workers: {workers} is not allowed; expected 1 or more")
+        if active is not None and active < 1:
+            raise UserError(f"active: {active} is not allowed; expected 1 or more")
         if not timeout > 0:
             raise UserError(f"--timeout: {timeout} is not allowed; expected seconds > 0")
         self.go, self.goroots, self.runner, self.source = go, list(goroots), runner, source
         self.timeout_ms, self.workers = int(timeout * 1000), workers
+        self._gate = Gate(active) if active is not None else None
         self._releases: Releases | None = None
         self._pool: PeerPool | None = None
         self._normalizer = Normalizer()  # one worker for every run() call of this Run
@@ -335,7 +341,8 @@ class Run:
             if on_done is not None:
                 on_done(r)
         runs = run_all(cases, keys, pool, workers=self.workers, on_done=done,
-                       conn_timeout_ms=self.timeout_ms, stop=stop, pins=self.releases.pins)
+                       conn_timeout_ms=self.timeout_ms, stop=stop, pins=self.releases.pins,
+                       admit=self._gate)
         pool.flush_drops()  # the peers hold no object of these runs once run() returns
         docs = batch.normalize(runs)
         by_case: dict[str, dict[ReleaseKey, dict[str, Any]]] = {}

@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
+
+from .. import gate
 
 #: The control-protocol version this harness speaks (go-peer/PROTOCOL.md, "Versions").
 PROTOCOL_VERSION = 2
@@ -93,12 +96,18 @@ class Reply:
                 return
         fn(self)
 
-    def _wait(self, timeout: float | None) -> None:
+    def wait(self, timeout: float | None) -> bool:
+        """Whether the outcome is in, waiting up to timeout seconds for it."""
         if self._callbacks is None:
-            return
+            return True
         if not self._unset.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
-            raise ReplyTimeout()
+            return False
         self._unset.release()
+        return True
+
+    def _wait(self, timeout: float | None) -> None:
+        if not self.wait(timeout):
+            raise ReplyTimeout()
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         self._wait(timeout)
@@ -288,9 +297,12 @@ class PeerProcess:
             future.set_exception(PeerError(f"{op}: {msg.get('error', 'no error text')}"))
 
     def wait(self, future: Reply, timeout: float) -> dict[str, Any]:
-        """Wait for a reply; on timeout the peer is killed (it is hung)."""
+        """Wait for a reply; on timeout the peer is killed (it is hung). A run admitted by
+        a Gate steps out of it while the wait is long (gate.py)."""
+        started = time.monotonic()
+        gate.wait(future, timeout)
         try:
-            return future.result(timeout=timeout)
+            return future.result(timeout=max(0.0, timeout - (time.monotonic() - started)))
         except ReplyTimeout:
             self._hung(timeout)
             return future.result(timeout=1.0)
