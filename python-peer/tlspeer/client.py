@@ -27,7 +27,6 @@ of the handshake to `client12.Client12`.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -282,7 +281,7 @@ class ClientEngine(Client12, Engine):
         """ClientHello 1 as sent (misbehaviours included) with only the changes
         RFC 8446 §4.1.2 allows: a share for the group the HRR selected, its
         cookie, no early_data, PSKs the suite can use; then second_client_hello."""
-        hello = copy.deepcopy(self._ch1)
+        hello = m.clone(self._ch1)
         if hello.extensions is None:
             hello.extensions = []
         exts = hello.extensions

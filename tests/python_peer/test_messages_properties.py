@@ -2,7 +2,8 @@
 
 * decode(encode(m)) == m for every message type and every extension shape;
 * decoding is exact: whenever bytes decode, encoding the result gives them back;
-* random and mutated bytes into every decoder raise DecodeError and nothing else.
+* random and mutated bytes into every decoder raise DecodeError and nothing else;
+* clone(m) == m, sharing no list or dataclass with m.
 """
 from __future__ import annotations
 
@@ -181,3 +182,26 @@ def test_mutated_bytes_raise_only_decode_error_and_decoding_is_exact(case: tuple
     value = _only_decode_error(cls.decode, body)
     if value is not None:
         assert value.encode()[4:] == body
+
+
+def _containers(value: Any) -> list[Any]:
+    """Every list and dataclass instance inside value (bytes and numbers cannot change)."""
+    out: list[Any] = []
+    if isinstance(value, list):
+        out.append(value)
+        for v in value:
+            out += _containers(v)
+    elif hasattr(value, "__dataclass_fields__"):
+        out.append(value)
+        for name in value.__dataclass_fields__:
+            out += _containers(getattr(value, name))
+    return out
+
+
+@SETTINGS
+@given(any_message)
+def test_clone_is_equal_and_shares_nothing_that_can_change(msg: M.Message) -> None:
+    copy = M.clone(msg)
+    assert copy == msg and copy.encode() == msg.encode()
+    originals = {id(c) for c in _containers(msg)}
+    assert not any(id(c) in originals for c in _containers(copy))
