@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from . import ech, pki
-from .peers.pool import PYTHON_PEER, PeerPool
 from .gate import Gate
+from .peers.pool import PYTHON_PEER, PeerPool
 from .peers.protocol import PeerError, PeerFailure, PeerProcess, Reply, Unsupported
 from .scenario.model import SESSION_STEPS, Case, Endpoint, ReleaseKey, Role, Step, StepKind, key_text
 from .toolchains.lines import release_of_name

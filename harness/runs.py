@@ -30,8 +30,8 @@ from .toolchains import lines
 from .collection import collecting_less
 from .compare import CaseResult, RunVerdict, Verdict, compare_case, verdict_for
 from .errors import UserError
-from .gate import Gate
 from .execute import CONNECT_TIMEOUT_MS, CaseRun, Pin, run_all, run_case
+from .gate import Gate
 from .observe.normalize import normalize_run
 from .observe.parallel import Normalizer
 from .peers.build import BuildFailure, build_peers

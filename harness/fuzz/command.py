@@ -36,6 +36,8 @@ ACTIVE_PER_CORE = 5
 
 def default_active(workers: int) -> int:
     return max(1, min(workers, ACTIVE_PER_CORE * (os.cpu_count() or 1)))
+
+
 _DURATION = re.compile(r"^([0-9]{1,9})(s|m|h|d)?$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
