@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How many stimuli a second does `tlsdiff fuzz` run, each answered by every release?
 
-    python benchmarks/fuzz.py [--go all] [--count N] [--workers N] [--batch N] [--profile] [--json PATH]
+    python benchmarks/fuzz.py [--go all] [--count N] [--workers N] [--active N] [--batch N] [--profile] [--json PATH]
 
 Every figure comes from this one invocation and is printed, never asserted:
 
