@@ -116,3 +116,38 @@ def test_a_peer_that_stops_reading_is_killed_while_a_request_is_stuck_in_its_pip
     with pytest.raises(PeerFailure):
         peer.call("hello", {}, timeout=1)
     assert local_peers.get(release).proc.pid != peer.proc.pid  # the next request gets a fresh peer
+
+
+def test_a_peer_whose_response_line_never_ends_is_killed_not_read_whole(tmp_path) -> None:
+    """A line without end would be read into memory whole; past MAX_LINE the peer is
+    killed, and its requests fail with why (one CI run lost a process to 24 GB once)."""
+    import sys
+
+    from tlsdiff.peers import protocol
+    from tlsdiff.peers.pool import PeerPool
+    from tlsdiff.peers.protocol import PeerFailure
+    import pytest
+
+    endless = tmp_path / "endless_peer.py"
+    endless.write_text(
+        "import json, sys\n"
+        "for line in sys.stdin:\n"
+        "    req = json.loads(line)\n"
+        "    if req['op'] == 'hello':\n"
+        "        print(json.dumps({'id': req['id'], 'ok': True, 'result': {'protocol': 2}}), flush=True)\n"
+        "    else:\n"
+        "        sys.stderr.write('x' * (1 << 20))  # a megabyte of standard error with no newline\n"
+        "        while True:\n"
+        "            sys.stdout.write('{' * (1 << 20))\n")
+    limit = protocol.MAX_LINE
+    protocol.MAX_LINE = 8 << 20  # quicker to reach than 64 MiB; the rule is the same
+    pool = PeerPool(lambda release: [sys.executable, str(endless)])
+    try:
+        peer = pool.get("9.9")
+        with pytest.raises(PeerFailure, match="longer than 8 MiB"):
+            peer.call("configure", {}, timeout=30)
+        assert peer.proc.poll() is not None  # killed
+        assert max(len(piece) for piece in peer._stderr_tail) <= protocol.STDERR_PIECE
+    finally:
+        protocol.MAX_LINE = limit
+        pool.close()

@@ -20,6 +20,13 @@ from .. import gate
 #: The control-protocol version this harness speaks (go-peer/PROTOCOL.md, "Versions").
 PROTOCOL_VERSION = 2
 
+#: The longest response line a peer may write: go-peer reads requests up to the same
+#: size. A longer one is a broken peer, killed; read without a bound, one line that never
+#: ends would take all the harness's memory.
+MAX_LINE = 64 << 20
+#: Standard error is kept as its last pieces of at most this many bytes each.
+STDERR_PIECE = 64 << 10
+
 #: A request's line: json.dumps with these separators, without building an encoder each call.
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -363,7 +370,10 @@ class PeerProcess:
 
     def _read_stdout(self) -> None:
         assert self.proc and self.proc.stdout
-        for raw in self.proc.stdout:
+        while raw := self.proc.stdout.readline(MAX_LINE):
+            if len(raw) == MAX_LINE and not raw.endswith(b"\n"):
+                self.kill(f"wrote a response line longer than {MAX_LINE >> 20} MiB")
+                break
             try:
                 msg = json.loads(raw)
             except json.JSONDecodeError:
@@ -388,7 +398,7 @@ class PeerProcess:
     def _read_stderr(self) -> None:
         assert self.proc and self.proc.stderr
         try:
-            for raw in self.proc.stderr:
+            while raw := self.proc.stderr.readline(STDERR_PIECE):
                 self._stderr_tail.append(raw.decode(errors="replace"))
         finally:
             self._stderr_done.set()
