@@ -5,6 +5,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 from tlsdiff.execute import run_case
 from tlsdiff.observe.normalize import normalize_run
@@ -17,6 +18,19 @@ CASE = load_case(CASES_DIR / "resumption" / "tls13-same-server.yaml", CASES_DIR)
 
 def _peer_pid(pool, release: str) -> int:
     return pool.get(release).proc.pid
+
+
+def _fake_peer(path: Path, otherwise: str) -> Path:
+    """A peer that answers hello as a protocol-2 peer and runs `otherwise` (Python, with
+    the request as `req`) for any other request: a broken peer, written to path."""
+    body = "".join(f"        {line}\n" for line in otherwise.splitlines())
+    path.write_text("import json, sys\n"
+                    "for line in sys.stdin:\n"
+                    "    req = json.loads(line)\n"
+                    "    if req['op'] == 'hello':\n"
+                    "        print(json.dumps({'id': req['id'], 'ok': True, 'result': {'protocol': 2}}), flush=True)\n"
+                    "    else:\n" + body)
+    return path
 
 
 def test_hung_peer_is_killed_and_replaced(local_peers, edge_releases) -> None:
@@ -59,15 +73,7 @@ def test_a_peer_that_stops_answering_twice_is_given_up_for_the_run(tmp_path) -> 
     from tlsdiff.peers.protocol import PeerFailure
     import pytest
 
-    mute = tmp_path / "mute_peer.py"
-    mute.write_text(
-        "import json, sys\n"
-        "for line in sys.stdin:\n"
-        "    req = json.loads(line)\n"
-        "    if req['op'] == 'hello':\n"
-        "        print(json.dumps({'id': req['id'], 'ok': True, 'result': {'protocol': 2}}), flush=True)\n"
-        "    else:\n"
-        "        print('stuck in ' + req['op'], file=sys.stderr, flush=True)\n")
+    mute = _fake_peer(tmp_path / "mute_peer.py", "print('stuck in ' + req['op'], file=sys.stderr, flush=True)")
     pool = PeerPool(lambda release: [sys.executable, str(mute)])
     try:
         for _ in range(2):
@@ -128,17 +134,10 @@ def test_a_peer_whose_response_line_never_ends_is_killed_not_read_whole(tmp_path
     from tlsdiff.peers.protocol import PeerFailure
     import pytest
 
-    endless = tmp_path / "endless_peer.py"
-    endless.write_text(
-        "import json, sys\n"
-        "for line in sys.stdin:\n"
-        "    req = json.loads(line)\n"
-        "    if req['op'] == 'hello':\n"
-        "        print(json.dumps({'id': req['id'], 'ok': True, 'result': {'protocol': 2}}), flush=True)\n"
-        "    else:\n"
-        "        sys.stderr.write('x' * (1 << 20))  # a megabyte of standard error with no newline\n"
-        "        while True:\n"
-        "            sys.stdout.write('{' * (1 << 20))\n")
+    endless = _fake_peer(tmp_path / "endless_peer.py",
+                         "sys.stderr.write('x' * (1 << 20))  # a megabyte of standard error with no newline\n"
+                         "while True:\n"
+                         "    sys.stdout.write('{' * (1 << 20))")
     limit = protocol.MAX_LINE
     protocol.MAX_LINE = 8 << 20  # quicker to reach than 64 MiB; the rule is the same
     pool = PeerPool(lambda release: [sys.executable, str(endless)])
