@@ -185,8 +185,7 @@ def cli(args: argparse.Namespace) -> int:
                               campaign.python_examples, _timing(campaign), interrupts.stop.is_set())
         (args.out / fnd.FINDINGS_FILE).write_text(fnd.findings_json(summary, written))
     for f in written:
-        hint = f"  (known cases together: {', '.join(f.explained_by)})" if f.explained_by else ""
-        print(f"{f.kind:<12} {partition_text(f.partition)}  x{f.count}  {f.file}{hint}")
+        print(f"{f.kind:<12} {partition_text(f.partition)}  x{f.count}  {f.file}{f.hint('  ')}")
     s = campaign.stats
     print(f"{s.stimuli} stimuli on {len(releases.versions)} releases in {s.seconds:.0f} s "
           f"({s.stimuli / s.seconds if s.seconds else 0:.1f}/s, {s.handshakes / s.seconds if s.seconds else 0:.0f} "

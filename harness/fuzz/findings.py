@@ -82,6 +82,10 @@ class Finding:
             text += f" Known cases split the releases so together: {', '.join(self.explained_by)}."
         return text
 
+    def hint(self, before: str = " ") -> str:
+        """The known cases named beside the finding on the console (after `before`), or ""."""
+        return f"{before}(known cases together: {', '.join(self.explained_by)})" if self.explained_by else ""
+
     def tags(self) -> list[str]:
         s = self.final.base
         return ["fuzz", self.kind, "tls" + s.tls.replace(".", ""), s.python]
