@@ -93,12 +93,8 @@ _KEYS_REMEMBERED = 256
 
 def _ecdh_private(group: int, rand: Rand) -> tuple[Any, bytes]:
     """(private key, public bytes)."""
-    if group == X25519:
-        made = _ecdh_key(group, rand(32))
-        assert made is not None
-        return made
-    _, size = _CURVES[group]
-    # A scalar out of range is vanishingly rare; draw again rather than bias it.
+    size = 32 if group == X25519 else _CURVES[group][1]
+    # A NIST scalar out of range is vanishingly rare; draw again rather than bias it.
     while True:
         made = _ecdh_key(group, rand(size))
         if made is not None:
