@@ -64,7 +64,7 @@ def clone(value: Any) -> Any:
     names = _FIELDS.get(cls)
     if names is None:
         if not dataclasses.is_dataclass(value):
-            if isinstance(value, tuple) and cls is tuple:
+            if cls is tuple:
                 return tuple(clone(v) for v in value)
             if cls is dict:
                 return {k: clone(v) for k, v in value.items()}
