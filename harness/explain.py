@@ -65,6 +65,8 @@ class Explanation:
     values: list[tuple[list[str], Any]]  # (releases, value)
     places: list[Place] = field(default_factory=list)
     diffs: list[tuple[str, str, str]] = field(default_factory=list)  # (file, function, unified diff or "")
+    # A function added because it writes state a place's condition reads: (file, function) -> why.
+    writers: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 class Source:
@@ -166,6 +168,29 @@ def _alert_sites(src: Source, const: str, sender: str) -> list[Place]:
     return [p for needle in (f"sendAlert({const})", f"sendAlertLocked({const})") for p in src.find(needle, files)]
 
 
+def _condition_fields(src: Source, place: Place) -> set[str]:
+    """The connection fields (`c.retryCount`) the `if` that guards a place reads: the
+    error may come from an unchanged line whose condition another function now sets."""
+    lines = src.lines(place.file)
+    for i in range(place.line - 1, max(-1, place.line - 5), -1):
+        text = lines[i].strip()
+        if text.startswith("if "):
+            return set(re.findall(r"\b(?:c|hs)\.(\w+)\b(?![(.\w])", text))
+    return set()
+
+
+def _writers(src: Source, names: set[str]) -> set[tuple[str, str, str]]:
+    """(file, function, field) for each function of crypto/tls that assigns one of these fields."""
+    out = set()
+    for name in sorted(names):
+        write = re.compile(rf"\.{name}\s*(?:=(?!=)|\+\+|--|[-+]=)")
+        for rel in src.files():
+            for i, line in enumerate(src.lines(rel)):
+                if write.search(line):
+                    out.add((rel, src.function_at(rel, i), name))
+    return out
+
+
 def _first_alert(value: Any, way: str) -> str | None:
     for a in (value or {}).get(way, []):
         if a.get("name") != "close_notify":
@@ -202,14 +227,43 @@ def explain(differences: Sequence[dict[str, Any]], sources: dict[str, Source]) -
         if len(names) >= 2:
             a, b = sources[names[0]], sources[names[-1]]
             for rel, fn in sorted(functions):
-                before, after = a.function(rel, fn), b.function(rel, fn)
-                if not before and not after:
-                    continue
-                diff = "\n".join(difflib.unified_diff(before, after, f"go{a.release}/{rel}", f"go{b.release}/{rel}",
-                                                      lineterm="", n=2))
-                e.diffs.append((rel, fn, diff))
+                diff = _diff(a, b, rel, fn)
+                if diff is not None:
+                    e.diffs.append((rel, fn, diff))
+            if d["field"] in ("error", "io_error"):
+                _add_writers(e, a, b, functions)
         out.append(e)
     return out
+
+
+def _diff(a: Source, b: Source, rel: str, fn: str) -> str | None:
+    """The unified diff of a function between two releases; "" when it is the same, None
+    when neither has it."""
+    before, after = a.function(rel, fn), b.function(rel, fn)
+    if not before and not after:
+        return None
+    return "\n".join(difflib.unified_diff(before, after, f"go{a.release}/{rel}", f"go{b.release}/{rel}",
+                                          lineterm="", n=2))
+
+
+def _add_writers(e: Explanation, a: Source, b: Source, shown: set[tuple[str, str]]) -> None:
+    """The functions that changed between a and b and assign a field an error's guard reads
+    (go-79866: the error's line is the same in both, the reset of its counter moved)."""
+    sources = {a.release: a, b.release: b}
+    for p in e.places:
+        if p.release not in sources or "sendAlert" in p.text:  # an alert's sites are too many to follow
+            continue
+        fields = _condition_fields(sources[p.release], p)
+        if not fields:
+            continue
+        found = _writers(a, fields) | _writers(b, fields)
+        for rel, fn, name in sorted(found):
+            if (rel, fn) in shown or (rel, fn) in e.writers:
+                continue
+            diff = _diff(a, b, rel, fn)
+            if diff:  # only the writers that changed can explain the difference
+                e.writers[(rel, fn)] = f"it assigns c.{name}, which the check at {Path(p.file).name}:{p.line} reads"
+                e.diffs.append((rel, fn, diff))
 
 
 def render(case_id: str, explanations: Sequence[Explanation], changed_files: Sequence[str], a: str, b: str) -> str:
@@ -233,7 +287,8 @@ def render(case_id: str, explanations: Sequence[Explanation], changed_files: Seq
                 lines.append(f"  {fn} ({rel}) changed: the diff is above")
             else:
                 shown.add((rel, fn))
-                lines.append(f"  {fn} ({rel}) changed between go{a} and go{b}:")
+                why = f" ({e.writers[(rel, fn)]})" if (rel, fn) in e.writers else ""
+                lines.append(f"  {fn} ({rel}) changed between go{a} and go{b}{why}:")
                 lines += ["    " + ln for ln in diff.splitlines()]
     if changed_files:
         lines.append(f"\ncrypto/tls files that differ between go{a} and go{b}: {', '.join(changed_files)}")

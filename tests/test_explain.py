@@ -53,3 +53,16 @@ def test_explain_finds_a_formatted_error_and_the_patch_that_quoted_it() -> None:
     assert ('+\treturn "", fmt.Errorf("tls: client requested unsupported application protocols (%q)", clientProtos)'
             in p.stdout)
     assert "crypto/tls files that differ between go1.25.1 and go1.25.2: handshake_server.go" in p.stdout
+
+
+def test_explain_follows_an_unchanged_check_to_the_function_that_changed_its_state() -> None:
+    """go-79866: the error's line is the same in 1.26.5 and 1.26.6; what changed is where
+    readRecordOrCCS resets the counter that line checks."""
+    p = tlsdiff("explain", "bugs/go-79866-post-handshake-records-do-not-advance", "--go", "1.26.5,1.26.6")
+    assert p.returncode == 0, p.stdout + p.stderr
+    io_error = p.stdout.split("step 2 client io_error:", 1)[1].split("\nstep ", 1)[0]
+    assert "in handlePostHandshakeMessage: " in io_error
+    assert "handlePostHandshakeMessage (crypto/tls/conn.go): the same in go1.26.5 and go1.26.6" in io_error
+    assert ("readRecordOrCCS (crypto/tls/conn.go) changed between go1.26.5 and go1.26.6 (it assigns "
+            "c.retryCount, which the check at conn.go:") in io_error
+    assert "+\tif (typ == recordTypeApplicationData || (typ == recordTypeHandshake && !handshakeComplete))" in io_error
