@@ -67,7 +67,17 @@ func (p *peer) cacheNamed(name string, capacity int) (*recordingCache, error) {
 }
 
 // hello answers what this peer can do, so the harness never has to guess.
-func opHello(p *peer, _ json.RawMessage) (interface{}, error) {
+// helloParams: binary_sha256 asks for the executable's digest, which costs a read of the
+// whole binary (12 ms; a default run starts some forty peers, most of which no one asks).
+type helloParams struct {
+	BinarySHA256 bool `json:"binary_sha256"`
+}
+
+func opHello(p *peer, raw json.RawMessage) (interface{}, error) {
+	var params helloParams
+	if err := decodeParams(raw, &params); err != nil {
+		return nil, err
+	}
 	a := apis()
 	a["ech_client"], a["ech_server"] = echClient, echServer
 	hello := map[string]interface{}{
@@ -80,8 +90,10 @@ func opHello(p *peer, _ json.RawMessage) (interface{}, error) {
 		"protocol":                2,
 		"ops":                     helloOps(),
 	}
-	if digest := binarySHA256(); digest != "" {
-		hello["binary_sha256"] = digest
+	if params.BinarySHA256 {
+		if digest := binarySHA256(); digest != "" {
+			hello["binary_sha256"] = digest
+		}
 	}
 	return hello, nil
 }

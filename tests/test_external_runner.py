@@ -128,9 +128,11 @@ def test_each_connection_is_a_fresh_session_and_closing_it_drops_its_objects(lis
     peer = listening[edge_releases.versions[-1]]
     a, fa = _session(peer.port)
     b, fb = _session(peer.port)  # two sessions at once
-    hello = _ask(fa, 1, "hello", {})["result"]
+    hello = _ask(fa, 1, "hello", {"binary_sha256": True})["result"]
     assert hello["release"] == edge_releases.versions[-1]
     assert hello["binary_sha256"] == _sha256(peer.binary)
+    # Unasked, no digest: a local run's peers never pay for reading their executable.
+    assert "binary_sha256" not in _ask(fb, 9, "hello", {})["result"]
     assert _ask(fa, 2, "configure", {"name": "x", "role": "server", "config": {}})["ok"]
     assert _ask(fa, 3, "listen", {"name": "l", "endpoint": "x"})["ok"]
     # Session b does not see session a's objects.

@@ -199,7 +199,7 @@ def cli(args: argparse.Namespace) -> int:
 def _release_rows(run: Any) -> list[dict[str, Any]]:
     rows = []
     for t in run.releases.available:
-        hello = run.pool.get(t.name).hello
+        hello = run.pool.get(t.name).call("hello", {"binary_sha256": True})
         rows.append({"name": t.name, "version": t.version, "provider": t.provider, "digest": t.digest,
                      **({"binary_sha256": hello["binary_sha256"]} if hello.get("binary_sha256") else {})})
     return rows

@@ -158,7 +158,7 @@ def _hello(peer: PeerAddress) -> dict[str, Any]:
     with sock:
         sock.settimeout(HELLO_TIMEOUT_S)
         try:
-            sock.sendall(b'{"id":1,"op":"hello","params":{}}\n')
+            sock.sendall(b'{"id":1,"op":"hello","params":{"binary_sha256":true}}\n')
             line = sock.makefile("rb").readline(1 << 20)
         except OSError as exc:  # socket.timeout included
             what = f"sends no hello within {HELLO_TIMEOUT_S:g} s" if isinstance(exc, TimeoutError) else f"fails ({exc})"
@@ -259,7 +259,7 @@ def external_pool(peers: Sequence[ExternalPeer], start_timeout: float = START_TI
             raise PeerFailure(peer.release, why, peer.stderr())
 
     return PeerPool(make_argv, start_timeout=start_timeout, check=same_binary, exit_text=_bridge_exit_text(peers),
-                    no_godebug=NO_GODEBUG)
+                    no_godebug=NO_GODEBUG, hello_params={"binary_sha256": True})
 
 
 def _bridge_exit_text(peers: Sequence[ExternalPeer]) -> Callable[[str, int], str]:

@@ -6,7 +6,7 @@ import functools
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from ..scenario.model import PYTHON_PEER
 from .protocol import PeerFailure, PeerProcess, Unsupported
@@ -76,6 +76,7 @@ class PeerPool:
     env: Mapping[str, str] | None = None  # every peer's environment (PeerProcess.env)
     godebug_launch: GodebugLaunch | None = None
     no_godebug: str = "this runner cannot start a peer with a GODEBUG of its own"
+    hello_params: Mapping[str, Any] = field(default_factory=dict)  # each peer's hello asks this (PeerProcess)
     _peers: dict[str, PeerProcess] = field(default_factory=dict)
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -117,7 +118,8 @@ class PeerPool:
                 argv, env = self.godebug_launch(release, godebug)
             else:
                 argv, env = self.make_argv(release), self.env
-            peer = PeerProcess(label, argv, on_exit=self.on_exit, exit_text=exit_text, env=env)
+            peer = PeerProcess(label, argv, on_exit=self.on_exit, exit_text=exit_text, env=env,
+                               hello_params=dict(self.hello_params))
             try:
                 peer.start(timeout=self.start_timeout)
                 if self.check is not None:

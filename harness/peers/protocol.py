@@ -162,6 +162,7 @@ class PeerProcess:
     dead: str | None = None
     hung: bool = False  # killed because it stopped answering (not because it crashed)
     hello: dict[str, Any] = field(default_factory=dict)
+    hello_params: dict[str, Any] = field(default_factory=dict)  # {"binary_sha256": True}: the digest too
     _exited: bool = False  # on_exit has run
     _exit_lock: threading.Lock = field(default_factory=threading.Lock)
     _dead_lock: threading.Lock = field(default_factory=threading.Lock)  # the first reason `dead` gets stands
@@ -180,7 +181,7 @@ class PeerProcess:
         )
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
-        self.hello = self.call("hello", {}, timeout=timeout)
+        self.hello = self.call("hello", self.hello_params, timeout=timeout)
         if self.hello.get("protocol") != PROTOCOL_VERSION:
             what = (f"speaks control protocol {self.hello.get('protocol')!r}; this tlsdiff speaks "
                     f"{PROTOCOL_VERSION} (go-peer/PROTOCOL.md)")
