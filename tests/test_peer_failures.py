@@ -150,3 +150,37 @@ def test_a_peer_whose_response_line_never_ends_is_killed_not_read_whole(tmp_path
     finally:
         protocol.MAX_LINE = limit
         pool.close()
+
+
+def test_a_send_to_a_peer_that_stopped_reading_ends_in_time_on_its_own(tmp_path) -> None:
+    """The only request to a peer that no longer reads its pipe: the write itself is
+    bounded (WRITE_TIMEOUT_S), so the sender is not left waiting for another request's
+    timeout to kill the peer (with none, it waited forever)."""
+    import sys
+
+    from tlsdiff.peers import protocol
+    from tlsdiff.peers.pool import PeerPool
+    from tlsdiff.peers.protocol import PeerFailure
+    import pytest
+
+    deaf = _fake_peer(tmp_path / "deaf_peer.py", "import time\ntime.sleep(3600)  # reads nothing more")
+    limit = protocol.WRITE_TIMEOUT_S
+    protocol.WRITE_TIMEOUT_S = 0.5
+    pool = PeerPool(lambda release: [sys.executable, str(deaf)])
+    try:
+        peer = pool.get("9.9")
+        peer.send("configure", {})  # the peer takes this one and stops reading
+        sent: list = []
+        sender = threading.Thread(target=lambda: sent.append(peer.send("configure", {"pad": "x" * (8 << 20)})),
+                                  daemon=True)
+        started = time.monotonic()
+        sender.start()
+        sender.join(timeout=20)
+        assert not sender.is_alive(), "the send is still stuck in the peer's pipe"
+        assert time.monotonic() - started < 5
+        with pytest.raises(PeerFailure, match="took no request for 0.5 s: it stopped reading them"):
+            sent[0].result(timeout=1)
+        assert peer.hung and peer.proc.poll() is not None  # killed, counted as a hang
+    finally:
+        protocol.WRITE_TIMEOUT_S = limit
+        pool.close()

@@ -8,6 +8,8 @@ stderr (go-peer/PROTOCOL.md).
 from __future__ import annotations
 
 import json
+import os
+import select
 import subprocess
 import threading
 import time
@@ -26,6 +28,10 @@ PROTOCOL_VERSION = 2
 MAX_LINE = 64 << 20
 #: Standard error is kept as its last pieces of at most this many bytes each.
 STDERR_PIECE = 64 << 10
+#: A peer that takes no part of a request line for this long has stopped reading its
+#: requests (its pipe is full): it is killed as hung. Without a bound, the sender waited
+#: until some other request to that peer timed out, and forever when there was none.
+WRITE_TIMEOUT_S = 10.0
 
 #: A request's line: json.dumps with these separators, without building an encoder each call.
 _encode = json.JSONEncoder(separators=(",", ":")).encode
@@ -179,6 +185,8 @@ class PeerProcess:
             bufsize=-1,  # buffered: reading lines from an unbuffered pipe costs a syscall a byte
             env=self.env,
         )
+        assert self.proc.stdin
+        os.set_blocking(self.proc.stdin.fileno(), False)  # written by _write, with a deadline
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
         self.hello = self.call("hello", self.hello_params, timeout=timeout)
@@ -194,6 +202,7 @@ class PeerProcess:
     def send(self, op: str, params: dict[str, Any]) -> Reply:
         """Send one request; the future resolves to its result or raises."""
         future: Reply = Reply()
+        stuck = False
         with self._lock:
             if self.dead:
                 future.set_exception(PeerFailure(self.release, self.dead, self.stderr()))
@@ -203,13 +212,32 @@ class PeerProcess:
             self._pending[rid] = _Pending(future, op)
             line = _encode({"id": rid, "op": op, "params": params}) + "\n"
             try:
-                assert self.proc and self.proc.stdin
-                self.proc.stdin.write(line.encode())
-                self.proc.stdin.flush()
-            except (BrokenPipeError, OSError) as exc:
+                self._write(line.encode(), WRITE_TIMEOUT_S)
+            except TimeoutError:
+                stuck = True  # the request stays pending: kill fails it with the reason
+            except OSError as exc:
                 self._pending.pop(rid, None)
                 future.set_exception(PeerFailure(self.release, f"cannot write to peer: {exc}", self.stderr()))
+        if stuck:  # kill takes the lock to fail what is pending
+            self.hung = True
+            self.kill(f"took no request for {WRITE_TIMEOUT_S:g} s: it stopped reading them")
         return future
+
+    def _write(self, data: bytes, timeout: float) -> None:
+        """All of data to the peer's standard input; TimeoutError once the pipe has stayed
+        full for timeout seconds."""
+        assert self.proc and self.proc.stdin
+        fd, view = self.proc.stdin.fileno(), memoryview(data)
+        deadline = time.monotonic() + timeout
+        while view:
+            try:
+                view = view[os.write(fd, view):]
+                continue
+            except BlockingIOError:
+                pass
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [fd], [], left)[1]:
+                raise TimeoutError
 
     # Every request costs both processes a pipe write, a read and a thread wake-up; at
     # thousands of connections a run, that was as much CPU as the handshakes. A peer
@@ -345,10 +373,11 @@ class PeerProcess:
         if self.proc and self.proc.poll() is None and not self.dead:
             try:
                 assert self.proc.stdin
-                self.proc.stdin.write(b'{"id":0,"op":"shutdown"}\n')
+                with self._lock:  # not inside another request's line
+                    self._write(b'{"id":0,"op":"shutdown"}\n', timeout=1.0)
                 self.proc.stdin.close()
                 self.proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
+            except (OSError, subprocess.TimeoutExpired):  # TimeoutError is an OSError
                 pass
         self.kill("closed")
 
