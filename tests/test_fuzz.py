@@ -210,6 +210,33 @@ def test_minimization_drops_the_knobs_that_do_not_matter(edge_releases) -> None:
     assert result.tests == sum(ran[2:])
 
 
+def test_a_flipped_byte_that_falls_apart_between_releases_is_said_so(edge_releases) -> None:
+    """Seed 53's lone-accept: a byte of the Python server's TLS 1.2 ServerHello flipped at
+    offset 229, modulo the message's length. 1.19 offers no extended_master_secret, so its
+    ServerHello is four bytes shorter and the flip falls in the session ID (the handshake
+    completes) where the newer releases get it in the random (the signature fails): not a
+    difference in how the releases read the same bytes, and the finding says so."""
+    from tlsdiff.fuzz.findings import Finding, flip_landings
+    from tlsdiff.runs import Run
+    edges = (RELEASES.split(",")[0], RELEASES.split(",")[-1])
+    flip = Stimulus(0, "test", Base("pyserver", "1.2", resume=True),
+                    {"message_edits": [{"message": "server_hello", "do": "flip_byte", "offset": 229}]})
+    same = Stimulus(1, "test", Base("pyserver", "1.2"),
+                    {"message_edits": [{"message": "server_hello", "do": "flip_byte", "offset": 20}]})
+    with Run(",".join(edges), timeout=2.0) as run:
+        flipped, early = (r.docs for r in run.run([flip.case("landing/apart"), same.case("landing/same")]).results)
+    landings = flip_landings(flip, flipped)
+    old, new = (edge_releases.versions[0],), (edge_releases.versions[-1],)
+    # 1.19's resumption's ServerHello has no server_name either: byte 47 there.
+    assert landings == {"server_hello byte 39": list(old), "server_hello byte 47": list(old),
+                        "server_hello byte 31": list(new)}, landings
+    assert Outcome.of(flipped).signatures()  # the releases do fall apart on it
+    assert flip_landings(same, early) == {}  # inside the random: the same byte for every release
+    f = Finding("partition", (old, new), flip, Outcome.of(flipped), landings=landings)
+    assert ("The flipped byte fell apart (server_hello byte 39 for 1.19.8; server_hello byte 47 for 1.19.8; "
+            "server_hello byte 31 for") in f.description()
+
+
 # ---------------------------------------------------------------- peers that fail
 
 

@@ -340,6 +340,9 @@ class Campaign:
             if not _holds(f, outcome):  # changed its mind under its own id
                 f.verified = False
                 continue
+            f.landings = fnd.flip_landings(f.final, r.docs)
+            if f.landings:  # the description says so, in the file too
+                data[f.file]["description"] = f.description()
             fnd.add_expectations(out / f.file, out, data[f.file], r.docs, order)
             written.append(f)
         again = self.run.run([fnd.load(out / f.file, out) for f in written]) if written else None

@@ -186,6 +186,8 @@ def cli(args: argparse.Namespace) -> int:
         (args.out / fnd.FINDINGS_FILE).write_text(fnd.findings_json(summary, written))
     for f in written:
         print(f"{f.kind:<12} {partition_text(f.partition)}  x{f.count}  {f.file}{f.hint('  ')}")
+        if f.landings:
+            print(f"{'':<12} {f.caveat()}")
     s = campaign.stats
     print(f"{s.stimuli} stimuli on {len(releases.versions)} releases in {s.seconds:.0f} s "
           f"({s.stimuli / s.seconds if s.seconds else 0:.1f}/s, {s.handshakes / s.seconds if s.seconds else 0:.0f} "

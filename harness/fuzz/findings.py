@@ -51,6 +51,8 @@ class Finding:
     #: Known cases that show this kind and partition together (Known.explains): a hint
     #: that the finding may be two known changes at once; [] when none do.
     explained_by: list[str] = field(default_factory=list)
+    #: Where each flip_byte fell, when the releases met different bytes (flip_landings).
+    landings: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def signature(self) -> Signature:
@@ -80,7 +82,18 @@ class Finding:
                f"{partition_text(self.partition)}."
         if self.explained_by:
             text += f" Known cases split the releases so together: {', '.join(self.explained_by)}."
+        if self.landings:
+            text += f" {self.caveat()}."
         return text
+
+    def caveat(self) -> str:
+        """The releases met different bytes: a flip_byte's offset is taken modulo the length of a
+        message that differs between them, so the partition may say only that."""
+        if not self.landings:
+            return ""
+        where = "; ".join(f"{at} for {', '.join(releases)}" for at, releases in self.landings.items())
+        return (f"The flipped byte fell apart ({where}): the message's length differs between "
+                "releases, so they met different bytes")
 
     def hint(self, before: str = " ") -> str:
         """The known cases named beside the finding on the console (after `before`), or ""."""
@@ -96,8 +109,40 @@ class Finding:
             "count": self.count, "file": self.file or None, "first": self.first.to_json(),
             "outcome": self.outcome.to_json(), "minimized": self.minimized.to_json() if self.minimized else None,
             "minimize_tests": self.tests, "reproduced": self.reproduced, "verified": self.verified,
-            "explained_by": self.explained_by}
+            "explained_by": self.explained_by, "flip_landings": self.landings}
         return out
+
+
+#: A hook's message name as the transcript names it, and which occurrence it is (None: every one).
+_OCCURRENCE = {"client_hello_1": ("client_hello", 1), "client_hello_2": ("client_hello", 2),
+               "hello_retry_request_2": ("hello_retry_request", 2)}
+
+
+def flip_landings(stimulus: Stimulus, docs: Mapping[ReleaseKey, dict[str, Any]]) -> dict[str, list[str]]:
+    """Where each flip_byte of the stimulus fell in the message it edited, per release, when
+    that differs between releases: {"server_hello byte 39": ["1.19.8"], ...}; {} otherwise.
+    The edit flips byte `offset` modulo the message's length with its 4-byte header; the
+    length is the transcript's, as the Python side sent the message (a message whose length
+    varies from run to run has none there, and is left out)."""
+    flips = [e for e in stimulus.misbehave.get("message_edits") or [] if e.get("do") == "flip_byte"]
+    role = stimulus.base.role.value
+    landed: dict[str, set[str]] = {}
+    for key, doc in docs.items():
+        release = " ".join(key)
+        for edit in flips:
+            name, nth = _OCCURRENCE.get(edit["message"], (edit["message"], edit.get("nth")))
+            for step in doc.get("steps", []):
+                side = step.get(role) or {}
+                sent = [m for m in (side.get("transcript") or {}).get("sent", []) if m.get("type") == name]
+                for i, m in enumerate(sent, 1):
+                    if (nth is None or i == nth) and "length" in m:
+                        at = f"{edit['message']} byte {edit.get('offset', 0) % (m['length'] + 4)}"
+                        landed.setdefault(at, set()).add(release)
+    if len(landed) < 2:
+        return {}
+    order = [" ".join(k) for k in docs]
+    return {at: sorted(rs, key=order.index) for at, rs in sorted(landed.items(), key=lambda kv: order.index(
+        min(kv[1], key=order.index)))}
 
 
 def case_data(f: Finding, seed: int) -> dict[str, Any]:
