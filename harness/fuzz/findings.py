@@ -141,8 +141,10 @@ def flip_landings(stimulus: Stimulus, docs: Mapping[ReleaseKey, dict[str, Any]])
     if len(landed) < 2:
         return {}
     order = [" ".join(k) for k in docs]
-    return {at: sorted(rs, key=order.index) for at, rs in sorted(landed.items(), key=lambda kv: order.index(
-        min(kv[1], key=order.index)))}
+
+    def first_release(item: tuple[str, set[str]]) -> int:
+        return min(order.index(r) for r in item[1])
+    return {at: sorted(rs, key=order.index) for at, rs in sorted(landed.items(), key=first_release)}
 
 
 def case_data(f: Finding, seed: int) -> dict[str, Any]:

@@ -225,13 +225,14 @@ class PeerProcess:
 
     def _write(self, data: bytes, timeout: float) -> None:
         """All of data to the peer's standard input; TimeoutError once the pipe has stayed
-        full for timeout seconds."""
+        full for timeout seconds (a peer reading slowly is not cut off)."""
         assert self.proc and self.proc.stdin
         fd, view = self.proc.stdin.fileno(), memoryview(data)
         deadline = time.monotonic() + timeout
         while view:
             try:
                 view = view[os.write(fd, view):]
+                deadline = time.monotonic() + timeout
                 continue
             except BlockingIOError:
                 pass
