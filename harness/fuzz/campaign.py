@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..compare import Verdict
 from ..errors import UserError
-from ..peers.protocol import PeerFailure, Unsupported
+from ..peers.protocol import PeerError, PeerFailure, Unsupported
 from ..runs import Run
 from ..scenario.model import Case
 from . import findings as fnd
@@ -194,12 +194,17 @@ class Campaign:
         self.stats.refused = self._stream.refused
 
     def _at_rest_before_any(self) -> None:
-        """Every release's peer started, and its descriptors counted: the first count at
-        rest, several batches in, then has something to compare with."""
+        """Every release's peer started, made to open a socket and close it, and its
+        descriptors counted: the first count at rest, several batches in, then has something
+        to compare with. (Go's runtime opens its poller, an epoll with an eventfd or a pipe, with the
+        first socket and keeps them: counted before that, every peer looked to have grown.)"""
         for release in self.releases:
             try:
-                self.run.pool.get(release)
-            except (PeerFailure, Unsupported):
+                peer = self.run.pool.get(release)
+                peer.call("configure", {"name": "rest-probe", "role": "server", "config": {}})
+                peer.call("listen", {"name": "rest-probe-listener", "endpoint": "rest-probe"})
+                peer.call("drop", {"prefix": "rest-probe"})
+            except (PeerFailure, PeerError, Unsupported):
                 continue  # met again, and reported, by the first batch
         self._fd_base.update(self._fds())
 
