@@ -41,6 +41,9 @@ DECIDERS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
                                       ("handshake_client.go", "clientHandshake"),
                                       ("handshake_messages.go", "marshalMsg")),
 }
+#: More places than this, and those in functions the same in both releases are counted, not
+#: listed: an alert that thirty call sites send would bury the one function that changed.
+MAX_PLACES = 8
 EXPLAINED = ("error", "io_error", "alerts", "state.DidResume", "cache", "tickets", "hrr", "ech_retry_configs")
 SIDE_FILES = {"server": "handshake_server", "client": "handshake_client"}
 OTHER = {"server": "client", "client": "server"}
@@ -277,10 +280,21 @@ def render(case_id: str, explanations: Sequence[Explanation], changed_files: Seq
             if e.field == "alerts":
                 value = {"sent": _first_alert(value, "sent"), "received": _first_alert(value, "received")}
             lines.append(f"  {show(value):<60} {', '.join(releases)}")
+        changed = {(rel, fn) for rel, fn, diff in e.diffs if diff}
+        places, same = list(e.places), []
+        if len(places) > MAX_PLACES:
+            same = [p for p in places if (p.file, p.function) not in changed]
+            places = [p for p in places if (p.file, p.function) in changed]
         if e.places:
             lines.append("  produced at:")
-            lines += [f"    go{p.release} {p.file}:{p.line} in {p.function}: {p.text}" for p in e.places]
+            lines += [f"    go{p.release} {p.file}:{p.line} in {p.function}: {p.text}" for p in places]
+        if same:
+            lines.append(f"    and {len(same)} more in functions the same in go{a} and go{b}: "
+                         f"{', '.join(sorted({p.function for p in same}))}")
+        counted = {(p.file, p.function) for p in same}
         for rel, fn, diff in e.diffs:
+            if not diff and (rel, fn) in counted:
+                continue  # named in the count above
             if not diff:
                 lines.append(f"  {fn} ({rel}): the same in go{a} and go{b}")
             elif (rel, fn) in shown:

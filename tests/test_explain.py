@@ -66,3 +66,7 @@ def test_explain_follows_an_unchanged_check_to_the_function_that_changed_its_sta
     assert ("readRecordOrCCS (crypto/tls/conn.go) changed between go1.26.5 and go1.26.6 (it assigns "
             "c.retryCount, which the check at conn.go:") in io_error
     assert "+\tif (typ == recordTypeApplicationData || (typ == recordTypeHandshake && !handshakeComplete))" in io_error
+    # Thirty-one places send the alert; those in functions the same in both are counted, not listed.
+    alerts = p.stdout.split("step 2 client alerts:", 1)[1].split("\nstep ", 1)[0]
+    assert " in readRecordOrCCS: " in alerts and " in handleKeyUpdate: " not in alerts
+    assert "more in functions the same in go1.26.5 and go1.26.6: " in alerts and "handleKeyUpdate" in alerts
