@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 from . import toolchains
 from .compare import actual_value
 from .errors import UserError
-from .observe.fields import DERIVED_FIELDS, OUTCOME_FIELDS, SIDE_FIELDS, STATE_FIELDS, state_path
+from .observe.fields import DERIVED_FIELDS, SIDE_FIELDS, STATE_FIELDS, state_path
 from .scenario.model import Case
 from .toolchains.cache import line_of, version_key
 

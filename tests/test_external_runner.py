@@ -225,7 +225,7 @@ def test_wrong_name_dead_address_and_a_stranger_are_one_line_and_exit_2(listenin
     with stranger:
         sport = stranger.getsockname()[1]
         _one_line_exit_2(tlsdiff("run", CASES[0], "--runner", "external", "--peers", f"1.27=127.0.0.1:{sport}"),
-                         f"answers 'SSH-2.0-OpenSSH_9.2", "not a hello; expected a go-peer")
+                         "answers 'SSH-2.0-OpenSSH_9.2", "not a hello; expected a go-peer")
     for args, says in ((["--peers", f"1.27=10.1.2.3:{port}"], "'10.1.2.3' in '1.27=10.1.2.3:"),
                        (["--peers", f"127.0.0.1:{port}"], "is not NAME=HOST:PORT"),
                        (["--peers", f"go=127.0.0.1:{port}"], "'go' in 'go=127.0.0.1:"),
