@@ -249,7 +249,7 @@ def _diff(a: Source, b: Source, rel: str, fn: str) -> str | None:
                                           lineterm="", n=2))
 
 
-def _add_writers(e: Explanation, a: Source, b: Source, shown: set[tuple[str, str]]) -> None:
+def _add_writers(e: Explanation, a: Source, b: Source, diffed: set[tuple[str, str]]) -> None:
     """The functions that changed between a and b and assign a field an error's guard reads
     (go-79866: the error's line is the same in both, the reset of its counter moved)."""
     sources = {a.release: a, b.release: b}
@@ -261,7 +261,7 @@ def _add_writers(e: Explanation, a: Source, b: Source, shown: set[tuple[str, str
             continue
         found = _writers(a, fields) | _writers(b, fields)
         for rel, fn, name in sorted(found):
-            if (rel, fn) in shown or (rel, fn) in e.writers:
+            if (rel, fn) in diffed or (rel, fn) in e.writers:
                 continue
             diff = _diff(a, b, rel, fn)
             if diff:  # only the writers that changed can explain the difference
