@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Sequence
 
 from .observe.fields import ABSENT, DIFFED_FIELDS, OUTCOME_FIELDS
 from .scenario.model import Case, Expectation, ReleaseKey, key_text
@@ -227,19 +227,39 @@ def differences(docs: dict[ReleaseKey, dict[str, Any]]) -> list[dict[str, Any]]:
             if all(_same(first, other) for other in rest):
                 continue  # the common case: no field of this side differs
             rows = [_diffed_values(doc_side) for doc_side in sides.values()]
-            for i, name in enumerate(DIFFED_FIELDS):
-                got = [row[i] for row in rows]
-                if all(_same(got[0], other) for other in got[1:]):
+            for name, got in zip(DIFFED_FIELDS, zip(*rows)):
+                # All equal: == in C, then one type (the few fields that differ are
+                # what is left, and every side's values are read once).
+                if got.count(got[0]) == len(got) and len(set(map(type, got))) == 1:
                     continue
-                # Grouped as equal JSON (_group); each group's first value stands for it
-                # (the others encode to the same JSON). Documents are only read after this.
-                values: dict[Any, tuple[Any, list[str]]] = {}
-                for key, value in zip(sides, got):
-                    values.setdefault(_group(value), (value, []))[1].append(key)
-                if len(values) > 1:
+                groups = _equal_json_groups(got)
+                if len(groups) > 1:
+                    keys = list(sides)
                     out.append({"step": n, "side": side, "field": name,
-                                "values": [{"releases": ks, "value": v} for v, ks in values.values()]})
+                                "values": [{"releases": [keys[i] for i in at], "value": got[at[0]]}
+                                           for at in groups]})
     return out
+
+
+def _equal_json_groups(values: Sequence[Any]) -> list[list[int]]:
+    """The positions of values grouped as equal JSON, groups in order of first
+    appearance. Values are first grouped by _same (in C), then groups whose first
+    values encode alike are merged (_group): a field differing on a few releases
+    encodes two or three values instead of one a release. Documents are only read."""
+    groups: list[list[int]] = []
+    for i, value in enumerate(values):
+        for at in groups:
+            if _same(values[at[0]], value):
+                at.append(i)
+                break
+        else:
+            groups.append([i])
+    if len(groups) < 2:
+        return groups
+    merged: dict[Any, list[int]] = {}
+    for at in groups:
+        merged.setdefault(_group(values[at[0]]), []).extend(at)
+    return [sorted(at) for at in merged.values()]
 
 
 @dataclass
