@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
+from typing import AbstractSet, Any
 
 import gomodel
 from tlspeer.wire import DecodeCache, decode_connection
 
 from .. import ech
 from ..execute import CaseRun, StepResult
-from ..scenario.model import OBSERVED_STEPS
+from ..scenario.model import OBSERVED_STEPS, Case
 from .fields import ABSENT, STATE_FIELDS
 from .labels import Labeler, cache_key, cert_name, error_text
 from .transcript import wire_view
@@ -150,8 +150,14 @@ def normalize_step(step: StepResult, labels: Labeler, key: tuple[str, ...] = ())
     return doc
 
 
-def normalize_run(run: CaseRun) -> dict[str, Any]:
-    """The observation document of one case on one release key."""
+def observed_steps(case: Case) -> frozenset[int]:
+    """The numbers of the case's steps whose outcome goes into the document."""
+    return frozenset(s.number for s in case.steps if s.kind in OBSERVED_STEPS)
+
+
+def normalize_run(run: CaseRun, observed: AbstractSet[int] | None = None) -> dict[str, Any]:
+    """The observation document of one case on one release key; observed: the case's
+    observed_steps, for a run handed over without its case (parallel.py)."""
     labels = Labeler()
     doc: dict[str, Any] = {"steps": []}
     if run.endpoints:  # who ran each endpoint: the toolchain (or tlspeer) and its GODEBUG
@@ -161,7 +167,8 @@ def normalize_run(run: CaseRun) -> dict[str, Any]:
     if run.failure:
         doc["failure"] = _failure(run.failure, tuple(run.key))
         doc["stderr"] = run.stderr[-2000:]
-    observed = {s.number for s in run.case.steps if s.kind in OBSERVED_STEPS}
+    if observed is None:
+        observed = observed_steps(run.case)
     for step in run.steps:
         if step.step in observed or step.failure:
             doc["steps"].append(normalize_step(step, labels, tuple(run.key)))

@@ -17,6 +17,7 @@ normalizes what it did not return, and the next batch starts a new worker.
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import pickle
@@ -29,7 +30,7 @@ from typing import Any, Sequence
 
 from ..collection import collect_less
 from ..execute import CaseRun
-from .normalize import normalize_run
+from .normalize import normalize_run, observed_steps
 
 #: A batch of fewer runs than this starts no worker (one already running still
 #: helps): a second process would cost more (its start-up, the pickling) than it saves.
@@ -106,7 +107,8 @@ class Normalizer:
                     ticket, run = self._waiting.popleft()
                     self._handed.add(ticket)
                 _share_equal_streams(run)
-                pickle.dump((ticket, run), worker.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump((ticket, observed_steps(run.case), _without_case(run)), worker.stdin,
+                            protocol=pickle.HIGHEST_PROTOCOL)
                 worker.stdin.flush()
         except OSError:  # the worker is gone: _collect counts what it held as lost
             pass
@@ -148,6 +150,15 @@ def _share_equal_streams(run: CaseRun) -> None:
             value = client.get(mine)
             if value and server.get(theirs) == value:
                 server[theirs] = value
+
+
+def _without_case(run: CaseRun) -> CaseRun:
+    """The run as the worker needs it: its case (endpoints, steps, expectations) was
+    a third of the pickling and unpickling, and normalizing reads only which steps are
+    observed, sent beside it."""
+    slim = copy.copy(run)
+    slim.case = None  # type: ignore[assignment]
+    return slim
 
 
 class Batch:
@@ -207,16 +218,17 @@ def _end(worker: subprocess.Popen) -> None:
 
 
 def main() -> None:
-    """The worker: pickled (ticket, CaseRun) on stdin, one at a time until it closes;
-    (ticket, document) pickled on stdout for each, as soon as it is made."""
+    """The worker: pickled (ticket, observed steps, CaseRun without its case) on stdin,
+    one at a time until it closes; (ticket, document) pickled on stdout for each, as
+    soon as it is made."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the harness's to handle
     collect_less()  # its decode cache is large and long-lived (collection.py): a fifth less CPU
     while True:
         try:
-            ticket, run = pickle.load(sys.stdin.buffer)
+            ticket, observed, run = pickle.load(sys.stdin.buffer)
         except EOFError:
             break
-        pickle.dump((ticket, normalize_run(run)), sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((ticket, normalize_run(run, observed)), sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
         sys.stdout.buffer.flush()
 
 
