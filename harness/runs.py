@@ -21,6 +21,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -335,24 +336,46 @@ class Run:
         started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         started = time.monotonic()
         batch = self._normalizer.batch(len(taken))  # its worker normalizes while the cases run
+        # A case is compared as soon as the worker has returned its runs' documents,
+        # while later cases run, rather than every case in the run's single-threaded
+        # tail (half a second of a default run).
+        keys_of = {c.id: keys(c) for c in cases}
+        runs_left = {c.id: len(keys_of[c.id]) for c in cases}
+        runs_of: dict[str, dict[ReleaseKey, CaseRun]] = {c.id: {} for c in cases}
+        ran: deque[Case] = deque()  # every run done, oldest first; not yet compared
+        compared: dict[str, CaseResult] = {}
 
         def done(r: CaseRun) -> None:
             batch.submit(r)
             if on_done is not None:
                 on_done(r)
+            runs_of[r.case.id][r.key] = r
+            runs_left[r.case.id] -= 1
+            if not runs_left[r.case.id]:
+                ran.append(r.case)
+            while ran:  # the worker returns documents in the order it was given runs
+                case = ran[0]
+                in_order = [runs_of[case.id][k] for k in keys_of[case.id]]
+                docs = batch.returned(in_order)
+                if docs is None:
+                    break
+                ran.popleft()
+                compared[case.id] = compare_case(case, dict(zip(keys_of[case.id], docs)))
         runs = run_all(cases, keys, pool, workers=self.workers, on_done=done,
                        conn_timeout_ms=self.timeout_ms, stop=stop, pins=self.releases.pins,
                        admit=self._gate)
         pool.flush_drops()  # the peers hold no object of these runs once run() returns
-        docs = batch.normalize(runs)
+        rest = [r for r in runs if r.case.id not in compared]
+        docs_of = {id(r): doc for r, doc in zip(rest, batch.normalize(rest))}
         by_case: dict[str, dict[ReleaseKey, dict[str, Any]]] = {}
         seconds: dict[str, dict[ReleaseKey, float]] = {}
-        for r, doc in zip(runs, docs):
+        for r in runs:
+            doc = compared[r.case.id].docs[r.key] if r.case.id in compared else docs_of[id(r)]
             by_case.setdefault(r.case.id, {})[r.key] = doc
             seconds.setdefault(r.case.id, {})[r.key] = r.seconds
         # A shard reports the cases it ran; the merge puts every case back together.
         interrupted = stop is not None and stop.is_set()
-        results = [compare_case(c, by_case.get(c.id, {})) for c in cases
+        results = [compared.get(c.id) or compare_case(c, by_case.get(c.id, {})) for c in cases
                    if (shard is None and not interrupted) or c.id in by_case]
         for result in results:
             result.seconds = seconds.get(result.case.id, {})

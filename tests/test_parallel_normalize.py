@@ -63,6 +63,24 @@ def test_runs_submitted_while_the_cases_run_are_normalized_by_the_worker(runs: l
     assert not normalizer._docs and not normalizer._waiting, "a batch leaves nothing behind"
 
 
+def test_documents_taken_as_they_are_returned_and_the_rest_at_the_end_are_those_of_one_core(
+        runs: list[CaseRun], normalizer) -> None:
+    """Run.run compares a case once `returned` gives its documents, and asks
+    `normalize` only for the runs of cases it has not compared."""
+    batch = normalizer.batch(len(runs))
+    early, late = runs[:3], runs[3:]
+    assert batch.returned(early) is None, "nothing was submitted yet"
+    for r in runs:
+        batch.submit(r)
+    deadline = time.monotonic() + 30
+    while (got := batch.returned(early)) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert got == _expected(early)
+    assert batch.normalize(late) == _expected(late)
+    assert not normalizer._docs and not normalizer._waiting, "a batch leaves nothing behind"
+    assert parallel.Batch(None).returned(early) is None, "without a worker, everything is normalized at the end"
+
+
 def test_one_worker_serves_every_batch_and_batches_at_once(runs: list[CaseRun], normalizer) -> None:
     first = normalizer.batch(len(runs))
     worker = normalizer._worker

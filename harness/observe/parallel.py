@@ -8,9 +8,11 @@ fuzz campaign's hundreds of `Run.run` calls share one worker, and its decode cac
 instead of starting one each.
 
 Each `Run.run` call is a `Batch`; several may be under way at once. At most
-`WINDOW` runs are in the worker's hands at a time; when a batch's last case has
-run, this process normalizes the batch's runs not yet handed over (from the
-newest) while the worker finishes its few. Each run's document depends on that
+`WINDOW` runs are in the worker's hands at a time. `Run.run` takes each case's
+documents once the worker has returned them all (`returned`) and compares the
+case while later cases run; when a batch's last case has run, this process
+normalizes the batch's runs not yet handed over (from the newest) while the
+worker finishes its few. Each run's document depends on that
 run alone (its own Labeler), so the documents, returned in run order, are those
 of normalizing the runs one after another. Should the worker die, this process
 normalizes what it did not return, and the next batch starts a new worker.
@@ -183,12 +185,25 @@ class Batch:
             n._waiting.append((ticket, run))
             n._cond.notify_all()
 
+    def returned(self, runs: Sequence[CaseRun]) -> list[dict[str, Any]] | None:
+        """The documents of runs, in their order, if the worker has returned every one
+        of them; else None, at once (normalize gives them at the end)."""
+        n = self._n
+        if n is None:
+            return None
+        tickets = [self._tickets.get(id(r)) for r in runs]
+        with n._cond:
+            if not all(t in n._docs for t in tickets):
+                return None
+            return [n._docs.pop(t) for t in tickets]
+
     def normalize(self, runs: Sequence[CaseRun]) -> list[dict[str, Any]]:
-        """Each run's observation document, in the order of runs."""
+        """Each run's observation document, in the order of runs (runs whose documents
+        `returned` gave are not asked again)."""
         n = self._n
         if n is None:
             return [normalize_run(r) for r in runs]
-        mine = set(self._tickets.values())
+        mine = {self._tickets[id(r)] for r in runs if id(r) in self._tickets}
         with n._cond:  # take back what the worker was not handed
             left = [(t, r) for t, r in n._waiting if t in mine]
             if left:
