@@ -58,6 +58,24 @@ def test_golden_report_entries_are_valid_results() -> None:
         assert list(entry.iter_errors(json.loads(path.read_text()))) == [], path.name
 
 
+def test_the_json_text_has_every_key_sorted_and_reads_back_as_what_was_written(reports) -> None:
+    """The text (orjson) is the same for the same report, so two runs' reports diff as
+    text: every object's keys sorted, indented; non-ASCII and integer keys as json has them."""
+    from tlsdiff.report import json_report
+
+    def sorted_pairs(pairs: list[tuple[str, object]]) -> dict:
+        keys = [k for k, _ in pairs]
+        assert keys == sorted(keys)
+        return dict(pairs)
+    text = reports["json"].read_text()
+    report = json.loads(text, object_pairs_hook=sorted_pairs)
+    assert json_report.dumps(report) == text
+    assert text.startswith('{\n  "') and text.endswith("}\n")
+    odd = {"b": "caf\u00e9 \u2014 \U0001f600", "a": {2: [1.5, None, True], 10: "x"}, "c": (1, 2)}
+    assert json.loads(json_report.dumps(odd)) == {"a": {"10": "x", "2": [1.5, None, True]},
+                                                  "b": "caf\u00e9 \u2014 \U0001f600", "c": [1, 2]}
+
+
 def test_a_report_missing_a_field_is_invalid(reports) -> None:
     report = json.loads(reports["json"].read_text())
     del report["results"][0]["runs"]
