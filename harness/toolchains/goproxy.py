@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 from tlsdiff.toolchains.cache import FetchError, Offer, line_of, set_exec_bits, version_key
+from tlsdiff.toolchains.identity import is_test_file
 
 NAME = "goproxy"
 ENV_OPT_IN = "TLSDIFF_GOPROXY_TOOLCHAINS"
@@ -136,9 +137,10 @@ def _unpack(archive: Path, prefix: str, goroot: Path) -> None:
             if bad or prefix + "bin/go" not in names:
                 raise FetchError(f"goproxy: unexpected zip layout (e.g. {bad[:1] or 'no bin/go'})")
             for info in zf.infolist():
-                if info.is_dir():
-                    continue
-                target = goroot / info.filename[len(prefix):]
+                rel = info.filename[len(prefix):]
+                if info.is_dir() or (rel.startswith("src/") and is_test_file(rel[4:])):
+                    continue  # tests and test data: as gobin.py
+                target = goroot / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)  # raises BadZipFile on a CRC mismatch

@@ -25,15 +25,27 @@ from tlsdiff.paths import cache_dir
 SCHEME = 2
 
 
+#: What under src/ is a test, not something the toolchain builds from.
+TEST_DIR = "testdata"
+TEST_SUFFIX = "_test.go"
+
+
+def is_test_file(path_in_src: str) -> bool:
+    """Whether a file under src/ ('/'-separated) is a test or test data: left out of
+    the digest, and not unpacked by the providers (half the files of a Go tree)."""
+    parts = path_in_src.split("/")
+    return parts[-1].endswith(TEST_SUFFIX) or TEST_DIR in parts[:-1]
+
+
 def _walk(top: str, rel: str, out: list[tuple[str, os.DirEntry]]) -> None:
     with os.scandir(top) as it:
         entries = sorted(it, key=lambda e: e.name)
     for e in entries:
         name = rel + e.name
         if e.is_dir():  # follows symlinks: Debian's src/ is one
-            if e.name != "testdata" and not e.name.startswith("."):
+            if e.name != TEST_DIR and not e.name.startswith("."):
                 _walk(e.path, name + "/", out)
-        elif not e.name.endswith("_test.go"):
+        elif not e.name.endswith(TEST_SUFFIX):
             out.append((name, e))
 
 
