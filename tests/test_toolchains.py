@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from tlsdiff.errors import UserError
-from tlsdiff.peers.build import BuildFailure, build_peer, build_peers, go_mod, peer_binary_path, peer_source_hash
+from tlsdiff.peers.build import (
+    BUILD_FLAGS, BuildFailure, build_peer, build_peers, go_mod, peer_binary_path, peer_build_hash, peer_source_hash,
+)
 from tlsdiff.toolchains import (
     Toolchain, Unavailable, cache, debian, describe, gobin, goproxy, parse_release_list, resolve,
     resolve_many,
@@ -479,9 +481,12 @@ def test_build_peer_runs_and_is_reused(real, cache_root: Path, tmp_path: Path, r
     binary = build_peer(tc, src_dir=src, cache_root=cache_root)
     assert binary == peer_binary_path(tc, src, cache_root)
     # Keyed by what the toolchain is (its digest), not only by its version string.
-    assert binary.parent.name == f"{tc.version}-{tc.digest[:12]}-{peer_source_hash(src)[:16]}"
+    # And by how it was built: BUILD_FLAGS are in the key and the record, and leave out DWARF.
+    assert binary.parent.name == f"{tc.version}-{tc.digest[:12]}-{peer_build_hash(src)[:16]}"
     assert subprocess.run([binary], capture_output=True, text=True, check=True).stdout.strip() == printed
-    assert "go " + tc.line in (binary.parent / "build.json").read_text()
+    record = json.loads((binary.parent / "build.json").read_text())
+    assert "go " + tc.line in record["go_mod"] and record["build_flags"] == list(BUILD_FLAGS)
+    assert b".debug_info" not in binary.read_bytes()
     mtime = binary.stat().st_mtime_ns
     assert build_peer(tc, src_dir=src, cache_root=cache_root) == binary
     assert binary.stat().st_mtime_ns == mtime
