@@ -164,7 +164,8 @@ def _without_case(run: CaseRun) -> CaseRun:
 
 
 class Batch:
-    """The runs of one Run.run call: submitted as they finish, documents at the end."""
+    """The runs of one Run.run call: submitted as they finish; their documents as the
+    worker returns them (`returned`) or at the end (`normalize`)."""
 
     def __init__(self, normalizer: Normalizer | None) -> None:
         self._n = normalizer  # None: everything is normalized in this process
