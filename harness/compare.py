@@ -227,6 +227,7 @@ def differences(docs: dict[ReleaseKey, dict[str, Any]]) -> list[dict[str, Any]]:
             if all(_same(first, other) for other in rest):
                 continue  # the common case: no field of this side differs
             rows = [_diffed_values(doc_side) for doc_side in sides.values()]
+            keys = list(sides)
             for name, got in zip(DIFFED_FIELDS, zip(*rows)):
                 # All equal: == in C, then one type (the few fields that differ are
                 # what is left, and every side's values are read once).
@@ -234,7 +235,6 @@ def differences(docs: dict[ReleaseKey, dict[str, Any]]) -> list[dict[str, Any]]:
                     continue
                 groups = _equal_json_groups(got)
                 if len(groups) > 1:
-                    keys = list(sides)
                     out.append({"step": n, "side": side, "field": name,
                                 "values": [{"releases": [keys[i] for i in at], "value": got[at[0]]}
                                            for at in groups]})

@@ -340,7 +340,6 @@ class Run:
         # while later cases run, rather than every case in the run's single-threaded
         # tail (half a second of a default run).
         keys_of = {c.id: keys(c) for c in cases}
-        runs_left = {c.id: len(keys_of[c.id]) for c in cases}
         runs_of: dict[str, dict[ReleaseKey, CaseRun]] = {c.id: {} for c in cases}
         ran: deque[Case] = deque()  # every run done, oldest first; not yet compared
         compared: dict[str, CaseResult] = {}
@@ -350,8 +349,7 @@ class Run:
             if on_done is not None:
                 on_done(r)
             runs_of[r.case.id][r.key] = r
-            runs_left[r.case.id] -= 1
-            if not runs_left[r.case.id]:
+            if len(runs_of[r.case.id]) == len(keys_of[r.case.id]):
                 ran.append(r.case)
             while ran:  # the worker returns documents in the order it was given runs
                 case = ran[0]
