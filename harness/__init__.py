@@ -4,7 +4,7 @@ The Python API (also what the `tlsdiff` command and the pytest plugin use):
 
 - `load_cases(selectors=(), root=None) -> list[Case]`: case files by id, folder or
   path, validated (a bad file raises `UserError` with one line naming it);
-- `Run(go="all", goroots=(), runner="local", timeout=5.0, workers=4)`: releases
+- `Run(go="all", goroots=(), runner="local", timeout=5.0, workers=16)`: releases
   prepared once and one peer per release, as a context manager; `Run.run(cases)`
   gives a `RunResult` (`results`: one `CaseResult` per case, with agreement
   classes, differences and a `RunVerdict` per release key; `report()`: the JSON

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 from . import children, toolchains
 from .collection import collect_less
 from .errors import UserError
+from .execute import WORKERS
 from .paths import CASES_DIR
 from .runs import RUNNERS
 from .shards import parse_shard
@@ -116,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--peers", metavar="NAME=HOST:PORT,...",
                    help="with --runner external: the running go-peers (go-peer -listen ADDR) by release, e.g. "
                         "1.19=127.0.0.1:7119,1.27=127.0.0.1:7127 (default $TLSDIFF_PEERS)")
-    r.add_argument("--workers", type=_workers, default=4, help="cases in flight at once (default 4)")
+    r.add_argument("--workers", type=_workers, default=WORKERS,
+                   help=f"cases in flight at once (default {WORKERS})")
     r.add_argument("--timeout", type=_seconds, default=5.0,
                    help="seconds a connection may take before the peer is judged hung (default 5)")
     r.add_argument("--quiet", "-q", action="store_true", help="no matrix, only the summary line")

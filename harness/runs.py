@@ -31,7 +31,7 @@ from .toolchains import lines
 from .collection import collecting_less
 from .compare import CaseResult, RunVerdict, Verdict, compare_case, verdict_for
 from .errors import UserError
-from .execute import CONNECT_TIMEOUT_MS, CaseRun, Pin, run_all, run_case
+from .execute import CONNECT_TIMEOUT_MS, WORKERS, CaseRun, Pin, run_all, run_case
 from .gate import Gate
 from .observe.normalize import normalize_run
 from .observe.parallel import Normalizer
@@ -227,7 +227,7 @@ class Run:
     """
 
     def __init__(self, go: str = "all", *, goroots: Sequence[Path] = (), runner: str = "local",
-                 timeout: float = CONNECT_TIMEOUT_MS / 1000, workers: int = 4, source: str = "--go",
+                 timeout: float = CONNECT_TIMEOUT_MS / 1000, workers: int = WORKERS, source: str = "--go",
                  peers: str | Sequence[Any] = (), active: int | None = None) -> None:
         if runner not in RUNNERS:
             raise UserError(f"runner: {runner!r} is not allowed; expected one of: {', '.join(RUNNERS)}")
