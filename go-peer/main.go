@@ -67,7 +67,8 @@ func main() {
 	if *listen != "" {
 		os.Exit(serveTCP(*listen))
 	}
-	serve(newPeer(), os.Stdin, os.Stdout)
+	in, out := controlStreams()
+	serve(newPeer(), in, out)
 }
 
 // serve speaks the control protocol on one stream until it ends or asks for
