@@ -25,14 +25,14 @@ from .peers.protocol import PeerError, PeerFailure, PeerProcess, Reply, Unsuppor
 from .scenario.model import SESSION_STEPS, Case, Endpoint, ReleaseKey, Role, Step, StepKind, key_text
 from .toolchains.lines import release_of_name
 
-#: How long one connection may take on the peer side, and how long the harness
-#: waits for a reply beyond that before it declares the peer hung.
-CONNECT_TIMEOUT_MS = 5000
 #: Runs in flight at once by default. A run is a few round trips between the harness
 #: and the peers, waiting more than computing: with 4 in flight a default run left the
 #: cores idle between them, and took a tenth longer (median of five runs each way,
 #: taking turns). Cases run in order, so 16 put about two runs on each release's peer.
 WORKERS = 16
+#: How long one connection may take on the peer side, and how long the harness
+#: waits for a reply beyond that before it declares the peer hung.
+CONNECT_TIMEOUT_MS = 5000
 REPLY_GRACE_S = 5.0
 #: The Python peer waits this much longer than a Go peer: when both sides wait for a
 #: message the other will never send, the Go side gives up first, so which side says
