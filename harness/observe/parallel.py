@@ -11,8 +11,8 @@ Each `Run.run` call is a `Batch`; several may be under way at once. At most
 `WINDOW` runs are in the worker's hands at a time. `Run.run` takes each case's
 documents once the worker has returned them all (`returned`) and compares the
 case while later cases run; when a batch's last case has run, this process
-normalizes the batch's runs not yet handed over (from the newest) while the
-worker finishes its few. Each run's document depends on that
+normalizes the batch's runs not yet handed over from the newest while the worker
+goes on from the oldest. Each run's document depends on that
 run alone (its own Labeler), so the documents, returned in run order, are those
 of normalizing the runs one after another. Should the worker die, this process
 normalizes what it did not return, and the next batch starts a new worker.
@@ -205,11 +205,9 @@ class Batch:
         if n is None:
             return [normalize_run(r) for r in runs]
         mine = {self._tickets[id(r)] for r in runs if id(r) in self._tickets}
-        with n._cond:  # take back what the worker was not handed
-            left = [(t, r) for t, r in n._waiting if t in mine]
-            if left:
-                n._waiting = deque((t, r) for t, r in n._waiting if t not in mine)
-        here = {t: normalize_run(r) for t, r in reversed(left)}  # newest first, as the worker takes the oldest
+        here: dict[int, dict[str, Any]] = {}
+        while (newest := _take_newest(n, mine)) is not None:  # the worker goes on taking the oldest
+            here[newest[0]] = normalize_run(newest[1])
         with n._cond:
             if not n._cond.wait_for(lambda: not (mine & n._handed), timeout=STUCK_S):
                 worker = n._worker
@@ -223,6 +221,20 @@ class Batch:
             t = self._tickets.get(id(r))
             out.append(here.get(t) or docs.get(t) or normalize_run(r))  # not submitted, or lost: here
         return out
+
+
+def _take_newest(n: Normalizer, mine: set[int]) -> tuple[int, CaseRun] | None:
+    """The newest of these tickets' runs not yet handed to the worker, taken off its
+    queue: at a batch's end this process and the worker work from both ends of the
+    backlog (with 16 runs in flight the worker is a few hundred runs behind), rather
+    than this process doing all of it while the worker sits idle."""
+    with n._cond:
+        for i in range(len(n._waiting) - 1, -1, -1):
+            if n._waiting[i][0] in mine:
+                run = n._waiting[i]
+                del n._waiting[i]
+                return run
+    return None
 
 
 def _end(worker: subprocess.Popen) -> None:
