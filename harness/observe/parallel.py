@@ -231,9 +231,9 @@ def _take_newest(n: Normalizer, mine: set[int]) -> tuple[int, CaseRun] | None:
     with n._cond:
         for i in range(len(n._waiting) - 1, -1, -1):
             if n._waiting[i][0] in mine:
-                run = n._waiting[i]
+                entry = n._waiting[i]
                 del n._waiting[i]
-                return run
+                return entry
     return None
 
 
