@@ -283,8 +283,14 @@ def test_a_peer_restarted_as_another_binary_does_not_stand_in(listening, edge_re
     case = load_cases([CASES[0]])[0]
     with Run(runner="external", peers=_peers_flag({new: listening[new].port})) as run:
         assert verdict_for(case, (new,), normalize_run(run_case(case, (new,), run.pool))).verdict == "pass"
-        port = listening[new].port
+        port, session = listening[new].port, run.pool.get(new)
         listening[new].stop()
+        # The session learns of it when its bridge reads the end of the connection; on a
+        # busy machine that can come after the next run's first request.
+        deadline = time.monotonic() + 10
+        while not session.dead and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert session.dead
         listening[new] = ListeningPeer(edge_releases.binaries[old], tmp_path / "imposter.log", port)
         verdict = verdict_for(case, (new,), normalize_run(run_case(case, (new,), run.pool)))
         assert verdict.verdict == "error"
