@@ -9,8 +9,10 @@ Every figure comes from this one invocation and is printed, never asserted:
 - warm: the same command on the populated cache, --repeat times (min / median);
 - the split of a warm run into prepare (toolchains + build) and run seconds,
   from the report's "timing" object, and the harness's handshakes per second;
-- the floor: each release's own peer running its share of those handshakes
-  in-process (the `selfbench` op, TLS 1.3 with resumption), no harness involved;
+- the floor: each release's own peer making the connections it had in the run that
+  completed, each kind alike (version, resumption, suite, group, certificates),
+  in-process (the `selfbench` op), no harness involved; and beside it the first
+  floor, as many TLS 1.3 resumptions;
 - the ratio harness / floor, whether it is at most 2, and whether a warm full run
   stays under 30 s.
 
@@ -29,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,7 @@ from tlsdiff.errors import UserError  # noqa: E402
 from tlsdiff.paths import cache_dir  # noqa: E402
 from tlsdiff.peers.protocol import PeerError, PeerFailure, PeerProcess, Unsupported  # noqa: E402
 from tlsdiff.runs import prepare_releases  # noqa: E402
+from tlsdiff.scenario.load import load_cases  # noqa: E402
 
 from tables import table  # benchmarks/tables.py (this folder is on sys.path when run)
 
@@ -106,28 +109,86 @@ def run_harness(spec: str, env: dict[str, str], workdir: Path, label: str) -> Ha
 # ---------------------------------------------------------------- who did the handshakes
 
 
-def connections_by_release(report: dict[str, Any], versions: list[str]) -> tuple[dict[str, int], dict[str, float]]:
-    """(connections each release took part in, its share of the total).
+@dataclass(frozen=True, order=True)
+class Kind:
+    """What Go computes for one completed connection, as its ConnectionState shows it."""
+    version: str  # "1.2", "1.3": the config's min and max
+    resumed: bool
+    cipher_suite: str  # Go's name; a TLS 1.2 or older connection's config names it
+    curve: str  # the group, "" when the state does not say (releases before 1.25, RSA key exchange)
+    server_chain: str  # the server's leaf (a pki name)
+    server_root: str  # the root the client verified it up to, "" when the client did not verify
+    client_chain: str = ""  # the client's leaf, "" without a client certificate
+    client_root: str = ""
 
-    A connection of a 'same' run belongs to its one release; a 'cross' run a>b
-    gives half to each side, so the shares add up to the report's handshakes.
+    def label(self) -> str:
+        what = [f"TLS {self.version}", "resumed" if self.resumed else "full", self.server_chain]
+        if self.client_chain:
+            what.append(f"client {self.client_chain}")
+        if self.curve:
+            what.append(self.curve)
+        return " ".join(what)
+
+
+_VERSIONS = {"TLS 1.0": "1.0", "TLS 1.1": "1.1", "TLS 1.2": "1.2", "TLS 1.3": "1.3"}
+
+
+def _received_chain(state: dict[str, Any]) -> tuple[str, str]:
+    """(leaf, root) of the chain this side received and verified; "" for what it did not."""
+    chain = state.get("PeerCertificates") or []
+    verified = state.get("VerifiedChains") or []
+    return (chain[0] if chain else "", verified[0][-1] if verified and verified[0] else "")
+
+
+def connection_kind(step: dict[str, Any]) -> Kind | None:
+    """The kind of a connection whose handshake completed on both sides; None for the others."""
+    client, server = step.get("client"), step.get("server")
+    if not client or not server or client.get("error") is not None or server.get("error") is not None:
+        return None
+    cstate, sstate = client.get("state") or {}, server.get("state") or {}
+    version = _VERSIONS.get(cstate.get("Version", ""))
+    if version is None or not cstate.get("HandshakeComplete") or not sstate.get("HandshakeComplete"):
+        return None
+    server_chain, server_root = _received_chain(cstate)
+    client_chain, client_root = _received_chain(sstate)
+    curve = cstate.get("CurveID") or ""
+    return Kind(version, bool(cstate.get("DidResume")), cstate.get("CipherSuite", ""),
+                "" if curve == "absent" else curve, server_chain or "server", server_root,
+                client_chain, client_root)
+
+
+def connections_by_release(report: dict[str, Any], versions: list[str]
+                           ) -> tuple[dict[str, int], dict[str, float], dict[tuple[str, Kind], float]]:
+    """(connections each release took part in, its share of them, its share of each kind completed).
+
+    A connection belongs to the Go releases at its two ends, as its case's step names
+    them: one Go end (the other tlspeer) gives it all to that release, two Go ends half
+    to each. A connection between two tlspeer endpoints is no Go release's.
     """
+    steps_of = {c.id: c.steps for c in load_cases()}
     took_part = {v: 0 for v in versions}
     share = {v: 0.0 for v in versions}
+    kinds: dict[tuple[str, Kind], float] = {}
     for result in report["results"]:
-        for key, run in result["runs"].items():
-            releases = key.split(">")
-            n = sum(1 for s in run["observations"].get("steps", []) if s.get("client") is not None)
-            if not n:
-                continue
-            for v in set(releases):
-                took_part[v] = took_part.get(v, 0) + n
-            for v in releases:
-                share[v] = share.get(v, 0.0) + n / len(releases)
-    return took_part, share
+        steps = steps_of[result["case"]]
+        for run in result["runs"].values():
+            peers = {name: e["peer"] for name, e in run["observations"].get("endpoints", {}).items()}
+            for doc in run["observations"].get("steps", []):
+                if doc.get("client") is None:
+                    continue
+                args = steps[doc["step"] - 1].args
+                ends = [peers[args[role]] for role in ("client", "server") if peers[args[role]] in took_part]
+                kind = connection_kind(doc)
+                for v in set(ends):
+                    took_part[v] += 1
+                for v in ends:
+                    share[v] += 1 / len(ends)
+                    if kind is not None:
+                        kinds[(v, kind)] = kinds.get((v, kind), 0.0) + 1 / len(ends)
+    return took_part, share, kinds
 
 
-def whole_shares(share: dict[str, float], total: int) -> dict[str, int]:
+def whole_shares(share: dict[Any, float], total: int) -> dict[Any, int]:
     """Round shares to whole connections that still add up to total (largest remainder)."""
     floors = {v: int(s) for v, s in share.items()}
     left = total - sum(floors.values())
@@ -139,20 +200,72 @@ def whole_shares(share: dict[str, float], total: int) -> dict[str, int]:
 # ---------------------------------------------------------------- the floor
 
 
-def selfbench(binary: Path, version: str, count: int, repeat: int) -> list[dict[str, Any]]:
-    """`selfbench` on one peer process, repeat times: TLS 1.3, every connection after the first resumes."""
-    ident = pki.identity("server")
-    params = {
-        "count": count, "resume": True, "max_version": "1.3",
-        "certificates": [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}],
-        "root_cas": [pki.root_pem("root-a")], "server_name": pki.SERVER_NAME,
-    }
+def _certificates(name: str) -> list[dict[str, str]]:
+    ident = pki.identity(name)
+    return [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}]
+
+
+def kind_params(kind: Kind, count: int) -> dict[str, Any]:
+    """selfbench's request for `count` connections of this kind."""
+    both: dict[str, Any] = {"min_version": kind.version, "max_version": kind.version}
+    if kind.version != "1.3" and kind.cipher_suite:  # TLS 1.3 suites are not configurable in Go
+        both["cipher_suites"] = [kind.cipher_suite]
+    if kind.curve:
+        both["curve_preferences"] = [kind.curve]
+    server = {**both, "certificates": _certificates(kind.server_chain)}
+    client = {**both, "server_name": pki.SERVER_NAME}
+    if kind.server_root:
+        client["root_cas"] = [pki.root_pem(kind.server_root)]
+    else:
+        client["insecure_skip_verify"] = True
+    if kind.client_chain:
+        client["certificates"] = _certificates(kind.client_chain)
+        if kind.client_root:
+            server.update(client_auth="RequireAndVerifyClientCert", client_cas=[pki.root_pem(kind.client_root)])
+        else:
+            server["client_auth"] = "RequireAnyClientCert"
+    return {"count": count, "resume": kind.resumed, "server": server, "client": client}
+
+
+#: The floor as it was first defined, kept beside the other for comparison with earlier
+#: figures: every connection a TLS 1.3 resumption with the server identity.
+RESUMPTION = Kind("1.3", True, "", "", "server", "root-a")
+
+
+@dataclass
+class Floor:
+    """One release's connections, made by selfbench in one peer process of that release."""
+    count: int = 0
+    resumed: int = 0
+    seconds: list[float] = field(default_factory=list)  # per repeat, every kind's seconds added up
+    left_out: dict[str, str] = field(default_factory=dict)  # kind -> why Go alone did not make it
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else 0.0
+
+
+def selfbench(binary: Path, version: str, counts: dict[Kind, int], repeat: int) -> Floor:
+    """Each kind's connections on one peer process, `repeat` times over."""
     peer = PeerProcess(version, [str(binary)])
+    floor = Floor(seconds=[0.0] * repeat)
     try:
         peer.start()
-        return [peer.call("selfbench", params, timeout=SELFBENCH_TIMEOUT_S) for _ in range(repeat)]
+        for kind, count in sorted(counts.items()):
+            if count < 1:
+                continue
+            try:
+                results = [peer.call("selfbench", kind_params(kind, count), timeout=SELFBENCH_TIMEOUT_S)
+                           for _ in range(repeat)]
+            except (PeerError, Unsupported) as exc:  # a kind a case made with its own GODEBUG, say
+                floor.left_out[kind.label()] = str(exc)
+                continue
+            floor.count += count
+            floor.resumed += results[-1]["resumed"]
+            floor.seconds = [total + r["seconds"] for total, r in zip(floor.seconds, results)]
     finally:
         peer.close()
+    return floor
 
 
 # ---------------------------------------------------------------- printing
@@ -245,22 +358,23 @@ def main(argv: list[str] | None = None) -> int:
         harness_rate = handshakes / run_median if run_median > 0 else None
         summary = warm[-1].report["summary"]
 
-        # The floor: each release's share of the same handshakes, in its own peer.
-        took_part, share = connections_by_release(warm[-1].report, versions)
-        counts = whole_shares(share, handshakes)
-        floor_rows = {}
+        # The floor: each release's share of the same connections, made by its own peer alone.
+        took_part, share, kind_share = connections_by_release(warm[-1].report, versions)
+        completed = whole_shares(kind_share, round(sum(kind_share.values())))
+        counts = whole_shares(share, round(sum(share.values())))
+        floors: dict[str, Floor] = {}
+        resumption_floors: dict[str, Floor] = {}
         for v in versions:
-            if counts[v] < 1:
-                floor_rows[v] = None
-                continue
-            print(f"selfbench {v} x {counts[v]} ...", file=sys.stderr, flush=True)
-            results = selfbench(releases.binaries[v], v, counts[v], args.repeat)
-            secs = [r["seconds"] for r in results]
-            floor_rows[v] = {"count": counts[v], "seconds_min": min(secs), "seconds_median": statistics.median(secs),
-                             "resumed": results[-1]["resumed"], "calls": results}
-        floor_total = sum(r["seconds_median"] for r in floor_rows.values() if r)
-        floor_count = sum(r["count"] for r in floor_rows.values() if r)
+            mine = {kind: n for (release, kind), n in completed.items() if release == v and n > 0}
+            print(f"selfbench {v}: {sum(mine.values())} connections of {len(mine)} kinds, "
+                  f"then {counts[v]} resumptions ...", file=sys.stderr, flush=True)
+            floors[v] = selfbench(releases.binaries[v], v, mine, args.repeat)
+            resumption_floors[v] = selfbench(releases.binaries[v], v, {RESUMPTION: counts[v]}, args.repeat)
+        floor_total = sum(f.median for f in floors.values())
+        floor_count = sum(f.count for f in floors.values())
         ratio = run_median / floor_total if floor_total > 0 else None
+        resumption_total = sum(f.median for f in resumption_floors.values())
+        resumption_ratio = run_median / resumption_total if resumption_total > 0 else None
         warm_median = statistics.median(walls)
         meets = warm_median < TARGET_SECONDS
         full = set(args.go.replace(",", " ").lower().split()) == {"all"}
@@ -281,10 +395,19 @@ def main(argv: list[str] | None = None) -> int:
         "warm": {"wall_seconds": walls, "prepare_seconds": preps, "run_seconds": runs,
                  "exit_codes": [r.exit_code for r in warm]},
         "harness_handshakes_per_second": harness_rate,
-        "floor": {"per_release": {v: ({**r, "took_part": took_part[v]} if r else None) for v, r in floor_rows.items()},
-                  "handshakes": floor_count, "seconds": floor_total,
+        "floor": {"per_release": {v: {"took_part": took_part[v], "count": f.count, "resumed": f.resumed,
+                                      "seconds": f.seconds, "seconds_median": f.median, "left_out": f.left_out,
+                                      "kinds": {k.label(): n for (r, k), n in sorted(completed.items()) if r == v}}
+                                  for v, f in floors.items()},
+                  "handshakes": floor_count, "seconds": floor_total, "go_connections": sum(counts.values()),
+                  "failed_in_run": sum(counts.values()) - sum(completed.values()),
                   "handshakes_per_second": floor_count / floor_total if floor_total > 0 else None},
+        "resumption_floor": {"per_release": {v: {"count": f.count, "seconds": f.seconds, "seconds_median": f.median}
+                                             for v, f in resumption_floors.items()},
+                             "handshakes": sum(f.count for f in resumption_floors.values()),
+                             "seconds": resumption_total},
         "ratio_harness_over_floor": ratio,
+        "ratio_harness_over_resumption_floor": resumption_ratio,
         "ratio_target": {"at_most": TARGET_RATIO, "met": ratio is not None and ratio <= TARGET_RATIO},
         "target": {"seconds": TARGET_SECONDS, "cores": TARGET_CORES, "warm_median_seconds": warm_median,
                    "met": meets, "full_run": full},
@@ -313,25 +436,34 @@ def main(argv: list[str] | None = None) -> int:
                  fmt_rate(harness_rate), n])
     print(table(rows, right={1, 2, 3}))
     print()
-    print("floor: each release's share of the same connections, in-process (selfbench: TLS 1.3, resumption)")
-    rows = [["release", "took part", "share", "seconds (median)", "handshakes/s", "resumed"]]
+    print("floor: each release's share of the same connections, made alike by its own peer alone (selfbench)")
+    rows = [["release", "took part", "completed", "kinds", "seconds (median)", "handshakes/s", "resumed",
+             "resumptions only"]]
     for v in versions:
-        r = floor_rows[v]
-        if r is None:
-            rows.append([v, str(took_part[v]), "0", "-", "-", "-"])
-            continue
-        rows.append([v, str(took_part[v]), str(r["count"]), fmt_s(r["seconds_median"]),
-                     fmt_rate(r["count"] / r["seconds_median"] if r["seconds_median"] else None),
-                     f"{r['resumed']}/{r['count']}"])
-    rows.append(["total", "", str(floor_count), fmt_s(floor_total),
-                 fmt_rate(floor_count / floor_total if floor_total else None), ""])
-    print(table(rows, right={1, 2, 3, 4, 5}))
+        f, lower = floors[v], resumption_floors[v]
+        kinds = sum(1 for (r, _k), n in completed.items() if r == v and n > 0)
+        rows.append([v, str(took_part[v]), str(f.count), str(kinds), fmt_s(f.median),
+                     fmt_rate(f.count / f.median if f.median else None), f"{f.resumed}/{f.count}",
+                     f"{fmt_s(lower.median)} for {lower.count}"])
+    rows.append(["total", "", str(floor_count), "", fmt_s(floor_total),
+                 fmt_rate(floor_count / floor_total if floor_total else None), "", fmt_s(resumption_total)])
+    print(table(rows, right={1, 2, 3, 4, 5, 6}))
+    go_total = sum(counts.values())
+    print(f"of the run's {handshakes} connections, {go_total} had Go at one end or both; the floor makes the "
+          f"{sum(completed.values())} of those that completed, each as its ConnectionState shows it, and leaves out "
+          f"the {go_total - sum(completed.values())} that failed")
+    for v, f in floors.items():
+        for label, why in f.left_out.items():
+            print(f"left out on {v}: {label}: {why}")
     print()
     # Two decimals: the ratio sits near its target, where 1.96 and 2.04 both round to 2.0.
     ratio_text = f"{ratio:.2f}x" if ratio is not None else "-"
     at_most = "-" if ratio is None else ("yes" if ratio <= TARGET_RATIO else "no")
-    print(f"harness / floor: {ratio_text}  (warm run {fmt_s(run_median)} vs floor {fmt_s(floor_total)} "
-          f"for {handshakes} handshakes); at most {TARGET_RATIO:g}x: {at_most}")
+    print(f"harness / floor: {ratio_text}  (warm run {fmt_s(run_median)} for {handshakes} handshakes vs floor "
+          f"{fmt_s(floor_total)} for {floor_count}); at most {TARGET_RATIO:g}x: {at_most}")
+    lower_text = f"{resumption_ratio:.2f}x" if resumption_ratio is not None else "-"
+    print(f"harness / resumptions-only floor: {lower_text}  (floor {fmt_s(resumption_total)}: "
+          f"{sum(f.count for f in resumption_floors.values())} TLS 1.3 resumptions, the floor as first defined)")
     notes = []
     if not full:
         notes.append(f"--go {args.go} is not the full run")
