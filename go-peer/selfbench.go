@@ -10,11 +10,11 @@ import (
 )
 
 // selfbench measures the floor: connections between two endpoints configured as
-// the caller asks, run inside this one process with no harness in between. It goes through the very
-// handlers the harness calls (configure, listen, accept, connect, drop), so each
-// connection has the recordingConn, the key log, the recording cache, the
-// ping/pong exchange and the ConnectionState report; only the JSON lines to and
-// from the harness are missing.
+// the caller asks, run inside this one process with no harness in between. It
+// goes through the very handlers the harness calls (configure, listen, accept,
+// connect, drop), so each connection has the recordingConn, the key log, the
+// recording cache, the ping/pong exchange and the ConnectionState report; only
+// the JSON lines to and from the harness are missing.
 func init() {
 	handlers["selfbench"] = opSelfbench
 }
