@@ -362,10 +362,13 @@ def main(argv: list[str] | None = None) -> int:
         took_part, share, kind_share = connections_by_release(warm[-1].report, versions)
         completed = whole_shares(kind_share, round(sum(kind_share.values())))
         counts = whole_shares(share, round(sum(share.values())))
+        kinds_of: dict[str, dict[Kind, int]] = {v: {} for v in versions}  # each release's kinds, in order
+        for (release, kind), n in sorted(completed.items()):
+            kinds_of[release][kind] = n
         floors: dict[str, Floor] = {}
         resumption_floors: dict[str, Floor] = {}
         for v in versions:
-            mine = {kind: n for (release, kind), n in completed.items() if release == v and n > 0}
+            mine = {kind: n for kind, n in kinds_of[v].items() if n > 0}
             print(f"selfbench {v}: {sum(mine.values())} connections of {len(mine)} kinds, "
                   f"then {counts[v]} resumptions ...", file=sys.stderr, flush=True)
             floors[v] = selfbench(releases.binaries[v], v, mine, args.repeat)
@@ -397,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         "harness_handshakes_per_second": harness_rate,
         "floor": {"per_release": {v: {"took_part": took_part[v], "count": f.count, "resumed": f.resumed,
                                       "seconds": f.seconds, "seconds_median": f.median, "left_out": f.left_out,
-                                      "kinds": {k.label(): n for (r, k), n in sorted(completed.items()) if r == v}}
+                                      "kinds": {k.label(): n for k, n in kinds_of[v].items()}}
                                   for v, f in floors.items()},
                   "handshakes": floor_count, "seconds": floor_total, "go_connections": sum(counts.values()),
                   "failed_in_run": sum(counts.values()) - sum(completed.values()),
@@ -441,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
              "resumptions only"]]
     for v in versions:
         f, lower = floors[v], resumption_floors[v]
-        kinds = sum(1 for (r, _k), n in completed.items() if r == v and n > 0)
+        kinds = sum(1 for n in kinds_of[v].values() if n > 0)
         rows.append([v, str(took_part[v]), str(f.count), str(kinds), fmt_s(f.median),
                      fmt_rate(f.count / f.median if f.median else None), f"{f.resumed}/{f.count}",
                      f"{fmt_s(lower.median)} for {lower.count}"])
