@@ -122,11 +122,11 @@ class Kind:
     client_root: str = ""
 
     def label(self) -> str:
-        what = [f"TLS {self.version}", "resumed" if self.resumed else "full", self.server_chain]
+        """Every field, so two kinds never share a label (the JSON is keyed by it)."""
+        what = [f"TLS {self.version}", "resumed" if self.resumed else "full", self.cipher_suite or "-",
+                self.curve or "-", f"server {self.server_chain} ({self.server_root or 'not verified'})"]
         if self.client_chain:
-            what.append(f"client {self.client_chain}")
-        if self.curve:
-            what.append(self.curve)
+            what.append(f"client {self.client_chain} ({self.client_root or 'not verified'})")
         return " ".join(what)
 
 
