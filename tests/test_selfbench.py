@@ -57,9 +57,9 @@ def test_a_server_without_a_certificate_is_refused(peer) -> None:
 
 
 def test_a_kind_the_release_cannot_make_is_refused(local_peers, edge_releases) -> None:
-    oldest = local_peers.get(edge_releases.versions[0])
     if edge_releases.versions[0].split(".")[:2] != ["1", "19"]:
         pytest.skip("the oldest release here is not 1.19, which lacks X25519MLKEM768")
+    oldest = local_peers.get(edge_releases.versions[0])
     kind = bench.Kind("1.3", False, "TLS_AES_128_GCM_SHA256", "X25519MLKEM768", "server", "root-a")
     with pytest.raises(PeerError, match="unsupported curve"):
         oldest.call("selfbench", bench.kind_params(kind, 1), timeout=60)
