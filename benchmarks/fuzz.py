@@ -28,6 +28,7 @@ import resource
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +60,12 @@ WAITING = ("acquire", "recv", "recv_into", "accept", "_accept", "readline", "sel
 # accept runs in a thread of its own, profiled when it ends), the profiles added up
 # and dumped every 100 (the process is killed at the end, not asked to exit).
 _PROFILED_PEER = """
-import cProfile, os, pstats, threading
+import cProfile, os, pstats, threading, time
 import tlspeerd.serve as serve
 lock, state = threading.Lock(), {"stats": None, "n": 0}
 def profiled(work):
     def run(*args):
-        p = cProfile.Profile(); p.enable()
+        p = cProfile.Profile(time.thread_time); p.enable()
         try: return work(*args)
         finally:
             p.disable()
@@ -104,7 +105,7 @@ class ThreadProfiles:
         original, me = self._run, self
 
         def profiled(thread: threading.Thread) -> None:
-            p = cProfile.Profile()
+            p = cProfile.Profile(time.thread_time)
             p.enable()
             try:
                 original(thread)
