@@ -353,11 +353,11 @@ class ClientEngine(Client12, Engine):
         """mutate, then binders, then after_binders; returns what was sent."""
         if self.hooks.mutate is not None:
             hello = self.hooks.mutate(name, hello)
-        self._bind(hello)
+        raw = self._bind(hello)
         if self.hooks.after_binders is not None:
             hello = self.hooks.after_binders(name, hello)
+            raw = hello.encode()
         self._ch_sent = hello
-        raw = hello.encode()
         if self._ech is not None and not self.ech_rejected:
             # The inner hello is the transcript's if the server accepts; the wire
             # carries the outer one, sealing it. The outer transcript is kept too,
@@ -375,14 +375,16 @@ class ClientEngine(Client12, Engine):
         self._queue_handshake(name, raw)
         return raw
 
-    def _bind(self, hello: m.ClientHello) -> None:
-        """Fill in the binder of every identity that is one of our tickets."""
+    def _bind(self, hello: m.ClientHello) -> bytes:
+        """Fill in the binder of every identity that is one of our tickets; the
+        hello's encoding, binders in."""
         psk = next((e for e in hello.extensions or () if isinstance(e, ext.PreSharedKeyClient)),
                    None)
-        offset = hello.binders_offset()
+        raw, offset = hello.encode_with_binders_offset()
         if psk is None or offset is None:
-            return
-        prefix = hello.encode()[:offset]
+            return raw
+        prefix = raw[:offset]
+        unbound = psk.encode_binders()
         for i, identity in enumerate(psk.identities):
             ticket = self._by_identity.get(identity.identity)
             if ticket is None or i >= len(psk.binders):
@@ -393,6 +395,11 @@ class ClientEngine(Client12, Engine):
             digest = Transcript.of(h, before, prefix)
             binder_key = Tls13KeySchedule(h, ticket.psk).binder_key()
             psk.binders[i] = finished_verify_data(h, binder_key, digest)
+        bound = psk.encode_binders()
+        first = next(e for e in hello.extensions or () if e.ext_type == ext.EXT_PRE_SHARED_KEY)
+        if first is not psk or len(bound) != len(unbound):
+            return hello.encode()  # the offset is another extension's, or a binder changed length
+        return prefix + bound + raw[offset + len(unbound):]
 
     def _send_early_data(self) -> None:
         ticket = self._tickets[0]

@@ -165,15 +165,25 @@ class ClientHello(Message, HasExtensions):
         """Where, in encode(), the binders list of the first pre_shared_key
         extension starts: the PSK binder covers everything before it (RFC 8446
         §4.2.11.2), wherever the extension sits."""
+        return self.encode_with_binders_offset()[1]
+
+    def encode_with_binders_offset(self) -> tuple[bytes, int | None]:
+        """encode() and binders_offset() from one encoding of each extension: a
+        client binding its PSKs needs both, and encoding the hello is most of what
+        binding costs."""
+        head = self._head()
         if self.extensions is None:
-            return None
-        pos = 4 + len(self._head()) + 2
-        for e in self.extensions:
+            return frame(self.msg_type, head), None
+        parts = [e.encode() for e in self.extensions]
+        offset = None
+        pos = 4 + len(head) + 2
+        for e, part in zip(self.extensions, parts):
             if e.ext_type == ext.EXT_PRE_SHARED_KEY:
                 psk = ext.typed(e, ext.PreSharedKeyClient)
-                return pos + 4 + len(psk.encode_identities())
-            pos += len(e.encode())
-        return None
+                offset = pos + 4 + len(psk.encode_identities())
+                break
+            pos += len(part)
+        return frame(self.msg_type, head + vec(2, b"".join(parts))), offset
 
     @classmethod
     def decode(cls, body: bytes, raw_extensions: bool = False) -> "ClientHello":

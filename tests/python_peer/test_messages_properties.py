@@ -142,6 +142,12 @@ def test_binders_offset_is_where_the_binders_start(ch: M.ClientHello) -> None:
     assert encoded[offset:offset + len(binders)] == binders
 
 
+@SETTINGS
+@given(MESSAGES[M.ClientHello])
+def test_encoding_with_binders_offset_is_the_encoding(ch: M.ClientHello) -> None:
+    assert ch.encode_with_binders_offset() == (ch.encode(), ch.binders_offset())
+
+
 def _only_decode_error(decode: Callable[[bytes], Any], data: bytes) -> Any:
     try:
         return decode(data)
