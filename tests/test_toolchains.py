@@ -281,6 +281,44 @@ def test_debian_unavailable_off_debian(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(reason, str) and reason.startswith("debian unavailable")
 
 
+def _deb(tmp_path: Path, files: list[str]) -> Path:
+    """A .deb holding these files (paths under the package root), built by dpkg-deb."""
+    pkg = tmp_path / "pkg"
+    for name in files:
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / name).write_text(name)
+    (pkg / "DEBIAN").mkdir()
+    (pkg / "DEBIAN" / "control").write_text(
+        "Package: golang-1.99-src\nVersion: 1.99.0-1\nArchitecture: all\nMaintainer: t <t@example.test>\n"
+        "Description: test\n")
+    out = tmp_path / "golang-1.99-src.deb"
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(pkg), str(out)], check=True, capture_output=True)
+    return out
+
+
+@pytest.mark.skipif(bool(debian.missing_tools()), reason="needs dpkg-deb and tar")
+def test_debian_unpacks_what_builds_read_and_leaves_tests_packed(tmp_path: Path) -> None:
+    kept = ["usr/share/go-1.99/src/crypto/tls/conn.go", "usr/share/go-1.99/src/cmd/go/internal/test/test.go",
+            "usr/share/go-1.99/src/cmd/go/testdata_helper.go", "usr/lib/go-1.99/pkg/tool/linux_amd64/compile",
+            "usr/lib/go-1.99/pkg/include/textflag.h", "usr/share/go-1.99/misc/cgo/test.go"]
+    left = ["usr/share/go-1.99/src/crypto/tls/conn_test.go", "usr/share/go-1.99/src/crypto/tls/testdata/x.pem",
+            "usr/share/go-1.99/src/cmd/go/testdata/script/a.txt", "usr/share/go-1.99/test/fixedbugs/bug1.go",
+            "usr/lib/go-1.99/pkg/linux_amd64/crypto/tls.a", "usr/lib/go-1.99/pkg/linux_amd64_race/fmt.a"]
+    dest = tmp_path / "root"
+    dest.mkdir()
+    debian._extract(_deb(tmp_path, kept + left), dest, "1.99")
+    unpacked = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert unpacked == sorted(kept)
+
+
+@pytest.mark.skipif(bool(debian.missing_tools()), reason="needs dpkg-deb and tar")
+def test_debian_refuses_a_damaged_package(tmp_path: Path) -> None:
+    bad = tmp_path / "golang-1.99-src.deb"
+    bad.write_bytes(b"!<arch>\nnot a package")
+    with pytest.raises(cache.FetchError, match="dpkg-deb --fsys-tarfile golang-1.99-src.deb"):
+        debian._extract(bad, tmp_path, "1.99")
+
+
 def test_debian_upstream_version() -> None:
     assert debian.upstream_version("1.19.8-2") == "1.19.8"
     assert debian.upstream_version("2:1.22.1-1+deb13u1") == "1.22.1"

