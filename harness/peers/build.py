@@ -27,10 +27,7 @@ BINARY = "go-peer"
 #: How go-peer is built. Without DWARF (the linker's -w, the compiler's -dwarf=false):
 #: nothing reads it, and a cold build (the standard library compiled anew for every
 #: toolchain) takes a tenth less CPU. Stack traces and profiles keep their symbols.
-#: Each package's functions compiled one after another (-c=1), not by several
-#: goroutines: builds already run side by side on every core, and building all eight
-#: releases took 6% less CPU and wall time (the binary differs only in its build ID).
-BUILD_FLAGS = ("-trimpath", "-buildvcs=false", "-ldflags=-w", "-gcflags=all=-dwarf=false -c=1")
+BUILD_FLAGS = ("-trimpath", "-buildvcs=false", "-ldflags=-w", "-gcflags=all=-dwarf=false")
 #: How the compiler and linker run (not what they make: the binary is the same byte
 #: for byte). Their collector only starts near a gigabyte, so a package's compile
 #: seldom collects: preparing all eight releases on an empty cache took a sixth less
