@@ -13,8 +13,9 @@ Every figure comes from this one invocation and is printed, never asserted:
   completed, each kind alike (version, resumption, suite, group, certificates),
   in-process (the `selfbench` op), no harness involved; and beside it the first
   floor, as many TLS 1.3 resumptions;
-- the ratio harness / floor, whether it is at most 2, and whether a warm full run
-  stays under 30 s.
+- warm runs and the floor taking turns, a round each, and each round's ratio
+  harness / floor; the median round's, whether it is at most 2, and whether a warm
+  full run stays under 30 s.
 
 See benchmarks/README.md for what each figure means.
 """
@@ -244,6 +245,11 @@ class Floor:
     def median(self) -> float:
         return statistics.median(self.seconds) if self.seconds else 0.0
 
+    def add(self, later: "Floor") -> "Floor":
+        """This floor with a later round's seconds after its own (the same kinds, made again)."""
+        self.seconds += later.seconds
+        return self
+
 
 def selfbench(binary: Path, version: str, counts: dict[Kind, int], repeat: int) -> Floor:
     """Each kind's connections on one peer process, `repeat` times over."""
@@ -279,6 +285,10 @@ def fmt_s(x: float | None) -> str:
 
 def fmt_rate(x: float | None) -> str:
     return "-" if x is None else f"{x:,.0f}/s"
+
+
+def _times(ratios: list[float], i: int) -> str:
+    return f"{ratios[i]:.2f}x" if i < len(ratios) else "-"
 
 
 def cache_contents() -> set[str]:
@@ -342,11 +352,31 @@ def main(argv: list[str] | None = None) -> int:
         versions = releases.versions
         unavailable = [f"{u.requested} ({u.reason})" for u in releases.unavailable]
 
-        # Warm: the same command again, --repeat times.
-        warm = []
+        # Warm runs and the floor take turns, a round each: a warm run, then the floor
+        # made right after it. The machine's speed drifts by a third within an hour, and
+        # a ratio of two figures taken minutes apart measured the drift as much as the
+        # harness; each round's ratio compares figures taken side by side.
+        warm: list[HarnessRun] = []
+        floors: dict[str, Floor] = {}
+        resumption_floors: dict[str, Floor] = {}
         for i in range(args.repeat):
             print(f"warm run {i + 1}/{args.repeat} ...", file=sys.stderr, flush=True)
             warm.append(run_harness(args.go, env, work, f"warm{i + 1}"))
+            if i == 0:  # the connections the floor makes, from the first warm run's report
+                took_part, share, kind_share = connections_by_release(warm[0].report, versions)
+                completed = whole_shares(kind_share, round(sum(kind_share.values())))
+                counts = whole_shares(share, round(sum(share.values())))
+                kinds_of: dict[str, dict[Kind, int]] = {v: {} for v in versions}  # each release's kinds, in order
+                for (release, kind), n in sorted(completed.items()):
+                    kinds_of[release][kind] = n
+            for v in versions:
+                mine = {kind: n for kind, n in kinds_of[v].items() if n > 0}
+                print(f"selfbench {v} (round {i + 1}): {sum(mine.values())} connections of {len(mine)} kinds, "
+                      f"then {counts[v]} resumptions ...", file=sys.stderr, flush=True)
+                made = selfbench(releases.binaries[v], v, mine, 1)
+                floors[v] = floors[v].add(made) if v in floors else made
+                lower = selfbench(releases.binaries[v], v, {RESUMPTION: counts[v]}, 1)
+                resumption_floors[v] = resumption_floors[v].add(lower) if v in resumption_floors else lower
         walls = [r.wall for r in warm]
         preps = [r.prepare for r in warm]
         runs = [r.run for r in warm]
@@ -357,27 +387,15 @@ def main(argv: list[str] | None = None) -> int:
         run_median = statistics.median(runs)
         harness_rate = handshakes / run_median if run_median > 0 else None
         summary = warm[-1].report["summary"]
-
-        # The floor: each release's share of the same connections, made by its own peer alone.
-        took_part, share, kind_share = connections_by_release(warm[-1].report, versions)
-        completed = whole_shares(kind_share, round(sum(kind_share.values())))
-        counts = whole_shares(share, round(sum(share.values())))
-        kinds_of: dict[str, dict[Kind, int]] = {v: {} for v in versions}  # each release's kinds, in order
-        for (release, kind), n in sorted(completed.items()):
-            kinds_of[release][kind] = n
-        floors: dict[str, Floor] = {}
-        resumption_floors: dict[str, Floor] = {}
-        for v in versions:
-            mine = {kind: n for kind, n in kinds_of[v].items() if n > 0}
-            print(f"selfbench {v}: {sum(mine.values())} connections of {len(mine)} kinds, "
-                  f"then {counts[v]} resumptions ...", file=sys.stderr, flush=True)
-            floors[v] = selfbench(releases.binaries[v], v, mine, args.repeat)
-            resumption_floors[v] = selfbench(releases.binaries[v], v, {RESUMPTION: counts[v]}, args.repeat)
         floor_total = sum(f.median for f in floors.values())
         floor_count = sum(f.count for f in floors.values())
-        ratio = run_median / floor_total if floor_total > 0 else None
+        floor_rounds = [sum(f.seconds[i] for f in floors.values()) for i in range(args.repeat)]
+        ratios = [run / floor for run, floor in zip(runs, floor_rounds) if floor > 0]
+        ratio = statistics.median(ratios) if ratios else None
         resumption_total = sum(f.median for f in resumption_floors.values())
-        resumption_ratio = run_median / resumption_total if resumption_total > 0 else None
+        resumption_rounds = [sum(f.seconds[i] for f in resumption_floors.values()) for i in range(args.repeat)]
+        resumption_ratios = [run / floor for run, floor in zip(runs, resumption_rounds) if floor > 0]
+        resumption_ratio = statistics.median(resumption_ratios) if resumption_ratios else None
         warm_median = statistics.median(walls)
         meets = warm_median < TARGET_SECONDS
         full = set(args.go.replace(",", " ").lower().split()) == {"all"}
@@ -411,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
                              "seconds": resumption_total},
         "ratio_harness_over_floor": ratio,
         "ratio_harness_over_resumption_floor": resumption_ratio,
+        "rounds": {"run_seconds": runs, "floor_seconds": floor_rounds, "ratio": ratios,
+                   "resumption_floor_seconds": resumption_rounds, "resumption_ratio": resumption_ratios},
         "ratio_target": {"at_most": TARGET_RATIO, "met": ratio is not None and ratio <= TARGET_RATIO},
         "target": {"seconds": TARGET_SECONDS, "cores": TARGET_CORES, "warm_median_seconds": warm_median,
                    "met": meets, "full_run": full},
@@ -462,10 +482,17 @@ def main(argv: list[str] | None = None) -> int:
     # Two decimals: the ratio sits near its target, where 1.96 and 2.04 both round to 2.0.
     ratio_text = f"{ratio:.2f}x" if ratio is not None else "-"
     at_most = "-" if ratio is None else ("yes" if ratio <= TARGET_RATIO else "no")
-    print(f"harness / floor: {ratio_text}  (warm run {fmt_s(run_median)} for {handshakes} handshakes vs floor "
-          f"{fmt_s(floor_total)} for {floor_count}); at most {TARGET_RATIO:g}x: {at_most}")
+    print("rounds: each a warm run, then the floor made right after it")
+    rows = [["round", "run", "floor", "harness / floor", "resumptions-only floor", "harness / it"]]
+    for i in range(args.repeat):
+        rows.append([str(i + 1), fmt_s(runs[i]), fmt_s(floor_rounds[i]), _times(ratios, i),
+                     fmt_s(resumption_rounds[i]), _times(resumption_ratios, i)])
+    print(table(rows, right={1, 2, 3, 4, 5}))
+    print(f"harness / floor: {ratio_text}, the median round (medians alone: warm run {fmt_s(run_median)} for "
+          f"{handshakes} handshakes, floor {fmt_s(floor_total)} for {floor_count}); at most {TARGET_RATIO:g}x: "
+          f"{at_most}")
     lower_text = f"{resumption_ratio:.2f}x" if resumption_ratio is not None else "-"
-    print(f"harness / resumptions-only floor: {lower_text}  (floor {fmt_s(resumption_total)}: "
+    print(f"harness / resumptions-only floor: {lower_text}, the median round (floor {fmt_s(resumption_total)}: "
           f"{sum(f.count for f in resumption_floors.values())} TLS 1.3 resumptions, the floor as first defined)")
     notes = []
     if not full:
