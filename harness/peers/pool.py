@@ -154,5 +154,7 @@ class PeerPool:
     def close(self) -> None:
         with self._lock:
             peers, self._peers = list(self._peers.values()), {}
+        for p in peers:  # all asked first: forty peers exiting one after another took 0.2 s
+            p.ask_to_exit()
         for p in peers:
             p.close()
