@@ -174,7 +174,7 @@ class PeerProcess:
     _dead_lock: threading.Lock = field(default_factory=threading.Lock)  # the first reason `dead` gets stands
     _drops: list[str] = field(default_factory=list)  # prefixes of ended runs not yet dropped
     _stderr_done: threading.Event = field(default_factory=threading.Event)  # stderr read to its end
-    _asked_to_exit: bool = False  # sent shutdown and closed its stdin
+    _asked_to_exit: bool | None = None  # shutdown sent and stdin closed; False: it took neither
 
     def start(self, timeout: float = 20.0) -> dict[str, Any]:
         """Start the process and ask for its capabilities (the preflight)."""
@@ -374,15 +374,16 @@ class PeerProcess:
     def ask_to_exit(self) -> None:
         """Send shutdown and close the peer's stdin, without waiting for it to exit (close
         waits): a pool asks all its peers first, and they end side by side."""
-        if self.proc and self.proc.poll() is None and not self.dead and not self._asked_to_exit:
-            self._asked_to_exit = True
+        if self.proc and self.proc.poll() is None and not self.dead and self._asked_to_exit is None:
+            self._asked_to_exit = False
             try:
                 assert self.proc.stdin
                 with self._lock:  # not inside another request's line
                     self._write(b'{"id":0,"op":"shutdown"}\n', timeout=1.0)
                 self.proc.stdin.close()
-            except OSError:  # TimeoutError is an OSError
-                pass
+            except OSError:  # it takes no request (TimeoutError is an OSError): close kills it
+                return
+            self._asked_to_exit = True
 
     def close(self) -> None:
         self.ask_to_exit()
