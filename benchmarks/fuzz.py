@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import pstats
-import re
 import resource
 import sys
 import tempfile
@@ -48,14 +47,6 @@ from tables import table  # benchmarks/tables.py (this folder is on sys.path whe
 
 TARGET_STIMULI = 50.0
 TARGET_CORES = 2
-#: What waits rather than computes, left out of the "own time" tables: C calls that block
-#: (a lock, a socket, a pipe; `load` is the normalizer worker's answers read from its pipe),
-#: loops over a pipe whose reads cProfile does not see as calls (the harness's reader
-#: threads), and tlspeerd's `reply`, whose own time is the wait for the lock on its
-#: standard output (taken in a `with`, which cProfile does not see either).
-WAITING = ("acquire", "recv", "recv_into", "accept", "_accept", "readline", "select", "poll", "sendall", "connect",
-           "wait", "read", "flush", "settimeout", "get", "load", "_read_stdout", "_read_stderr", "reply")
-
 # tlspeerd with each request under cProfile (its worker threads serve many; a pair's
 # accept runs in a thread of its own, profiled when it ends), the profiles added up
 # and dumped every 100 (the process is killed at the end, not asked to exit).
@@ -124,15 +115,11 @@ class ThreadProfiles:
 
 
 def top(stats: pstats.Stats | None, n: int = 15) -> list[list[str]]:
-    """Rows: calls, own ms per call summed, function; waiting calls left out."""
+    """Rows: calls, own CPU seconds summed, function (a call that waits costs only what it computes)."""
     if stats is None:
         return [["calls", "own s", "function"]]
     rows = []
     for (path, line, name), (cc, nc, tt, ct, callers) in stats.stats.items():  # type: ignore[attr-defined]
-        quoted = re.search(r"'([^']+)'", name)  # C functions: "<method 'acquire' of '_thread.lock' objects>"
-        short = quoted.group(1) if quoted and path == "~" else name
-        if short.split(".")[-1] in WAITING:
-            continue
         where = path.replace(str(REPO_ROOT) + "/", "").replace(sys.prefix, "<python>")
         rows.append((tt, nc, f"{where}:{line}({name})"))
     rows.sort(reverse=True)
@@ -229,10 +216,10 @@ def main() -> int:
     print(table(rows, right=set(range(1, len(who) + 3))))
     if args.profile:
         print()
-        print("cProfile, the campaign mix: the harness's threads, own time summed over threads, waiting left out")
+        print("cProfile, the campaign mix: the harness's threads, own CPU time summed over threads")
         print(table(top(harness_profile), right={0, 1}))
         print()
-        print("cProfile: tlspeerd's request threads, own time summed, waiting left out")
+        print("cProfile: tlspeerd's request threads, own CPU time summed")
         print(table(top(peer_profile), right={0, 1}))
     best = max(figures, key=lambda f: f["stimuli_per_second"])
     mix = next(f for f in figures if f["mix"] == "campaign mix")
