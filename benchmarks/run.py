@@ -238,7 +238,7 @@ class Floor:
     """One release's connections, made by selfbench in one peer process of that release."""
     count: int = 0
     resumed: int = 0
-    seconds: list[float] = field(default_factory=list)  # per repeat, every kind's seconds added up
+    seconds: list[float] = field(default_factory=list)  # per round, every kind's seconds added up
     left_out: dict[str, str] = field(default_factory=dict)  # kind -> why Go alone did not make it
 
     @property
@@ -251,24 +251,32 @@ class Floor:
         return self
 
 
-def selfbench(binary: Path, version: str, counts: dict[Kind, int], repeat: int) -> Floor:
-    """Each kind's connections on one peer process, `repeat` times over."""
+def by_round(floors: dict[str, Floor], runs: list[float]) -> tuple[list[float], list[float | None], float | None]:
+    """Each round's floor (every release's seconds added up), the round's ratio of its warm
+    run to it (None for a floor of nothing), and the median of those ratios."""
+    totals = [sum(f.seconds[i] for f in floors.values()) for i in range(len(runs))]
+    ratios = [run / total if total > 0 else None for run, total in zip(runs, totals)]
+    known = [r for r in ratios if r is not None]
+    return totals, ratios, statistics.median(known) if known else None
+
+
+def selfbench(binary: Path, version: str, counts: dict[Kind, int]) -> Floor:
+    """Each kind's connections on one peer process: one round."""
     peer = PeerProcess(version, [str(binary)])
-    floor = Floor(seconds=[0.0] * repeat)
+    floor = Floor(seconds=[0.0])
     try:
         peer.start()
         for kind, count in sorted(counts.items()):
             if count < 1:
                 continue
             try:
-                results = [peer.call("selfbench", kind_params(kind, count), timeout=SELFBENCH_TIMEOUT_S)
-                           for _ in range(repeat)]
+                result = peer.call("selfbench", kind_params(kind, count), timeout=SELFBENCH_TIMEOUT_S)
             except (PeerError, Unsupported) as exc:  # a kind a case made with its own GODEBUG, say
                 floor.left_out[kind.label()] = str(exc)
                 continue
             floor.count += count
-            floor.resumed += results[-1]["resumed"]
-            floor.seconds = [total + r["seconds"] for total, r in zip(floor.seconds, results)]
+            floor.resumed += result["resumed"]
+            floor.seconds[0] += result["seconds"]
     finally:
         peer.close()
     return floor
@@ -287,8 +295,8 @@ def fmt_rate(x: float | None) -> str:
     return "-" if x is None else f"{x:,.0f}/s"
 
 
-def _times(ratios: list[float], i: int) -> str:
-    return f"{ratios[i]:.2f}x" if i < len(ratios) else "-"
+def _times(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.2f}x"
 
 
 def cache_contents() -> set[str]:
@@ -316,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--go", default="all", help="releases, as for `tlsdiff run --go` (default all)")
     ap.add_argument("--cold", action="store_true",
                     help="first time a run on an empty cache (fetch + build + run); downloads every toolchain")
-    ap.add_argument("--repeat", type=int, default=3, help="warm runs, and selfbench calls per release (default 3)")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds, each a warm run and every release's floor (default 3)")
     ap.add_argument("--json", type=Path, help="also save the figures here")
     args = ap.parse_args(argv)
     if args.repeat < 1:
@@ -373,9 +381,9 @@ def main(argv: list[str] | None = None) -> int:
                 mine = {kind: n for kind, n in kinds_of[v].items() if n > 0}
                 print(f"selfbench {v} (round {i + 1}): {sum(mine.values())} connections of {len(mine)} kinds, "
                       f"then {counts[v]} resumptions ...", file=sys.stderr, flush=True)
-                made = selfbench(releases.binaries[v], v, mine, 1)
+                made = selfbench(releases.binaries[v], v, mine)
                 floors[v] = floors[v].add(made) if v in floors else made
-                lower = selfbench(releases.binaries[v], v, {RESUMPTION: counts[v]}, 1)
+                lower = selfbench(releases.binaries[v], v, {RESUMPTION: counts[v]})
                 resumption_floors[v] = resumption_floors[v].add(lower) if v in resumption_floors else lower
         walls = [r.wall for r in warm]
         preps = [r.prepare for r in warm]
@@ -389,13 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         summary = warm[-1].report["summary"]
         floor_total = sum(f.median for f in floors.values())
         floor_count = sum(f.count for f in floors.values())
-        floor_rounds = [sum(f.seconds[i] for f in floors.values()) for i in range(args.repeat)]
-        ratios = [run / floor for run, floor in zip(runs, floor_rounds) if floor > 0]
-        ratio = statistics.median(ratios) if ratios else None
+        floor_rounds, ratios, ratio = by_round(floors, runs)
         resumption_total = sum(f.median for f in resumption_floors.values())
-        resumption_rounds = [sum(f.seconds[i] for f in resumption_floors.values()) for i in range(args.repeat)]
-        resumption_ratios = [run / floor for run, floor in zip(runs, resumption_rounds) if floor > 0]
-        resumption_ratio = statistics.median(resumption_ratios) if resumption_ratios else None
+        resumption_rounds, resumption_ratios, resumption_ratio = by_round(resumption_floors, runs)
         warm_median = statistics.median(walls)
         meets = warm_median < TARGET_SECONDS
         full = set(args.go.replace(",", " ").lower().split()) == {"all"}
@@ -485,8 +489,8 @@ def main(argv: list[str] | None = None) -> int:
     print("rounds: each a warm run, then the floor made right after it")
     rows = [["round", "run", "floor", "harness / floor", "resumptions-only floor", "harness / it"]]
     for i in range(args.repeat):
-        rows.append([str(i + 1), fmt_s(runs[i]), fmt_s(floor_rounds[i]), _times(ratios, i),
-                     fmt_s(resumption_rounds[i]), _times(resumption_ratios, i)])
+        rows.append([str(i + 1), fmt_s(runs[i]), fmt_s(floor_rounds[i]), _times(ratios[i]),
+                     fmt_s(resumption_rounds[i]), _times(resumption_ratios[i])])
     print(table(rows, right={1, 2, 3, 4, 5}))
     print(f"harness / floor: {ratio_text}, the median round (medians alone: warm run {fmt_s(run_median)} for "
           f"{handshakes} handshakes, floor {fmt_s(floor_total)} for {floor_count}); at most {TARGET_RATIO:g}x: "
