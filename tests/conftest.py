@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import memory_guard
 from tlsdiff.runs import Releases, prepare_releases
 
 #: The oldest and newest Go lines every machine here can fetch.
@@ -26,6 +27,23 @@ def local_peers(edge_releases: Releases):
     pool = local_pool(edge_releases.binaries)
     yield pool
     pool.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config._memory_guard = memory_guard.start()  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stop = getattr(config, "_memory_guard", None)
+    if stop is not None:
+        stop.set()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    memory_guard.current_test = item.nodeid
+    yield
+    memory_guard.current_test = "(between tests)"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
