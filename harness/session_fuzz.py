@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import gomodel
 from gomodel import session_state
-from gomodel.tickets import decrypt as model_decrypt, open_ticket, seal
+from gomodel.tickets import IV_SIZE, decrypt as model_decrypt, open_ticket, seal
 
 from . import pki
 from .compat import SHARED_KEY
@@ -114,22 +114,54 @@ def _connect(peer, name: str, tls: str, client_cert: bool) -> dict[str, Any]:  #
     return out
 
 
+#: Where a SessionState encoding's secret starts: version u16, type u8, cipher_suite u16,
+#: created_at u64, then the secret's u8 length. A TLS 1.3 client session ends with
+#: use_by u64 and age_add u32.
+SECRET_LENGTH_AT, AGE_ADD_SIZE = 13, 4
+
+
+def _fixed(connection: str, what: str, n: int) -> bytes:
+    return hashlib.shake_256(f"tlsdiff ticket fuzz seed {connection} {what}".encode()).digest(n)
+
+
+def _fixed_randomness(state: bytes, connection: str) -> bytes:
+    """A session encoding with its random parts replaced by bytes named after the
+    connection, the same lengths (the parsers read only their lengths): the secret (a
+    client's and its server's alike) and a TLS 1.3 client's age_add."""
+    n = state[SECRET_LENGTH_AT]
+    at = SECRET_LENGTH_AT + 1
+    state = state[:at] + _fixed(connection, "secret", n) + state[at + n:]
+    if int.from_bytes(state[:2], "big") >= session_state.TLS13 and state[2] == session_state.CLIENT:
+        state = state[:-AGE_ADD_SIZE] + _fixed(connection, "age_add", AGE_ADD_SIZE)
+    return state
+
+
 def collect_seeds(pool: PeerPool, releases: Sequence[str]) -> list[Seed]:
     """Real seeds from each release's peer: per TLS version, with and without a client
-    certificate, the client session, the sealed ticket, and the server session inside it."""
+    certificate, the client session, the sealed ticket, and the server session inside it.
+
+    The random parts of each (the secret, a TLS 1.3 client's age_add, the ticket's IV)
+    are replaced by bytes named after its connection, and the ticket sealed again as its
+    release sealed it: a campaign mutates and writes the seeds' bytes, and no seed pins
+    them (recent releases' key exchange draws its own randomness, and ECDSA signing reads
+    a random extra byte of any stream), so the same --seed wrote other blobs each time.
+    """
     seeds: list[Seed] = []
     for release in releases:
         peer = pool.get(release)
         for tls in ("1.2", "1.3"):
             for client_cert in (False, True):
                 suffix = " client-cert" if client_cert else ""
-                out = _connect(peer, f"fuzz-seed#{release}#{tls}#{int(client_cert)}", tls, client_cert)
+                name = f"fuzz-seed#{release}#{tls}#{int(client_cert)}"
+                out = _connect(peer, name, tls, client_cert)
                 state, ticket = base64.b64decode(out["state"]), base64.b64decode(out["ticket"])
+                opened = open_ticket(ticket, TICKET_KEYS, release)
+                server_state = _fixed_randomness(opened.plaintext, name)
+                ticket = seal(server_state, TICKET_KEYS[opened.key_index], _fixed(name, "iv", IV_SIZE), release)
                 if not client_cert:  # the client session is the same with a client certificate
-                    seeds.append(Seed(f"tls{tls} client", "session", release, state))
+                    seeds.append(Seed(f"tls{tls} client", "session", release, _fixed_randomness(state, name)))
                 seeds.append(Seed(f"tls{tls} server{suffix}", "ticket", release, ticket))
-                seeds.append(Seed(f"tls{tls} server{suffix}", "session", release,
-                                  open_ticket(ticket, TICKET_KEYS, release).plaintext))
+                seeds.append(Seed(f"tls{tls} server{suffix}", "session", release, server_state))
     return seeds
 
 

@@ -73,6 +73,27 @@ def test_the_same_seed_gives_the_same_findings(fuzz_peers, campaign) -> None:
     assert any(f.first.blob.data not in first for f in other.findings.values())
 
 
+def test_each_seed_is_read_back_unchanged_by_its_own_release(fuzz_peers) -> None:
+    """The seeds' random parts were replaced (collect_seeds): each is still a session its
+    release reads and writes again byte for byte, a ticket one its key opens."""
+    pool, names, seeds = fuzz_peers
+    known = sf.known_certificates(seeds)
+    for s in seeds:
+        judged = sf.judge_batch(pool, [s.release], [sf.Blob(s, "none", {}, s.blob)], known)[0]
+        assert judged.peers[s.release] == {"bytes": base64.b64encode(s.plaintext()).decode()}, (s.label, s.kind)
+
+
+def test_the_same_seed_writes_the_same_files_in_another_process(tmp_path: Path) -> None:
+    """Nothing of a run's own randomness reaches the files: not the secrets of the
+    seed sessions, nor their tickets' IVs."""
+    outs = [tmp_path / "first", tmp_path / "second"]
+    for out in outs:
+        p = tlsdiff("ticket", "fuzz", "--go", RELEASES, "--seed", "7", "--count", "600", "--out", str(out), "-q")
+        assert p.returncode == 0, p.stdout + p.stderr
+    first, second = ({f.name: f.read_bytes() for f in out.glob("*.json")} for out in outs)
+    assert first and first == second
+
+
 def test_the_model_agrees_with_both_releases_on_every_blob(campaign) -> None:
     assert campaign.blobs == COUNT
     assert campaign.model_disagreements == 0
