@@ -13,7 +13,8 @@ import sys
 import threading
 
 #: Resident megabytes past which the test process stops itself (TLSDIFF_TEST_MAX_RSS_MB
-#: overrides): far above what the suite needs (under 200 MB), far below the machine.
+#: overrides): far above what the suite needs (its peak was 270 MB in a full run), far below
+#: the machine.
 DEFAULT_MAX_RSS_MB = 4096
 INTERVAL_S = 0.5
 EXIT_STATUS = 3
