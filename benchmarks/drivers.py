@@ -3,12 +3,13 @@
 
     python benchmarks/drivers.py [--count N] [--concurrency C] [--rounds R] [--json PATH]
 
-tlspeerd serves each request in a thread of its own and drives each connection with
-blocking sockets (tlspeer.driver): every read wakes its thread, which then waits for
-the GIL. This measures that design against the alternative, in one invocation:
+A thread per connection with blocking sockets (tlspeer.driver, as tlspeerd drove
+its connections until it moved them to one loop, tlspeerd/loop.py): every read wakes
+its thread, which then waits for the GIL. This measures that design against the
+alternative, in one invocation:
 
 - threads: C threads, each making handshakes one after another with
-  tlspeer.driver.connect, then close (close_notify), as tlspeerd's connect does;
+  tlspeer.driver.connect, then close (close_notify);
 - selector: one thread, C connections at once on non-blocking sockets, each
   ClientEngine fed from one selectors loop;
 

@@ -2,8 +2,9 @@
 
 Speaks the control protocol of go-peer/PROTOCOL.md on stdin/stdout, so the harness
 runs the Python TLS implementation exactly as it runs a Go release: same requests,
-same observation schema. Each request runs on its own thread (a server accepts
-while a client connects). All traffic is TCP on 127.0.0.1.
+same observation schema. Each request runs on a thread of its own, but the
+connections of accept and connect all run on one loop thread (loop.py): a server
+accepts while a client connects. All traffic is TCP on 127.0.0.1.
 
 What a Go peer does that tlspeer does not (yet) is answered `unsupported` with the
 reason: TLS 1.0/1.1, RC4, Config.Clone, session export. Versions
@@ -33,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from tlspeer import groups, tls12
 from tlspeer.certs import Credential
 from tlspeer.client import DEFAULT_SUITES, ClientConfig, ClientEngine
-from tlspeer.driver import TLSConnection, UnexpectedEOF
+from tlspeer.driver import UnexpectedEOF
 from tlspeer.errors import TLSError
 from tlspeer.events import NewSession12, NewTicket
 from tlspeer.misbehave import Misbehaviour
@@ -42,6 +43,7 @@ from tlspeer.session import ClientSession12, ClientTicket, TicketStore
 from tlspeer.suites import SUITE_BY_ID, SUITE_BY_NAME
 from tlsdiff.observe.fields import STATE_FIELDS  # the harness's list: _state renders each
 
+from . import loop
 from .gotickets import GoTickets
 
 PING, PONG = b"tlsdiff-ping", b"tlsdiff-pong"
@@ -325,32 +327,40 @@ class Peer:
         return {"port": sock.getsockname()[1]}
 
     def op_accept(self, p: dict[str, Any]) -> dict[str, Any]:
+        return loop.run_blocking(self.accept_steps(p))
+
+    def accept_steps(self, p: dict[str, Any]) -> loop.Steps:
+        """accept as steps: on the connection loop (main), or run here by op_accept."""
         with self.lock:
             sock, ep = self.listeners.pop(p["listener"])
         timeout = p.get("timeout_ms", 5000) / 1000
         try:
-            sock.settimeout(timeout)
-            conn_sock, _ = sock.accept()
+            conn_sock = yield from loop.accept(sock, time.monotonic() + timeout)
         finally:
             sock.close()
         _no_delay(conn_sock)
         ep.now, ep.keylog = float(p["time"]), []
         engine = ServerEngine(ep.config, rand=ep.rand, now=lambda: ep.now, keylog=ep.keylog.append)
         _post_handshake(engine, ep)
-        conn = TLSConnection(conn_sock, engine, timeout)
+        conn = loop.LoopConnection(conn_sock, engine, timeout)
         obs = _Observation(p["conn_id"], "server", conn_sock)
         try:
-            conn.handshake()
-            obs.received = conn.recv(len(PING)).decode(errors="replace")
-            conn.send(PONG)
-            conn.wait_closed()
+            yield from conn.handshake()
+            obs.received = (yield from conn.recv(len(PING))).decode(errors="replace")
+            yield from conn.send(PONG)
+            yield from conn.wait_closed()
         except (TLSError, OSError, UnexpectedEOF) as exc:
             # Data that came in the same read as the failure was still received.
             obs.received += conn.take_data().decode(errors="replace")
             obs.fail(conn, exc)
-        return obs.finish(conn, ep, None)
+        yield from obs.close(conn)
+        return obs.result(conn, ep, None)
 
     def op_connect(self, p: dict[str, Any]) -> dict[str, Any]:
+        return loop.run_blocking(self.connect_steps(p))
+
+    def connect_steps(self, p: dict[str, Any]) -> loop.Steps:
+        """connect as steps: on the connection loop (main), or run here by op_connect."""
         ep = self._endpoint(p["endpoint"], "client")
         timeout = p.get("timeout_ms", 5000) / 1000
         ep.now, ep.keylog = float(p["time"]), []
@@ -359,17 +369,17 @@ class Peer:
         if cache is not None:
             cache.take_ops()
         offered, session12 = self._load_session(cache, key, ep.now, ep.config)
-        sock = socket.create_connection(("127.0.0.1", p["port"]), timeout=timeout)
+        sock = yield from loop.connect(p["port"], time.monotonic() + timeout)
         _no_delay(sock)
         engine = ClientEngine(ep.config, tickets=offered, session12=session12, rand=ep.rand,
                               now=lambda: ep.now, keylog=ep.keylog.append)
         _post_handshake(engine, ep)
-        conn = TLSConnection(sock, engine, timeout)
+        conn = loop.LoopConnection(sock, engine, timeout)
         obs = _Observation(p["conn_id"], "client", sock)
         try:
-            conn.handshake()
-            conn.send(PING)
-            obs.received = conn.recv(len(PONG)).decode(errors="replace")
+            yield from conn.handshake()
+            yield from conn.send(PING)
+            obs.received = (yield from conn.recv(len(PONG))).decode(errors="replace")
         except (TLSError, OSError, UnexpectedEOF) as exc:
             obs.received += conn.take_data().decode(errors="replace")
             obs.fail(conn, exc)
@@ -384,7 +394,8 @@ class Peer:
                     # session with only a session ID (which Go servers never give)
                     # is put too, so that it can be resumed by that ID.
                     cache.put(key, ev.session)
-        return obs.finish(conn, ep, cache)
+        yield from obs.close(conn)
+        return obs.result(conn, ep, cache)
 
     @staticmethod
     def _load_session(cache: TicketCache | None, key: str, now: float,
@@ -483,15 +494,22 @@ class _Observation:
         self.io_error: str | None = None
         self.received = ""
 
-    def fail(self, conn: TLSConnection, exc: BaseException) -> None:
+    def fail(self, conn: loop.LoopConnection, exc: BaseException) -> None:
         text = str(exc) if not isinstance(exc, (socket.timeout, TimeoutError)) else "i/o timeout"
         if not conn.engine.handshake_complete:
             self.handshake_error = text or type(exc).__name__
         else:
             self.io_error = text or type(exc).__name__
 
-    def finish(self, conn: TLSConnection, ep: Endpoint, cache: TicketCache | None) -> dict[str, Any]:
-        _close(conn, failed=self.handshake_error is not None or self.io_error is not None)
+    def close(self, conn: loop.LoopConnection) -> loop.Steps:
+        """As the Go peer: close_notify when all went well; after an error, half-close
+        and record everything the peer still sends until it hangs up."""
+        if self.handshake_error is None and self.io_error is None:
+            yield from conn.close()
+        else:
+            yield from conn.close_after_failure()
+
+    def result(self, conn: loop.LoopConnection, ep: Endpoint, cache: TicketCache | None) -> dict[str, Any]:
         out = {
             "conn_id": self.conn_id, "role": self.role,
             "handshake_error": self.handshake_error, "io_error": self.io_error,
@@ -525,26 +543,6 @@ def _no_delay(sock: socket.socket) -> None:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def _close(conn: TLSConnection, failed: bool) -> None:
-    """As the Go peer: close_notify when all went well; after an error, half-close
-    and record everything the peer still sends until it hangs up."""
-    if not failed:
-        conn.close()
-        return
-    try:
-        conn.sock.shutdown(socket.SHUT_WR)
-        conn.sock.settimeout(max(0.001, conn.deadline - time.monotonic()))
-        while True:
-            chunk = conn.sock.recv(1 << 16)
-            if not chunk:
-                break
-            conn.read += chunk
-    except OSError:
-        pass
-    finally:
-        conn.sock.close()
-
-
 def _fp(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
@@ -552,7 +550,7 @@ def _fp(der: bytes) -> str:
 _VERSION_NAMES = {tls12.TLS12: "TLS 1.2", tls12.TLS13: "TLS 1.3"}
 
 
-def _state(conn: TLSConnection, ep: Endpoint) -> dict[str, Any]:
+def _state(conn: loop.LoopConnection, ep: Endpoint) -> dict[str, Any]:
     info = conn.engine.info
     done = conn.engine.handshake_complete and info is not None
     state: dict[str, Any] = {
@@ -620,11 +618,23 @@ def respond(peer: Peer, op: str, params: dict[str, Any]) -> dict[str, Any]:
     if handler is None:
         return {"error": f"tlspeer: unknown op {op!r}"}
     try:
-        return {"ok": True, "result": handler(params)}
-    except Unsupported as exc:
-        return {"unsupported": str(exc)}
-    except Exception as exc:  # a bad request; the peer carries on
-        return {"error": f"tlspeer: {op}: {type(exc).__name__}: {exc}"}
+        return response(op, handler(params), None)
+    except Exception as exc:
+        return response(op, None, exc)
+
+
+def response(op: str, result: Any, error: BaseException | None) -> dict[str, Any]:
+    """An op's result or failure as the protocol answers it (without the id)."""
+    if error is None:
+        return {"ok": True, "result": result}
+    if isinstance(error, Unsupported):
+        return {"unsupported": str(error)}
+    # a bad request; the peer carries on
+    return {"error": f"tlspeer: {op}: {type(error).__name__}: {error}"}
+
+
+#: Ops whose connection runs on the loop thread (loop.py) when they come alone.
+LOOP_OPS = ("accept", "connect")
 
 
 #: Allocations between young garbage collections. A handshake allocates thousands of
@@ -648,7 +658,12 @@ def main() -> None:
     def run(req: dict[str, Any]) -> None:
         reply({"id": req.get("id", -1), **respond(peer, req.get("op", ""), req.get("params") or {})})
 
-    workers = _Workers(run)
+    def on_loop(req: dict[str, Any]) -> None:
+        rid, op = req.get("id", -1), req["op"]
+        steps = getattr(peer, f"{op}_steps")(req.get("params") or {})
+        connections.submit(steps, lambda result, error: reply({"id": rid, **response(op, result, error)}))
+
+    workers, connections = _Workers(run), loop.Loop()
     for raw in sys.stdin:
         try:
             req = json.loads(raw)
@@ -657,8 +672,12 @@ def main() -> None:
             continue
         if req.get("op") == "shutdown":
             break
-        workers.submit(req)
+        if req.get("op") in LOOP_OPS:
+            on_loop(req)
+        else:
+            workers.submit(req)
     workers.close(timeout=10)
+    connections.close(timeout=10)
 
 
 class _Workers:
