@@ -6,7 +6,9 @@ The public API, importable from `tlspeer` itself:
 - Engines (sans-IO: bytes in, bytes and events out): `ClientEngine(ClientConfig)`,
   `ServerEngine(ServerConfig)`; a server keeps tickets in a `TicketStore`, a client
   resumes from `ClientTicket` (TLS 1.3) or `ClientSession12`.
-- `TLSConnection`, `connect()`, `accept()`: a blocking socket driver over an engine.
+- `TLSConnection`, `connect()`, `accept()`: a socket driver over an engine; each of its
+  operations is also steps (`handshake_steps()`, ...: a generator yielding a `Wait`)
+  that an event loop can run for many connections on one thread.
 - `Credential`: a certificate chain and its private key.
 - `Misbehaviour`: the named knobs that bend an engine (`misbehave.py` documents each).
 - Events an engine reports: `HandshakeComplete`, `ApplicationData`, `NewTicket`,

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from tlspeer import groups, tls12
 from tlspeer.certs import Credential
 from tlspeer.client import DEFAULT_SUITES, ClientConfig, ClientEngine
-from tlspeer.driver import UnexpectedEOF
+from tlspeer.driver import Steps, TLSConnection, UnexpectedEOF, accept_socket, connect_socket, run_blocking
 from tlspeer.errors import TLSError
 from tlspeer.events import NewSession12, NewTicket
 from tlspeer.misbehave import Misbehaviour
@@ -327,28 +327,28 @@ class Peer:
         return {"port": sock.getsockname()[1]}
 
     def op_accept(self, p: dict[str, Any]) -> dict[str, Any]:
-        return loop.run_blocking(self.accept_steps(p))
+        return run_blocking(self.accept_steps(p))
 
-    def accept_steps(self, p: dict[str, Any]) -> loop.Steps:
+    def accept_steps(self, p: dict[str, Any]) -> Steps:
         """accept as steps: on the connection loop (main), or run here by op_accept."""
         with self.lock:
             sock, ep = self.listeners.pop(p["listener"])
         timeout = p.get("timeout_ms", 5000) / 1000
         try:
-            conn_sock = yield from loop.accept(sock, time.monotonic() + timeout)
+            conn_sock = yield from accept_socket(sock, time.monotonic() + timeout)
         finally:
             sock.close()
         _no_delay(conn_sock)
         ep.now, ep.keylog = float(p["time"]), []
         engine = ServerEngine(ep.config, rand=ep.rand, now=lambda: ep.now, keylog=ep.keylog.append)
         _post_handshake(engine, ep)
-        conn = loop.LoopConnection(conn_sock, engine, timeout)
+        conn = TLSConnection(conn_sock, engine, timeout)
         obs = _Observation(p["conn_id"], "server", conn_sock)
         try:
-            yield from conn.handshake()
-            obs.received = (yield from conn.recv(len(PING))).decode(errors="replace")
-            yield from conn.send(PONG)
-            yield from conn.wait_closed()
+            yield from conn.handshake_steps()
+            obs.received = (yield from conn.recv_steps(len(PING))).decode(errors="replace")
+            yield from conn.send_steps(PONG)
+            yield from conn.wait_closed_steps()
         except (TLSError, OSError, UnexpectedEOF) as exc:
             # Data that came in the same read as the failure was still received.
             obs.received += conn.take_data().decode(errors="replace")
@@ -357,9 +357,9 @@ class Peer:
         return obs.result(conn, ep, None)
 
     def op_connect(self, p: dict[str, Any]) -> dict[str, Any]:
-        return loop.run_blocking(self.connect_steps(p))
+        return run_blocking(self.connect_steps(p))
 
-    def connect_steps(self, p: dict[str, Any]) -> loop.Steps:
+    def connect_steps(self, p: dict[str, Any]) -> Steps:
         """connect as steps: on the connection loop (main), or run here by op_connect."""
         ep = self._endpoint(p["endpoint"], "client")
         timeout = p.get("timeout_ms", 5000) / 1000
@@ -369,17 +369,17 @@ class Peer:
         if cache is not None:
             cache.take_ops()
         offered, session12 = self._load_session(cache, key, ep.now, ep.config)
-        sock = yield from loop.connect(p["port"], time.monotonic() + timeout)
+        sock = yield from connect_socket("127.0.0.1", p["port"], time.monotonic() + timeout)
         _no_delay(sock)
         engine = ClientEngine(ep.config, tickets=offered, session12=session12, rand=ep.rand,
                               now=lambda: ep.now, keylog=ep.keylog.append)
         _post_handshake(engine, ep)
-        conn = loop.LoopConnection(sock, engine, timeout)
+        conn = TLSConnection(sock, engine, timeout)
         obs = _Observation(p["conn_id"], "client", sock)
         try:
-            yield from conn.handshake()
-            yield from conn.send(PING)
-            obs.received = (yield from conn.recv(len(PONG))).decode(errors="replace")
+            yield from conn.handshake_steps()
+            yield from conn.send_steps(PING)
+            obs.received = (yield from conn.recv_steps(len(PONG))).decode(errors="replace")
         except (TLSError, OSError, UnexpectedEOF) as exc:
             obs.received += conn.take_data().decode(errors="replace")
             obs.fail(conn, exc)
@@ -494,22 +494,22 @@ class _Observation:
         self.io_error: str | None = None
         self.received = ""
 
-    def fail(self, conn: loop.LoopConnection, exc: BaseException) -> None:
+    def fail(self, conn: TLSConnection, exc: BaseException) -> None:
         text = str(exc) if not isinstance(exc, (socket.timeout, TimeoutError)) else "i/o timeout"
         if not conn.engine.handshake_complete:
             self.handshake_error = text or type(exc).__name__
         else:
             self.io_error = text or type(exc).__name__
 
-    def close(self, conn: loop.LoopConnection) -> loop.Steps:
+    def close(self, conn: TLSConnection) -> Steps:
         """As the Go peer: close_notify when all went well; after an error, half-close
         and record everything the peer still sends until it hangs up."""
         if self.handshake_error is None and self.io_error is None:
-            yield from conn.close()
+            yield from conn.close_steps()
         else:
-            yield from conn.close_after_failure()
+            yield from conn.close_after_failure_steps()
 
-    def result(self, conn: loop.LoopConnection, ep: Endpoint, cache: TicketCache | None) -> dict[str, Any]:
+    def result(self, conn: TLSConnection, ep: Endpoint, cache: TicketCache | None) -> dict[str, Any]:
         out = {
             "conn_id": self.conn_id, "role": self.role,
             "handshake_error": self.handshake_error, "io_error": self.io_error,
@@ -550,7 +550,7 @@ def _fp(der: bytes) -> str:
 _VERSION_NAMES = {tls12.TLS12: "TLS 1.2", tls12.TLS13: "TLS 1.3"}
 
 
-def _state(conn: loop.LoopConnection, ep: Endpoint) -> dict[str, Any]:
+def _state(conn: TLSConnection, ep: Endpoint) -> dict[str, Any]:
     info = conn.engine.info
     done = conn.engine.handshake_complete and info is not None
     state: dict[str, Any] = {

@@ -1,5 +1,6 @@
-"""tlspeerd's connection loop (tlspeerd/loop.py): many tlspeer connections on one
-thread, each with its own deadline; the same steps run on the caller's thread."""
+"""tlspeerd's connection loop (tlspeerd/loop.py): many tlspeer connections' steps
+(tlspeer.driver) on one thread, each with its own deadline; the same steps run on
+the caller's thread (driver.run_blocking)."""
 from __future__ import annotations
 
 import socket
@@ -27,19 +28,19 @@ def _tlspeer_server(listener: socket.socket, count: int) -> threading.Thread:
     return t
 
 
-def _client(port: int, timeout: float) -> loop.Steps:
+def _client(port: int, timeout: float) -> driver.Steps:
     """A client connection as steps: handshake, ping, pong, close; what it saw."""
     deadline = time.monotonic() + timeout
-    sock = yield from loop.connect(port, deadline)
-    conn = loop.LoopConnection(sock, ClientEngine(client_config(), now=lambda: NOW), timeout)
+    sock = yield from driver.connect_socket("127.0.0.1", port, deadline)
+    conn = driver.TLSConnection(sock, ClientEngine(client_config(), now=lambda: NOW), timeout)
     try:
-        yield from conn.handshake()
-        yield from conn.send(b"ping")
-        answer = yield from conn.recv(4)
+        yield from conn.handshake_steps()
+        yield from conn.send_steps(b"ping")
+        answer = yield from conn.recv_steps(4)
     except OSError as exc:
-        yield from conn.close_after_failure()
+        yield from conn.close_after_failure_steps()
         return ("failed", f"{type(exc).__name__}: {exc}", len(conn.read))
-    yield from conn.close()
+    yield from conn.close_steps()
     return ("ok", answer, conn.info.verified)
 
 
@@ -104,9 +105,9 @@ def test_the_same_steps_run_on_the_callers_thread() -> None:
     """run_blocking (an op inside batch or pair) gives what the loop gives, timeouts included."""
     with socket.create_server(("127.0.0.1", 0)) as good, socket.create_server(("127.0.0.1", 0)) as silent:
         server = _tlspeer_server(good, 1)
-        assert loop.run_blocking(_client(good.getsockname()[1], 5)) == ("ok", b"pong", True)
+        assert driver.run_blocking(_client(good.getsockname()[1], 5)) == ("ok", b"pong", True)
         start = time.monotonic()
-        assert loop.run_blocking(_client(silent.getsockname()[1], 0.3)) == (
+        assert driver.run_blocking(_client(silent.getsockname()[1], 0.3)) == (
             "failed", "TimeoutError: tls: i/o timeout", 0)
         assert 0.3 <= time.monotonic() - start < 2
         server.join(5)
