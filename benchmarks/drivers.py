@@ -1,23 +1,23 @@
 #!/usr/bin/env python3
-"""What does a thread per connection cost, next to one selector loop, to drive tlspeer?
+"""What does a thread per connection cost, next to tlspeerd's one loop, to drive tlspeer?
 
     python benchmarks/drivers.py [--count N] [--concurrency C] [--rounds R] [--json PATH]
 
-A thread per connection with blocking sockets (tlspeer.driver, as tlspeerd drove
-its connections until it moved them to one loop, tlspeerd/loop.py): every read wakes
-its thread, which then waits for the GIL. This measures that design against the
-alternative, in one invocation:
+tlspeerd drove each connection in a thread of its own, on blocking sockets: every
+read woke its thread, which then waited for the GIL. It now runs every connection
+on one loop thread (tlspeerd/loop.py). This measures the two designs side by side,
+in one invocation:
 
 - threads: C threads, each making handshakes one after another with
   tlspeer.driver.connect, then close (close_notify);
-- selector: one thread, C connections at once on non-blocking sockets, each
-  ClientEngine fed from one selectors loop;
+- loop: C connections at once on tlspeerd's Loop, each the driver's steps
+  (connect_socket, handshake_steps, close_steps), as tlspeerd runs a connect;
 
 both against the same server in another process (Python's ssl, a thread per
 connection, TLS 1.3, X25519, tlsdiff.pki's server identity), the client verifying
 the chain up to root-a at the PKI's epoch. Figures are the client process's CPU
 (user and system) and context switches per handshake, from getrusage; the rounds
-take turns, and threads / selector is given per round and as the median. Printed,
+take turns, and threads / loop is given per round and as the median. Printed,
 never asserted.
 """
 from __future__ import annotations
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import selectors
 import socket
 import statistics
 import subprocess
@@ -44,6 +43,7 @@ from tlsdiff import pki  # noqa: E402
 from tlspeer import driver  # noqa: E402
 from tlspeer.certs import load_roots  # noqa: E402
 from tlspeer.client import ClientConfig, ClientEngine  # noqa: E402
+from tlspeerd.loop import Loop  # noqa: E402
 
 from tables import table  # noqa: E402  (benchmarks/tables.py)
 
@@ -106,56 +106,40 @@ def threads(port: int, count: int, concurrency: int) -> int:
     return done[0]
 
 
-def selector(port: int, count: int, concurrency: int) -> int:
-    """count handshakes, `concurrency` at once, all driven by one selectors loop."""
-    config, sel = _config(), selectors.DefaultSelector()
+def loop(port: int, count: int, concurrency: int) -> int:
+    """count handshakes, `concurrency` at once, all on tlspeerd's connection loop (the
+    driver's steps, as tlspeerd runs accept and connect)."""
+    config, connections = _config(), Loop()
+    lock, all_done = threading.Lock(), threading.Event()
     started = done = 0
+
+    def one() -> driver.Steps:
+        sock = yield from driver.connect_socket("127.0.0.1", port, time.monotonic() + TIMEOUT_S)
+        conn = driver.TLSConnection(sock, ClientEngine(config, now=_clock), TIMEOUT_S)
+        yield from conn.handshake_steps()
+        yield from conn.close_steps()
 
     def start() -> None:
         nonlocal started
-        sock = socket.socket()
-        sock.setblocking(False)
-        sock.connect_ex(("127.0.0.1", port))
-        engine = ClientEngine(config, now=_clock)
-        engine.start()
-        sel.register(sock, selectors.EVENT_WRITE, (engine, bytearray(engine.data_to_send())))
         started += 1
+        connections.submit(one(), ended)
 
-    def send(sock: socket.socket, data: bytes) -> None:
-        if sock.send(data) != len(data):  # a client's flights fit an empty socket buffer
-            raise RuntimeError("short send")
-
-    def finish(sock: socket.socket, engine: ClientEngine) -> None:
+    def ended(_: Any, error: BaseException | None) -> None:  # on the loop's thread
         nonlocal done
-        sel.unregister(sock)
-        engine.close()
-        try:
-            send(sock, engine.data_to_send())
-        except OSError:
-            pass
-        sock.close()
-        done += 1
-        if started < count:
+        with lock:
+            if error is not None:  # not counted: measure() says how many completed
+                all_done.set()
+                return
+            done += 1
+            if started < count:
+                start()
+            elif done == count:
+                all_done.set()
+    with lock:
+        for _ in range(min(concurrency, count)):
             start()
-    for _ in range(min(concurrency, count)):
-        start()
-    deadline = time.monotonic() + TIMEOUT_S * count
-    while done < count and time.monotonic() < deadline:
-        for key, events in sel.select(TIMEOUT_S):
-            sock, (engine, first) = key.fileobj, key.data
-            if events & selectors.EVENT_WRITE:  # connected: the ClientHello
-                send(sock, bytes(first))
-                sel.modify(sock, selectors.EVENT_READ, (engine, b""))
-                continue
-            data = sock.recv(1 << 16)
-            if not data:
-                raise RuntimeError("the server closed before the handshake ended")
-            engine.receive_data(data)
-            out = engine.data_to_send()
-            if out:
-                send(sock, out)
-            if engine.handshake_complete:
-                finish(sock, engine)
+    all_done.wait(TIMEOUT_S * count)
+    connections.close(TIMEOUT_S)
     return done
 
 
@@ -196,12 +180,12 @@ def main() -> int:
                     raise RuntimeError("the server did not start")
                 time.sleep(0.05)
             port = int(port_file.read_text())
-            rounds = [[measure(mode, port, args.count, args.concurrency) for mode in (threads, selector)]
+            rounds = [[measure(mode, port, args.count, args.concurrency) for mode in (threads, loop)]
                       for _ in range(args.rounds)]
         finally:
             server.kill()
             server.wait()
-    rows = [["round", "mode", "handshakes", "CPU ms/hs", "user", "system", "switches/hs", "seconds", "threads / selector"]]
+    rows = [["round", "mode", "handshakes", "CPU ms/hs", "user", "system", "switches/hs", "seconds", "threads / loop"]]
     ratios = []
     for n, (t, s) in enumerate(rounds, 1):
         ratios.append(t["cpu_ms"] / s["cpu_ms"])
@@ -211,7 +195,7 @@ def main() -> int:
                          f"{ratios[-1]:.2f}x" if f is s else ""])
     print(f"tlspeer clients against an OpenSSL server in another process; {args.concurrency} connections at once")
     print(table(rows, right={2, 3, 4, 5, 6, 7, 8}))
-    print(f"threads / selector, client CPU per handshake: {statistics.median(ratios):.2f}x (median of {len(ratios)} rounds)")
+    print(f"threads / loop, client CPU per handshake: {statistics.median(ratios):.2f}x (median of {len(ratios)} rounds)")
     if args.json:
         args.json.write_text(json.dumps({"concurrency": args.concurrency, "rounds": rounds, "ratios": ratios},
                                         indent=1, sort_keys=True) + "\n")
