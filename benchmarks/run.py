@@ -296,6 +296,7 @@ def fmt_rate(x: float | None) -> str:
 
 
 def _times(ratio: float | None) -> str:
+    # Two decimals: the ratio sits near its target, where 1.96 and 2.04 both round to 2.0.
     return "-" if ratio is None else f"{ratio:.2f}x"
 
 
@@ -483,8 +484,6 @@ def main(argv: list[str] | None = None) -> int:
         for label, why in f.left_out.items():
             print(f"left out on {v}: {label}: {why}")
     print()
-    # Two decimals: the ratio sits near its target, where 1.96 and 2.04 both round to 2.0.
-    ratio_text = f"{ratio:.2f}x" if ratio is not None else "-"
     at_most = "-" if ratio is None else ("yes" if ratio <= TARGET_RATIO else "no")
     print("rounds: each a warm run, then the floor made right after it")
     rows = [["round", "run", "floor", "harness / floor", "resumptions-only floor", "harness / it"]]
@@ -492,11 +491,10 @@ def main(argv: list[str] | None = None) -> int:
         rows.append([str(i + 1), fmt_s(runs[i]), fmt_s(floor_rounds[i]), _times(ratios[i]),
                      fmt_s(resumption_rounds[i]), _times(resumption_ratios[i])])
     print(table(rows, right={1, 2, 3, 4, 5}))
-    print(f"harness / floor: {ratio_text}, the median round (medians alone: warm run {fmt_s(run_median)} for "
+    print(f"harness / floor: {_times(ratio)}, the median round (medians alone: warm run {fmt_s(run_median)} for "
           f"{handshakes} handshakes, floor {fmt_s(floor_total)} for {floor_count}); at most {TARGET_RATIO:g}x: "
           f"{at_most}")
-    lower_text = f"{resumption_ratio:.2f}x" if resumption_ratio is not None else "-"
-    print(f"harness / resumptions-only floor: {lower_text}, the median round (floor {fmt_s(resumption_total)}: "
+    print(f"harness / resumptions-only floor: {_times(resumption_ratio)}, the median round (floor {fmt_s(resumption_total)}: "
           f"{sum(f.count for f in resumption_floors.values())} TLS 1.3 resumptions, the floor as first defined)")
     notes = []
     if not full:
