@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import select
+import selectors
 import socket
 import time
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from .server import ServerConfig, ServerEngine
 from .session import ClientSession12, ClientTicket
 
 _READ_SIZE = 1 << 16
-READ, WRITE = 1, 2  # Wait.events: as selectors.EVENT_READ and EVENT_WRITE
+READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE  # Wait.events: what a selectors loop registers
 IO_TIMEOUT = "tls: i/o timeout"
 SOCKET_TIMEOUT = "timed out"  # what a Python socket's own timeout says
 

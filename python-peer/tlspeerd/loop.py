@@ -18,9 +18,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from tlspeer.driver import Steps, Wait
-
-READ = selectors.EVENT_READ
+from tlspeer.driver import READ, Steps, Wait
 
 
 class Loop:
