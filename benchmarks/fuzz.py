@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How many stimuli a second does `tlsdiff fuzz` run, each answered by every release?
 
-    python benchmarks/fuzz.py [--go all] [--count N] [--workers N] [--active N] [--batch N] [--profile] [--json PATH]
+    python benchmarks/fuzz.py [--go all] [--count N] [--workers N] [--batch N] [--profile] [--json PATH]
 
 Every figure comes from this one invocation and is printed, never asserted:
 
@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -37,10 +37,11 @@ sys.path.insert(0, str(REPO_ROOT))
 from tlsdiff.errors import UserError  # noqa: E402
 from tlsdiff.fuzz.bases import all_bases  # noqa: E402
 from tlsdiff.fuzz.campaign import Campaign  # noqa: E402
-from tlsdiff.fuzz.command import DEFAULT_WORKERS, default_active  # noqa: E402
+from tlsdiff.fuzz.command import DEFAULT_WORKERS  # noqa: E402
 from tlsdiff.fuzz.outcome import Known  # noqa: E402
 from tlsdiff.peers import local  # noqa: E402
 from tlsdiff.peers.pool import PYTHON_PEER  # noqa: E402
+from tlsdiff.peers.reactor import reactor  # noqa: E402
 from tlsdiff.runs import Run  # noqa: E402
 
 from tables import table  # benchmarks/tables.py (this folder is on sys.path when run)
@@ -85,7 +86,8 @@ def own_cpu() -> tuple[float, float]:
 
 
 class ThreadProfiles:
-    """cProfile in every thread started from now on (the Run's workers, the batch ahead)."""
+    """cProfile in every thread started from now on (the batch ahead, the helpers), and in
+    the reactor's, which runs every run's steps and started with the first Run."""
 
     def __init__(self) -> None:
         self.stats: pstats.Stats | None = None
@@ -108,10 +110,24 @@ class ThreadProfiles:
                     else:
                         me.stats.add(p)
         threading.Thread.run = profiled  # type: ignore[method-assign]
+        self.reactor_profile = cProfile.Profile(time.thread_time)
+        self._on_reactor(self.reactor_profile.enable)
         return self
 
     def __exit__(self, *exc: object) -> None:
         threading.Thread.run = self._run  # type: ignore[method-assign]
+        self._on_reactor(self.reactor_profile.disable)
+        with self.lock:
+            if self.stats is None:
+                self.stats = pstats.Stats(self.reactor_profile)
+            else:
+                self.stats.add(self.reactor_profile)
+
+    @staticmethod
+    def _on_reactor(fn: Callable[[], None]) -> None:
+        done = threading.Event()
+        reactor().call_soon(lambda: (fn(), done.set()))
+        done.wait()
 
 
 def top(stats: pstats.Stats | None, n: int = 15) -> list[list[str]]:
@@ -159,22 +175,17 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                    help=f"runs in flight (default {DEFAULT_WORKERS}, as tlsdiff fuzz)")
     p.add_argument("--batch", type=int, default=64, help="stimuli per batch (default 64, as tlsdiff fuzz)")
-    p.add_argument("--active", type=int, default=None,
-                   help="of those, runs computing at once (default as tlsdiff fuzz: 5 a core)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--profile", action="store_true", help="also cProfile the harness's threads and tlspeerd's")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args()
     if not 1 <= args.count <= 100000 or not 1 <= args.workers <= 64 or not 1 <= args.batch <= 1000:
         raise UserError("--count 1..100000, --workers 1..64, --batch 1..1000")
-    active = args.active if args.active is not None else default_active(args.workers)
-    if not 1 <= active <= args.workers:
-        raise UserError("--active 1..--workers")
 
     single = [b for b in all_bases() if b.connections == 1]
     double = [b for b in all_bases() if b.connections == 2]
     figures: list[dict[str, Any]] = []
-    with Run(args.go, timeout=2.0, workers=args.workers, active=active) as run:
+    with Run(args.go, timeout=2.0, workers=args.workers) as run:
         releases = run.prepare()
         Campaign(run, Known(), 0, count=args.batch, batch=args.batch, minimizing=False).fuzz()  # warm up every peer
         for label, bases in (("single-connection", single), ("campaign mix", None), ("two-connection", double)):
@@ -184,7 +195,7 @@ def main() -> int:
         profile_file = Path(tempfile.mkdtemp(prefix="tlsdiff-bench-")) / "tlspeerd.prof"
         os.environ["TLSDIFF_BENCH_PROFILE"] = str(profile_file)
         local.python_peer_argv = lambda: [sys.executable, "-c", _PROFILED_PEER]  # type: ignore[assignment]
-        with Run(args.go, timeout=2.0, workers=args.workers, active=active) as run:
+        with Run(args.go, timeout=2.0, workers=args.workers) as run:
             with ThreadProfiles() as profiles:
                 Campaign(run, Known(), args.seed, count=args.count, batch=args.batch, minimizing=False).fuzz()
             harness_profile = profiles.stats
@@ -196,8 +207,7 @@ def main() -> int:
     print()
     print(f"machine: {cores} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (other work on the "
           f"machine takes its share), Python {platform.python_version()}; Go {', '.join(releases.versions)}")
-    print(f"each stimulus runs on all {n} releases; {args.workers} runs in flight ({active} computing at once, the "
-          f"others waiting on a stalled handshake), {args.batch} stimuli a batch, "
+    print(f"each stimulus runs on all {n} releases; {args.workers} runs in flight, {args.batch} stimuli a batch, "
           "connection timeout 2 s; no minimization")
     print()
     rows = [["mix", "stimuli", "handshakes", "seconds", "stimuli/s", "handshakes/s"]]
@@ -233,7 +243,7 @@ def main() -> int:
           f"{best['stimuli_per_second']:.1f}, {best['mix']})")
     if args.json:
         args.json.write_text(json.dumps({"releases": releases.versions, "cores": cores, "load": load,
-                                         "workers": args.workers, "active": active, "batch": args.batch, "figures": figures,
+                                         "workers": args.workers, "batch": args.batch, "figures": figures,
                                          "target_met": meets}, indent=1, sort_keys=True) + "\n")
         print(f"figures saved to {args.json}")
     return 0

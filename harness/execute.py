@@ -6,6 +6,9 @@ tlspeer, in the pool's peer process for that release and its GODEBUG (Placement)
 Each connect step asks the server's peer to listen and accept while the client's
 peer connects; both sides answer with what they saw. A peer that hangs or dies
 is killed by the protocol client; the step records why and the run goes on.
+
+A run is written as steps (peers/reactor.py): it yields each reply it waits for, so
+every run in flight moves on one thread, the one that reads the peers' replies.
 """
 from __future__ import annotations
 
@@ -14,14 +17,13 @@ import hashlib
 import itertools
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from . import ech, pki
-from .gate import Gate
 from .peers.pool import PYTHON_PEER, PeerPool
 from .peers.protocol import PeerError, PeerFailure, PeerProcess, Reply, Unsupported
+from .peers.reactor import Await, Blocking, Steps, reactor, run_blocking
 from .scenario.model import SESSION_STEPS, Case, Endpoint, ReleaseKey, Role, Step, StepKind, key_text
 from .toolchains.lines import release_of_name
 
@@ -185,8 +187,14 @@ def _name(prefix: str, name: str) -> str:
 
 def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int = CONNECT_TIMEOUT_MS,
              pins: Mapping[str, Pin] | None = None) -> CaseRun:
-    """Run every step of one case on one release key; pins: what the releases its
-    endpoints are pinned to came to (Run prepares them)."""
+    """Run every step of one case on one release key, on this thread; pins: what the
+    releases its endpoints are pinned to came to (Run prepares them)."""
+    return run_blocking(run_case_steps(case, key, pool, conn_timeout_ms, pins))
+
+
+def run_case_steps(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int = CONNECT_TIMEOUT_MS,
+                   pins: Mapping[str, Pin] | None = None) -> Steps[CaseRun]:
+    """run_case as steps: each reply it waits for, yielded."""
     started = time.monotonic()
     run = CaseRun(case, key)
     # The run's own number keeps its objects apart from a later run of the same case
@@ -203,7 +211,7 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
         # first endpoint that fails is the one reported.
         by_peer: dict[int, tuple[PeerProcess, list[Endpoint]]] = {}
         for ep in endpoints.values():
-            peer = ctx.peer(ep)
+            peer = yield from ctx.peer(ep)
             by_peer.setdefault(id(peer), (peer, []))[1].append(ep)
         # The first connection's listener goes in its server peer's batch too, when the
         # client is on another peer (with both on one, `pair` listens).
@@ -211,8 +219,9 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
         listen_first = None
         if first is not None and first.args["server"] in endpoints:
             server = endpoints[first.args["server"]]
-            server_peer = ctx.peer(server)
-            if server_peer is not ctx.peer(case.endpoints[first.args["client"]]) and server_peer.serves("batch"):
+            server_peer = yield from ctx.peer(server)
+            client_peer = yield from ctx.peer(case.endpoints[first.args["client"]])
+            if server_peer is not client_peer and server_peer.serves("batch"):
                 listen_first = server
         configuring: dict[str, tuple[PeerProcess, Reply]] = {}
         for peer, eps in by_peer.values():
@@ -226,12 +235,12 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
                 ctx.listening[first.number] = sent.pop()
             configuring.update((ep.name, (peer, f)) for ep, f in zip(eps, sent))
         for peer, sent in configuring.values():
-            peer.wait(sent, reply_timeout)
+            yield Await(peer, sent, reply_timeout)
         for step in case.steps:
             result = StepResult(step.number)
             run.steps.append(result)
             try:
-                _run_step(ctx, step, result, conn_timeout_ms, blobs)
+                yield from _run_step(ctx, step, result, conn_timeout_ms, blobs)
             except PeerFailure as exc:
                 result.failure, result.stderr = str(exc), exc.stderr
                 break  # the peer restarts empty: later steps have lost their state
@@ -242,11 +251,15 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
     except PeerError as exc:
         run.failure = str(exc)
     finally:
-        for where in used:
+        for where in list(used):
             # Not awaited: nothing after it depends on it, and a peer that died is
-            # restarted empty anyway.
+            # restarted empty anyway (here, so that one that stopped answering is
+            # given up before the next run waits on it).
             try:
-                pool.get(where.release, where.godebug).drop_later(prefix)
+                peer = pool.ready(where.release, where.godebug)
+                if peer is None:
+                    peer = yield Blocking(lambda where=where: pool.get(where.release, where.godebug))
+                peer.drop_later(prefix)
             except (PeerFailure, PeerError, Unsupported):
                 pass
     run.seconds = time.monotonic() - started
@@ -282,9 +295,12 @@ class _Context:
     reply_timeout: float
     listening: dict[int, Reply] = field(default_factory=dict)  # listens sent ahead, by step number
 
-    def peer(self, ep: Endpoint) -> PeerProcess:
+    def peer(self, ep: Endpoint) -> Steps[PeerProcess]:
+        """The endpoint's peer process: the running one, or started on a helper thread."""
         where = self.placements[ep.name]
-        peer = self.pool.get(where.release, where.godebug)
+        peer = self.pool.ready(where.release, where.godebug)
+        if peer is None:
+            peer = yield Blocking(lambda: self.pool.get(where.release, where.godebug))
         self.used.add(where)
         return peer
 
@@ -293,11 +309,15 @@ def _created_by_clone(case: Case, name: str) -> bool:
     return any(s.kind == StepKind.CLONE and s.args["as"] == name for s in case.steps)
 
 
+def _call(peer: PeerProcess, op: str, params: dict[str, Any], timeout: float) -> Steps[dict[str, Any]]:
+    return (yield Await(peer, peer.send(op, params), timeout))
+
+
 def _run_step(ctx: _Context, step: Step, result: StepResult, conn_timeout_ms: int,
-              blobs: dict[str, dict[str, Any]]) -> None:
+              blobs: dict[str, dict[str, Any]]) -> Steps[None]:
     case, prefix, reply_timeout = ctx.case, ctx.prefix, ctx.reply_timeout
     if step.kind in SESSION_STEPS:
-        _session_step(ctx, step, result, blobs)
+        yield from _session_step(ctx, step, result, blobs)
         return
     if step.kind == StepKind.CLONE:
         src = case.endpoints[step.args["server"]]
@@ -305,27 +325,27 @@ def _run_step(ctx: _Context, step: Step, result: StepResult, conn_timeout_ms: in
                   "rand_seed": f"{case.id}/{step.args['as']}"}
         if "set" in step.args:
             params["set"] = _clone_set(step.args["set"], prefix)
-        ctx.peer(src).call("clone", params, timeout=reply_timeout)
+        yield from _call((yield from ctx.peer(src)), "clone", params, reply_timeout)
         return
     if step.kind == StepKind.FORGET_SESSION:
         client = case.endpoints[step.args["client"]]
-        ctx.peer(client).call(
-            "forget_session",
+        yield from _call(
+            (yield from ctx.peer(client)), "forget_session",
             {"cache": prefix + client.settings["cache"],
              "key": step.args.get("server_name", client.settings.get("server_name", pki.SERVER_NAME))},
-            timeout=reply_timeout)
+            reply_timeout)
         return
     if step.kind == StepKind.SET_TICKET_KEYS:
         ep = case.endpoints[step.args["server"]]
-        ctx.peer(ep).call(
-            "set_ticket_keys",
+        yield from _call(
+            (yield from ctx.peer(ep)), "set_ticket_keys",
             {"name": _name(prefix, ep.name), "keys": [ticket_key_hex(k) for k in step.args["keys"]]},
-            timeout=reply_timeout)
+            reply_timeout)
         return
     server_ep = case.endpoints[step.args["server"]]
     client_ep = case.endpoints[step.args["client"]]
-    server_peer = ctx.peer(server_ep)
-    client_peer = ctx.peer(client_ep)
+    server_peer = yield from ctx.peer(server_ep)
+    client_peer = yield from ctx.peer(client_ep)
     unix = int(pki.EPOCH.timestamp()) + step.at_seconds
     conn_id = f"{case.id}#{key_text(ctx.key)}#{step.number}"
 
@@ -338,18 +358,18 @@ def _run_step(ctx: _Context, step: Step, result: StepResult, conn_timeout_ms: in
     if server_peer is client_peer and server_peer.serves("pair"):
         # Both ends in one process: one round trip instead of three.
         listened, accepted, connected = server_peer.send_pair(listen, accept, connect)
-        server_peer.wait(listened, reply_timeout)
+        yield Await(server_peer, listened, reply_timeout)
     else:
         listened = ctx.listening.pop(step.number, None) or server_peer.send("listen", listen)
-        port = server_peer.wait(listened, reply_timeout)["port"]
+        port = (yield Await(server_peer, listened, reply_timeout))["port"]
         accepted = server_peer.send("accept", accept)
         connected = client_peer.send("connect", {**connect, "port": port})
     try:
-        result.client = client_peer.wait(connected, reply_timeout)
+        result.client = yield Await(client_peer, connected, reply_timeout)
     finally:
         # Always collect the server side, even when the client's peer failed.
         try:
-            result.server = server_peer.wait(accepted, reply_timeout)
+            result.server = yield Await(server_peer, accepted, reply_timeout)
         except PeerError as exc:
             result.failure = f"server: {exc}"
 
@@ -368,14 +388,15 @@ def _clone_set(fields: dict[str, Any], prefix: str) -> dict[str, Any]:
     return out
 
 
-def _session_step(ctx: _Context, step: Step, result: StepResult, blobs: dict[str, dict[str, Any]]) -> None:
+def _session_step(ctx: _Context, step: Step, result: StepResult, blobs: dict[str, dict[str, Any]]) -> Steps[None]:
     """Export a client's cache entry as bytes, or import such bytes into a cache."""
     client = ctx.case.endpoints[step.args["client"]]
     release = ctx.placements[client.name].release
     params = {"cache": ctx.prefix + client.settings["cache"],
               "key": client.settings.get("server_name", pki.SERVER_NAME)}
     if step.kind == StepKind.EXPORT_SESSION:
-        out = ctx.peer(client).call("session", {"action": "export", **params}, timeout=ctx.reply_timeout)
+        out = yield from _call((yield from ctx.peer(client)), "session", {"action": "export", **params},
+                               ctx.reply_timeout)
         blobs[step.args["as"]] = out
         result.session = {"release": release, **out}
     else:
@@ -383,38 +404,24 @@ def _session_step(ctx: _Context, step: Step, result: StepResult, blobs: dict[str
         if "state" not in blob:
             result.session = {"release": release, "error": "nothing to import: the export failed"}
             return
-        out = ctx.peer(client).call("session", {"action": "import", **params, "ticket": blob["ticket"],
-                                                "state": blob["state"]}, timeout=ctx.reply_timeout)
+        out = yield from _call((yield from ctx.peer(client)), "session",
+                               {"action": "import", **params, "ticket": blob["ticket"], "state": blob["state"]},
+                               ctx.reply_timeout)
         result.session = {"release": release, "state": blob["state"], **out}
 
 
 def run_all(cases: Iterable[Case], keys_for: Callable[[Case], list[ReleaseKey]], pool: PeerPool,
             workers: int = WORKERS, on_done: Callable[[CaseRun], None] | None = None,
             conn_timeout_ms: int = CONNECT_TIMEOUT_MS, stop: threading.Event | None = None,
-            pins: Mapping[str, Pin] | None = None, admit: Gate | None = None) -> list[CaseRun]:
-    """Run every case on every key, `workers` in flight at a time (and of those, as many
-    as `admit` lets compute at once: gate.py); results in a stable order
-    (on_done is called as each run ends).
+            pins: Mapping[str, Pin] | None = None) -> list[CaseRun]:
+    """Run every case on every key, `workers` in flight at a time, all on the reactor
+    (peers/reactor.py); results in a stable order (on_done, on the reactor thread, is
+    called as each run ends, so that the normalizer's worker gets it then, not after
+    every run before it).
 
     Once `stop` is set no run starts; the runs in flight end as they would."""
     jobs = [(case, key) for case in cases for key in keys_for(case)]
-
-    def one(case: Case, key: ReleaseKey) -> CaseRun | None:
-        if stop is not None and stop.is_set():
-            return None
-        if admit is None:
-            return run_case(case, key, pool, conn_timeout_ms, pins)
-        with admit.admitted():
-            if stop is not None and stop.is_set():
-                return None
-            return run_case(case, key, pool, conn_timeout_ms, pins)
-
-    with ThreadPoolExecutor(max_workers=workers) as ex:
-        futures = [ex.submit(one, case, key) for case, key in jobs]
-        # Each run as soon as it ends, so that the normalizer's worker gets it then, not
-        # after every run before it (one waiting out a timeout held back all the rest).
-        for fut in as_completed(futures):
-            run = fut.result()
-            if run is not None and on_done:
-                on_done(run)
-    return [run for fut in futures if (run := fut.result()) is not None]
+    runs = reactor().run_all(
+        [lambda case=case, key=key: run_case_steps(case, key, pool, conn_timeout_ms, pins) for case, key in jobs],
+        workers, on_done, stop)
+    return [run for run in runs if run is not None]

@@ -32,7 +32,6 @@ from .collection import collecting_less
 from .compare import CaseResult, RunVerdict, Verdict, compare_case, verdict_for
 from .errors import UserError
 from .execute import CONNECT_TIMEOUT_MS, WORKERS, CaseRun, Pin, run_all, run_case
-from .gate import Gate
 from .observe.normalize import normalize_run
 from .observe.parallel import Normalizer
 from .peers.build import BuildFailure, build_peers
@@ -221,14 +220,13 @@ class Run:
     installations to use first; runner: 'local' (subprocesses), 'docker', or
     'external' (peers already running: `peers`, '1.27=127.0.0.1:7127,...', instead of go);
     timeout: seconds a connection may take before its peer is judged hung;
-    workers: cases in flight at once in each run() call; active: of all those in flight
-    (run() calls may overlap), how many may compute at once, a run waiting long on a
-    peer not counting (gate.py); None: as many as workers.
+    workers: cases in flight at once in each run() call (run() calls may overlap: all
+    their runs move on one thread, peers/reactor.py).
     """
 
     def __init__(self, go: str = "all", *, goroots: Sequence[Path] = (), runner: str = "local",
                  timeout: float = CONNECT_TIMEOUT_MS / 1000, workers: int = WORKERS, source: str = "--go",
-                 peers: str | Sequence[Any] = (), active: int | None = None) -> None:
+                 peers: str | Sequence[Any] = ()) -> None:
         if runner not in RUNNERS:
             raise UserError(f"runner: {runner!r} is not allowed; expected one of: {', '.join(RUNNERS)}")
         from .peers import external
@@ -239,13 +237,10 @@ class Run:
             raise UserError(f"peers: go with runner 'external' (peers already running); runner is {runner!r}")
         if workers < 1:
             raise UserError(f"--workers: {workers} is not allowed; expected 1 or more")
-        if active is not None and active < 1:
-            raise UserError(f"active: {active} is not allowed; expected 1 or more")
         if not timeout > 0:
             raise UserError(f"--timeout: {timeout} is not allowed; expected seconds > 0")
         self.go, self.goroots, self.runner, self.source = go, list(goroots), runner, source
         self.timeout_ms, self.workers = int(timeout * 1000), workers
-        self._gate = Gate(active) if active is not None else None
         self._releases: Releases | None = None
         self._pool: PeerPool | None = None
         self._normalizer = Normalizer()  # one worker for every run() call of this Run
@@ -360,8 +355,7 @@ class Run:
                 ran.popleft()
                 compared[case.id] = compare_case(case, dict(zip(keys_of[case.id], docs)))
         runs = run_all(cases, keys, pool, workers=self.workers, on_done=done,
-                       conn_timeout_ms=self.timeout_ms, stop=stop, pins=self.releases.pins,
-                       admit=self._gate)
+                       conn_timeout_ms=self.timeout_ms, stop=stop, pins=self.releases.pins)
         pool.flush_drops()  # the peers hold no object of these runs once run() returns
         rest = [r for r in runs if r.case.id not in compared]
         docs_of = {id(r): doc for r, doc in zip(rest, batch.normalize(rest))}

@@ -283,21 +283,23 @@ def test_a_peer_that_keeps_a_socket_for_one_stimulus_is_a_leak_finding(monkeypat
     from tlsdiff import execute, pki
     from tlsdiff.fuzz.campaign import Campaign
     from tlsdiff.fuzz.outcome import Known
+    from tlsdiff.peers.reactor import Await, Blocking
     from tlsdiff.runs import Run
 
     leaky_index, kept = 45, itertools.count()
-    run_case = execute.run_case
+    run_case_steps = execute.run_case_steps
 
-    def leaking_run_case(case, key, pool, *args, **kwargs):  # type: ignore[no-untyped-def]
-        run = run_case(case, key, pool, *args, **kwargs)
+    def leaking_run_case_steps(case, key, pool, *args, **kwargs):  # type: ignore[no-untyped-def]
+        run = yield from run_case_steps(case, key, pool, *args, **kwargs)
         if case.id.rsplit("/", 1)[-1].startswith(f"{leaky_index}-") and key == (newest,):
-            peer, name = pool.get(newest), f"leak#{next(kept)}"
+            peer, name = (yield Blocking(lambda: pool.get(newest))), f"leak#{next(kept)}"
             ident = pki.identity("server")
-            peer.call("configure", {"name": name, "role": "server", "config": {
-                "certificates": [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}]}})
-            peer.call("listen", {"name": name + "#l", "endpoint": name})  # never dropped: its prefix is no run's
+            yield Await(peer, peer.send("configure", {"name": name, "role": "server", "config": {
+                "certificates": [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}]}}), 10)
+            # Never dropped: its prefix is no run's.
+            yield Await(peer, peer.send("listen", {"name": name + "#l", "endpoint": name}), 10)
         return run
-    monkeypatch.setattr(execute, "run_case", leaking_run_case)
+    monkeypatch.setattr(execute, "run_case_steps", leaking_run_case_steps)
     with Run(RELEASES, timeout=2.0, workers=8) as run:
         newest = run.releases.versions[-1]
         campaign = Campaign(run, Known(), seed=5, count=96, batch=32, minimizing=False)

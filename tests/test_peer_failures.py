@@ -101,7 +101,8 @@ def test_a_peer_that_stops_reading_is_killed_while_a_request_is_stuck_in_its_pip
     os.kill(peer.proc.pid, signal.SIGSTOP)
     sent = peer.send("hello", {})  # in the pipe, never answered
     big = {"name": "stuck", "role": "server", "config": {"rand_seed": "x" * 100_000}}  # more than a pipe holds
-    writer = threading.Thread(target=lambda: [peer.send("configure", big) for _ in range(4)], daemon=True)
+    # More than the pipe holds (STDIN_PIPE_SIZE).
+    writer = threading.Thread(target=lambda: [peer.send("configure", big) for _ in range(16)], daemon=True)
     writer.start()
     writer.join(1.0)
     assert writer.is_alive()  # blocked in the write, holding the lock

@@ -28,14 +28,6 @@ MAX_BATCH = 1000
 MAX_BUDGET_S = 7 * 86400
 DEFAULT_TIMEOUT_S = 2.0
 DEFAULT_WORKERS = 32
-#: Runs that may compute at once, of those in flight (a run waiting out a stalled
-#: handshake does not count: gate.py): five a core. More contend for the interpreters'
-#: locks and cost CPU a handshake; fewer leave a core idle.
-ACTIVE_PER_CORE = 5
-
-
-def default_active(workers: int) -> int:
-    return max(1, min(workers, ACTIVE_PER_CORE * (os.cpu_count() or 1)))
 
 
 _DURATION = re.compile(r"^([0-9]{1,9})(s|m|h|d)?$")
@@ -78,8 +70,8 @@ def add_arguments(p: Any) -> None:
     p.add_argument("--batch", type=whole(1, MAX_BATCH), default=DEFAULT_BATCH,
                    help=f"stimuli given to the peers at once (default {DEFAULT_BATCH})")
     p.add_argument("--workers", type=_workers, default=DEFAULT_WORKERS,
-                   help=f"runs in flight at once (default {DEFAULT_WORKERS}); of those, {ACTIVE_PER_CORE} a core "
-                   "compute at once, the others wait on a stalled handshake")
+                   help=f"runs in flight at once (default {DEFAULT_WORKERS}): runs waiting out a stalled "
+                   "handshake leave the others the cores")
     p.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT_S,
                    help=f"seconds a connection may take (default {DEFAULT_TIMEOUT_S:g}: a stalled handshake "
                         "costs this much)")
@@ -158,7 +150,7 @@ def cli(args: argparse.Namespace) -> int:
                                                                        flush=True))
     interrupts = _Interrupts()
     interrupts.install()
-    run = Run(args.go, timeout=args.timeout, workers=args.workers, active=default_active(args.workers))
+    run = Run(args.go, timeout=args.timeout, workers=args.workers)
     with run:
         releases = run.prepare()
         for u in releases.unavailable:

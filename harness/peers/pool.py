@@ -137,6 +137,20 @@ class PeerPool:
             self._peers[label] = peer
             return peer
 
+    def ready(self, release: str, godebug: str = "") -> PeerProcess | None:
+        """The running peer get would give, without waiting: None when it would have to
+        start one (or wait for another thread starting it). Raises as get does for a
+        peer given up or refused."""
+        label = peer_label(release, godebug)
+        if godebug and self.godebug_launch is None:
+            raise Unsupported(label, self.no_godebug)
+        if label in self.refused:
+            raise self.refused[label]
+        if label in self.given_up:
+            raise self.given_up[label]
+        peer = self._peers.get(label)
+        return peer if peer is not None and not peer.dead else None
+
     def running(self) -> dict[str, PeerProcess]:
         """The live peers by label ("1.27.3", "1.27.3 GODEBUG=tlsmlkem=0", "python")."""
         with self._lock:

@@ -1,12 +1,14 @@
 """The control-protocol client: JSON lines to a peer's stdin, responses by id.
 
-One reader thread per peer dispatches responses to waiting callers, so several
-requests (a server's accept and a client's connect) can be in flight at once.
+The reactor (reactor.py) reads every peer's output and settles each response's
+Reply, so several requests (a server's accept and a client's connect) can be in
+flight at once, awaited by a run's steps on the reactor or by any other thread.
 Every wait has a timeout; a peer that misses it is killed and reported with its
 stderr (go-peer/PROTOCOL.md).
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
@@ -17,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from .. import gate
+from .reactor import reactor
 
 #: The control-protocol version this harness speaks (go-peer/PROTOCOL.md, "Versions").
 PROTOCOL_VERSION = 2
@@ -26,12 +28,18 @@ PROTOCOL_VERSION = 2
 #: size. A longer one is a broken peer, killed; read without a bound, one line that never
 #: ends would take all the harness's memory.
 MAX_LINE = 64 << 20
-#: Standard error is kept as its last pieces of at most this many bytes each.
+#: Standard error is kept as its last lines, each cut to this many bytes.
 STDERR_PIECE = 64 << 10
+#: How much of a pipe one read takes.
+READ_CHUNK = 256 << 10
 #: A peer that takes no part of a request line for this long has stopped reading its
 #: requests (its pipe is full): it is killed as hung. Without a bound, the sender waited
 #: until some other request to that peer timed out, and forever when there was none.
 WRITE_TIMEOUT_S = 10.0
+#: What a peer's standard input holds (Linux's default pipe holds 64 KiB): runs in flight
+#: send far less than this to a peer that stopped reading before their requests time
+#: out, so a send on the reactor's thread does not block, holding up every run.
+STDIN_PIPE_SIZE = 1 << 20
 
 #: A request's line: json.dumps with these separators, without building an encoder each call.
 _encode = json.JSONEncoder(separators=(",", ":")).encode
@@ -174,6 +182,8 @@ class PeerProcess:
     _dead_lock: threading.Lock = field(default_factory=threading.Lock)  # the first reason `dead` gets stands
     _drops: list[str] = field(default_factory=list)  # prefixes of ended runs not yet dropped
     _stderr_done: threading.Event = field(default_factory=threading.Event)  # stderr read to its end
+    _out: bytearray = field(default_factory=bytearray)  # stdout read, not yet a whole line
+    _err: bytearray = field(default_factory=bytearray)  # stderr read, not yet a whole line
     _asked_to_exit: bool | None = None  # shutdown sent and stdin closed; False: it took neither
 
     def start(self, timeout: float = 20.0) -> dict[str, Any]:
@@ -186,10 +196,18 @@ class PeerProcess:
             bufsize=-1,  # buffered: reading lines from an unbuffered pipe costs a syscall a byte
             env=self.env,
         )
-        assert self.proc.stdin
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
         os.set_blocking(self.proc.stdin.fileno(), False)  # written by _write, with a deadline
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        try:
+            fcntl.fcntl(self.proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, STDIN_PIPE_SIZE)
+        except (AttributeError, OSError):
+            pass  # not Linux, or over the system's limit: the default pipe, a block sooner
+        # Read by the reactor, a read at a time, never through the file objects.
+        out, err = self.proc.stdout.fileno(), self.proc.stderr.fileno()
+        os.set_blocking(out, False)
+        os.set_blocking(err, False)
+        reactor().add_reader(out, self._on_stdout)
+        reactor().add_reader(err, self._on_stderr)
         self.hello = self.call("hello", self.hello_params, timeout=timeout)
         if self.hello.get("protocol") != PROTOCOL_VERSION:
             what = (f"speaks control protocol {self.hello.get('protocol')!r}; this tlsdiff speaks "
@@ -335,12 +353,12 @@ class PeerProcess:
             future.set_exception(PeerError(f"{op}: {msg.get('error', 'no error text')}"))
 
     def wait(self, future: Reply, timeout: float) -> dict[str, Any]:
-        """Wait for a reply; on timeout the peer is killed (it is hung). A run admitted by
-        a Gate steps out of it while the wait is long (gate.py)."""
-        started = time.monotonic()
-        gate.wait(future, timeout)
+        """Wait for a reply; on timeout the peer is killed (it is hung). Not on the
+        reactor's thread, whose steps yield an Await instead (reactor.py)."""
+        if reactor().on_thread():
+            raise RuntimeError("PeerProcess.wait on the reactor thread: it would wait for itself (yield Await)")
         try:
-            return future.result(timeout=max(0.0, timeout - (time.monotonic() - started)))
+            return future.result(timeout=timeout)
         except ReplyTimeout:
             self._hung(timeout)
             return future.result(timeout=1.0)
@@ -409,25 +427,48 @@ class PeerProcess:
         self._stderr_done.wait(timeout)
         return code, self.stderr()
 
-    # -- reader threads -------------------------------------------------------
+    # -- reading, on the reactor -------------------------------------------------
 
-    def _read_stdout(self) -> None:
+    def _on_stdout(self) -> None:
         assert self.proc and self.proc.stdout
-        while raw := self.proc.stdout.readline(MAX_LINE):
-            if len(raw) == MAX_LINE and not raw.endswith(b"\n"):
-                self.kill(f"wrote a response line longer than {MAX_LINE >> 20} MiB")
-                break
-            try:
-                msg = json.loads(raw)
-            except json.JSONDecodeError:
-                self._stderr_tail.append(f"[stdout, not JSON] {raw[:200]!r}\n")
-                continue
-            with self._lock:
-                pending = self._pending.pop(msg.get("id"), None)
-            if pending is None:
-                continue
+        fd = self.proc.stdout.fileno()
+        try:
+            data = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # stdout closed: the process exited (crashed, or was killed)
+            reactor().remove_reader(fd)
+            reactor().offload(self._exited_now)
+            return
+        buf = self._out
+        seen = len(buf)  # no newline before this: each byte is searched once
+        buf += data
+        start = 0
+        while (end := buf.find(b"\n", max(start, seen))) >= 0:
+            self._response(bytes(buf[start:end]))
+            start = end + 1
+        del buf[:start]
+        if len(buf) >= MAX_LINE:
+            del buf[:]
+            reactor().remove_reader(fd)
+            reactor().offload(lambda: self.kill(f"wrote a response line longer than {MAX_LINE >> 20} MiB"))
+
+    def _response(self, raw: bytes) -> None:
+        try:
+            msg = json.loads(raw)
+        except json.JSONDecodeError:
+            self._stderr_tail.append(f"[stdout, not JSON] {raw[:200]!r}\n")
+            return
+        with self._lock:
+            pending = self._pending.pop(msg.get("id"), None)
+        if pending is not None:
             self._settle(pending.future, pending.op, msg)
-        # stdout closed: the process exited (crashed, or was killed).
+
+    def _exited_now(self) -> None:
+        """After stdout's end, on a helper thread: the exit status may take a moment."""
+        assert self.proc
         code = self.proc.wait()
         self._set_dead(self.exit_text(code) if self.exit_text else f"exited with status {code}")
         self._fail_pending()
@@ -438,13 +479,30 @@ class PeerProcess:
             if not self.dead:
                 self.dead = why
 
-    def _read_stderr(self) -> None:
+    def _on_stderr(self) -> None:
         assert self.proc and self.proc.stderr
+        fd = self.proc.stderr.fileno()
         try:
-            while raw := self.proc.stderr.readline(STDERR_PIECE):
-                self._stderr_tail.append(raw.decode(errors="replace"))
-        finally:
+            data = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        buf = self._err
+        if not data:
+            reactor().remove_reader(fd)
+            if buf:
+                self._stderr_tail.append(buf.decode(errors="replace"))
+                del buf[:]
             self._stderr_done.set()
+            return
+        buf += data
+        start = 0
+        while (end := buf.find(b"\n", start)) >= 0 or len(buf) - start >= STDERR_PIECE:
+            cut = end + 1 if 0 <= end < start + STDERR_PIECE else start + STDERR_PIECE
+            self._stderr_tail.append(buf[start:cut].decode(errors="replace"))
+            start = cut
+        del buf[:start]
 
     def _run_on_exit(self) -> None:
         # Held while the hook runs: whoever comes second (kill or the reader thread)

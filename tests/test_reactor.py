@@ -1,0 +1,95 @@
+"""harness/peers/reactor.py: every run's steps and every peer's replies on one thread,
+against real peers; a paused peer fails its own runs while the others go on."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from tlsdiff.compare import verdict_for
+from tlsdiff.execute import run_all
+from tlsdiff.observe.normalize import normalize_run
+from tlsdiff.paths import CASES_DIR
+from tlsdiff.peers.reactor import Await, reactor
+from tlsdiff.scenario.load import load_case
+
+CASE = load_case(CASES_DIR / "resumption" / "tls13-same-server.yaml", CASES_DIR)
+PYCLIENT = load_case(CASES_DIR / "state" / "pyclient-go-server.yaml", CASES_DIR)
+
+
+def test_runs_on_both_releases_pass_with_their_steps_on_the_reactor_thread(local_peers, edge_releases) -> None:
+    threads: set[str] = set()
+
+    def done(run) -> None:  # type: ignore[no-untyped-def]
+        threads.add(threading.current_thread().name)
+
+    keys = [(v,) for v in edge_releases.versions]
+    runs = run_all([CASE, PYCLIENT] * 3, lambda case: keys, local_peers, workers=5, on_done=done)
+    assert len(runs) == 6 * len(keys)
+    assert {verdict_for(r.case, r.key, normalize_run(r)).verdict for r in runs} == {"pass"}
+    assert threads == {"tlsdiff-reactor"}
+    # In the order asked for, whatever order they ended in.
+    assert [(r.case.id, r.key) for r in runs] == [(c.id, k) for c in [CASE, PYCLIENT] * 3 for k in keys]
+
+
+def test_a_paused_peer_fails_its_runs_while_the_other_release_goes_on(local_peers, edge_releases) -> None:
+    old, new = edge_releases.versions[0], edge_releases.versions[-1]
+    paused = local_peers.get(new).proc.pid
+    local_peers.get(old)
+    os.kill(paused, signal.SIGSTOP)
+    ended: dict[str, float] = {}
+    started = time.monotonic()
+    try:
+        runs = run_all([CASE] * 4, lambda case: [(new,), (old,)], local_peers, workers=8, conn_timeout_ms=300,
+                       on_done=lambda r: ended.__setitem__(r.key[0], time.monotonic() - started))
+    finally:
+        try:
+            os.kill(paused, signal.SIGCONT)
+        except ProcessLookupError:
+            pass  # killed as hung, as it should be
+    by_release = {v: [r for r in runs if r.key == (v,)] for v in (old, new)}
+    assert all(verdict_for(CASE, r.key, normalize_run(r)).verdict == "pass" for r in by_release[old])
+    failures = [r.failure or next((s.failure for s in r.steps if s.failure), None) for r in by_release[new]]
+    assert all(f and ("no response within" in f or "stopped answering" in f) for f in failures), failures
+    # The old release's last run did not wait for the paused peer's timeout (0.3 s + 5 s grace).
+    assert ended[old] < 5.0 < ended[new], ended
+
+
+def test_what_steps_raise_and_what_on_done_raises_reach_the_caller() -> None:
+    def failing():  # type: ignore[no-untyped-def]
+        raise ValueError("a bug in a run")
+        yield  # noqa: unreachable - makes this a generator
+
+    def fine():  # type: ignore[no-untyped-def]
+        return "ok"
+        yield  # noqa: unreachable
+
+    with pytest.raises(ValueError, match="a bug in a run"):
+        reactor().run_all([fine, failing, fine], workers=2)
+    seen: list[str] = []
+
+    def on_done(value: str) -> None:
+        seen.append(value)
+        raise KeyError("on_done failed")
+    with pytest.raises(KeyError, match="on_done failed"):
+        reactor().run_all([fine] * 5, workers=1, on_done=on_done)
+    assert seen == ["ok"]  # no run started after the failure
+    assert reactor().run_all([fine] * 3, workers=2) == ["ok"] * 3  # the reactor goes on
+
+
+def test_a_blocking_wait_on_the_reactor_thread_is_refused(local_peers, edge_releases) -> None:
+    peer = local_peers.get(edge_releases.versions[-1])
+
+    def blocking():  # type: ignore[no-untyped-def]
+        peer.call("hello", {})
+        yield Await(peer, peer.send("hello", {}), 5)
+
+    with pytest.raises(RuntimeError, match="reactor thread"):
+        reactor().run_all([blocking], workers=1)
+
+    def awaiting():  # type: ignore[no-untyped-def]
+        return (yield Await(peer, peer.send("hello", {}), 5))["protocol"]
+    assert reactor().run_all([awaiting], workers=1) == [peer.hello["protocol"]]
