@@ -13,6 +13,7 @@ from tlsdiff.compare import verdict_for
 from tlsdiff.execute import run_all
 from tlsdiff.observe.normalize import normalize_run
 from tlsdiff.paths import CASES_DIR
+from tlsdiff.peers.pool import PYTHON_PEER
 from tlsdiff.peers.reactor import Await, reactor
 from tlsdiff.scenario.load import load_case
 
@@ -93,3 +94,11 @@ def test_a_blocking_wait_on_the_reactor_thread_is_refused(local_peers, edge_rele
     def awaiting():  # type: ignore[no-untyped-def]
         return (yield Await(peer, peer.send("hello", {}), 5))["protocol"]
     assert reactor().run_all([awaiting], workers=1) == [peer.hello["protocol"]]
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="no SCHED_BATCH on this system")
+def test_local_peers_run_every_thread_under_sched_batch(local_peers, edge_releases) -> None:
+    for release in [*edge_releases.versions, PYTHON_PEER]:
+        pid = local_peers.get(release).proc.pid
+        policies = {int(t): os.sched_getscheduler(int(t)) for t in os.listdir(f"/proc/{pid}/task")}
+        assert len(policies) > 1 and set(policies.values()) == {os.SCHED_BATCH}, (release, policies)

@@ -60,8 +60,10 @@ class PeerPool:
     without one cannot, and such a peer is Unsupported with no_godebug. on_exit is
     handed to every peer (PeerProcess.on_exit): the runner's cleanup once a peer is
     over. check, if given, vets each started peer's hello (raises PeerFailure): the
-    external runner's peers must stay the binary the run is about. exit_text,
-    given the release, is each peer's PeerProcess.exit_text.
+    external runner's peers must stay the binary the run is about. started, if given,
+    is what the runner does to each peer once it has answered (local.py: how the
+    kernel schedules it). exit_text, given the release, is each peer's
+    PeerProcess.exit_text.
 
     Peers are keyed by peer_label(release, godebug). A GODEBUG peer whose runtime
     exits at startup (startup_refusal) is Unsupported for the rest of the run, with
@@ -72,6 +74,7 @@ class PeerPool:
     start_timeout: float = 20.0
     on_exit: Callable[[PeerProcess], None] | None = None
     check: Callable[[PeerProcess], None] | None = None
+    started: Callable[[PeerProcess], None] | None = None
     exit_text: Callable[[str, int], str] | None = None
     env: Mapping[str, str] | None = None  # every peer's environment (PeerProcess.env)
     godebug_launch: GodebugLaunch | None = None
@@ -124,6 +127,8 @@ class PeerPool:
                 peer.start(timeout=self.start_timeout)
                 if self.check is not None:
                     self.check(peer)
+                if self.started is not None:
+                    self.started(peer)
             except PeerFailure:
                 if peer.hung:  # silent from its first hello (a paused peer): a hang too
                     self._peers[label] = peer
