@@ -193,7 +193,6 @@ class PeerProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            bufsize=-1,  # buffered: reading lines from an unbuffered pipe costs a syscall a byte
             env=self.env,
         )
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
@@ -429,15 +428,21 @@ class PeerProcess:
 
     # -- reading, on the reactor -------------------------------------------------
 
+    @staticmethod
+    def _read(fd: int) -> bytes | None:
+        """What the pipe holds now (b"" at its end), or None if nothing after all."""
+        try:
+            return os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return b""
+
     def _on_stdout(self) -> None:
         assert self.proc and self.proc.stdout
         fd = self.proc.stdout.fileno()
-        try:
-            data = os.read(fd, READ_CHUNK)
-        except BlockingIOError:
+        if (data := self._read(fd)) is None:
             return
-        except OSError:
-            data = b""
         if not data:  # stdout closed: the process exited (crashed, or was killed)
             reactor().remove_reader(fd)
             reactor().offload(self._exited_now)
@@ -482,12 +487,8 @@ class PeerProcess:
     def _on_stderr(self) -> None:
         assert self.proc and self.proc.stderr
         fd = self.proc.stderr.fileno()
-        try:
-            data = os.read(fd, READ_CHUNK)
-        except BlockingIOError:
+        if (data := self._read(fd)) is None:
             return
-        except OSError:
-            data = b""
         buf = self._err
         if not data:
             reactor().remove_reader(fd)
