@@ -256,10 +256,7 @@ def run_case_steps(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms:
             # restarted empty anyway (here, so that one that stopped answering is
             # given up before the next run waits on it).
             try:
-                peer = pool.ready(where.release, where.godebug)
-                if peer is None:
-                    peer = yield Blocking(lambda where=where: pool.get(where.release, where.godebug))
-                peer.drop_later(prefix)
+                (yield from _peer_at(pool, where)).drop_later(prefix)
             except (PeerFailure, PeerError, Unsupported):
                 pass
     run.seconds = time.monotonic() - started
@@ -296,13 +293,19 @@ class _Context:
     listening: dict[int, Reply] = field(default_factory=dict)  # listens sent ahead, by step number
 
     def peer(self, ep: Endpoint) -> Steps[PeerProcess]:
-        """The endpoint's peer process: the running one, or started on a helper thread."""
+        """The endpoint's peer process, noted as holding objects of this run."""
         where = self.placements[ep.name]
-        peer = self.pool.ready(where.release, where.godebug)
-        if peer is None:
-            peer = yield Blocking(lambda: self.pool.get(where.release, where.godebug))
+        peer = yield from _peer_at(self.pool, where)
         self.used.add(where)
         return peer
+
+
+def _peer_at(pool: PeerPool, where: Placement) -> Steps[PeerProcess]:
+    """The placement's peer process: the running one, or started on a helper thread."""
+    peer = pool.ready(where.release, where.godebug)
+    if peer is None:
+        peer = yield Blocking(lambda: pool.get(where.release, where.godebug))
+    return peer
 
 
 def _created_by_clone(case: Case, name: str) -> bool:
