@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Mapping
 from . import ech, pki
 from .peers.pool import PYTHON_PEER, PeerPool
 from .peers.protocol import PeerError, PeerFailure, PeerProcess, Reply, Unsupported
-from .peers.reactor import Await, Blocking, Steps, reactor, run_blocking
+from .peers.reactor import Await, Blocking, Steps, reactor, run_here
 from .scenario.model import SESSION_STEPS, Case, Endpoint, ReleaseKey, Role, Step, StepKind, key_text
 from .toolchains.lines import release_of_name
 
@@ -189,7 +189,7 @@ def run_case(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int =
              pins: Mapping[str, Pin] | None = None) -> CaseRun:
     """Run every step of one case on one release key, on this thread; pins: what the
     releases its endpoints are pinned to came to (Run prepares them)."""
-    return run_blocking(run_case_steps(case, key, pool, conn_timeout_ms, pins))
+    return run_here(run_case_steps(case, key, pool, conn_timeout_ms, pins))
 
 
 def run_case_steps(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms: int = CONNECT_TIMEOUT_MS,

@@ -444,7 +444,7 @@ class PeerProcess:
         if (data := self._read(fd)) is None:
             return
         if not data:  # stdout closed: the process exited (crashed, or was killed)
-            reactor().remove_reader(fd)
+            reactor().unwatch(fd)
             reactor().offload(self._exited_now)
             return
         buf = self._out
@@ -457,7 +457,7 @@ class PeerProcess:
         del buf[:start]
         if len(buf) >= MAX_LINE:
             del buf[:]
-            reactor().remove_reader(fd)
+            reactor().unwatch(fd)
             reactor().offload(lambda: self.kill(f"wrote a response line longer than {MAX_LINE >> 20} MiB"))
 
     def _response(self, raw: bytes) -> None:
@@ -491,7 +491,7 @@ class PeerProcess:
             return
         buf = self._err
         if not data:
-            reactor().remove_reader(fd)
+            reactor().unwatch(fd)
             if buf:
                 self._stderr_tail.append(buf.decode(errors="replace"))
                 del buf[:]

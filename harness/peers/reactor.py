@@ -14,22 +14,17 @@ for a hang.
 """
 from __future__ import annotations
 
-import heapq
-import itertools
-import logging
-import os
 import selectors
 import threading
-import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Generator, Sequence, TypeVar
 
+from tlspeer.eventloop import EventLoop, Timer, run_steps
+
 if TYPE_CHECKING:
     from .protocol import PeerProcess, Reply
 
-_log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Helper threads for what may block; peers start side by side at a run's start.
@@ -57,66 +52,28 @@ class Blocking:
 Steps = Generator["Await | Blocking", Any, T]
 
 
-def run_blocking(steps: "Steps[T]") -> T:
+def run_here(steps: "Steps[T]") -> T:
     """Steps run to their end on the calling thread, each wait a blocking one."""
-    value: Any = None
-    exc: BaseException | None = None
-    while True:
-        try:
-            item = steps.send(value) if exc is None else steps.throw(exc)
-        except StopIteration as stop:
-            return stop.value
-        value, exc = None, None
-        try:
-            value = item.peer.wait(item.reply, item.timeout) if isinstance(item, Await) else item.fn()
-        except Exception as e:  # raised in the steps, as a wait there would have
-            exc = e
+    return run_steps(steps, _wait_here)
 
 
-class _Timer:
-    __slots__ = ("fn",)
-
-    def __init__(self, fn: Callable[[], None]) -> None:
-        self.fn: Callable[[], None] | None = fn
-
-    def cancel(self) -> None:
-        self.fn = None  # the heap entry stays until its time, holding nothing
+def _wait_here(item: "Await | Blocking") -> Any:
+    return item.peer.wait(item.reply, item.timeout) if isinstance(item, Await) else item.fn()
 
 
-class Reactor:
-    """The selector loop: readers of file descriptors, calls queued from any thread,
-    timers, and steps driven to their end."""
+class Reactor(EventLoop):
+    """The selector loop (tlspeer.eventloop) with helper threads for what may block,
+    and steps driven to their end."""
 
     def __init__(self) -> None:
-        self._selector = selectors.DefaultSelector()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
-        self._calls: deque[Callable[[], None]] = deque()
-        self._timers: list[tuple[float, int, _Timer]] = []
-        self._order = itertools.count()
         self._helpers = ThreadPoolExecutor(max_workers=HELPERS, thread_name_prefix="tlsdiff-helper")
-        self._thread = threading.Thread(target=self._loop, name="tlsdiff-reactor", daemon=True)
-        self._thread.start()
-
-    def on_thread(self) -> bool:
-        return threading.get_ident() == self._thread.ident
+        super().__init__("tlsdiff-reactor")
 
     # -- from any thread -------------------------------------------------------
 
-    def call_soon(self, fn: Callable[[], None]) -> None:
-        """fn() on the reactor thread, after what it is doing now."""
-        self._calls.append(fn)
-        if not self.on_thread():
-            try:
-                os.write(self._wake_w, b"\0")
-            except BlockingIOError:
-                pass  # the pipe is full of wake-ups already
-
     def add_reader(self, fd: int, fn: Callable[[], None]) -> None:
-        """fn() on the reactor thread whenever fd is readable, until remove_reader."""
-        self.call_soon(lambda: self._selector.register(fd, selectors.EVENT_READ, fn))
+        """fn() on the reactor thread whenever fd is readable, until unwatch(fd) there."""
+        self.call_soon(lambda: self.watch(fd, selectors.EVENT_READ, fn))
 
     def offload(self, fn: Callable[[], Any], then: Callable[[Any, BaseException | None], None] | None = None) -> None:
         """fn() on a helper thread; then(result, exception) back on the reactor thread."""
@@ -176,17 +133,6 @@ class Reactor:
 
     # -- on the reactor thread ---------------------------------------------------
 
-    def remove_reader(self, fd: int) -> None:
-        try:
-            self._selector.unregister(fd)
-        except (KeyError, ValueError):
-            pass
-
-    def call_later(self, delay: float, fn: Callable[[], None]) -> _Timer:
-        timer = _Timer(fn)
-        heapq.heappush(self._timers, (time.monotonic() + delay, next(self._order), timer))
-        return timer
-
     def drive(self, steps: "Steps[T]", done: Callable[[Any, BaseException | None], None]) -> None:
         """Run steps until they wait; resume them as what they wait for comes in; then
         done(result, None), or done(None, exception)."""
@@ -200,37 +146,6 @@ class Reactor:
             return
         self.drive(steps, done)
 
-    def _loop(self) -> None:
-        while True:
-            timeout: float | None = None
-            if self._calls:
-                timeout = 0
-            elif self._timers:
-                timeout = max(0.0, self._timers[0][0] - time.monotonic())
-            for key, _ in self._selector.select(timeout):
-                self._guarded(key.data)
-            now = time.monotonic()
-            while self._timers and self._timers[0][0] <= now:
-                fn = heapq.heappop(self._timers)[2].fn
-                if fn is not None:
-                    self._guarded(fn)
-            for _ in range(len(self._calls)):  # calls queued meanwhile wait for the next turn
-                self._guarded(self._calls.popleft())
-
-    def _drain_wake(self) -> None:
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except BlockingIOError:
-            pass
-
-    @staticmethod
-    def _guarded(fn: Callable[[], None]) -> None:
-        try:
-            fn()
-        except Exception:  # a bug in one callback must not stop every peer's reading
-            _log.exception("tlsdiff reactor: a callback failed")
-
 
 class _Task:
     """One run of steps on the reactor."""
@@ -241,7 +156,7 @@ class _Task:
         self.reactor = reactor
         self.steps = steps
         self.done = done
-        self.timer: _Timer | None = None
+        self.timer: Timer | None = None
 
     def step(self, value: Any, exc: BaseException | None) -> None:
         while True:

@@ -24,6 +24,7 @@ from typing import Any, Generator, Sequence
 from .client import ClientConfig, ClientEngine
 from .engine import Engine, KeyLogWriter, Now, Rand
 from .errors import TLSError
+from .eventloop import run_steps
 from .events import (ApplicationData, ConnectionClosed, ConnectionInfo, Event, HandshakeComplete,
                      NewSession12, NewTicket)
 from .hooks import Hooks
@@ -56,16 +57,13 @@ Steps = Generator[Wait, None, Any]
 
 def run_blocking(steps: Steps) -> Any:
     """Run steps to their end on this thread: their value, or what they raised."""
-    to_throw: BaseException | None = None
-    while True:
-        try:
-            wait = steps.throw(to_throw) if to_throw is not None else next(steps)
-        except StopIteration as stop:
-            return stop.value
-        to_throw = None
-        left = wait.deadline - time.monotonic()
-        if left <= 0 or not _ready(wait, left):
-            to_throw = TimeoutError(wait.timeout)
+    return run_steps(steps, _block_on)
+
+
+def _block_on(wait: Wait) -> None:
+    left = wait.deadline - time.monotonic()
+    if left <= 0 or not _ready(wait, left):
+        raise TimeoutError(wait.timeout)
 
 
 def _ready(wait: Wait, seconds: float) -> bool:
