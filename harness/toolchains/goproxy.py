@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 from tlsdiff.toolchains.cache import FetchError, Offer, line_of, set_exec_bits, version_key
-from tlsdiff.toolchains.identity import is_test_file
+from tlsdiff.toolchains.identity import left_packed
 
 NAME = "goproxy"
 ENV_OPT_IN = "TLSDIFF_GOPROXY_TOOLCHAINS"
@@ -138,8 +138,8 @@ def _unpack(archive: Path, prefix: str, goroot: Path) -> None:
                 raise FetchError(f"goproxy: unexpected zip layout (e.g. {bad[:1] or 'no bin/go'})")
             for info in zf.infolist():
                 rel = info.filename[len(prefix):]
-                if info.is_dir() or is_test_file(rel):
-                    continue  # tests and test data: as gobin.py
+                if info.is_dir() or left_packed(rel):
+                    continue  # as gobin.py
                 target = goroot / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(target, "wb") as dst:
