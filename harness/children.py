@@ -1,11 +1,13 @@
 """The long-running child processes tlsdiff starts (go build and the compilers under
 it), each in a process group of its own, so that an interrupt ends all of them at
-once instead of waiting for them (`kill_all`, called from the CLI's signal handler)."""
+once instead of waiting for them (`kill_all`), and what an interrupt of a command
+does (`Interrupts`, the signal handler of `run` and `fuzz`)."""
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import sys
 import threading
 from typing import Any, Sequence
 
@@ -46,3 +48,30 @@ def kill_all() -> int:
     for pgid in groups:
         _kill_group(pgid)
     return len(groups)
+
+
+class Interrupts:
+    """Ctrl-C and SIGTERM. While preparing: end every build and fetch at once (their
+    process groups) and stop. While running: the first stops scheduling, the runs in
+    flight end, and the reports of what finished are written, marked interrupted;
+    the second exits at once."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.running = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if not self.running:
+            kill_all()
+            raise KeyboardInterrupt
+        if self.stop.is_set():
+            kill_all()
+            print("tlsdiff: interrupted again: stopping now", file=sys.stderr, flush=True)
+            os._exit(130)
+        self.stop.set()
+        print("tlsdiff: interrupted: no new runs; the ones in flight finish, then the reports are written "
+              "(interrupt again to stop now)", file=sys.stderr, flush=True)

@@ -7,16 +7,13 @@ import argparse
 import base64
 import json
 import logging
-import math
 import os
 import re
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import children, toolchains
+from . import arguments, children, toolchains
 from .collection import collect_less
 from .errors import UserError
 from .execute import WORKERS
@@ -25,49 +22,12 @@ from .runs import RUNNERS
 from .shards import parse_shard
 
 DEFAULT_RELEASES = "all"
-MAX_TIMEOUT_S = 600.0
-MIN_TIMEOUT_S = 0.1
-MAX_WORKERS = 64
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, as for every bad input
         where = self.prog.removeprefix("tlsdiff").strip()
         raise UserError(f"{where}: {message}" if where else message)
-
-
-_NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
-
-
-def _seconds(text: str) -> float:
-    try:
-        if not _NUMBER.match(text):
-            raise ValueError(text)
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or not MIN_TIMEOUT_S <= value <= MAX_TIMEOUT_S:
-        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected seconds from {MIN_TIMEOUT_S:g} "
-                                         f"to {MAX_TIMEOUT_S:g}")
-    return value
-
-
-def _folder(text: str) -> Path:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty folder name; expected a folder of case files")
-    return Path(text)
-
-
-def _workers(text: str) -> int:
-    try:
-        if not text.isascii() or not text.isdigit():
-            raise ValueError(text)
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_WORKERS:
-        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected 1 to {MAX_WORKERS}")
-    return value
 
 
 def version_text() -> str:
@@ -97,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
                                 "is given; $TLSDIFF_GO)")
     r.add_argument("--goroot", action="append", default=[],
                    help="a Go installation (a release, an edited copy, a devel build): a column of its own (repeatable)")
-    r.add_argument("--cases", action="append", type=_folder, default=[], metavar="DIR",
+    r.add_argument("--cases", action="append", type=arguments.folder, default=[], metavar="DIR",
                    help="a folder of your own cases, added to tlsdiff's (repeatable)")
     r.add_argument("--no-default-cases", action="store_true", help="leave out tlsdiff's own cases")
     r.add_argument("-k", dest="keywords", action="append", default=[], metavar="TEXT",
@@ -117,9 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--peers", metavar="NAME=HOST:PORT,...",
                    help="with --runner external: the running go-peers (go-peer -listen ADDR) by release, e.g. "
                         "1.19=127.0.0.1:7119,1.27=127.0.0.1:7127 (default $TLSDIFF_PEERS)")
-    r.add_argument("--workers", type=_workers, default=WORKERS,
+    r.add_argument("--workers", type=arguments.workers, default=WORKERS,
                    help=f"cases in flight at once (default {WORKERS})")
-    r.add_argument("--timeout", type=_seconds, default=5.0,
+    r.add_argument("--timeout", type=arguments.seconds, default=5.0,
                    help="seconds a connection may take before the peer is judged hung (default 5)")
     r.add_argument("--quiet", "-q", action="store_true", help="no matrix, only the summary line")
     r.add_argument("--verbose", "-v", action="store_true", help="a line per finished run, and more detail")
@@ -215,14 +175,14 @@ def _parser() -> argparse.ArgumentParser:
                                     "outcome fields of the agreement class)")
     b.add_argument("--cases", action="append", default=[], type=Path, metavar="DIR",
                    help="a folder of your own cases (repeatable)")
-    b.add_argument("--timeout", type=_seconds, default=5.0, help="seconds a connection may take (default 5)")
+    b.add_argument("--timeout", type=arguments.seconds, default=5.0, help="seconds a connection may take (default 5)")
 
     rp = sub.add_parser("repro", help="run a case file written from a bug report on every release: what each did, "
                                       "which agree, the expectations' verdicts")
     rp.add_argument("file", help="the case file (FILE.yaml), anywhere on disk")
     rp.add_argument("--go", help="releases: 'all', '1.21,1.27', '1.24.11' (default all; $TLSDIFF_GO)")
     rp.add_argument("--goroot", action="append", default=[], help="a Go installation: a column of its own (repeatable)")
-    rp.add_argument("--timeout", type=_seconds, default=5.0, help="seconds a connection may take (default 5)")
+    rp.add_argument("--timeout", type=arguments.seconds, default=5.0, help="seconds a connection may take (default 5)")
     return p
 
 
@@ -475,7 +435,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     # The matrix goes where no report does: a report on standard output stays parseable.
     screen = sys.stderr if any(t.to_stdout for t in reports) else sys.stdout
-    interrupts = _Interrupts()
+    interrupts = children.Interrupts()
     interrupts.install()
     with progress.Reminder():
         releases = run.prepare(cases)
@@ -643,33 +603,6 @@ def cmd_merge(args: argparse.Namespace) -> int:
     summary = (f"{terminal.summary_line(report['summary'])} ({len(results)} cases, "
                f"{sum(len(r.verdicts) for r in results)} runs, merged from {len(shards)} shards)")
     return _report(args, targets, results, rows, report, "", summary, screen)
-
-
-class _Interrupts:
-    """Ctrl-C and SIGTERM. While preparing: end every build and fetch at once (their
-    process groups) and stop. While running: the first stops scheduling, the runs in
-    flight end, and the reports of what finished are written, marked interrupted;
-    the second exits at once."""
-
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        self.running = False
-
-    def install(self) -> None:
-        signal.signal(signal.SIGINT, self._on_signal)
-        signal.signal(signal.SIGTERM, self._on_signal)
-
-    def _on_signal(self, signum: int, frame: object) -> None:
-        if not self.running:
-            children.kill_all()
-            raise KeyboardInterrupt
-        if self.stop.is_set():
-            children.kill_all()
-            print("tlsdiff: interrupted again: stopping now", file=sys.stderr, flush=True)
-            os._exit(130)
-        self.stop.set()
-        print("tlsdiff: interrupted: no new runs; the ones in flight finish, then the reports are written "
-              "(interrupt again to stop now)", file=sys.stderr, flush=True)
 
 
 def _silence_stdout() -> None:

@@ -46,7 +46,7 @@ def duration(text: str) -> float:
 
 
 def add_arguments(p: Any) -> None:
-    from ..cli import _folder, _seconds, _workers
+    from .. import arguments
     from ..session_fuzz import whole
     p.add_argument("--go", default="all", help="releases to compare: 'all', '1.19,1.21,1.27' (default all)")
     p.add_argument("--seed", type=whole(0, 2**63 - 1), default=0,
@@ -58,7 +58,7 @@ def add_arguments(p: Any) -> None:
                                                                           "whichever comes first)")
     p.add_argument("--out", type=Path, metavar="DIR", help="write each finding here as a case file, and "
                                                            "findings.json")
-    p.add_argument("--cases", action="append", type=_folder, default=[], metavar="DIR",
+    p.add_argument("--cases", action="append", type=arguments.folder, default=[], metavar="DIR",
                    help="a folder of cases whose partitions are known, beside tlsdiff's own (repeatable)")
     p.add_argument("--no-default-cases", action="store_true",
                    help="leave tlsdiff's own cases out of the known partitions")
@@ -69,10 +69,10 @@ def add_arguments(p: Any) -> None:
                    help="run one finding's case file on the releases and say whether it still holds")
     p.add_argument("--batch", type=whole(1, MAX_BATCH), default=DEFAULT_BATCH,
                    help=f"stimuli given to the peers at once (default {DEFAULT_BATCH})")
-    p.add_argument("--workers", type=_workers, default=DEFAULT_WORKERS,
+    p.add_argument("--workers", type=arguments.workers, default=DEFAULT_WORKERS,
                    help=f"runs in flight at once (default {DEFAULT_WORKERS}): runs waiting out a stalled "
                    "handshake leave the others the cores")
-    p.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT_S,
+    p.add_argument("--timeout", type=arguments.seconds, default=DEFAULT_TIMEOUT_S,
                    help=f"seconds a connection may take (default {DEFAULT_TIMEOUT_S:g}: a stalled handshake "
                         "costs this much)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines, only the findings and summary")
@@ -133,7 +133,7 @@ def _known_cases(args: argparse.Namespace) -> list:
 
 
 def cli(args: argparse.Namespace) -> int:
-    from ..cli import _Interrupts
+    from ..children import Interrupts
     from ..paths import check_cache
     from ..runs import Run
     _check(args)
@@ -148,7 +148,7 @@ def cli(args: argparse.Namespace) -> int:
     replay = _load_replay(args.replay) if args.replay is not None else None
     say = (lambda text: None) if args.quiet else (lambda text: print(f"tlsdiff: fuzz: {text}", file=sys.stderr,
                                                                        flush=True))
-    interrupts = _Interrupts()
+    interrupts = Interrupts()
     interrupts.install()
     run = Run(args.go, timeout=args.timeout, workers=args.workers)
     with run:

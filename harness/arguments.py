@@ -1,0 +1,49 @@
+"""Values of the command line's flags that several subcommands take (`run`, `fuzz`,
+`bisect`, ...): each a type for argparse that refuses a bad value in one line,
+naming the value and what was expected."""
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from pathlib import Path
+
+MAX_TIMEOUT_S = 600.0
+MIN_TIMEOUT_S = 0.1
+MAX_WORKERS = 64
+
+_NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+
+
+def seconds(text: str) -> float:
+    """A timeout: a plain decimal number of seconds, from MIN_TIMEOUT_S to MAX_TIMEOUT_S."""
+    try:
+        if not _NUMBER.match(text):
+            raise ValueError(text)
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or not MIN_TIMEOUT_S <= value <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected seconds from {MIN_TIMEOUT_S:g} "
+                                         f"to {MAX_TIMEOUT_S:g}")
+    return value
+
+
+def folder(text: str) -> Path:
+    """A folder of case files (whether it exists is checked where it is read)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty folder name; expected a folder of case files")
+    return Path(text)
+
+
+def workers(text: str) -> int:
+    """How many runs in flight: a whole number from 1 to MAX_WORKERS."""
+    try:
+        if not text.isascii() or not text.isdigit():
+            raise ValueError(text)
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected 1 to {MAX_WORKERS}")
+    return value
