@@ -7,7 +7,7 @@ Each connect step asks the server's peer to listen and accept while the client's
 peer connects; both sides answer with what they saw. A peer that hangs or dies
 is killed by the protocol client; the step records why and the run goes on.
 
-A run is written as steps (peers/reactor.py): it yields each reply it waits for, so
+A run is written as steps (peers/steps.py): it yields each reply it waits for, so
 every run in flight moves on one thread, the one that reads the peers' replies.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Mapping
 from . import ech, pki
 from .peers.pool import PYTHON_PEER, PeerPool
 from .peers.protocol import PeerError, PeerFailure, PeerProcess, Reply, Unsupported
-from .peers.reactor import Await, Blocking, Steps, reactor, run_here
+from .peers.steps import Await, Blocking, Steps, run_here, run_many
 from .scenario.model import SESSION_STEPS, Case, Endpoint, ReleaseKey, Role, Step, StepKind, key_text
 from .toolchains.lines import release_of_name
 
@@ -418,13 +418,13 @@ def run_all(cases: Iterable[Case], keys_for: Callable[[Case], list[ReleaseKey]],
             conn_timeout_ms: int = CONNECT_TIMEOUT_MS, stop: threading.Event | None = None,
             pins: Mapping[str, Pin] | None = None) -> list[CaseRun]:
     """Run every case on every key, `workers` in flight at a time, all on the reactor
-    (peers/reactor.py); results in a stable order (on_done, on the reactor thread, is
+    (peers/steps.py); results in a stable order (on_done, on the reactor thread, is
     called as each run ends, so that the normalizer's worker gets it then, not after
     every run before it).
 
     Once `stop` is set no run starts; the runs in flight end as they would."""
     jobs = [(case, key) for case in cases for key in keys_for(case)]
-    runs = reactor().run_all(
+    runs = run_many(
         [lambda case=case, key=key: run_case_steps(case, key, pool, conn_timeout_ms, pins) for case, key in jobs],
         workers, on_done, stop)
     return [run for run in runs if run is not None]

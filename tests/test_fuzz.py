@@ -283,7 +283,7 @@ def test_a_peer_that_keeps_a_socket_for_one_stimulus_is_a_leak_finding(monkeypat
     from tlsdiff import execute, pki
     from tlsdiff.fuzz.campaign import Campaign
     from tlsdiff.fuzz.outcome import Known
-    from tlsdiff.peers.reactor import Await, Blocking
+    from tlsdiff.peers.steps import Await, Blocking
     from tlsdiff.runs import Run
 
     leaky_index, kept = 45, itertools.count()

@@ -1,4 +1,4 @@
-"""harness/peers/reactor.py: every run's steps and every peer's replies on one thread,
+"""harness/peers/reactor.py and steps.py: every run's steps and every peer's replies on one thread,
 against real peers; a paused peer fails its own runs while the others go on."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tlsdiff.execute import run_all
 from tlsdiff.observe.normalize import normalize_run
 from tlsdiff.paths import CASES_DIR
 from tlsdiff.peers.pool import PYTHON_PEER
-from tlsdiff.peers.reactor import Await, reactor
+from tlsdiff.peers.steps import Await, run_many
 from tlsdiff.scenario.load import load_case
 
 CASE = load_case(CASES_DIR / "resumption" / "tls13-same-server.yaml", CASES_DIR)
@@ -69,16 +69,16 @@ def test_what_steps_raise_and_what_on_done_raises_reach_the_caller() -> None:
         yield  # noqa: unreachable
 
     with pytest.raises(ValueError, match="a bug in a run"):
-        reactor().run_all([fine, failing, fine], workers=2)
+        run_many([fine, failing, fine], workers=2)
     seen: list[str] = []
 
     def on_done(value: str) -> None:
         seen.append(value)
         raise KeyError("on_done failed")
     with pytest.raises(KeyError, match="on_done failed"):
-        reactor().run_all([fine] * 5, workers=1, on_done=on_done)
+        run_many([fine] * 5, workers=1, on_done=on_done)
     assert seen == ["ok"]  # no run started after the failure
-    assert reactor().run_all([fine] * 3, workers=2) == ["ok"] * 3  # the reactor goes on
+    assert run_many([fine] * 3, workers=2) == ["ok"] * 3  # the reactor goes on
 
 
 def test_a_blocking_wait_on_the_reactor_thread_is_refused(local_peers, edge_releases) -> None:
@@ -89,11 +89,11 @@ def test_a_blocking_wait_on_the_reactor_thread_is_refused(local_peers, edge_rele
         yield Await(peer, peer.send("hello", {}), 5)
 
     with pytest.raises(RuntimeError, match="reactor thread"):
-        reactor().run_all([blocking], workers=1)
+        run_many([blocking], workers=1)
 
     def awaiting():  # type: ignore[no-untyped-def]
         return (yield Await(peer, peer.send("hello", {}), 5))["protocol"]
-    assert reactor().run_all([awaiting], workers=1) == [peer.hello["protocol"]]
+    assert run_many([awaiting], workers=1) == [peer.hello["protocol"]]
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="no SCHED_BATCH on this system")

@@ -2,7 +2,7 @@
 
 The reactor (reactor.py) reads every peer's output and settles each response's
 Reply, so several requests (a server's accept and a client's connect) can be in
-flight at once, awaited by a run's steps on the reactor or by any other thread.
+flight at once, awaited by a run's steps on the reactor (steps.py) or by any other thread.
 Every wait has a timeout; a peer that misses it is killed and reported with its
 stderr (go-peer/PROTOCOL.md).
 """
@@ -353,7 +353,7 @@ class PeerProcess:
 
     def wait(self, future: Reply, timeout: float) -> dict[str, Any]:
         """Wait for a reply; on timeout the peer is killed (it is hung). Not on the
-        reactor's thread, whose steps yield an Await instead (reactor.py)."""
+        reactor's thread, whose steps yield an Await instead (steps.py)."""
         if reactor().on_thread():
             raise RuntimeError("PeerProcess.wait on the reactor thread: it would wait for itself (yield Await)")
         try:
