@@ -44,7 +44,7 @@ from tlsdiff.errors import UserError  # noqa: E402
 from tlsdiff.paths import cache_dir  # noqa: E402
 from tlsdiff.peers.protocol import PeerError, PeerFailure, PeerProcess, Unsupported  # noqa: E402
 from tlsdiff.runs import prepare_releases  # noqa: E402
-from tlsdiff.scenario.load import load_cases  # noqa: E402
+from tlsdiff.scenario.catalog import load_cases  # noqa: E402
 
 from tables import table  # benchmarks/tables.py (this folder is on sys.path when run)
 

@@ -23,7 +23,7 @@ _EXPORTS = {
     "Run": "runs", "RunResult": "runs", "Releases": "runs",
     "CaseResult": "compare", "RunVerdict": "compare", "Verdict": "compare",
     "Case": "scenario.model", "StepKind": "scenario.model", "Pairing": "scenario.model",
-    "ReleaseKey": "scenario.model", "load_cases": "scenario.load", "UserError": "errors",
+    "ReleaseKey": "scenario.model", "load_cases": "scenario.catalog", "UserError": "errors",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -278,7 +278,7 @@ def cmd_compat(args: argparse.Namespace) -> int:
     from .report import outputs
     from .report.json_report import provenance
     from .runs import Run
-    from .scenario.load import load_cases
+    from .scenario.catalog import load_cases
     tls = sorted({v.strip() for v in args.tls.split(",") if v.strip()})
     if not tls or any(v not in compat.TLS_VERSIONS for v in tls):
         raise UserError(f"--tls: {args.tls!r} is not allowed; expected 1.2, 1.3 or 1.2,1.3")

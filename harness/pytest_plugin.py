@@ -128,7 +128,7 @@ class CaseFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         from .errors import UserError
-        from .scenario.load import load_case
+        from .scenario.catalog import load_case
         from .scenario.model import key_text
         folder = _holder(self.config, self.path)
         assert folder is not None

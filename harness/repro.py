@@ -10,7 +10,7 @@ from typing import Any
 from .compare import CaseResult, Verdict
 from .errors import UserError
 from .scenario.catalog import SUFFIXES
-from .scenario.load import load_case
+from .scenario.catalog import load_case
 from .scenario.model import Case, key_text
 
 

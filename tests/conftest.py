@@ -63,7 +63,7 @@ def recorded() -> dict:
     import json
     from tlsdiff.execute import CaseRun, StepResult
     from tlsdiff.observe.normalize import normalize_run
-    from tlsdiff.scenario.load import load_cases
+    from tlsdiff.scenario.catalog import load_cases
     from data.record import RAW
 
     out: dict = {}

@@ -16,7 +16,7 @@ from tlsdiff.compare import CheckOutcome, Verdict, agreement_classes, compare_ca
 from tlsdiff.errors import UserError
 from tlsdiff.observe.fields import ABSENT
 from tlsdiff.report.json_report import case_entry
-from tlsdiff.scenario.load import load_case
+from tlsdiff.scenario.catalog import load_case
 from tlsdiff.scenario.model import Case, Expectation, Pairing, key_text
 from tlsdiff.scenario.ranges import parse_range
 

@@ -14,7 +14,7 @@ from data.record import RAW
 from tlsdiff.execute import CaseRun, StepResult
 from tlsdiff.observe import parallel
 from tlsdiff.observe.normalize import normalize_run
-from tlsdiff.scenario.load import load_cases
+from tlsdiff.scenario.catalog import load_cases
 
 
 @pytest.fixture(scope="module")

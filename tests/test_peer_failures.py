@@ -11,7 +11,7 @@ from tlsdiff.execute import run_case
 from tlsdiff.observe.normalize import normalize_run
 from tlsdiff.compare import verdict_for
 from tlsdiff.paths import CASES_DIR
-from tlsdiff.scenario.load import load_case
+from tlsdiff.scenario.catalog import load_case
 
 CASE = load_case(CASES_DIR / "resumption" / "tls13-same-server.yaml", CASES_DIR)
 

@@ -15,7 +15,7 @@ from tlsdiff.observe.normalize import normalize_run
 from tlsdiff.paths import CASES_DIR
 from tlsdiff.peers.pool import PYTHON_PEER
 from tlsdiff.peers.steps import Await, run_many
-from tlsdiff.scenario.load import load_case
+from tlsdiff.scenario.catalog import load_case
 
 CASE = load_case(CASES_DIR / "resumption" / "tls13-same-server.yaml", CASES_DIR)
 PYCLIENT = load_case(CASES_DIR / "state" / "pyclient-go-server.yaml", CASES_DIR)

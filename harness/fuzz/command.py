@@ -216,7 +216,7 @@ def _timing(c: Campaign) -> dict[str, Any]:
 
 
 def _load_replay(path: Path) -> Any:
-    from ..scenario.load import load_case
+    from ..scenario.catalog import load_case
     return load_case(path, path.absolute().parent)
 
 

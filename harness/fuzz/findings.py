@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 from .. import update
 from ..compare import actual_value, compare_case
 from ..observe.fields import ABSENT, STATE
-from ..scenario.load import load_case
+from ..scenario.catalog import load_case
 from ..scenario.model import Case, ReleaseKey, StepKind
 from .generate import Stimulus
 from .outcome import Outcome, Partition, Signature, partition_text

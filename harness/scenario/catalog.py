@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import UserError
-from .load import display, load_case
+from .load import display, load_file
 from .model import Case
 
 SUFFIXES = (".yaml", ".yml")
@@ -113,7 +113,7 @@ def select_files(selectors: Iterable[str], folders: Sequence[Path]) -> list[tupl
 
 def discover(selectors: Iterable[str], folders: Sequence[Path]) -> list[Case]:
     """The cases matching the selectors in the folders, loaded and validated, sorted by id."""
-    return [load_case(path, case_id=cid, file=f) for path, cid, f in select_files(selectors, folders)]
+    return [load_file(path, cid, f) for path, cid, f in select_files(selectors, folders)]
 
 
 def filter_cases(cases: Sequence[Case], keywords: Sequence[str] = (), tags: Sequence[str] = ()) -> list[Case]:
@@ -125,3 +125,16 @@ def filter_cases(cases: Sequence[Case], keywords: Sequence[str] = (), tags: Sequ
         known = sorted({t for c in cases for t in c.tags})
         raise UserError(f"{asked}: no case matches; tags in use: {', '.join(known) or 'none'}")
     return picked
+
+
+def load_case(path: Path, root: Path | None = None) -> Case:
+    """Load and validate one case file; its id is its path under root without the suffix
+    (no root: its file name's stem), and reports name it as report_name does."""
+    cid = case_id(path, root) if root is not None else path.stem
+    return load_file(path, cid, report_name(path, root if root is not None else path.parent, cid))
+
+
+def load_cases(selectors: Sequence[str] = (), folders: Sequence[Path] = ()) -> list[Case]:
+    """The cases matching the selectors in tlsdiff's own cases and the given folders, validated."""
+    from ..paths import CASES_DIR
+    return discover(selectors, case_folders(folders, default=CASES_DIR))

@@ -8,7 +8,7 @@ import dataclasses
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 import jsonschema
 import yaml
@@ -164,19 +164,11 @@ def _refuse_aliases(text: str, shown: str) -> None:
             depth -= 1
 
 
-def load_case(path: Path, root: Path | None = None, *, case_id: str | None = None, file: str = "") -> Case:
-    """Load and validate one case file; raise UserError naming the problem.
-
-    Its id is case_id, or its path under root without the suffix; `file` is how
-    reports name it (default: its path under root's parent).
-    """
+def load_file(path: Path, case_id: str, file: str) -> Case:
+    """Load and validate one case file, as `case_id`, named `file` in reports; raise
+    UserError naming the problem. (catalog.load_case gives the id and the name from
+    the case folder.)"""
     shown = display(path)
-    if case_id is None:
-        from .catalog import case_id as id_under
-        case_id = id_under(path, root) if root is not None else path.stem
-    if not file:
-        from .catalog import report_name
-        file = report_name(path, root if root is not None else path.parent, case_id)
     text = _read_text(path, shown)
     try:
         _refuse_aliases(text, shown)
@@ -367,10 +359,3 @@ def _build(path: Path, case_id: str, data: dict[str, Any]) -> Case:
         steps=tuple(steps),
         expectations=tuple(expectations),
     )
-
-
-def load_cases(selectors: Sequence[str] = (), folders: Sequence[Path] = ()) -> list[Case]:
-    """The cases matching the selectors in tlsdiff's own cases and the given folders, validated."""
-    from ..paths import CASES_DIR
-    from .catalog import case_folders, discover
-    return discover(selectors, case_folders(folders, default=CASES_DIR))
