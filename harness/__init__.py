@@ -2,7 +2,7 @@
 
 The Python API (also what the `tlsdiff` command and the pytest plugin use):
 
-- `load_cases(selectors=(), root=None) -> list[Case]`: case files by id, folder or
+- `load_cases(selectors=(), folders=()) -> list[Case]`: case files by id, folder or
   path, validated (a bad file raises `UserError` with one line naming it);
 - `Run(go="all", goroots=(), runner="local", timeout=5.0, workers=16)`: releases
   prepared once and one peer per release, as a context manager; `Run.run(cases)`
