@@ -1,12 +1,13 @@
 """Values of the command line's flags that several subcommands take (`run`, `fuzz`,
-`bisect`, ...): each a type for argparse that refuses a bad value in one line,
-naming the value and what was expected."""
+`ticket fuzz`, `bisect`, ...): each a type for argparse that refuses a bad value in
+one line, naming the value and what was expected."""
 from __future__ import annotations
 
 import argparse
 import math
 import re
 from pathlib import Path
+from typing import Callable
 
 MAX_TIMEOUT_S = 600.0
 MIN_TIMEOUT_S = 0.1
@@ -36,14 +37,17 @@ def folder(text: str) -> Path:
     return Path(text)
 
 
-def workers(text: str) -> int:
-    """How many runs in flight: a whole number from 1 to MAX_WORKERS."""
-    try:
+def whole(low: int, high: int) -> Callable[[str], int]:
+    """A whole number from low to high (a seed, a count, a batch size)."""
+    def parse(text: str) -> int:
         if not text.isascii() or not text.isdigit():
-            raise ValueError(text)
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number")
         value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_WORKERS:
-        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected 1 to {MAX_WORKERS}")
-    return value
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not allowed; expected {low} to {high}")
+        return value
+    return parse
+
+
+#: How many runs in flight: 1 to MAX_WORKERS.
+workers = whole(1, MAX_WORKERS)

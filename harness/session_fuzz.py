@@ -32,6 +32,7 @@ from gomodel import session_state
 from gomodel.tickets import IV_SIZE, decrypt as model_decrypt, open_ticket, seal
 
 from . import pki
+from .arguments import whole
 from .compat import SHARED_KEY
 from .errors import UserError
 from .peers.pool import PeerPool
@@ -655,20 +656,6 @@ def replay(pool: PeerPool, releases: Sequence[str], files: Sequence[Path]) -> li
 
 MAX_COUNT = 10_000_000
 MAX_BATCH = 100_000  # go-peer's parse_sessions limit
-
-
-def whole(low: int, high: int) -> Callable[[str], int]:
-    """An argparse type: a whole number from low to high."""
-    import argparse
-
-    def parse(text: str) -> int:
-        if not text.isascii() or not text.isdigit():
-            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number")
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not allowed; expected {low} to {high}")
-        return value
-    return parse
 
 
 def add_arguments(p: Any) -> None:

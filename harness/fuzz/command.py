@@ -47,14 +47,13 @@ def duration(text: str) -> float:
 
 def add_arguments(p: Any) -> None:
     from .. import arguments
-    from ..session_fuzz import whole
     p.add_argument("--go", default="all", help="releases to compare: 'all', '1.19,1.21,1.27' (default all)")
-    p.add_argument("--seed", type=whole(0, 2**63 - 1), default=0,
+    p.add_argument("--seed", type=arguments.whole(0, 2**63 - 1), default=0,
                    help="the random seed: the same seed makes the same stimuli (default 0)")
     p.add_argument("--budget", type=duration, metavar="DURATION",
                    help="fuzz this long: 90s, 10m, 1h (minimizing a finding under way and writing the files "
                         "come after)")
-    p.add_argument("--count", type=whole(1, MAX_COUNT), metavar="N", help="fuzz this many stimuli (with --budget: "
+    p.add_argument("--count", type=arguments.whole(1, MAX_COUNT), metavar="N", help="fuzz this many stimuli (with --budget: "
                                                                           "whichever comes first)")
     p.add_argument("--out", type=Path, metavar="DIR", help="write each finding here as a case file, and "
                                                            "findings.json")
@@ -67,7 +66,7 @@ def add_arguments(p: Any) -> None:
                         "(tlsdiff run --json), instead of running the cases")
     p.add_argument("--replay", type=Path, metavar="FILE.yaml",
                    help="run one finding's case file on the releases and say whether it still holds")
-    p.add_argument("--batch", type=whole(1, MAX_BATCH), default=DEFAULT_BATCH,
+    p.add_argument("--batch", type=arguments.whole(1, MAX_BATCH), default=DEFAULT_BATCH,
                    help=f"stimuli given to the peers at once (default {DEFAULT_BATCH})")
     p.add_argument("--workers", type=arguments.workers, default=DEFAULT_WORKERS,
                    help=f"runs in flight at once (default {DEFAULT_WORKERS}): runs waiting out a stalled "
