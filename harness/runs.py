@@ -221,7 +221,7 @@ class Run:
     'external' (peers already running: `peers`, '1.27=127.0.0.1:7127,...', instead of go);
     timeout: seconds a connection may take before its peer is judged hung;
     workers: cases in flight at once in each run() call (run() calls may overlap: all
-    their runs move on one thread, peers/reactor.py).
+    their runs move on the reactor's one thread, peers/steps.py).
     """
 
     def __init__(self, go: str = "all", *, goroots: Sequence[Path] = (), runner: str = "local",

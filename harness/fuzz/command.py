@@ -53,8 +53,8 @@ def add_arguments(p: Any) -> None:
     p.add_argument("--budget", type=duration, metavar="DURATION",
                    help="fuzz this long: 90s, 10m, 1h (minimizing a finding under way and writing the files "
                         "come after)")
-    p.add_argument("--count", type=arguments.whole(1, MAX_COUNT), metavar="N", help="fuzz this many stimuli (with --budget: "
-                                                                          "whichever comes first)")
+    p.add_argument("--count", type=arguments.whole(1, MAX_COUNT), metavar="N",
+                   help="fuzz this many stimuli (with --budget: whichever comes first)")
     p.add_argument("--out", type=Path, metavar="DIR", help="write each finding here as a case file, and "
                                                            "findings.json")
     p.add_argument("--cases", action="append", type=arguments.folder, default=[], metavar="DIR",

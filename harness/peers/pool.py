@@ -92,16 +92,12 @@ class PeerPool:
     def get(self, release: str, godebug: str = "") -> PeerProcess:
         """The running peer of a release (under a GODEBUG value), started or restarted as needed."""
         label = peer_label(release, godebug)
-        if godebug and self.godebug_launch is None:
-            raise Unsupported(label, self.no_godebug)
+        self._refuse(label, godebug)
         with self._lock:
             peer_lock = self._locks.setdefault(label, threading.Lock())
         # One lock per peer: a restart of one peer does not stall the others.
         with peer_lock:
-            if label in self.refused:
-                raise self.refused[label]
-            if label in self.given_up:
-                raise self.given_up[label]
+            self._refuse(label, godebug)  # given up or refused while this thread waited
             peer = self._peers.get(label)
             if peer is not None and not peer.dead:
                 return peer
@@ -147,14 +143,19 @@ class PeerPool:
         start one (or wait for another thread starting it). Raises as get does for a
         peer given up or refused."""
         label = peer_label(release, godebug)
+        self._refuse(label, godebug)
+        peer = self._peers.get(label)
+        return peer if peer is not None and not peer.dead else None
+
+    def _refuse(self, label: str, godebug: str) -> None:
+        """Raise what stands against this peer ever running: a GODEBUG this runner cannot
+        set, a GODEBUG the release refused at start-up, a peer given up."""
         if godebug and self.godebug_launch is None:
             raise Unsupported(label, self.no_godebug)
         if label in self.refused:
             raise self.refused[label]
         if label in self.given_up:
             raise self.given_up[label]
-        peer = self._peers.get(label)
-        return peer if peer is not None and not peer.dead else None
 
     def running(self) -> dict[str, PeerProcess]:
         """The live peers by label ("1.27.3", "1.27.3 GODEBUG=tlsmlkem=0", "python")."""
