@@ -2,10 +2,12 @@
 against real peers; a paused peer fails its own runs while the others go on."""
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -14,6 +16,7 @@ from tlsdiff.execute import run_all
 from tlsdiff.observe.normalize import normalize_run
 from tlsdiff.paths import CASES_DIR
 from tlsdiff.peers.pool import PYTHON_PEER
+from tlsdiff.peers.reactor import reactor
 from tlsdiff.peers.steps import Await, run_many
 from tlsdiff.scenario.catalog import load_case
 
@@ -34,6 +37,26 @@ def test_runs_on_both_releases_pass_with_their_steps_on_the_reactor_thread(local
     assert threads == {"tlsdiff-reactor"}
     # In the order asked for, whatever order they ended in.
     assert [(r.case.id, r.key) for r in runs] == [(c.id, k) for c in [CASE, PYCLIENT] * 3 for k in keys]
+
+
+def test_runs_are_freed_when_their_caller_drops_them_not_left_to_the_cyclic_collector(local_peers,
+                                                                                    edge_releases) -> None:
+    # A fuzz campaign's batch holds thousands of documents: left in a reference cycle,
+    # they waited for a collection of a third of a second that stopped every run.
+    keys = [(v,) for v in edge_releases.versions]
+    gc.collect()
+    gc.disable()
+    try:
+        runs = run_all([CASE, PYCLIENT] * 2, lambda case: keys, local_peers, workers=4)
+        assert {verdict_for(r.case, r.key, normalize_run(r)).verdict for r in runs} == {"pass"}
+        alive = [weakref.ref(r) for r in runs]
+        del runs
+        settled = threading.Event()  # the reactor is past the callback of the last run
+        reactor().call_soon(settled.set)
+        assert settled.wait(5)
+        assert [r() for r in alive if r() is not None] == []
+    finally:
+        gc.enable()
 
 
 def test_a_paused_peer_fails_its_runs_while_the_other_release_goes_on(local_peers, edge_releases) -> None:
