@@ -34,10 +34,11 @@ from typing import Any, Callable
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from tlsdiff import arguments  # noqa: E402
 from tlsdiff.errors import UserError  # noqa: E402
 from tlsdiff.fuzz.bases import all_bases  # noqa: E402
-from tlsdiff.fuzz.campaign import Campaign  # noqa: E402
-from tlsdiff.fuzz.command import DEFAULT_WORKERS  # noqa: E402
+from tlsdiff.fuzz.campaign import DEFAULT_BATCH, Campaign  # noqa: E402
+from tlsdiff.fuzz.command import DEFAULT_WORKERS, MAX_BATCH  # noqa: E402
 from tlsdiff.fuzz.outcome import Known  # noqa: E402
 from tlsdiff.peers import local  # noqa: E402
 from tlsdiff.peers.pool import PYTHON_PEER  # noqa: E402
@@ -171,16 +172,15 @@ def measure(run: Run, label: str, bases: list, count: int, batch: int, seed: int
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--go", default="all", help="releases (default all)")
-    p.add_argument("--count", type=int, default=320, help="stimuli per mix (default 320)")
-    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+    p.add_argument("--count", type=arguments.whole(1, 100000), default=320, help="stimuli per mix (default 320)")
+    p.add_argument("--workers", type=arguments.workers, default=DEFAULT_WORKERS,
                    help=f"runs in flight (default {DEFAULT_WORKERS}, as tlsdiff fuzz)")
-    p.add_argument("--batch", type=int, default=64, help="stimuli per batch (default 64, as tlsdiff fuzz)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--batch", type=arguments.whole(1, MAX_BATCH), default=DEFAULT_BATCH,
+                   help=f"stimuli per batch (default {DEFAULT_BATCH}, as tlsdiff fuzz)")
+    p.add_argument("--seed", type=arguments.whole(0, 2**63 - 1), default=1)
     p.add_argument("--profile", action="store_true", help="also cProfile the harness's threads and tlspeerd's")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args()
-    if not 1 <= args.count <= 100000 or not 1 <= args.workers <= 64 or not 1 <= args.batch <= 1000:
-        raise UserError("--count 1..100000, --workers 1..64, --batch 1..1000")
 
     single = [b for b in all_bases() if b.connections == 1]
     double = [b for b in all_bases() if b.connections == 2]
