@@ -177,7 +177,7 @@ def main() -> int:
                    help=f"runs in flight (default {DEFAULT_WORKERS}, as tlsdiff fuzz)")
     p.add_argument("--batch", type=arguments.whole(1, MAX_BATCH), default=DEFAULT_BATCH,
                    help=f"stimuli per batch (default {DEFAULT_BATCH}, as tlsdiff fuzz)")
-    p.add_argument("--seed", type=arguments.whole(0, 2**63 - 1), default=1)
+    p.add_argument("--seed", type=arguments.seed, default=1)
     p.add_argument("--profile", action="store_true", help="also cProfile the harness's threads and tlspeerd's")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args()

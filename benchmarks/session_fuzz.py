@@ -28,7 +28,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tlsdiff import session_fuzz as sf  # noqa: E402
+from tlsdiff import arguments, session_fuzz as sf  # noqa: E402
 from tlsdiff.errors import UserError  # noqa: E402
 from tlsdiff.peers.local import local_pool  # noqa: E402
 from tlsdiff.peers.protocol import PeerError, PeerFailure, Unsupported  # noqa: E402
@@ -85,12 +85,10 @@ def _stages(pool, releases: list[str], seeds: list[sf.Seed], known: frozenset[by
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--go", default="all", help="releases (default all; those before 1.21 are left out)")
-    p.add_argument("--count", type=int, default=20000, help="blobs per campaign (default 20000)")
+    p.add_argument("--count", type=arguments.whole(1, sf.MAX_COUNT), default=20000, help="blobs per campaign (default 20000)")
     p.add_argument("--batch", type=_batch_sizes, default=[100, 500, 2000], help="batch sizes to try (default 100,500,2000)")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args()
-    if not 1 <= args.count <= sf.MAX_COUNT:
-        raise UserError(f"--count: {args.count} is not allowed; expected 1 to {sf.MAX_COUNT}")
 
     prepared = prepare_releases(args.go)
     pool = local_pool(prepared.binaries)

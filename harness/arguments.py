@@ -12,6 +12,7 @@ from typing import Callable
 MAX_TIMEOUT_S = 600.0
 MIN_TIMEOUT_S = 0.1
 MAX_WORKERS = 64
+MAX_SEED = 2**63 - 1
 
 _NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
@@ -51,3 +52,5 @@ def whole(low: int, high: int) -> Callable[[str], int]:
 
 #: How many runs in flight: 1 to MAX_WORKERS.
 workers = whole(1, MAX_WORKERS)
+#: A random seed (fuzz, ticket fuzz): 0 to MAX_SEED.
+seed = whole(0, MAX_SEED)

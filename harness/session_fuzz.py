@@ -31,8 +31,7 @@ import gomodel
 from gomodel import session_state
 from gomodel.tickets import IV_SIZE, decrypt as model_decrypt, open_ticket, seal
 
-from . import pki
-from .arguments import whole
+from . import arguments, pki
 from .compat import SHARED_KEY
 from .errors import UserError
 from .peers.pool import PeerPool
@@ -661,9 +660,9 @@ MAX_BATCH = 100_000  # go-peer's parse_sessions limit
 def add_arguments(p: Any) -> None:
     p.add_argument("--go", default="all", help="releases: 'all', '1.21,1.27' (default all; those before 1.21 "
                                                "have no session parser and are left out)")
-    p.add_argument("--seed", type=whole(0, 2**63 - 1), default=0, help="the random seed of the mutations (default 0)")
-    p.add_argument("--count", type=whole(1, MAX_COUNT), default=10000, help="blobs to judge (default 10000)")
-    p.add_argument("--batch", type=whole(1, MAX_BATCH), default=DEFAULT_BATCH,
+    p.add_argument("--seed", type=arguments.seed, default=0, help="the random seed of the mutations (default 0)")
+    p.add_argument("--count", type=arguments.whole(1, MAX_COUNT), default=10000, help="blobs to judge (default 10000)")
+    p.add_argument("--batch", type=arguments.whole(1, MAX_BATCH), default=DEFAULT_BATCH,
                    help=f"blobs per request to each peer (default {DEFAULT_BATCH})")
     p.add_argument("--kind", choices=["session", "ticket", "both"], default="both",
                    help="session encodings (ParseSessionState), sealed tickets (DecryptTicket) or both (default)")

@@ -48,7 +48,7 @@ def duration(text: str) -> float:
 def add_arguments(p: Any) -> None:
     from .. import arguments
     p.add_argument("--go", default="all", help="releases to compare: 'all', '1.19,1.21,1.27' (default all)")
-    p.add_argument("--seed", type=arguments.whole(0, 2**63 - 1), default=0,
+    p.add_argument("--seed", type=arguments.seed, default=0,
                    help="the random seed: the same seed makes the same stimuli (default 0)")
     p.add_argument("--budget", type=duration, metavar="DURATION",
                    help="fuzz this long: 90s, 10m, 1h (minimizing a finding under way and writing the files "
