@@ -9,8 +9,7 @@ from typing import Any
 
 from .compare import CaseResult, Verdict
 from .errors import UserError
-from .scenario.catalog import SUFFIXES
-from .scenario.catalog import load_case
+from .scenario.catalog import SUFFIXES, load_case
 from .scenario.model import Case, key_text
 
 

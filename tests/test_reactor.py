@@ -12,7 +12,7 @@ import weakref
 import pytest
 
 from tlsdiff.compare import verdict_for
-from tlsdiff.execute import run_all
+from tlsdiff.execute import run_all, run_case
 from tlsdiff.observe.normalize import normalize_run
 from tlsdiff.paths import CASES_DIR
 from tlsdiff.peers.pool import PYTHON_PEER
@@ -58,6 +58,12 @@ def test_runs_are_freed_when_their_caller_drops_them_not_left_to_the_cyclic_coll
         reactor().call_soon(settled.set)
         assert settled.wait(5)
         assert [r() for r in alive if r() is not None] == []
+        # The same steps on this thread (run_here): the unsupported reply's exception too.
+        here = run_case(ECH, keys[0], local_peers)
+        assert verdict_for(ECH, keys[0], normalize_run(here)).verdict == "unsupported"
+        alive = [weakref.ref(here)]
+        del here
+        assert alive[0]() is None
     finally:
         gc.enable()
 

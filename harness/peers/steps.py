@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Generator, Sequence, TypeVar
 
-from tlspeer.eventloop import Timer, run_steps
+from tlspeer.eventloop import Timer, handled, run_steps
 
 from .reactor import Reactor, reactor
 
@@ -138,15 +138,15 @@ class _Task:
             try:
                 item = self.steps.send(value) if exc is None else self.steps.throw(exc)
             except StopIteration as stop:
-                _handled(exc)
+                handled(exc)
                 self.done(stop.value, None)
                 return
             except Exception as e:
                 if e is not exc:
-                    _handled(exc)
+                    handled(exc)
                 self.done(None, e)
                 return
-            _handled(exc)
+            handled(exc)
             if isinstance(item, Blocking):
                 self.reactor.offload(item.fn, self.step)
                 return
@@ -173,14 +173,6 @@ class _Task:
         self.timer = None
         if not item.reply.done():  # killing it fails the reply, which resumes the steps
             self.reactor.offload(lambda: item.peer._hung(item.timeout))
-
-
-def _handled(exc: BaseException | None) -> None:
-    """A reply's exception the steps caught loses its traceback: the steps' frames in
-    it hold the reply that holds it, a cycle that kept a failed run's observation alive
-    until the cyclic collector came."""
-    if exc is not None:
-        exc.__traceback__ = None
 
 
 def _outcome(reply: "Reply") -> tuple[Any, BaseException | None]:

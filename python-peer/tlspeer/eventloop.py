@@ -32,12 +32,26 @@ def run_steps(steps: Generator[Any, Any, Any], settle: Callable[[Any], Any]) -> 
         try:
             item = steps.send(value) if exc is None else steps.throw(exc)
         except StopIteration as stop:
+            handled(exc)
             return stop.value
+        except BaseException as e:
+            if e is not exc:
+                handled(exc)
+            raise
+        handled(exc)
         value, exc = None, None
         try:
             value = settle(item)
         except Exception as e:  # raised in the steps, where a wait of their own would have raised
             exc = e
+
+
+def handled(exc: BaseException | None) -> None:
+    """An exception thrown into steps and caught there loses its traceback: the steps'
+    frames in it hold whatever holds the exception (a harness's reply), a cycle that
+    kept everything they reached alive until the cyclic collector came."""
+    if exc is not None:
+        exc.__traceback__ = None
 
 
 class Timer:
