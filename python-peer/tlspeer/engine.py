@@ -357,6 +357,7 @@ class Engine:
         if self.error is None:
             self.error = exc
             self.closed = True
+            self.after_handshake = None  # never to run; it may hold this engine (a cycle)
             if not isinstance(exc, (AlertReceived, SilentFailure)):
                 self._flush()
                 self._record_out(ALERT, bytes([2, exc.alert]))

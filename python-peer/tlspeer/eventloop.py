@@ -47,9 +47,10 @@ def run_steps(steps: Generator[Any, Any, Any], settle: Callable[[Any], Any]) -> 
 
 
 def handled(exc: BaseException | None) -> None:
-    """An exception thrown into steps and caught there loses its traceback: the steps'
-    frames in it hold whatever holds the exception (a harness's reply), a cycle that
-    kept everything they reached alive until the cyclic collector came."""
+    """An exception that steps caught loses its traceback: the frames in it hold whatever
+    holds the exception (a harness's reply that threw it in; an engine that keeps the
+    error it raised), a cycle that kept everything they reached alive until the cyclic
+    collector came."""
     if exc is not None:
         exc.__traceback__ = None
 

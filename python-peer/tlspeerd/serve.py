@@ -36,6 +36,7 @@ from tlspeer.certs import Credential
 from tlspeer.client import DEFAULT_SUITES, ClientConfig, ClientEngine
 from tlspeer.driver import Steps, TLSConnection, UnexpectedEOF, accept_socket, connect_socket, run_blocking
 from tlspeer.errors import TLSError
+from tlspeer.eventloop import handled
 from tlspeer.events import NewSession12, NewTicket
 from tlspeer.misbehave import Misbehaviour
 from tlspeer.server import ServerConfig, ServerEngine
@@ -350,6 +351,7 @@ class Peer:
             yield from conn.send_steps(PONG)
             yield from conn.wait_closed_steps()
         except (TLSError, OSError, UnexpectedEOF) as exc:
+            handled(exc)  # the engine keeps it as its error: a traceback would make a cycle
             # Data that came in the same read as the failure was still received.
             obs.received += conn.take_data().decode(errors="replace")
             obs.fail(conn, exc)
@@ -381,6 +383,7 @@ class Peer:
             yield from conn.send_steps(PING)
             obs.received = (yield from conn.recv_steps(len(PONG))).decode(errors="replace")
         except (TLSError, OSError, UnexpectedEOF) as exc:
+            handled(exc)
             obs.received += conn.take_data().decode(errors="replace")
             obs.fail(conn, exc)
             if (offered or session12) and obs.handshake_error is not None and cache is not None:

@@ -2,10 +2,13 @@
 over go-peer's JSON-lines protocol by hand: our client against a Go server and a
 Go client against our server, each with a full handshake, a resumption and a
 HelloRetryRequest; TLS 1.2 with RSA certificates (RSA key exchange, ECDHE_RSA, client-rsa)
-and a tampered RSA premaster secret, which our server must treat as Go's does."""
+and a tampered RSA premaster secret, which our server must treat as Go's does. Last,
+tlspeerd's own connect and accept, failing against Go, leave nothing to the cyclic
+collector."""
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import socket
 import threading
@@ -21,6 +24,7 @@ from tlspeer.errors import AlertReceived, DecryptError, TLSError
 from tlspeer.misbehave import Misbehaviour
 from tlspeer.server import ServerConfig
 from tlspeer.wire import decode_connection
+from tlspeerd.serve import Peer
 
 from tlspeer_helpers import HOST, NOW, client_config, credential, roots, server_config
 
@@ -367,3 +371,38 @@ def test_tls12_corrupt_premaster_our_server_does_as_go(go: PeerProcess, corrupt:
         # Before 1.24 Go answers a failed processClientKeyExchange with handshake_failure.
         expected = ("alert", 40, "crypto/rsa: decryption error")
     assert _tampered_go(go, corrupt) == expected
+
+
+def test_tlspeerd_failed_connections_leave_no_reference_cycle(go: PeerProcess) -> None:
+    """A failed engine keeps its error, and the error kept its traceback: the frames in it
+    hold the engine, a cycle for each failed connection (a post_handshake misbehaviour's
+    hook, holding its engine, another) that waited for the cyclic collector. A fuzz batch
+    fails thousands of connections, and tlspeerd grew by megabytes every few minutes of a
+    campaign."""
+    ours = Peer()
+    post_handshake = {"misbehave": {"post_handshake": {"messages": ["key_update"]}}}
+    ours.op_configure({"name": "c", "role": "client", "config": {  # trusts the wrong root
+        "max_version": "1.3", "server_name": HOST, "root_cas": [pki.root_pem("root-b")], **post_handshake}})
+    ident = pki.identity("server")
+    ours.op_configure({"name": "s", "role": "server", "config": {
+        "max_version": "1.3", "certificates": [{"cert_pem": ident.chain_pem, "key_pem": ident.key_pem}],
+        **post_handshake}})
+    go_client = _go_client(go, _name("cache"), root_cas=[pki.root_pem("root-b")])  # so does this one
+    port, accepted = _accept(go, _go_server(go))
+    ours_port = ours.op_listen({"name": "l", "endpoint": "s"})["port"]
+    connected = go.send("connect", {"endpoint": go_client, "port": ours_port, "conn_id": _name("x"),
+                                    "time": int(NOW), "timeout_ms": TIMEOUT_MS})
+    gc.collect()
+    gc.disable()
+    try:
+        as_client = ours.op_connect({"endpoint": "c", "port": port, "conn_id": "c1", "time": int(NOW),
+                                     "timeout_ms": TIMEOUT_MS})
+        as_server = ours.op_accept({"listener": "l", "conn_id": "s1", "time": int(NOW), "timeout_ms": TIMEOUT_MS})
+        left_in_cycles = gc.collect()
+    finally:
+        gc.enable()
+    assert "certificate signed by unknown authority" in as_client["handshake_error"]
+    assert as_server["handshake_error"] == "remote error: tls: bad certificate"
+    go.wait(accepted, 10)
+    go.wait(connected, 10)
+    assert left_in_cycles == 0
