@@ -14,8 +14,8 @@ tlspeerd and the Go peers. Printed, never asserted:
   second: memory that fills caches and allocator arenas and then levels off grows less in
   the second half; a leak grows as much;
 - the command's exit code and its summary line (stimuli, rate, findings);
-- the processes left behind: every process seen in the tree that is still alive once the
-  command has exited (its start time compared, so a reused process ID is not counted).
+- the processes left behind: every process still alive once the command has exited whose
+  environment carries the tag the command was started with (all it started inherit it).
 
 Linux only: it reads /proc.
 """
@@ -41,6 +41,8 @@ from tables import table  # noqa: E402  (benchmarks/tables.py)
 
 #: The harness's own kinds of child process, told apart by their command lines.
 KINDS = ("harness", "normalizer", "tlspeerd", "go peers")
+#: Set in the command's environment, so that its processes can be found once it has exited.
+TAG_VARIABLE = "TLSDIFF_SOAK"
 #: Seconds the command may take past its budget (minimizing the findings, writing them,
 #: ending the peers) before it is stopped and reported as hung.
 GRACE_S = 600
@@ -121,10 +123,9 @@ def tree(root: int) -> list[Proc]:
     return found
 
 
-def sample(root: int, seconds: float, seen: dict[tuple[int, int], Proc]) -> Sample:
+def sample(root: int, seconds: float) -> Sample:
     s = Sample(seconds)
     for p in tree(root):
-        seen.setdefault((p.pid, p.start), p)
         rss = _rss_kb(p.pid)
         if rss is None:
             continue
@@ -133,9 +134,23 @@ def sample(root: int, seconds: float, seen: dict[tuple[int, int], Proc]) -> Samp
     return s
 
 
-def left_behind(seen: dict[tuple[int, int], Proc]) -> list[Proc]:
-    """Processes of the campaign still alive: same pid, same start time."""
-    return [p for (pid, start), p in seen.items() if (_stat(pid) or (0, -1))[1] == start]
+def left_behind(tag: str) -> list[Proc]:
+    """Live processes whose environment carries the campaign's tag: every process it
+    started inherits it, whether or not a sample saw it, and wherever it was re-parented."""
+    mark = f"{TAG_VARIABLE}={tag}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        st = _stat(int(entry))
+        if mark in environ and st is not None:
+            argv = _argv(int(entry))
+            found.append(Proc(int(entry), st[1], kind_of(argv, False), argv))
+    return found
 
 
 def growth_per_10min(samples: list[Sample], kind: str) -> float | None:
@@ -172,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     # Files, not pipes: nobody reads a pipe for the hour, and a full one would stall the command.
     with open(work / "stdout", "w") as stdout_file, open(work / "stderr", "w") as stderr_file:
-        proc = subprocess.Popen(cmd, stdout=stdout_file, stderr=stderr_file)
-    seen: dict[tuple[int, int], Proc] = {}
+        tag = f"{os.getpid()}-{time.time_ns()}"
+        proc = subprocess.Popen(cmd, stdout=stdout_file, stderr=stderr_file, env={**os.environ, TAG_VARIABLE: tag})
     samples: list[Sample] = []
     deadline = started + args.minutes * 60 + GRACE_S
     while time.monotonic() < deadline:
@@ -182,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             break
         except subprocess.TimeoutExpired:
             pass
-        samples.append(sample(proc.pid, time.monotonic() - started, seen))
+        samples.append(sample(proc.pid, time.monotonic() - started))
         s = samples[-1]
         print(f"  {s.seconds / 60:5.1f} min  " + "  ".join(f"{k} {s.rss_kb.get(k, 0) / 1024:.0f} MB" for k in KINDS)
               + f" ({s.go_peers} Go peers)", flush=True)
@@ -192,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         proc.wait()
     stdout, stderr = (work / "stdout").read_text(), (work / "stderr").read_text()
     time.sleep(2)  # the command has returned; its children get a moment to finish exiting
-    left = left_behind(seen)
+    left = left_behind(tag)
 
     half = len(samples) // 2
     rows = [["process", "first MB", "last MB", "first half MB/10min", "second half MB/10min"]]
