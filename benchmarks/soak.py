@@ -5,8 +5,9 @@
 
 It runs the command a user runs, `tlsdiff fuzz --go SPEC --seed N --budget Mm --out DIR
 --quiet` (as `python -m tlsdiff.cli`), and every --every seconds reads from /proc the
-resident memory (VmRSS) of each process in its tree: the harness, its normalizer worker,
-tlspeerd and the Go peers. Printed, never asserted:
+resident memory (VmRSS) of each of its processes, found by a tag in their environment
+that all it starts inherit: the harness, its normalizer worker, tlspeerd and the Go
+peers. Printed, never asserted:
 
 - a line a sample: the minute, and each kind's memory in MB (the Go peers added up, with
   how many there are);
@@ -14,8 +15,8 @@ tlspeerd and the Go peers. Printed, never asserted:
   second: memory that fills caches and allocator arenas and then levels off grows less in
   the second half; a leak grows as much;
 - the command's exit code and its summary line (stimuli, rate, findings);
-- the processes left behind: every process still alive once the command has exited whose
-  environment carries the tag the command was started with (all it started inherit it).
+- the processes left behind: every process still carrying the tag once the command has
+  exited.
 
 Linux only: it reads /proc.
 """
@@ -51,7 +52,6 @@ GRACE_S = 600
 @dataclass(frozen=True)
 class Proc:
     pid: int
-    start: int  # clock ticks since boot: with the pid, names one process for good
     kind: str
     argv: tuple[str, ...]
 
@@ -61,16 +61,6 @@ class Sample:
     seconds: float
     rss_kb: dict[str, int] = field(default_factory=dict)
     go_peers: int = 0
-
-
-def _stat(pid: int) -> tuple[int, int] | None:
-    """(parent pid, start time) of a live process, from /proc/PID/stat."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    rest = text[text.rindex(")") + 2:].split()  # the name may hold spaces and parentheses
-    return int(rest[1]), int(rest[19])
 
 
 def _argv(pid: int) -> tuple[str, ...]:
@@ -103,40 +93,9 @@ def kind_of(argv: tuple[str, ...], is_root: bool) -> str:
     return Path(argv[0]).name if argv else "?"
 
 
-def tree(root: int) -> list[Proc]:
-    """The root and every live descendant."""
-    parents: dict[int, list[int]] = {}
-    starts: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            st = _stat(int(entry))
-            if st is not None:
-                parents.setdefault(st[0], []).append(int(entry))
-                starts[int(entry)] = st[1]
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        if pid in starts:
-            argv = _argv(pid)
-            found.append(Proc(pid, starts[pid], kind_of(argv, pid == root), argv))
-        todo.extend(parents.get(pid, ()))
-    return found
-
-
-def sample(root: int, seconds: float) -> Sample:
-    s = Sample(seconds)
-    for p in tree(root):
-        rss = _rss_kb(p.pid)
-        if rss is None:
-            continue
-        s.rss_kb[p.kind] = s.rss_kb.get(p.kind, 0) + rss
-        s.go_peers += p.kind == "go peers"
-    return s
-
-
-def left_behind(tag: str) -> list[Proc]:
-    """Live processes whose environment carries the campaign's tag: every process it
-    started inherits it, whether or not a sample saw it, and wherever it was re-parented."""
+def tagged(tag: str, root: int) -> list[Proc]:
+    """The live processes whose environment carries the campaign's tag: the command (root)
+    and every process it started, which inherit it, wherever they were re-parented."""
     mark = f"{TAG_VARIABLE}={tag}".encode()
     found = []
     for entry in os.listdir("/proc"):
@@ -145,12 +104,22 @@ def left_behind(tag: str) -> list[Proc]:
         try:
             environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
         except OSError:
-            continue
-        st = _stat(int(entry))
-        if mark in environ and st is not None:
+            continue  # ended meanwhile
+        if mark in environ:
             argv = _argv(int(entry))
-            found.append(Proc(int(entry), st[1], kind_of(argv, False), argv))
+            found.append(Proc(int(entry), kind_of(argv, int(entry) == root), argv))
     return found
+
+
+def sample(tag: str, root: int, seconds: float) -> Sample:
+    s = Sample(seconds)
+    for p in tagged(tag, root):
+        rss = _rss_kb(p.pid)
+        if rss is None:
+            continue
+        s.rss_kb[p.kind] = s.rss_kb.get(p.kind, 0) + rss
+        s.go_peers += p.kind == "go peers"
+    return s
 
 
 def growth_per_10min(samples: list[Sample], kind: str) -> float | None:
@@ -197,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             break
         except subprocess.TimeoutExpired:
             pass
-        samples.append(sample(proc.pid, time.monotonic() - started))
+        samples.append(sample(tag, proc.pid, time.monotonic() - started))
         s = samples[-1]
         print(f"  {s.seconds / 60:5.1f} min  " + "  ".join(f"{k} {s.rss_kb.get(k, 0) / 1024:.0f} MB" for k in KINDS)
               + f" ({s.go_peers} Go peers)", flush=True)
@@ -207,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         proc.wait()
     stdout, stderr = (work / "stdout").read_text(), (work / "stderr").read_text()
     time.sleep(2)  # the command has returned; its children get a moment to finish exiting
-    left = left_behind(tag)
+    left = tagged(tag, proc.pid)
 
     half = len(samples) // 2
     rows = [["process", "first MB", "last MB", "first half MB/10min", "second half MB/10min"]]
