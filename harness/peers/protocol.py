@@ -19,6 +19,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+import orjson
+
 from .reactor import reactor
 
 #: The control-protocol version this harness speaks (go-peer/PROTOCOL.md, "Versions").
@@ -41,8 +43,17 @@ WRITE_TIMEOUT_S = 10.0
 #: out, so a send on the reactor's thread does not block, holding up every run.
 STDIN_PIPE_SIZE = 1 << 20
 
-#: A request's line: json.dumps with these separators, without building an encoder each call.
-_encode = json.JSONEncoder(separators=(",", ":")).encode
+#: What orjson refuses (an integer past 64 bits, a lone surrogate) goes out as json writes it.
+_json_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _encode(msg: dict[str, Any]) -> bytes:
+    """A request's line, without its newline. orjson takes about a third of json's CPU
+    on a default run's requests (and reads the replies in about 40%: `_response`)."""
+    try:
+        return orjson.dumps(msg, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        return _json_encode(msg).encode()
 
 
 class PeerFailure(Exception):
@@ -228,9 +239,9 @@ class PeerProcess:
             self._next_id += 1
             rid = self._next_id
             self._pending[rid] = _Pending(future, op)
-            line = _encode({"id": rid, "op": op, "params": params}) + "\n"
+            line = _encode({"id": rid, "op": op, "params": params}) + b"\n"
             try:
-                self._write(line.encode(), WRITE_TIMEOUT_S)
+                self._write(line, WRITE_TIMEOUT_S)
             except TimeoutError:
                 stuck = True  # the request stays pending: kill fails it with the reason
             except OSError as exc:
@@ -462,8 +473,8 @@ class PeerProcess:
 
     def _response(self, raw: bytes) -> None:
         try:
-            msg = json.loads(raw)
-        except json.JSONDecodeError:
+            msg = orjson.loads(raw)
+        except orjson.JSONDecodeError:
             self._stderr_tail.append(f"[stdout, not JSON] {raw[:200]!r}\n")
             return
         with self._lock:

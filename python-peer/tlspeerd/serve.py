@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any, Callable
 
+import orjson
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -652,11 +653,13 @@ def main() -> None:
     peer = Peer()
     out_lock = threading.Lock()
 
+    out = sys.stdout.buffer
+
     def reply(msg: dict[str, Any]) -> None:
-        line = json.dumps(msg, separators=(",", ":")) + "\n"
+        line = _encode(msg) + b"\n"
         with out_lock:
-            sys.stdout.write(line)
-            sys.stdout.flush()
+            out.write(line)
+            out.flush()
 
     def run(req: dict[str, Any]) -> None:
         reply({"id": req.get("id", -1), **respond(peer, req.get("op", ""), req.get("params") or {})})
@@ -667,10 +670,10 @@ def main() -> None:
         connections.submit(steps, lambda result, error: reply({"id": rid, **response(op, result, error)}))
 
     workers, connections = _Workers(run), loop.Loop()
-    for raw in sys.stdin:
+    for raw in sys.stdin.buffer:
         try:
-            req = json.loads(raw)
-        except json.JSONDecodeError as exc:
+            req = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
             reply({"id": -1, "error": f"tlspeer: malformed request: {exc}"})
             continue
         if req.get("op") == "shutdown":
@@ -681,6 +684,15 @@ def main() -> None:
             workers.submit(req)
     workers.close(timeout=10)
     connections.close(timeout=10)
+
+
+def _encode(msg: dict[str, Any]) -> bytes:
+    """A reply's line, without its newline: orjson, as the harness writes its requests
+    (harness/peers/protocol.py), and json for what orjson refuses."""
+    try:
+        return orjson.dumps(msg, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(msg, separators=(",", ":")).encode()
 
 
 class _Workers:
