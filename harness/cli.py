@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from . import arguments, children, toolchains
 from .collection import collect_less
+from .memory import trim_periodically
 from .errors import UserError
 from .execute import WORKERS
 from .paths import CASES_DIR
@@ -622,6 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(format="tlsdiff: %(message)s", level=logging.INFO, stream=sys.stderr)
     logging.getLogger("tlsdiff.toolchains").setLevel(logging.WARNING)
     collect_less()  # the report is built after the run, from as many objects (collection.py)
+    trim_periodically()  # a fuzz campaign runs for an hour (memory.py)
     try:
         words = list(sys.argv[1:] if argv is None else argv)
         for word in words:  # argparse turns '--json=--' into a list: refuse it as a value instead

@@ -31,6 +31,7 @@ from collections import deque
 from typing import Any, Sequence
 
 from ..collection import collect_less
+from ..memory import trim_periodically
 from ..execute import CaseRun
 from .normalize import normalize_run, observed_steps
 
@@ -251,6 +252,7 @@ def main() -> None:
     soon as it is made."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the harness's to handle
     collect_less()  # its decode cache is large and long-lived (collection.py): a fifth less CPU
+    trim_periodically()  # it lives as long as a fuzz campaign (memory.py)
     while True:
         try:
             ticket, observed, run = pickle.load(sys.stdin.buffer)

@@ -43,6 +43,7 @@ from tlspeer.misbehave import Misbehaviour
 from tlspeer.server import ServerConfig, ServerEngine
 from tlspeer.session import ClientSession12, ClientTicket, TicketStore
 from tlspeer.suites import SUITE_BY_ID, SUITE_BY_NAME
+from tlsdiff.memory import trim_periodically
 from tlsdiff.observe.fields import STATE_FIELDS  # the harness's list: _state renders each
 
 from . import loop
@@ -650,6 +651,7 @@ YOUNG_COLLECTION = 50_000
 def main() -> None:
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], YOUNG_COLLECTION), *threshold[1:])
+    trim_periodically()  # it serves a fuzz campaign for an hour (tlsdiff/memory.py)
     peer = Peer()
     out_lock = threading.Lock()
 
