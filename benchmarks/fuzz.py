@@ -45,7 +45,7 @@ from tlsdiff.peers.pool import PYTHON_PEER  # noqa: E402
 from tlsdiff.peers.reactor import reactor  # noqa: E402
 from tlsdiff.runs import Run  # noqa: E402
 
-from tables import table  # benchmarks/tables.py (this folder is on sys.path when run)
+from tables import cpu_name, table  # benchmarks/tables.py (this folder is on sys.path when run)
 
 TARGET_STIMULI = 50.0
 TARGET_CORES = 2
@@ -205,7 +205,7 @@ def main() -> int:
     n = len(releases.versions)
     load = os.getloadavg()
     print()
-    print(f"machine: {cores} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (other work on the "
+    print(f"machine: {cores} cores ({cpu_name()}), load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (other work on the "
           f"machine takes its share), Python {platform.python_version()}; Go {', '.join(releases.versions)}")
     print(f"each stimulus runs on all {n} releases; {args.workers} runs in flight, {args.batch} stimuli a batch, "
           "connection timeout 2 s; no minimization")
@@ -242,7 +242,7 @@ def main() -> int:
           f"{'yes' if meets else 'no'} (campaign mix {mix['stimuli_per_second']:.1f} stimuli/s; best "
           f"{best['stimuli_per_second']:.1f}, {best['mix']})")
     if args.json:
-        args.json.write_text(json.dumps({"releases": releases.versions, "cores": cores, "load": load,
+        args.json.write_text(json.dumps({"releases": releases.versions, "cores": cores, "cpu": cpu_name(), "load": load,
                                          "workers": args.workers, "batch": args.batch, "figures": figures,
                                          "target_met": meets}, indent=1, sort_keys=True) + "\n")
         print(f"figures saved to {args.json}")

@@ -46,7 +46,7 @@ from tlsdiff.peers.protocol import PeerError, PeerFailure, PeerProcess, Unsuppor
 from tlsdiff.runs import prepare_releases  # noqa: E402
 from tlsdiff.scenario.catalog import load_cases  # noqa: E402
 
-from tables import table  # benchmarks/tables.py (this folder is on sys.path when run)
+from tables import cpu_name, table  # benchmarks/tables.py (this folder is on sys.path when run)
 
 TARGET_SECONDS = 30.0
 TARGET_CORES = 2
@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cores = os.cpu_count()
     figures.update({
-        "machine": {"cores": cores, "python": platform.python_version(), "go_releases": versions,
+        "machine": {"cores": cores, "cpu": cpu_name(), "python": platform.python_version(), "go_releases": versions,
                     "unavailable": unavailable, "platform": platform.platform()},
         "cases": summary.get("cases"), "summary": summary, "handshakes": handshakes,
         "priming_seconds": priming, "priming_added": added,
@@ -443,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- print
     print()
-    print(f"machine: {cores} cores, Python {platform.python_version()}, Go {', '.join(versions)}"
+    print(f"machine: {cores} cores ({cpu_name()}), Python {platform.python_version()}, Go {', '.join(versions)}"
           + (f"; unavailable: {', '.join(unavailable)}" if unavailable else ""))
     print(f"workload: tlsdiff run --go {args.go}: {summary.get('cases')} cases, {handshakes} connections "
           f"({summary.get('pass')} pass, {summary.get('fail')} fail, {summary.get('error')} error, "
