@@ -15,9 +15,9 @@ from typing import Any, Sequence
 
 from . import arguments, children, toolchains
 from .collection import collect_less
-from .memory import trim_periodically
 from .errors import UserError
 from .execute import WORKERS
+from .memory import trim_periodically
 from .paths import CASES_DIR
 from .runs import RUNNERS
 from .shards import parse_shard

@@ -31,8 +31,8 @@ from collections import deque
 from typing import Any, Sequence
 
 from ..collection import collect_less
-from ..memory import trim_periodically
 from ..execute import CaseRun
+from ..memory import trim_periodically
 from .normalize import normalize_run, observed_steps
 
 #: A batch of fewer runs than this starts no worker (one already running still
