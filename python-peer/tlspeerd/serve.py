@@ -18,7 +18,6 @@ import base64
 import dataclasses
 import gc
 import hashlib
-import json
 import queue
 import socket
 import sys
@@ -44,6 +43,7 @@ from tlspeer.server import ServerConfig, ServerEngine
 from tlspeer.session import ClientSession12, ClientTicket, TicketStore
 from tlspeer.suites import SUITE_BY_ID, SUITE_BY_NAME
 from tlsdiff.memory import trim_periodically
+from tlsdiff.peers.protocol import encode_line  # the line format both ends write
 from tlsdiff.observe.fields import STATE_FIELDS  # the harness's list: _state renders each
 
 from . import loop
@@ -654,11 +654,10 @@ def main() -> None:
     trim_periodically()  # it serves a fuzz campaign for an hour (tlsdiff/memory.py)
     peer = Peer()
     out_lock = threading.Lock()
-
     out = sys.stdout.buffer
 
     def reply(msg: dict[str, Any]) -> None:
-        line = _encode(msg) + b"\n"
+        line = encode_line(msg) + b"\n"
         with out_lock:
             out.write(line)
             out.flush()
@@ -686,15 +685,6 @@ def main() -> None:
             workers.submit(req)
     workers.close(timeout=10)
     connections.close(timeout=10)
-
-
-def _encode(msg: dict[str, Any]) -> bytes:
-    """A reply's line, without its newline: orjson, as the harness writes its requests
-    (harness/peers/protocol.py), and json for what orjson refuses."""
-    try:
-        return orjson.dumps(msg, option=orjson.OPT_NON_STR_KEYS)
-    except orjson.JSONEncodeError:
-        return json.dumps(msg, separators=(",", ":")).encode()
 
 
 class _Workers:
