@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import time
 from typing import Callable
 
 #: How often a long-lived process hands its free memory back. A trim of a 40 MB heap
@@ -47,6 +48,7 @@ def trim_periodically(every_s: float = TRIM_EVERY_S) -> None:
         return
 
     def loop() -> None:
-        while not threading.Event().wait(every_s):
+        while True:
+            time.sleep(every_s)
             trim()
     threading.Thread(target=loop, name="tlsdiff-trim", daemon=True).start()
