@@ -21,8 +21,9 @@ kept = []
 def work():
     blocks = [bytes(4000) for _ in range(10000)]
     kept.extend(blocks[::16])
-threading.Thread(target=work).start()
-threading.enumerate()[-1].join()
+worker = threading.Thread(target=work)
+worker.start()
+worker.join()
 before = rss()
 print(memory.trim(), before, rss())
 """
