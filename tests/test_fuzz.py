@@ -252,8 +252,9 @@ def test_a_peer_that_stops_answering_is_restarted_and_is_no_finding(tmp_path: Pa
     stopped at rest between batches, the flush at the end of a batch finds it, and says so.)"""
     out = tmp_path / "out"
     # Enough stimuli that batches still run when the peer is stopped, 2 s after "known:".
-    # With 400, a campaign here ended 4.2 to 5.9 s after it, and one CI run's stop came
-    # too late to meet a run or a flush; 1200 last about three times as long.
+    # With 400, a campaign here ended 4.2 to 5.9 s after it, and one CI run's stop met
+    # no run and no flush (it came after the last run, it seems); 1200 last about three
+    # times as long.
     proc = subprocess.Popen([sys.executable, "-m", "tlsdiff.cli", "fuzz", "--go", RELEASES, "--seed", "9",
                              "--count", "1200", "--out", str(out), "--no-default-cases", "--timeout", "1"],
                             cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
