@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import arguments, children, toolchains
-from .collection import collect_less
+from .collection import collect_less, no_collection_at_exit
 from .errors import UserError
 from .execute import WORKERS
 from .memory import trim_periodically
@@ -623,6 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(format="tlsdiff: %(message)s", level=logging.INFO, stream=sys.stderr)
     logging.getLogger("tlsdiff.toolchains").setLevel(logging.WARNING)
     collect_less()  # the report is built after the run, from as many objects (collection.py)
+    no_collection_at_exit()  # nor a last walk over all of them at exit
     trim_periodically()  # a fuzz campaign runs for an hour (memory.py)
     try:
         words = list(sys.argv[1:] if argv is None else argv)
