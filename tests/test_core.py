@@ -213,6 +213,64 @@ def test_bad_cases_are_one_line_naming_the_field(tmp_path: Path, extra: str, mes
     assert str(err.value).startswith(str(Path("area") / "c.yaml")) or "c.yaml" in str(err.value)
 
 
+def _mutations(data: dict, rng: "random.Random", count: int) -> list[dict]:
+    """Variants of a case's data with one node changed: another type, a float, a key
+    dropped or added; what a hand-edited case file gets wrong."""
+    out = []
+    for _ in range(count):
+        variant = copy.deepcopy(data)
+        parent, key = None, None
+        node: object = variant
+        for _ in range(rng.randrange(1, 8)):  # a random walk down from the top
+            children = list(node.items()) if isinstance(node, dict) else list(enumerate(node)) if isinstance(node, list) else []
+            if not children:
+                break
+            k, child = rng.choice(children)
+            parent, key, node = node, k, child
+        if parent is None:
+            continue
+        change = rng.randrange(4)
+        if change == 0 and isinstance(parent, dict):
+            del parent[key]
+        elif change == 1 and isinstance(parent, dict):
+            parent["bogus"] = 1
+        else:
+            parent[key] = rng.choice([1.0, 2.5, True, False, None, "", "x", "1.21", -1, 7, 70000, [], {}, [1], {"a": 1}])
+        out.append(variant)
+    return out
+
+
+def test_schema_fast_path_agrees_with_jsonschema() -> None:
+    """The Rust validator says a case is valid only when jsonschema does (it decides
+    every load that is valid, so a case it let through wrongly would run), and it
+    decides every default case."""
+    import random
+
+    import yaml
+
+    from tlsdiff.fuzz.generate import Stimuli
+    from tlsdiff.paths import CASES_DIR
+    from tlsdiff.scenario import load
+
+    cases = [yaml.safe_load(p.read_text()) for p in sorted(CASES_DIR.rglob("*.yaml"))]
+    stimuli = Stimuli(seed=7)
+    drawn = [s.case_data() for s, _ in zip(stimuli, range(300))]
+    rng = random.Random("schema fast path")
+    variants = [m for d in cases + drawn for m in _mutations(d, rng, 6)]
+
+    def fast(d: dict) -> bool:
+        return load._plain(d) and load._fast_validator().is_valid(d)
+
+    def slow(d: dict) -> bool:
+        return not any(True for _ in load._validator().iter_errors(d))
+
+    assert all(fast(d) for d in cases + drawn)
+    wrong = [d for d in variants if fast(d) and not slow(d)]
+    assert not wrong, f"{len(wrong)} variants the fast path lets through, e.g. {json.dumps(wrong[0])[:400]}"
+    refused = sum(1 for d in variants if not slow(d))
+    assert refused > len(variants) // 3  # the variants do reach the schema's rules
+
+
 def test_ech_retry_names_a_key_the_server_holds(tmp_path: Path) -> None:
     text = GOOD.replace("servers: {s1: {}}", "servers: {s1: {ech_keys: [ech-a], ech_retry: [ech-b]}}")
     with pytest.raises(UserError) as err:
