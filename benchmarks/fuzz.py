@@ -48,6 +48,12 @@ from tlsdiff.runs import Run  # noqa: E402
 from tables import cpu_name, table  # benchmarks/tables.py (this folder is on sys.path when run)
 
 TARGET_STIMULI = 50.0
+#: Stimuli per mix: twenty batches. A campaign pays once what each mix pays here (the
+#: last batch waiting for its slowest stimulus, up to the 2 s connection timeout; a new
+#: normalizer worker with an empty decode cache): at 320 stimuli that was a fifth of the
+#: time, and the campaign mix measured 25-26 stimuli/s where 1,280 measured 32-33, minutes
+#: apart on the same machine.
+DEFAULT_COUNT = 1280
 TARGET_CORES = 2
 # tlspeerd with each request under cProfile (its worker threads serve many; a pair's
 # accept runs in a thread of its own, profiled when it ends), the profiles added up
@@ -172,7 +178,8 @@ def measure(run: Run, label: str, bases: list, count: int, batch: int, seed: int
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--go", default="all", help="releases (default all)")
-    p.add_argument("--count", type=arguments.whole(1, 100000), default=320, help="stimuli per mix (default 320)")
+    p.add_argument("--count", type=arguments.whole(1, 100000), default=DEFAULT_COUNT,
+                   help=f"stimuli per mix (default {DEFAULT_COUNT})")
     p.add_argument("--workers", type=arguments.workers, default=DEFAULT_WORKERS,
                    help=f"runs in flight (default {DEFAULT_WORKERS}, as tlsdiff fuzz)")
     p.add_argument("--batch", type=arguments.whole(1, MAX_BATCH), default=DEFAULT_BATCH,
