@@ -11,8 +11,9 @@ Every figure comes from this one invocation and is printed, never asserted:
   bases drawn twice as often), two-connection only; stimuli/s and handshakes/s;
 - where the CPU went, per process: the harness (its threads), its normalizer workers,
   tlspeerd (the Python peer), the Go peers, in milliseconds per handshake;
-- with --profile, cProfile of the harness's threads and of tlspeerd's, each thread
-  profiled and the profiles added up, the top functions by own time;
+- with --profile, cProfile of the harness's threads and of tlspeerd's (its loop thread,
+  which drives every connection, and its request threads), the profiles added up, the
+  top functions by own time;
 - whether the campaign reaches the target: 50 stimuli/s (400 handshakes/s) on 2 cores.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ import os
 import platform
 import pstats
 import resource
+import shutil
 import sys
 import tempfile
 import threading
@@ -56,12 +58,22 @@ TARGET_STIMULI = 50.0
 DEFAULT_COUNT = 1280
 TARGET_CORES = 2
 # tlspeerd with each request under cProfile (its worker threads serve many; a pair's
-# accept runs in a thread of its own, profiled when it ends), the profiles added up
-# and dumped every 100 (the process is killed at the end, not asked to exit).
+# accept runs in a thread of its own, profiled when it ends), and each callback of its
+# loop thread, which drives every connection's handshake (that thread never ends: its
+# profile goes on across callbacks); the profiles added up and dumped every 1,000 loop
+# callbacks and every 100 requests (the process is killed at the end, not asked to exit).
 _PROFILED_PEER = """
 import cProfile, os, pstats, threading, time
+import tlspeer.eventloop as eventloop
 import tlspeerd.serve as serve
-lock, state = threading.Lock(), {"stats": None, "n": 0}
+lock, state = threading.Lock(), {"stats": None, "n": 0, "callbacks": 0}
+loop_profile = cProfile.Profile(time.thread_time)
+def dump():
+    out = pstats.Stats(loop_profile) if state["callbacks"] else state["stats"]
+    if out is not None and out is not state["stats"] and state["stats"] is not None:
+        out.add(state["stats"])
+    if out is not None:
+        out.dump_stats(os.environ["TLSDIFF_BENCH_PROFILE"])
 def profiled(work):
     def run(*args):
         p = cProfile.Profile(time.thread_time); p.enable()
@@ -71,12 +83,24 @@ def profiled(work):
             with lock:
                 state["stats"] = pstats.Stats(p) if state["stats"] is None else state["stats"].add(p) or state["stats"]
                 state["n"] += 1
-                if state["n"] % 100 == 0: state["stats"].dump_stats(os.environ["TLSDIFF_BENCH_PROFILE"])
+                if state["n"] % 100 == 0 and not state["callbacks"]: dump()
     return run
+guarded = eventloop.EventLoop._guarded
+def profiled_guarded(self, fn):
+    if threading.current_thread().name == "connections":  # the loop's own thread (tlspeerd/loop.py)
+        loop_profile.enable()
+        try: return guarded(self, fn)
+        finally:
+            loop_profile.disable()
+            state["callbacks"] += 1
+            if state["callbacks"] % 1000 == 0:
+                with lock: dump()
+    return guarded(self, fn)
+eventloop.EventLoop._guarded = profiled_guarded
 workers_init = serve._Workers.__init__
 serve._Workers.__init__ = lambda self, serve_one: workers_init(self, profiled(serve_one))
 thread_run = threading.Thread.run
-threading.Thread.run = lambda self: profiled(thread_run)(self) if self.name != "worker" else thread_run(self)
+threading.Thread.run = lambda self: thread_run(self) if self.name in ("worker", "connections") else profiled(thread_run)(self)
 serve.main()
 """
 
@@ -207,6 +231,7 @@ def main() -> int:
                 Campaign(run, Known(), args.seed, count=args.count, batch=args.batch, minimizing=False).fuzz()
             harness_profile = profiles.stats
         peer_profile = pstats.Stats(str(profile_file)) if profile_file.exists() else None
+        shutil.rmtree(profile_file.parent, ignore_errors=True)
 
     cores = os.cpu_count() or 0
     n = len(releases.versions)
@@ -236,7 +261,7 @@ def main() -> int:
         print("cProfile, the campaign mix: the harness's threads, own CPU time summed over threads")
         print(table(top(harness_profile), right={0, 1}))
         print()
-        print("cProfile: tlspeerd's request threads, own CPU time summed")
+        print("cProfile: tlspeerd's loop thread (every connection's handshake) and request threads, own CPU time summed")
         print(table(top(peer_profile), right={0, 1}))
     best = max(figures, key=lambda f: f["stimuli_per_second"])
     mix = next(f for f in figures if f["mix"] == "campaign mix")
