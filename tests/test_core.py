@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -213,7 +214,7 @@ def test_bad_cases_are_one_line_naming_the_field(tmp_path: Path, extra: str, mes
     assert str(err.value).startswith(str(Path("area") / "c.yaml")) or "c.yaml" in str(err.value)
 
 
-def _mutations(data: dict, rng: "random.Random", count: int) -> list[dict]:
+def _mutations(data: dict, rng: random.Random, count: int) -> list[dict]:
     """Variants of a case's data with one node changed: another type, a float, a key
     dropped or added; what a hand-edited case file gets wrong."""
     out = []
@@ -244,8 +245,6 @@ def test_schema_fast_path_agrees_with_jsonschema() -> None:
     """The Rust validator says a case is valid only when jsonschema does (it decides
     every load that is valid, so a case it let through wrongly would run), and it
     decides every default case."""
-    import random
-
     import yaml
 
     from tlsdiff.fuzz.generate import Stimuli
