@@ -69,9 +69,9 @@ import tlspeerd.serve as serve
 lock, state = threading.Lock(), {"stats": None, "n": 0, "callbacks": 0}
 loop_profile = cProfile.Profile(time.thread_time)
 def dump():
-    out = pstats.Stats(loop_profile) if state["callbacks"] else state["stats"]
-    if out is not None and out is not state["stats"] and state["stats"] is not None:
-        out.add(state["stats"])
+    out = pstats.Stats(loop_profile) if state["callbacks"] else None  # a fresh snapshot
+    if state["stats"] is not None:
+        out = state["stats"] if out is None else out.add(state["stats"])
     if out is not None:
         out.dump_stats(os.environ["TLSDIFF_BENCH_PROFILE"])
 def profiled(work):

@@ -125,12 +125,15 @@ def _plain(value: Any) -> bool:
     return kind is str or kind is int or kind is bool or value is None
 
 
+def _valid_fast(data: Any) -> bool:
+    """Valid by jsonschema_rs, fifty times faster than jsonschema (4 ms for the default
+    cases against 190 ms); False sends the data to jsonschema, whose errors say where and
+    what (test_schema_fast_path_agrees_with_jsonschema: never True where it refuses)."""
+    return _plain(data) and _fast_validator().is_valid(data)
+
+
 def _schema_error(path: str, data: Any) -> str | None:
-    # A valid case is said so by jsonschema_rs, fifty times faster than jsonschema (4 ms
-    # for the default cases against 190 ms); an invalid one is described by jsonschema,
-    # whose errors say where and what (test_schema_fast_path_agrees_with_jsonschema: it
-    # never passes what jsonschema refuses).
-    if _plain(data) and _fast_validator().is_valid(data):
+    if _valid_fast(data):
         return None
     errors = sorted(_validator().iter_errors(data), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
     if not errors:
