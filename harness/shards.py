@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from .compare import CaseResult, RunVerdict, Verdict, agreement_classes, differences
+from .compare import CaseResult, RunVerdict, Verdict, agreement_classes
 from .errors import UserError
 from .scenario.model import Case, Pairing, ReleaseKey
 from .toolchains import Toolchain, Unavailable
@@ -157,7 +157,7 @@ def merge_results(reports: Sequence[dict[str, Any]]) -> list[CaseResult]:
         docs = {k: runs[case_id][">".join(k)]["observations"] for k in order}
         verdicts = {k: RunVerdict(k, Verdict(runs[case_id][">".join(k)]["verdict"]),
                                   messages=list(runs[case_id][">".join(k)]["failures"])) for k in order}
-        result = CaseResult(case, docs, verdicts, agreement_classes(docs), differences(docs))
+        result = CaseResult(case, docs, verdicts, agreement_classes(docs))
         result.seconds = {k: seconds[case_id].get(">".join(k), 0.0) for k in order}
         results.append(result)
     return results

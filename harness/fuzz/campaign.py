@@ -107,7 +107,7 @@ class Campaign:
         out: list[Outcome | None] = []
         for case in made:
             r = by_id.get(case.id) if case is not None else None
-            outcome = Outcome.of(r.docs) if r is not None else None
+            outcome = Outcome.of(r.docs, r.classes) if r is not None else None
             out.append(outcome if outcome is not None and outcome.complete else None)
         self._recover_given_up()
         return out
@@ -341,7 +341,7 @@ class Campaign:
         self.stats.runs += sum(len(r.docs) for r in first.results)
         written = []
         for f, r in zip(todo, first.results):
-            outcome = Outcome.of(r.docs)
+            outcome = Outcome.of(r.docs, r.classes)
             if not _holds(f, outcome):  # changed its mind under its own id
                 f.verified = False
                 continue
@@ -354,7 +354,7 @@ class Campaign:
         for f, r in zip(written, again.results if again else []):
             # A Go peer that fails makes the run's verdict `error` whatever the case expects.
             passed = r.verdict in (Verdict.PASS, Verdict.UNSUPPORTED) or f.kind == "peer-failure"
-            f.verified = passed and _holds(f, Outcome.of(r.docs))
+            f.verified = passed and _holds(f, Outcome.of(r.docs, r.classes))
         for f in todo:
             if not f.verified:
                 (out / f.file).unlink(missing_ok=True)

@@ -231,7 +231,7 @@ def _recorded(path: Path) -> dict[str, Any] | None:
 def _replay(run: Any, path: Path, case: Any) -> int:
     from ..compare import Verdict
     result = run.run([case]).results[0]
-    outcome = Outcome.of(result.docs)
+    outcome = Outcome.of(result.docs, result.classes)
     for key, letter in result.classes.items():
         v = result.verdicts[key]
         print(f"{key[0]:<12} {letter}  {v.verdict}" + (f": {v.failures()[0]}" if v.failures() else ""))

@@ -60,8 +60,11 @@ class Outcome:
     python_error: str = ""  # the Python peer could not play its part (on some release)
 
     @classmethod
-    def of(cls, docs: Mapping[ReleaseKey, dict[str, Any]]) -> "Outcome":
-        classes = agreement_classes(dict(docs))
+    def of(cls, docs: Mapping[ReleaseKey, dict[str, Any]],
+           classes: Mapping[ReleaseKey, str] | None = None) -> "Outcome":
+        """classes: the docs' agreement classes, if the caller has them (a CaseResult's)."""
+        if classes is None:
+            classes = agreement_classes(dict(docs))
         groups: dict[str, list[str]] = {}
         for key, letter in classes.items():
             if letter != "-":
@@ -215,7 +218,7 @@ class Known:
         known = cls()
         for r in results:
             if all(len(k) == 1 for k in r.docs) and r.docs:
-                known.add(Outcome.of(r.docs), r.case.id)
+                known.add(Outcome.of(r.docs, r.classes), r.case.id)
         return known
 
     @classmethod
