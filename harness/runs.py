@@ -310,18 +310,21 @@ class Run:
         return keys_for(case, self.releases.versions)
 
     def run(self, cases: Sequence[Case], on_done: Callable[[CaseRun], None] | None = None,
-            shard: Shard | None = None, stop: threading.Event | None = None) -> RunResult:
+            shard: Shard | None = None, stop: threading.Event | None = None,
+            outcome_only: bool = False) -> RunResult:
         """Every case on every release key, `workers` at a time; results in case order.
 
         With a shard, only its share of the (case, key) runs (shards.py). Once `stop`
         is set no further run starts, and the result is of the runs that finished,
-        marked interrupted."""
+        marked interrupted. With outcome_only, each document holds only what the
+        agreement classes read (the fuzzer's batches): no transcript, no ConnectionState
+        field outside the class; the classes are the same."""
         self.prepare(cases)
         with collecting_less():
-            return self._run(cases, on_done, shard, stop)
+            return self._run(cases, on_done, shard, stop, outcome_only)
 
     def _run(self, cases: Sequence[Case], on_done: Callable[[CaseRun], None] | None,
-             shard: Shard | None, stop: threading.Event | None) -> RunResult:
+             shard: Shard | None, stop: threading.Event | None, outcome_only: bool) -> RunResult:
         pool = self.pool
         order = [(c.id, k) for c in cases for k in self.keys(c)]
         taken = {job for i, job in enumerate(order) if shard is None or shard.takes(i)}
@@ -330,7 +333,7 @@ class Run:
             return [k for k in self.keys(case) if (case.id, k) in taken]
         started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         started = time.monotonic()
-        batch = self._normalizer.batch(len(taken))  # its worker normalizes while the cases run
+        batch = self._normalizer.batch(len(taken), outcome_only)  # its worker normalizes while the cases run
         # A case is compared as soon as the worker has returned its runs' documents,
         # while later cases run, rather than every case in the run's single-threaded
         # tail (half a second of a default run).

@@ -57,12 +57,11 @@ def update(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture(scope="session")
-def recorded() -> dict:
-    """case id -> (Case, {release key: observation document}) from tests/data/raw, normalized here."""
+def recorded_runs() -> dict:
+    """case id -> (Case, {release key: CaseRun}) as recorded from real peers in tests/data/raw."""
     import dataclasses
     import json
     from tlsdiff.execute import CaseRun, StepResult
-    from tlsdiff.observe.normalize import normalize_run
     from tlsdiff.scenario.catalog import load_cases
     from data.record import RAW
 
@@ -73,9 +72,17 @@ def recorded() -> dict:
         case = dataclasses.replace(case, file=f"cases/{case.id}.yaml")  # the same from any working directory
         run = CaseRun(case, tuple(raw["key"]), [StepResult(**s) for s in raw["steps"]], raw["unsupported"],
                       raw["failure"], raw["stderr"])
-        out.setdefault(case.id, (case, {}))[1][run.key] = normalize_run(run)
+        out.setdefault(case.id, (case, {}))[1][run.key] = run
     assert out, f"no recorded observations in {RAW}: python tests/data/record.py"
     return out
+
+
+@pytest.fixture(scope="session")
+def recorded(recorded_runs) -> dict:
+    """case id -> (Case, {release key: observation document}) from tests/data/raw, normalized here."""
+    from tlsdiff.observe.normalize import normalize_run
+    return {case_id: (case, {key: normalize_run(run) for key, run in runs.items()})
+            for case_id, (case, runs) in recorded_runs.items()}
 
 
 @pytest.fixture(scope="session")

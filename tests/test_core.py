@@ -101,6 +101,49 @@ def test_a_transcript_difference_is_listed_but_keeps_the_class(recorded) -> None
     assert [d["field"] for d in differences(docs)] == ["transcript"]
 
 
+def test_outcome_only_documents_make_the_same_classes(recorded_runs, recorded) -> None:
+    """What a fuzz campaign's batches normalize (Run.run outcome_only): every outcome
+    field the same value, ticket names included, on every recorded run; no transcript."""
+    from tlsdiff.compare import _outcome_values
+    from tlsdiff.observe.normalize import normalize_run
+    tickets = 0
+    for case_id, (case, runs) in recorded_runs.items():
+        slim = {key: normalize_run(run, outcome_only=True) for key, run in runs.items()}
+        full = recorded[case_id][1]
+        assert agreement_classes(slim) == agreement_classes(full), case_id
+        for key, doc in slim.items():
+            assert [s["step"] for s in doc["steps"]] == [s["step"] for s in full[key]["steps"]]
+            for mine, theirs in zip(doc["steps"], full[key]["steps"]):
+                for side in ("client", "server"):
+                    assert _outcome_values(mine.get(side)) == _outcome_values(theirs.get(side)), (case_id, key, side)
+                    if mine.get(side):
+                        assert "transcript" not in mine[side] and "received" not in mine[side]
+                        tickets += any(op.startswith("put T") for op in mine[side]["cache"])
+    assert tickets  # cache calls that name tickets were compared, not only empty ones
+
+
+def test_outcome_only_wire_view_names_the_tickets_the_transcript_names(recorded_runs) -> None:
+    """A cache call names its ticket by the order tickets first appeared, on the wire
+    or in the cache: without the transcript, the wire's tickets are still named, alike."""
+    from tlsdiff.observe.labels import Labeler
+    from tlsdiff.observe.normalize import _decode, _what_the_view_reads
+    from tlsdiff.observe.transcript import wire_view
+    named = 0
+    for _, runs in recorded_runs.values():
+        for run in runs.values():
+            for step in run.steps:
+                for raw in (step.client, step.server):
+                    if raw is None:
+                        continue
+                    full, slim = Labeler(), Labeler()
+                    conn = _decode(raw)
+                    wire_view(_what_the_view_reads(conn), raw["role"], full)
+                    wire_view(_what_the_view_reads(conn, outcome_only=True), raw["role"], slim, transcript=False)
+                    assert slim._names == full._names
+                    named += bool(full._names)
+    assert named
+
+
 def test_an_expectation_on_a_field_the_release_lacks_is_stale(recorded) -> None:
     case, docs = recorded["bugs/go-59424-hrr-psk-binder"]
     oldest = min(docs, key=lambda k: [int(p) for p in k[0].split(".")])

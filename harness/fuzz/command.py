@@ -164,7 +164,7 @@ def cli(args: argparse.Namespace) -> int:
         if report is not None:
             known = Known.of_report(args.known, releases.versions)
         else:
-            known = Known.of_results(run.run(known_cases, stop=interrupts.stop).results)
+            known = Known.of_results(run.run(known_cases, stop=interrupts.stop, outcome_only=True).results)
         say(f"known: {len(known.signatures)} signatures from {known.cases} cases ({time.monotonic() - started:.1f} s)")
         campaign = Campaign(run, known, args.seed, count=args.count, budget=args.budget, batch=args.batch,
                             stop=interrupts.stop, say=say)

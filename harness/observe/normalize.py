@@ -17,14 +17,14 @@ from tlspeer.wire import DecodeCache, decode_connection
 from .. import ech
 from ..execute import CaseRun, StepResult
 from ..scenario.model import OBSERVED_STEPS, Case
-from .fields import ABSENT, STATE_FIELDS
+from .fields import ABSENT, OUTCOME_FIELDS, STATE_FIELDS
 from .labels import Labeler, cache_key, cert_name, error_text
 from .transcript import wire_view
 
 
-def _state(raw: dict[str, Any], labels: Labeler) -> dict[str, Any]:
+def _state(raw: dict[str, Any], labels: Labeler, names: tuple[str, ...] = STATE_FIELDS) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name in STATE_FIELDS:
+    for name in names:
         if name not in raw:
             out[name] = ABSENT
             continue
@@ -68,6 +68,10 @@ def _ech_retry_configs(raw: str | None) -> list[str] | None:
     return ech.names_in_list(data) if data else []
 
 
+#: The ConnectionState fields of the agreement class: all an outcome-only document keeps.
+OUTCOME_STATE: tuple[str, ...] = tuple(f[len("state."):] for f in OUTCOME_FIELDS if f.startswith("state."))
+
+
 #: The two sides of a connection record the same streams, and releases that behave
 #: alike send the same bytes: about a third of the directions a run decodes were
 #: decoded before. Bounded, so a long fuzz campaign stays flat.
@@ -81,12 +85,16 @@ def _decode(raw: dict[str, Any]) -> Any:
     return decode_connection(c2s, s2c, raw.get("keylog") or "", _DECODED)
 
 
-def _what_the_view_reads(conn: Any) -> dict[str, Any]:
+def _what_the_view_reads(conn: Any, outcome_only: bool = False) -> dict[str, Any]:
     """The part of Connection.to_json() that wire_view reads, made without the rest
-    (every record's JSON is most of to_json's cost and none of the view's)."""
+    (every record's JSON is most of to_json's cost and none of the view's); for the
+    outcome alone, of the handshake messages only the tickets' (counted and named)."""
     def direction(d: Any) -> dict[str, Any]:
+        messages = d.handshake_messages
+        if outcome_only:
+            messages = [m for m in messages if m.name == "new_session_ticket"]
         return {"handshake_messages": [{"name": m.name, "length": m.length, "summary": m.summary,
-                                        "decode_error": m.decode_error} for m in d.handshake_messages],
+                                        "decode_error": m.decode_error} for m in messages],
                 "alerts": [{"level": a.level, "description": a.description, "level_name": a.level_name,
                             "description_name": a.description_name, "encrypted": a.encrypted} for a in d.alerts],
                 "undecrypted_records": d.undecrypted_records}
@@ -94,17 +102,19 @@ def _what_the_view_reads(conn: Any) -> dict[str, Any]:
             "hello_retry_request": conn.hello_retry_request}
 
 
-def normalize_side(raw: dict[str, Any], labels: Labeler, conn: Any) -> dict[str, Any]:
-    """One side's document; conn: its connection decoded (_decode)."""
+def normalize_side(raw: dict[str, Any], labels: Labeler, conn: Any, outcome_only: bool = False) -> dict[str, Any]:
+    """One side's document; conn: its connection decoded (_decode). outcome_only: only
+    the fields of the agreement class (fields.OUTCOME_FIELDS), as the same values."""
     doc: dict[str, Any] = {
         "error": error_text(raw.get("handshake_error")),
         "io_error": error_text(raw.get("io_error")),
         "ech_retry_configs": _ech_retry_configs(raw.get("ech_retry_configs")),
-        "received": raw.get("received", ""),
     }
-    doc.update(wire_view(_what_the_view_reads(conn), raw["role"], labels))
+    if not outcome_only:
+        doc["received"] = raw.get("received", "")
+    doc.update(wire_view(_what_the_view_reads(conn, outcome_only), raw["role"], labels, transcript=not outcome_only))
     doc["cache"] = _cache(raw.get("cache_ops") or [], labels)
-    doc["state"] = _state(raw.get("state") or {}, labels)
+    doc["state"] = _state(raw.get("state") or {}, labels, OUTCOME_STATE if outcome_only else STATE_FIELDS)
     return doc
 
 
@@ -131,7 +141,8 @@ def _failure(text: str, key: tuple[str, ...]) -> str:
     return text
 
 
-def normalize_step(step: StepResult, labels: Labeler, key: tuple[str, ...] = ()) -> dict[str, Any]:
+def normalize_step(step: StepResult, labels: Labeler, key: tuple[str, ...] = (),
+                   outcome_only: bool = False) -> dict[str, Any]:
     doc: dict[str, Any] = {"step": step.step}
     if step.session is not None:
         doc["session"] = normalize_session(step.session, labels)
@@ -143,7 +154,7 @@ def normalize_step(step: StepResult, labels: Labeler, key: tuple[str, ...] = ())
     decoded = {side: _decode(getattr(step, side)) for side in ("server", "client") if getattr(step, side) is not None}
     for side in ("client", "server"):
         raw = getattr(step, side)
-        doc[side] = normalize_side(raw, labels, decoded[side]) if raw is not None else None
+        doc[side] = normalize_side(raw, labels, decoded[side], outcome_only) if raw is not None else None
     if step.failure:
         doc["failure"] = _failure(step.failure, key)
         doc["stderr"] = step.stderr[-2000:]
@@ -155,9 +166,11 @@ def observed_steps(case: Case) -> frozenset[int]:
     return frozenset(s.number for s in case.steps if s.kind in OBSERVED_STEPS)
 
 
-def normalize_run(run: CaseRun, observed: AbstractSet[int] | None = None) -> dict[str, Any]:
+def normalize_run(run: CaseRun, observed: AbstractSet[int] | None = None, outcome_only: bool = False) -> dict[str, Any]:
     """The observation document of one case on one release key; observed: the case's
-    observed_steps, for a run handed over without its case (parallel.py)."""
+    observed_steps, for a run handed over without its case (parallel.py); outcome_only:
+    each side with only what its agreement class reads (a fuzz campaign's batches: the
+    same classes, a quarter of the pickling, no transcript to build)."""
     labels = Labeler()
     doc: dict[str, Any] = {"steps": []}
     if run.endpoints:  # who ran each endpoint: the toolchain (or tlspeer) and its GODEBUG
@@ -171,5 +184,5 @@ def normalize_run(run: CaseRun, observed: AbstractSet[int] | None = None) -> dic
         observed = observed_steps(run.case)
     for step in run.steps:
         if step.step in observed or step.failure:
-            doc["steps"].append(normalize_step(step, labels, tuple(run.key)))
+            doc["steps"].append(normalize_step(step, labels, tuple(run.key), outcome_only))
     return doc

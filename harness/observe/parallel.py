@@ -54,18 +54,19 @@ class Normalizer:
         self._worker: subprocess.Popen | None = None
         self._threads: list[threading.Thread] = []
         self._tickets = itertools.count(1)
-        self._waiting: deque[tuple[int, CaseRun]] = deque()  # submitted, not yet handed over
+        self._waiting: deque[tuple[int, CaseRun, bool]] = deque()  # submitted (with outcome_only), not yet handed over
         self._handed: set[int] = set()  # in the worker's hands
         self._docs: dict[int, dict[str, Any]] = {}  # returned by the worker, not yet collected
         self._lost: set[int] = set()  # handed to a worker that died
 
-    def batch(self, expected_runs: int) -> "Batch":
-        """A batch of about expected_runs runs (one Run.run call)."""
+    def batch(self, expected_runs: int, outcome_only: bool = False) -> "Batch":
+        """A batch of about expected_runs runs (one Run.run call); outcome_only: its
+        documents hold only what agreement classes read (normalize_run)."""
         with self._cond:
             use = self._worker is not None and self._worker.poll() is None
             if not use and expected_runs >= MIN_RUNS and (os.cpu_count() or 1) > 1:
                 use = self._start()
-        return Batch(self if use else None)
+        return Batch(self if use else None, outcome_only)
 
     def close(self) -> None:
         """End the worker once it has returned what it holds (a later batch may start another)."""
@@ -107,10 +108,10 @@ class Normalizer:
                         self._cond.wait()
                     if self._worker is not worker:
                         break
-                    ticket, run = self._waiting.popleft()
+                    ticket, run, outcome_only = self._waiting.popleft()
                     self._handed.add(ticket)
                 _share_equal_streams(run)
-                pickle.dump((ticket, observed_steps(run.case), _without_case(run)), worker.stdin,
+                pickle.dump((ticket, observed_steps(run.case), outcome_only, _without_case(run)), worker.stdin,
                             protocol=pickle.HIGHEST_PROTOCOL)
                 worker.stdin.flush()
         except OSError:  # the worker is gone: _collect counts what it held as lost
@@ -168,8 +169,9 @@ class Batch:
     """The runs of one Run.run call: submitted as they finish; their documents as the
     worker returns them (`returned`) or at the end (`normalize`)."""
 
-    def __init__(self, normalizer: Normalizer | None) -> None:
+    def __init__(self, normalizer: Normalizer | None, outcome_only: bool = False) -> None:
         self._n = normalizer  # None: everything is normalized in this process
+        self.outcome_only = outcome_only
         self._tickets: dict[int, int] = {}  # id(run) -> ticket
 
     @property
@@ -184,7 +186,7 @@ class Batch:
         with n._cond:
             ticket = next(n._tickets)
             self._tickets[id(run)] = ticket
-            n._waiting.append((ticket, run))
+            n._waiting.append((ticket, run, self.outcome_only))
             n._cond.notify_all()
 
     def returned(self, runs: Sequence[CaseRun]) -> list[dict[str, Any]] | None:
@@ -204,11 +206,11 @@ class Batch:
         `returned` gave are not asked again)."""
         n = self._n
         if n is None:
-            return [normalize_run(r) for r in runs]
+            return [normalize_run(r, outcome_only=self.outcome_only) for r in runs]
         mine = {self._tickets[id(r)] for r in runs if id(r) in self._tickets}
         here: dict[int, dict[str, Any]] = {}
         while (newest := _take_newest(n, mine)) is not None:  # the worker goes on taking the oldest
-            here[newest[0]] = normalize_run(newest[1])
+            here[newest[0]] = normalize_run(newest[1], outcome_only=self.outcome_only)
         with n._cond:
             if not n._cond.wait_for(lambda: not (mine & n._handed), timeout=STUCK_S):
                 worker = n._worker
@@ -220,11 +222,11 @@ class Batch:
         out = []
         for r in runs:
             t = self._tickets.get(id(r))
-            out.append(here.get(t) or docs.get(t) or normalize_run(r))  # not submitted, or lost: here
+            out.append(here.get(t) or docs.get(t) or normalize_run(r, outcome_only=self.outcome_only))  # lost: here
         return out
 
 
-def _take_newest(n: Normalizer, mine: set[int]) -> tuple[int, CaseRun] | None:
+def _take_newest(n: Normalizer, mine: set[int]) -> tuple[int, CaseRun, bool] | None:
     """The newest of these tickets' runs not yet handed to the worker, taken off its
     queue: at a batch's end this process and the worker work from both ends of the
     backlog (with 16 runs in flight the worker is a few hundred runs behind), rather
@@ -247,7 +249,7 @@ def _end(worker: subprocess.Popen) -> None:
 
 
 def main() -> None:
-    """The worker: pickled (ticket, observed steps, CaseRun without its case) on stdin,
+    """The worker: pickled (ticket, observed steps, outcome_only, CaseRun without its case) on stdin,
     one at a time until it closes; (ticket, document) pickled on stdout for each, as
     soon as it is made."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the harness's to handle
@@ -255,10 +257,11 @@ def main() -> None:
     trim_periodically()  # it lives as long as a fuzz campaign (memory.py)
     while True:
         try:
-            ticket, observed, run = pickle.load(sys.stdin.buffer)
+            ticket, observed, outcome_only, run = pickle.load(sys.stdin.buffer)
         except EOFError:
             break
-        pickle.dump((ticket, normalize_run(run, observed)), sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((ticket, normalize_run(run, observed, outcome_only)), sys.stdout.buffer,
+                    protocol=pickle.HIGHEST_PROTOCOL)
         sys.stdout.buffer.flush()
 
 

@@ -55,18 +55,25 @@ def _alerts(direction: dict[str, Any]) -> list[dict[str, Any]]:
              "name": a["description_name"], "encrypted": a["encrypted"]} for a in direction["alerts"]]
 
 
-def wire_view(conn: dict[str, Any], role: str, labels: Labeler) -> dict[str, Any]:
-    """Alerts, transcript, HRR and ticket count as seen by `role`."""
+def wire_view(conn: dict[str, Any], role: str, labels: Labeler, transcript: bool = True) -> dict[str, Any]:
+    """Alerts, transcript, HRR and ticket count as seen by `role`. Without `transcript`,
+    the tickets on the wire are still named in its order (`T1`, ...), so that the
+    names the client's cache calls get are the same either way."""
     sent = conn["client_to_server"] if role == "client" else conn["server_to_client"]
     received = conn["server_to_client"] if role == "client" else conn["client_to_server"]
     tickets = sum(1 for d in (sent, received) for m in d["handshake_messages"] if m["name"] == "new_session_ticket")
-    return {
-        "alerts": {"sent": _alerts(sent), "received": _alerts(received)},
-        "transcript": {
+    view: dict[str, Any] = {"alerts": {"sent": _alerts(sent), "received": _alerts(received)}}
+    if transcript:
+        view["transcript"] = {
             "sent": [_message(m, labels) for m in sent["handshake_messages"]],
             "received": [_message(m, labels) for m in received["handshake_messages"]],
             "undecrypted_records": sent["undecrypted_records"] + received["undecrypted_records"],
-        },
-        "hrr": bool(conn["hello_retry_request"]),
-        "tickets": tickets,
-    }
+        }
+    else:
+        for m in sent["handshake_messages"] + received["handshake_messages"]:
+            if m["name"] == "new_session_ticket" and not m.get("decode_error") and (m.get("summary") or {}).get(
+                    "ticket_sha256"):
+                labels.name("T", m["summary"]["ticket_sha256"])
+    view["hrr"] = bool(conn["hello_retry_request"])
+    view["tickets"] = tickets
+    return view
