@@ -50,7 +50,12 @@ class Normalizer:
     """normalize_run on two cores, for every batch of runs of one Run."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        # One lock, two conditions: waking a thread for nothing costs more here than
+        # the rest of handing a run over (a notify_all of every event woke the hand-over
+        # thread and each batch's end as well: a tenth of a fuzz campaign's harness CPU).
+        lock = threading.RLock()
+        self._cond = threading.Condition(lock)  # documents returned, or the worker over
+        self._work = threading.Condition(lock)  # a run to hand over, or room in the WINDOW
         self._worker: subprocess.Popen | None = None
         self._threads: list[threading.Thread] = []
         self._tickets = itertools.count(1)
@@ -74,6 +79,7 @@ class Normalizer:
             worker, threads = self._worker, self._threads
             self._worker, self._threads = None, []
             self._cond.notify_all()
+            self._work.notify_all()
         if worker is None:
             return
         for t in threads:
@@ -105,7 +111,7 @@ class Normalizer:
             while True:
                 with self._cond:
                     while self._worker is worker and (not self._waiting or len(self._handed) >= WINDOW):
-                        self._cond.wait()
+                        self._work.wait()
                     if self._worker is not worker:
                         break
                     ticket, run, outcome_only = self._waiting.popleft()
@@ -130,15 +136,19 @@ class Normalizer:
             except (EOFError, OSError, pickle.UnpicklingError, ValueError, TypeError):
                 break
             with self._cond:
+                room = len(self._handed) >= WINDOW  # the hand-over may be waiting for it
                 self._handed.discard(ticket)
                 self._docs[ticket] = doc
                 self._cond.notify_all()
+                if room:
+                    self._work.notify()
         with self._cond:  # the worker is over: what it held is this process's to do
             self._lost |= self._handed
             self._handed.clear()
             if self._worker is worker:
                 self._worker = None
             self._cond.notify_all()
+            self._work.notify_all()
 
 
 def _share_equal_streams(run: CaseRun) -> None:
@@ -187,7 +197,7 @@ class Batch:
             ticket = next(n._tickets)
             self._tickets[id(run)] = ticket
             n._waiting.append((ticket, run, self.outcome_only))
-            n._cond.notify_all()
+            n._work.notify()  # only the hand-over thread waits for runs
 
     def returned(self, runs: Sequence[CaseRun]) -> list[dict[str, Any]] | None:
         """The documents of runs, in their order, if the worker has returned every one
