@@ -95,9 +95,22 @@ class HandshakeInfo:
     record_index: int  # the record holding the message's first byte
     encrypted: bool
     epoch: str | None
-    summary: dict[str, Any] | None = None
+    _summary: dict[str, Any] | None = None
     decode_error: str | None = None
     body: bytes = field(default=b"", repr=False)
+    #: A hello's summary is made when first read, from the cache its decoding is in:
+    #: an observer that reads only alerts and tickets (a fuzz campaign) never makes it.
+    _hello_cache: "DecodeCache | None" = field(default=None, repr=False, compare=False)
+
+    @property
+    def summary(self) -> dict[str, Any] | None:
+        if self._summary is None and self._hello_cache is not None:
+            self._summary = _hello_summary(self.msg_type, self.body, self._hello_cache)
+        return self._summary
+
+    @summary.setter
+    def summary(self, value: dict[str, Any] | None) -> None:
+        self._summary = value
 
     @property
     def name(self) -> str:
@@ -775,8 +788,11 @@ class _DirectionDecoder:
             item = HandshakeInfo(msg.msg_type, msg.length, start, info.encrypted, info.epoch,
                                  body=msg.body)
             try:
-                item.summary = (_hello_summary(msg.msg_type, msg.body, self.ctx.cache) if msg.msg_type in _HELLOS
-                                else hs.summarize(msg, self.ctx.version))
+                if msg.msg_type in _HELLOS:
+                    _decode_hello(msg.msg_type, msg.body, self.ctx.cache)  # a hello that does not decode says so now
+                    item._hello_cache = self.ctx.cache
+                else:
+                    item.summary = hs.summarize(msg, self.ctx.version)
             except hs.DecodeError as exc:
                 item.decode_error = str(exc)
             if msg.msg_type == hs.ENCRYPTED_EXTENSIONS and item.summary is not None:
