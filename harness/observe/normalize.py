@@ -8,6 +8,7 @@ field the release lacks marked "absent".
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 from typing import AbstractSet, Any
 
@@ -79,8 +80,8 @@ _DECODED = DecodeCache(size=2048)
 
 
 def _decode(raw: dict[str, Any]) -> Any:
-    written = base64.b64decode(raw.get("written") or "")
-    read = base64.b64decode(raw.get("read") or "")
+    written = binascii.a2b_base64(raw.get("written") or "")  # base64.b64decode's work, without its checks
+    read = binascii.a2b_base64(raw.get("read") or "")
     c2s, s2c = (written, read) if raw["role"] == "client" else (read, written)
     return decode_connection(c2s, s2c, raw.get("keylog") or "", _DECODED)
 

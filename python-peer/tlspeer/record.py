@@ -60,7 +60,7 @@ def content_type_name(content_type: int) -> str:
     return CONTENT_TYPE_NAMES.get(content_type, f"unknown({content_type})")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """One TLSPlaintext/TLSCiphertext record as framed on the wire."""
 

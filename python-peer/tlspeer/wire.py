@@ -54,7 +54,7 @@ _HELLOS = (hs.CLIENT_HELLO, hs.SERVER_HELLO)
 # ---------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class RecordInfo:
     index: int
     offset: int
@@ -88,7 +88,7 @@ class RecordInfo:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class HandshakeInfo:
     msg_type: int
     length: int
@@ -132,7 +132,7 @@ class HandshakeInfo:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class AlertInfo:
     level: int
     description: int
@@ -160,7 +160,7 @@ class AlertInfo:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class AppDataInfo:
     length: int
     record_index: int
