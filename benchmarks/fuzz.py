@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How many stimuli a second does `tlsdiff fuzz` run, each answered by every release?
 
-    python benchmarks/fuzz.py [--go all] [--count N] [--workers N] [--batch N] [--profile] [--json PATH]
+    python benchmarks/fuzz.py [--go all] [--count N] [--workers N] [--batch N] [--repeat N] [--profile] [--json PATH]
 
 Every figure comes from this one invocation and is printed, never asserted:
 
@@ -11,6 +11,9 @@ Every figure comes from this one invocation and is printed, never asserted:
   bases drawn twice as often), two-connection only; stimuli/s and handshakes/s;
 - where the CPU went, per process: the harness (its threads), its normalizer workers,
   tlspeerd (the Python peer), the Go peers, in milliseconds per handshake;
+- with --repeat N, N rounds of the three mixes taking turns, each on the same stimuli:
+  each mix's median round is its figure, and every round's rate is printed beside it
+  (this machine's speed drifts by tens of percent within minutes);
 - with --profile, cProfile of the harness's threads and of tlspeerd's (its loop thread,
   which drives every connection, and its request threads), the profiles added up, the
   top functions by own time;
@@ -173,6 +176,11 @@ def top(stats: pstats.Stats | None, n: int = 15) -> list[list[str]]:
     return [["calls", "own s", "function"]] + [[str(nc), f"{tt:.2f}", fn[-90:]] for tt, nc, fn in rows[:n]]
 
 
+def median_round(got: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round whose rate is the median (the lower middle of an even number)."""
+    return sorted(got, key=lambda f: f["stimuli_per_second"])[(len(got) - 1) // 2]
+
+
 def measure(run: Run, label: str, bases: list, count: int, batch: int, seed: int) -> dict[str, Any]:
     pool = run.pool
     pids = {r: pool.get(r).proc.pid for r in run.releases.versions}  # type: ignore[union-attr]
@@ -209,18 +217,23 @@ def main() -> int:
     p.add_argument("--batch", type=arguments.whole(1, MAX_BATCH), default=DEFAULT_BATCH,
                    help=f"stimuli per batch (default {DEFAULT_BATCH}, as tlsdiff fuzz)")
     p.add_argument("--seed", type=arguments.seed, default=1)
+    p.add_argument("--repeat", type=arguments.whole(1, 20), default=1,
+                   help="rounds of the three mixes, taking turns; each mix's median round is the figure")
     p.add_argument("--profile", action="store_true", help="also cProfile the harness's threads and tlspeerd's")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args()
 
     single = [b for b in all_bases() if b.connections == 1]
     double = [b for b in all_bases() if b.connections == 2]
-    figures: list[dict[str, Any]] = []
+    mixes = (("single-connection", single), ("campaign mix", None), ("two-connection", double))
+    rounds: list[list[dict[str, Any]]] = [[] for _ in mixes]  # per mix, each round's figures
     with Run(args.go, timeout=2.0, workers=args.workers) as run:
         releases = run.prepare()
         Campaign(run, Known(), 0, count=args.batch, batch=args.batch, minimizing=False).fuzz()  # warm up every peer
-        for label, bases in (("single-connection", single), ("campaign mix", None), ("two-connection", double)):
-            figures.append(measure(run, label, bases, args.count, args.batch, args.seed))
+        for _ in range(args.repeat):  # the same stimuli every round: what differs is the machine's moment
+            for (label, bases), got in zip(mixes, rounds):
+                got.append(measure(run, label, bases, args.count, args.batch, args.seed))
+    figures = [median_round(got) for got in rounds]
     harness_profile = peer_profile = None
     if args.profile:  # apart: a profiled tlspeerd is slower, and would change the figures above
         profile_file = Path(tempfile.mkdtemp(prefix="tlsdiff-bench-")) / "tlspeerd.prof"
@@ -256,6 +269,13 @@ def main() -> int:
         busy = sum(f["cpu_seconds"].values()) / f["seconds"]
         rows.append([f["mix"], *(f"{ms[w]:.2f}" for w in who), f"{sum(ms.values()):.2f}", f"{busy:.2f}"])
     print(table(rows, right=set(range(1, len(who) + 3))))
+    if args.repeat > 1:
+        print()
+        print(f"rounds: stimuli/s of each mix in each of {args.repeat} rounds (the figures above are each mix's median round)")
+        rows = [["mix", *(str(i + 1) for i in range(args.repeat))]]
+        for got in rounds:
+            rows.append([got[0]["mix"], *(f"{f['stimuli_per_second']:.1f}" for f in got)])
+        print(table(rows, right=set(range(1, args.repeat + 1))))
     if args.profile:
         print()
         print("cProfile, the campaign mix: the harness's threads, own CPU time summed over threads")
@@ -276,6 +296,7 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps({"releases": releases.versions, "cores": cores, "cpu": cpu_name(), "load": load,
                                          "workers": args.workers, "batch": args.batch, "figures": figures,
+                                         "rounds": rounds,
                                          "target_met": meets}, indent=1, sort_keys=True) + "\n")
         print(f"figures saved to {args.json}")
     return 0
