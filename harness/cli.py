@@ -561,7 +561,7 @@ def _report(args: argparse.Namespace, targets: list, results: list, rows: list, 
     from .compare import Verdict
     from .report import github, html, json_report, junit, markdown, terminal
     counts = report["summary"]
-    made = {"--json": lambda: json_report.dumps(report),
+    made = {"--json": lambda: json_report.dump_bytes(report),
             "--junit": lambda: junit.dumps(results, report["timing"].get("run_seconds", 0.0), started_at),
             "--markdown": lambda: markdown.render(results, rows, counts, sum(len(r.verdicts) for r in results)),
             "--github": lambda: github.render(results),

@@ -281,8 +281,8 @@ class CaseResult:
     @property
     def diffs(self) -> list[dict[str, Any]]:
         """The fields whose values differ across keys (`differences`), made when first
-        asked: a fuzz campaign reads only the classes, and differences were a seventh
-        of its harness's CPU."""
+        asked if compare_case did not (a fuzz campaign reads only the classes, and
+        differences were a seventh of its harness's CPU)."""
         if self._diffs is None:
             self._diffs = differences(self.docs)
         return self._diffs
@@ -293,6 +293,8 @@ class CaseResult:
         return next((v for v in WORST_FIRST if v in vs), Verdict.UNSUPPORTED)
 
 
-def compare_case(case: Case, docs: dict[ReleaseKey, dict[str, Any]]) -> CaseResult:
+def compare_case(case: Case, docs: dict[ReleaseKey, dict[str, Any]], diffs: bool = True) -> CaseResult:
+    """diffs: list the differences now (a run compares each case while later ones run,
+    so a report's differences cost no time at its end); without, when first asked."""
     verdicts = {k: verdict_for(case, k, d) for k, d in docs.items()}
-    return CaseResult(case, docs, verdicts, agreement_classes(docs))
+    return CaseResult(case, docs, verdicts, agreement_classes(docs), _diffs=differences(docs) if diffs else None)

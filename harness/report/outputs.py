@@ -26,14 +26,20 @@ class Target:
     def to_stdout(self) -> bool:
         return self.path is None
 
-    def write(self, text: str) -> str | None:
-        """Write the report; None, or one line saying why it could not be written."""
+    def write(self, text: str | bytes) -> str | None:
+        """Write the report (bytes: UTF-8 already); None, or one line saying why it could not be written."""
         try:
             if self.path is None:
                 if STDOUT_CLOSED:
                     return f"{self.flag}: cannot write standard output: it is closed"
-                sys.stdout.write(text)
+                if isinstance(text, bytes):
+                    sys.stdout.flush()
+                    sys.stdout.buffer.write(text)
+                else:
+                    sys.stdout.write(text)
                 sys.stdout.flush()
+            elif isinstance(text, bytes):
+                self.path.write_bytes(text)
             else:
                 self.path.write_text(text)
         except BrokenPipeError:
