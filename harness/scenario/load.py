@@ -8,9 +8,8 @@ import dataclasses
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-import jsonschema
 import jsonschema_rs
 import yaml
 
@@ -19,6 +18,9 @@ from . import misbehaviours
 from .model import KEY_PEERS, PYTHON_PEER, SESSION_STEPS, Case, Endpoint, Expectation, Pairing, Role, Step, StepKind
 from .ranges import parse_range, possible
 from .schema import case_schema
+
+if TYPE_CHECKING:
+    import jsonschema
 #: A case file is a page of YAML; anything this big, or nested this deep, is a mistake or an attack.
 MAX_CASE_BYTES = 256 * 1024
 MAX_DEPTH = 32
@@ -71,14 +73,15 @@ def _is_integer(checker: Any, value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-_STRICT = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator,
-    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
-
-
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
-    return _STRICT(case_schema())
+    # Imported here: only an invalid case needs jsonschema (to say what is wrong), and
+    # its import was a tenth of every command's start (60 ms).
+    import jsonschema
+    strict = jsonschema.validators.extend(
+        jsonschema.Draft202012Validator,
+        type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
+    return strict(case_schema())
 
 
 def _where(path: Iterable[Any]) -> str:
@@ -138,6 +141,7 @@ def _schema_error(path: str, data: Any) -> str | None:
     errors = sorted(_validator().iter_errors(data), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
     if not errors:
         return None
+    import jsonschema.exceptions
     best = jsonschema.exceptions.best_match(errors)
     # anyOf/oneOf errors hide the useful child: take the deepest one.
     while best.context:
