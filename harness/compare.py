@@ -154,11 +154,13 @@ def model_checks(doc: dict[str, Any]) -> list[Check]:
     return checks
 
 
-def verdict_for(case: Case, key: ReleaseKey, doc: dict[str, Any]) -> RunVerdict:
+def verdict_for(case: Case, key: ReleaseKey, doc: dict[str, Any], expectations: bool = True) -> RunVerdict:
+    """expectations: judge the case's expectations and the model's (False for an
+    outcome-only document, which lacks most of what they name: errors alone decide)."""
     if doc.get("unsupported"):
         return RunVerdict(key, Verdict.UNSUPPORTED, reason=doc["unsupported"])
-    checks = [c for exp in case.expectations if exp.applies(key) for c in judge(exp, doc)]
-    checks += model_checks(doc)
+    checks = [c for exp in case.expectations if exp.applies(key) for c in judge(exp, doc)] if expectations else []
+    checks += model_checks(doc) if expectations else []
     failure = doc.get("failure") or next((s["failure"] for s in doc["steps"] if s.get("failure")), None)
     if failure:
         return RunVerdict(key, Verdict.ERROR, checks, reason=failure)
@@ -293,8 +295,10 @@ class CaseResult:
         return next((v for v in WORST_FIRST if v in vs), Verdict.UNSUPPORTED)
 
 
-def compare_case(case: Case, docs: dict[ReleaseKey, dict[str, Any]], diffs: bool = True) -> CaseResult:
-    """diffs: list the differences now (a run compares each case while later ones run,
-    so a report's differences cost no time at its end); without, when first asked."""
-    verdicts = {k: verdict_for(case, k, d) for k, d in docs.items()}
-    return CaseResult(case, docs, verdicts, agreement_classes(docs), _diffs=differences(docs) if diffs else None)
+def compare_case(case: Case, docs: dict[ReleaseKey, dict[str, Any]], outcome_only: bool = False) -> CaseResult:
+    """The case's verdicts, classes and differences. The differences are listed now (a
+    run compares each case while later ones run, so a report's cost no time at its
+    end); for outcome-only documents (Run.run) when first asked, and their verdicts
+    judge no expectation."""
+    verdicts = {k: verdict_for(case, k, d, expectations=not outcome_only) for k, d in docs.items()}
+    return CaseResult(case, docs, verdicts, agreement_classes(docs), _diffs=None if outcome_only else differences(docs))

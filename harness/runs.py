@@ -318,7 +318,8 @@ class Run:
         is set no further run starts, and the result is of the runs that finished,
         marked interrupted. With outcome_only, each document holds only what the
         agreement classes read (the fuzzer's batches): no transcript, no ConnectionState
-        field outside the class; the classes are the same."""
+        field outside the class; the classes are the same, and a verdict judges no
+        expectation (only failures and unsupported runs)."""
         self.prepare(cases)
         with collecting_less():
             return self._run(cases, on_done, shard, stop, outcome_only)
@@ -356,7 +357,7 @@ class Run:
                 if docs is None:
                     break
                 ran.popleft()
-                compared[case.id] = compare_case(case, dict(zip(keys_of[case.id], docs)), diffs=not outcome_only)
+                compared[case.id] = compare_case(case, dict(zip(keys_of[case.id], docs)), outcome_only)
         runs = run_all(cases, keys, pool, workers=self.workers, on_done=done,
                        conn_timeout_ms=self.timeout_ms, stop=stop, pins=self.releases.pins)
         pool.flush_drops()  # the peers hold no object of these runs once run() returns
@@ -370,7 +371,7 @@ class Run:
             seconds.setdefault(r.case.id, {})[r.key] = r.seconds
         # A shard reports the cases it ran; the merge puts every case back together.
         interrupted = stop is not None and stop.is_set()
-        results = [compared.get(c.id) or compare_case(c, by_case.get(c.id, {}), diffs=not outcome_only) for c in cases
+        results = [compared.get(c.id) or compare_case(c, by_case.get(c.id, {}), outcome_only) for c in cases
                    if (shard is None and not interrupted) or c.id in by_case]
         for result in results:
             result.seconds = seconds.get(result.case.id, {})

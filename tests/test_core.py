@@ -111,6 +111,9 @@ def test_outcome_only_documents_make_the_same_classes(recorded_runs, recorded) -
         slim = {key: normalize_run(run, outcome_only=True) for key, run in runs.items()}
         full = recorded[case_id][1]
         assert agreement_classes(slim) == agreement_classes(full), case_id
+        # Errors alone decide an outcome-only verdict: no expectation is judged on fields it lacks.
+        assert ({k: v.verdict for k, v in compare_case(case, slim, outcome_only=True).verdicts.items()}
+                == {k: v.verdict for k, v in compare_case(case, full).verdicts.items()}), case_id
         for key, doc in slim.items():
             assert [s["step"] for s in doc["steps"]] == [s["step"] for s in full[key]["steps"]]
             for mine, theirs in zip(doc["steps"], full[key]["steps"]):
