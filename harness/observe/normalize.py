@@ -171,7 +171,7 @@ def normalize_run(run: CaseRun, observed: AbstractSet[int] | None = None, outcom
     """The observation document of one case on one release key; observed: the case's
     observed_steps, for a run handed over without its case (parallel.py); outcome_only:
     each side with only what its agreement class reads (a fuzz campaign's batches: the
-    same classes, a quarter of the pickling, no transcript to build)."""
+    same classes, a third of the pickling, no transcript to build)."""
     labels = Labeler()
     doc: dict[str, Any] = {"steps": []}
     if run.endpoints:  # who ran each endpoint: the toolchain (or tlspeer) and its GODEBUG

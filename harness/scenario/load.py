@@ -21,6 +21,7 @@ from .schema import case_schema
 
 if TYPE_CHECKING:
     import jsonschema
+
 #: A case file is a page of YAML; anything this big, or nested this deep, is a mistake or an attack.
 MAX_CASE_BYTES = 256 * 1024
 MAX_DEPTH = 32
