@@ -41,13 +41,23 @@ def _summary(m: dict[str, Any], labels: Labeler) -> dict[str, Any]:
                 "selected_group": s.get("selected_group"), "selected_identity": s.get("selected_identity")}
     if name == "new_session_ticket":
         out: dict[str, Any] = {"type": name, "lifetime": s.get("ticket_lifetime", s.get("lifetime_hint"))}
-        if s.get("ticket_sha256"):
-            out["ticket"] = labels.name("T", s["ticket_sha256"])
+        ticket = _ticket_name(m, labels)
+        if ticket is not None:
+            out["ticket"] = ticket
             out["ticket_length"] = len(s.get("ticket", "")) // 2
         return out
     if name == "encrypted_extensions":
         return {"type": name, "extensions": _ext_names(s)}
     return {"type": name}
+
+
+def _ticket_name(m: dict[str, Any], labels: Labeler) -> str | None:
+    """A NewSessionTicket's ticket by name (`T1`, ...: in order of first appearance in
+    the case run), or None for one that did not decode."""
+    s = m.get("summary") or {}
+    if m.get("decode_error") or not s.get("ticket_sha256"):
+        return None
+    return labels.name("T", s["ticket_sha256"])
 
 
 def _alerts(direction: dict[str, Any]) -> list[dict[str, Any]]:
@@ -71,9 +81,8 @@ def wire_view(conn: dict[str, Any], role: str, labels: Labeler, transcript: bool
         }
     else:
         for m in sent["handshake_messages"] + received["handshake_messages"]:
-            if m["name"] == "new_session_ticket" and not m.get("decode_error") and (m.get("summary") or {}).get(
-                    "ticket_sha256"):
-                labels.name("T", m["summary"]["ticket_sha256"])
+            if m["name"] == "new_session_ticket":
+                _ticket_name(m, labels)
     view["hrr"] = bool(conn["hello_retry_request"])
     view["tickets"] = tickets
     return view
