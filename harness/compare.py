@@ -159,8 +159,9 @@ def verdict_for(case: Case, key: ReleaseKey, doc: dict[str, Any], expectations: 
     outcome-only document, which lacks most of what they name: errors alone decide)."""
     if doc.get("unsupported"):
         return RunVerdict(key, Verdict.UNSUPPORTED, reason=doc["unsupported"])
-    checks = [c for exp in case.expectations if exp.applies(key) for c in judge(exp, doc)] if expectations else []
-    checks += model_checks(doc) if expectations else []
+    checks: list[Check] = []
+    if expectations:
+        checks = [c for exp in case.expectations if exp.applies(key) for c in judge(exp, doc)] + model_checks(doc)
     failure = doc.get("failure") or next((s["failure"] for s in doc["steps"] if s.get("failure")), None)
     if failure:
         return RunVerdict(key, Verdict.ERROR, checks, reason=failure)
