@@ -37,7 +37,9 @@ DEFAULT_BATCH = 64
 #: Batches running at once (Campaign.fuzz).
 IN_FLIGHT = 2
 #: Batches between descriptor counts at rest; a leak is then looked for among their stimuli.
-REST_EVERY = 6
+#: Each count drains the pipeline, which idles the cores while the last runs wait out
+#: stalled handshakes (up to the connection timeout): rarely enough that this stays small.
+REST_EVERY = 24
 PROGRESS_SECONDS = 10.0
 #: Python peer failures kept as examples in findings.json.
 PYTHON_EXAMPLES = 20
