@@ -320,8 +320,7 @@ class Tls12CbcProtection:
                    encrypt_then_mac=encrypt_then_mac)
 
     def _mac(self, seq: int, content_type: int, version: int, data: bytes) -> bytes:
-        return hmac.new(self.mac_key, _aad12(seq, content_type, version, len(data)) + data,
-                        self.mac_hash).digest()
+        return hmac.digest(self.mac_key, _aad12(seq, content_type, version, len(data)) + data, self.mac_hash)
 
     def _cbc(self, iv: bytes) -> Cipher:
         return Cipher(self._algorithm(), modes.CBC(iv))
