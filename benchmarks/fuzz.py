@@ -6,7 +6,7 @@
 Every figure comes from this one invocation and is printed, never asserted:
 
 - the campaign's own loop (`Campaign.fuzz`: draw, run each batch on every release through
-  one `Run` with the next batch ahead, reduce to outcomes, group), without minimizing, for
+  one `Run` with the next batches ahead, reduce to outcomes, group), without minimizing, for
   three mixes of bases: single-connection only, the campaign's mix (single-connection
   bases drawn twice as often), two-connection only; stimuli/s and handshakes/s;
 - where the CPU went, per process: the harness (its threads), its normalizer workers,
