@@ -120,7 +120,7 @@ def own_cpu() -> tuple[float, float]:
 
 
 class ThreadProfiles:
-    """cProfile in every thread started from now on (the batch ahead, the helpers), and in
+    """cProfile in every thread started from now on (the batches ahead, the helpers), and in
     the reactor's, which runs every run's steps and started with the first Run."""
 
     def __init__(self) -> None:

@@ -106,7 +106,7 @@ class Campaign:
                 made.append(None)
         cases = [c for c in made if c is not None]
         result = self.run.run(cases, stop=stop, outcome_only=True)  # outcomes are all it keeps
-        with self._lock:  # a batch ahead and a minimization run at once
+        with self._lock:  # batches ahead and a minimization run at once
             self.stats.runs += sum(len(r.docs) for r in result.results)
             self.stats.handshakes += result.handshakes
         by_id = {r.case.id: r for r in result.results}

@@ -85,7 +85,7 @@ def test_every_record_boundary_of_a_stream_cuts_to_what_decoding_that_much_gives
 
 
 def test_threads_decoding_through_one_cache_at_once_get_what_each_gets_alone() -> None:
-    # A fuzz campaign normalizes two batches' runs in two threads at once; the cache's
+    # A fuzz campaign normalizes several batches' runs in as many threads at once; the cache's
     # tables once changed under a thread that was reading them ("deque mutated during
     # iteration").
     steps = _steps()
