@@ -39,12 +39,12 @@ type batchParams struct {
 
 // opBatch runs requests one after another, in order.
 func opBatch(p *peer, raw json.RawMessage) (interface{}, error) {
-	var params batchParams
-	if err := decodeParams(raw, &params); err != nil {
+	requests, err := readBatch(raw)
+	if err != nil {
 		return nil, err
 	}
-	out := make([]response, len(params.Requests))
-	for i, req := range params.Requests {
+	out := make([]response, len(requests))
+	for i, req := range requests {
 		h, ok := handlers[req.Op]
 		if !ok || req.Op == "batch" || req.Op == "pair" {
 			out[i] = response{Error: fmt.Sprintf("go-peer: op %q cannot be batched", req.Op)}
@@ -65,8 +65,8 @@ type pairParams struct {
 // process: listen, then accept and connect at once, as the harness would send them
 // (the connect's port is the listener's). If listen fails, neither runs.
 func opPair(p *peer, raw json.RawMessage) (interface{}, error) {
-	var params pairParams
-	if err := decodeParams(raw, &params); err != nil {
+	params, err := readPair(raw)
+	if err != nil {
 		return nil, err
 	}
 	listen := run(p, opListen, request{Op: "listen", Params: params.Listen})
@@ -74,14 +74,17 @@ func opPair(p *peer, raw json.RawMessage) (interface{}, error) {
 	if !listen.OK {
 		return out, nil
 	}
-	connect := map[string]interface{}{}
-	if err := decodeParams(params.Connect, &connect); err != nil {
-		return nil, fmt.Errorf("connect: %v", err)
-	}
-	connect["port"] = listen.Result.(map[string]interface{})["port"]
-	connectRaw, err := json.Marshal(connect)
-	if err != nil {
-		return nil, fmt.Errorf("connect: %v", err)
+	port := listen.Result.(map[string]interface{})["port"].(int)
+	connectRaw, ok := withPort(params.Connect, port)
+	if !ok { // not an object: what encoding/json makes of it (an error, or no params)
+		connect := map[string]interface{}{}
+		if err := decodeParams(params.Connect, &connect); err != nil {
+			return nil, fmt.Errorf("connect: %v", err)
+		}
+		connect["port"] = port
+		if connectRaw, err = json.Marshal(connect); err != nil {
+			return nil, fmt.Errorf("connect: %v", err)
+		}
 	}
 	var accepted response
 	var wg sync.WaitGroup

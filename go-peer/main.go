@@ -71,21 +71,34 @@ func main() {
 	serve(newPeer(), in, out)
 }
 
+// lineBuffers hold response lines being written: an observation's line is a few KB,
+// which a buffer made for each response would grow to by copying, again and again.
+var lineBuffers = sync.Pool{New: func() interface{} { b := make([]byte, 0, 8<<10); return &b }}
+
+// maxPooledLine: a longer line's buffer (a cache dump, a batch's many responses) is
+// left to the collector rather than kept.
+const maxPooledLine = 256 << 10
+
 // serve speaks the control protocol on one stream until it ends or asks for
 // shutdown, then waits for the requests still running.
 func serve(p *peer, src io.Reader, dst io.Writer) {
 	out := bufio.NewWriter(dst)
 	var outMu sync.Mutex
 	write := func(r response) {
-		line, err := json.Marshal(r)
+		buf := lineBuffers.Get().(*[]byte)
+		line, err := appendResponse((*buf)[:0], r)
 		if err != nil {
-			line, _ = json.Marshal(response{ID: r.ID, Error: "go-peer: cannot encode response: " + err.Error()})
+			line, _ = appendResponse(line[:0], response{ID: r.ID, Error: "go-peer: cannot encode response: " + err.Error()})
 		}
+		line = append(line, '\n')
 		outMu.Lock()
 		out.Write(line)
-		out.WriteByte('\n')
 		out.Flush()
 		outMu.Unlock()
+		if cap(line) <= maxPooledLine {
+			*buf = line
+			lineBuffers.Put(buf)
+		}
 	}
 
 	// Requests run concurrently, each in a goroutine kept for a later request once it is
@@ -103,8 +116,8 @@ func serve(p *peer, src io.Reader, dst io.Writer) {
 	in := bufio.NewScanner(src)
 	in.Buffer(make([]byte, 1<<20), 64<<20)
 	for in.Scan() {
-		var req request
-		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
+		req, err := readRequest(in.Bytes())
+		if err != nil {
 			write(response{ID: -1, Error: "go-peer: malformed request: " + err.Error()})
 			continue
 		}

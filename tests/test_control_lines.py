@@ -1,0 +1,133 @@
+"""The Go peer's control lines (go-peer/lines.go): a request in any form encoding/json
+takes is answered as encoding/json read it, whether or not it is one the fast path
+takes, and what a response carries back is what was sent; on real Go peers of the
+oldest and newest line, over their standard input and output as the harness talks."""
+from __future__ import annotations
+
+import json
+import select
+import subprocess
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tlsdiff import pki
+
+HELLO_OPS = {"batch", "pair", "configure", "drop"}
+
+
+class RawPeer:
+    """A go-peer process spoken to in raw lines, each answer read with a timeout."""
+
+    def __init__(self, binary: Path) -> None:
+        self.proc = subprocess.Popen([str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env={"GOMAXPROCS": "1"})
+        self.pending = b""
+
+    def ask(self, line: bytes | str, timeout: float = 10.0) -> dict[str, Any]:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write((line.encode() if isinstance(line, str) else line) + b"\n")
+        self.proc.stdin.flush()
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.pending:
+            ready, _, _ = select.select([fd], [], [], timeout)
+            assert ready, f"no answer in {timeout} s to {line!r}"
+            chunk = self.proc.stdout.read1(1 << 20)
+            assert chunk, f"the peer exited answering {line!r}"
+            self.pending += chunk
+        answer, self.pending = self.pending.split(b"\n", 1)
+        return json.loads(answer)
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture(params=["oldest", "newest"])
+def raw_peer(request, edge_releases) -> Iterator[RawPeer]:
+    versions = edge_releases.versions
+    peer = RawPeer(edge_releases.binaries[versions[0] if request.param == "oldest" else versions[-1]])
+    yield peer
+    peer.close()
+
+
+@pytest.mark.parametrize("line", [
+    '{"id":5,"op":"hello","params":{}}',  # as the harness writes it
+    '{"params":{},"op":"hello","id":5}',  # another order
+    ' { "id" : 5 ,\t"op" : "hello" } \r',  # space everywhere, no params
+    '{"id":5,"op":"hel\\u006co"}',  # an escaped op: encoding/json's path
+    '{"id":5,"op":"hello","note":[1,{"a":null}]}',  # an unknown key, ignored
+    '{"ID":5,"OP":"hello"}',  # encoding/json matches keys without case
+    '{"id":4,"id":5,"op":"hello","params":null}',  # the last of two keys
+])
+def test_a_request_is_read_as_encoding_json_reads_it(raw_peer, line) -> None:
+    answer = raw_peer.ask(line)
+    assert answer["id"] == 5 and answer["ok"] is True, answer
+    assert HELLO_OPS <= set(answer["result"]["ops"])
+
+
+@pytest.mark.parametrize("line", [
+    '{"id":5,"op":"hello","params":{"a":tru}}',  # a bad literal inside the params
+    '{"id":5,"op":"hello","params":{}',  # not closed
+    '{"id":5,"op":"hello"} x',  # something after the object
+    '{"id":5.5,"op":"hello"}',  # an id that is no integer
+    '{"id":5,"op":"hello","params":"\x01"}',  # a control character in a string
+    '{"id":5,"op":"hello","params":"\\x"}',  # an escape JSON does not have
+])
+def test_a_malformed_line_is_refused_as_encoding_json_refuses_it(raw_peer, line) -> None:
+    answer = raw_peer.ask(line)
+    assert answer["id"] == -1 and answer["error"].startswith("go-peer: malformed request: "), answer
+    assert raw_peer.ask('{"id":6,"op":"hello"}')["ok"] is True  # and the session goes on
+
+
+#: Every character encoding/json escapes, beside some it does not.
+AWKWARD_NAME = 'q"b\\s/ <tag> & \u2028\u2029 \n\r\t\x01\x1f\x7f é 世界 \U0001f600#'
+
+
+def test_strings_come_back_as_they_were_sent_in_and_out_of_a_batch(raw_peer) -> None:
+    client = {"root_cas": [pki.root_pem("root-a")], "server_name": pki.SERVER_NAME, "rand_seed": "x"}
+    for ascii_only in (True, False):  # escaped by the sender, or sent as UTF-8
+        alone = raw_peer.ask(json.dumps({"id": 1, "op": "configure", "params": {
+            "name": AWKWARD_NAME, "role": "client", "config": client}}, ensure_ascii=ascii_only))
+        assert alone == {"id": 1, "ok": True, "result": {"name": AWKWARD_NAME}}
+        answer = raw_peer.ask(json.dumps({"id": 2, "op": "batch", "params": {"requests": [
+            {"op": "configure", "params": {"name": AWKWARD_NAME + "2", "role": "client", "config": client}},
+            {"op": "configure", "params": {"name": "x", "role": AWKWARD_NAME, "config": {}}},
+            {"op": "drop", "params": {"prefix": AWKWARD_NAME[:5]}}]}}, ensure_ascii=ascii_only))
+        ok, refused, dropped = answer["result"]["responses"]
+        assert ok == {"id": 0, "ok": True, "result": {"name": AWKWARD_NAME + "2"}}
+        assert refused["ok"] is False and refused["error"].startswith("role: "), refused
+        assert dropped["result"] == {"dropped": 2}
+
+
+def test_a_batch_in_another_form_is_read_alike(raw_peer) -> None:
+    answer = raw_peer.ask('{"op":"batch","id":3,"params":{"requests":[{"params":{"prefix":"none#"},"op":"drop"},'
+                          '{"op":"dr\\u006fp","params":{"prefix":"none#"}}], "other": 1}}')
+    assert answer["result"]["responses"] == [{"id": 0, "ok": True, "result": {"dropped": 0}}] * 2
+    answer = raw_peer.ask('{"id":4,"op":"batch","params":{"requests":{"op":"drop"}}}')
+    assert answer["id"] == 4 and answer["error"].startswith("bad params: "), answer
+
+
+def test_a_pair_connects_to_its_own_listener_whatever_port_the_connect_names(raw_peer) -> None:
+    ident = pki.identity("server")
+    for name, role, config in (("p#s", "server", {"certificates": [{"cert_pem": ident.chain_pem,
+                                                                     "key_pem": ident.key_pem}]}),
+                               ("p#c", "client", {"root_cas": [pki.root_pem("root-a")],
+                                                  "server_name": pki.SERVER_NAME})):
+        assert raw_peer.ask(json.dumps({"id": 1, "op": "configure",
+                                        "params": {"name": name, "role": role, "config": config}}))["ok"]
+    common = {"conn_id": "c", "time": int(pki.EPOCH.timestamp()), "timeout_ms": 5000}
+    for rid, connect in enumerate(({"endpoint": "p#c", "port": 1, **common},  # a wrong port, overridden
+                                   {"endpoint": "p#c", **common}), start=2):
+        answer = raw_peer.ask(json.dumps({"id": rid, "op": "pair", "params": {
+            "listen": {"name": f"p#l{rid}", "endpoint": "p#s"},
+            "accept": {"listener": f"p#l{rid}", **common}, "connect": connect}}))
+        result = answer["result"]
+        client, server = result["connect"]["result"], result["accept"]["result"]
+        assert client["handshake_error"] is None and server["handshake_error"] is None, answer
+        assert client["remote_port"] == result["listen"]["result"]["port"] == server["local_port"]
+    answer = raw_peer.ask(json.dumps({"id": 9, "op": "pair", "params": {
+        "listen": {"name": "p#l9", "endpoint": "p#s"}, "accept": {"listener": "p#l9", **common},
+        "connect": [1]}}))
+    assert answer["error"].startswith("connect: bad params: "), answer
