@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
@@ -33,13 +32,17 @@ func opNames() []string {
 	return names
 }
 
-type batchParams struct {
-	Requests []request `json:"requests"`
-}
-
 // opBatch runs requests one after another, in order.
-func opBatch(p *peer, raw json.RawMessage) (interface{}, error) {
-	requests, err := readBatch(raw)
+func opBatch(p *peer, params object) (interface{}, error) {
+	var requests []request
+	err := readParams(params, func(f *fields) {
+		f.objects("requests", func(_ int, item *fields) {
+			var req request
+			item.str("op", &req.Op)
+			item.object("params", &req.Params)
+			requests = append(requests, req)
+		})
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -55,45 +58,37 @@ func opBatch(p *peer, raw json.RawMessage) (interface{}, error) {
 	return map[string]interface{}{"responses": out}, nil
 }
 
-type pairParams struct {
-	Listen  json.RawMessage `json:"listen"`
-	Accept  json.RawMessage `json:"accept"`
-	Connect json.RawMessage `json:"connect"`
-}
-
 // opPair is a connection between a server endpoint and a client endpoint of this
 // process: listen, then accept and connect at once, as the harness would send them
 // (the connect's port is the listener's). If listen fails, neither runs.
-func opPair(p *peer, raw json.RawMessage) (interface{}, error) {
-	params, err := readPair(raw)
+func opPair(p *peer, params object) (interface{}, error) {
+	var listenParams, acceptParams, connectParams object
+	err := readParams(params, func(f *fields) {
+		f.object("listen", &listenParams)
+		f.object("accept", &acceptParams)
+		f.object("connect", &connectParams)
+	})
 	if err != nil {
 		return nil, err
 	}
-	listen := run(p, opListen, request{Op: "listen", Params: params.Listen})
+	listen := run(p, opListen, request{Op: "listen", Params: listenParams})
 	out := map[string]interface{}{"listen": listen}
 	if !listen.OK {
 		return out, nil
 	}
-	port := listen.Result.(map[string]interface{})["port"].(int)
-	connectRaw, ok := withPort(params.Connect, port)
-	if !ok { // not an object: what encoding/json makes of it (an error, or no params)
-		connect := map[string]interface{}{}
-		if err := decodeParams(params.Connect, &connect); err != nil {
-			return nil, fmt.Errorf("connect: %v", err)
-		}
-		connect["port"] = port
-		if connectRaw, err = json.Marshal(connect); err != nil {
-			return nil, fmt.Errorf("connect: %v", err)
-		}
+	connect := object{}
+	for k, v := range connectParams {
+		connect[k] = v
 	}
+	connect["port"] = listen.Result.(map[string]interface{})["port"]
 	var accepted response
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		accepted = run(p, opAccept, request{Op: "accept", Params: params.Accept})
+		accepted = run(p, opAccept, request{Op: "accept", Params: acceptParams})
 	}()
-	out["connect"] = run(p, opConnect, request{Op: "connect", Params: connectRaw})
+	out["connect"] = run(p, opConnect, request{Op: "connect", Params: connect})
 	wg.Wait()
 	out["accept"] = accepted
 	return out, nil

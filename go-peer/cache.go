@@ -9,12 +9,13 @@ import (
 )
 
 // cacheOp is one call the client made on its ClientSessionCache.
+// appendCacheOp (jsonwrite.go) writes it; the members after key only when set.
 type cacheOp struct {
-	Op     string `json:"op"` // "get", "put" or "delete" (Put with a nil session)
-	Key    string `json:"key"`
-	Hit    *bool  `json:"hit,omitempty"`
-	Ticket string `json:"ticket,omitempty"` // SHA-256 of the ticket, hex
-	Note   string `json:"note,omitempty"`
+	Op     string // "get", "put" or "delete" (Put with a nil session)
+	Key    string
+	Hit    *bool
+	Ticket string // SHA-256 of the ticket, hex
+	Note   string
 }
 
 // recordingCache wraps the standard LRU cache and records every call in order.

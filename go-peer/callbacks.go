@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -88,10 +87,10 @@ func (p *peer) setConfigForClient(front *endpoint, target string) {
 
 // cloneOverrides are the fields a clone step may set on the new config
 // (Config.Clone, then the application changes them).
-var cloneOverrides = map[string]func(p *peer, e *endpoint, raw json.RawMessage) error{
-	"client_auth": func(_ *peer, e *endpoint, raw json.RawMessage) error {
-		var name string
-		if err := json.Unmarshal(raw, &name); err != nil {
+var cloneOverrides = map[string]func(p *peer, e *endpoint, value interface{}) error{
+	"client_auth": func(_ *peer, e *endpoint, value interface{}) error {
+		name, err := asString(value)
+		if err != nil {
 			return err
 		}
 		auth, ok := clientAuthByName[name]
@@ -101,26 +100,26 @@ var cloneOverrides = map[string]func(p *peer, e *endpoint, raw json.RawMessage) 
 		e.config.ClientAuth = auth
 		return nil
 	},
-	"client_cas": func(_ *peer, e *endpoint, raw json.RawMessage) error {
-		var pems []string
-		if err := json.Unmarshal(raw, &pems); err != nil {
+	"client_cas": func(_ *peer, e *endpoint, value interface{}) error {
+		pems, err := asStrings(value)
+		if err != nil {
 			return err
 		}
 		pool, err := certPool("client_cas", pems)
 		e.config.ClientCAs = pool
 		return err
 	},
-	"config_for_client": func(p *peer, e *endpoint, raw json.RawMessage) error {
-		var target string
-		if err := json.Unmarshal(raw, &target); err != nil {
+	"config_for_client": func(p *peer, e *endpoint, value interface{}) error {
+		target, err := asString(value)
+		if err != nil {
 			return err
 		}
 		p.setConfigForClient(e, target)
 		return nil
 	},
-	"reject_by_callback": func(_ *peer, e *endpoint, raw json.RawMessage) error {
-		var name string
-		if err := json.Unmarshal(raw, &name); err != nil {
+	"reject_by_callback": func(_ *peer, e *endpoint, value interface{}) error {
+		name, err := asString(value)
+		if err != nil {
 			return err
 		}
 		return setRejectingCallback(e.config, name)
@@ -128,7 +127,7 @@ var cloneOverrides = map[string]func(p *peer, e *endpoint, raw json.RawMessage) 
 }
 
 // applyCloneOverrides sets, in name order, the fields a clone step names.
-func (p *peer) applyCloneOverrides(e *endpoint, set map[string]json.RawMessage) error {
+func (p *peer) applyCloneOverrides(e *endpoint, set object) error {
 	names := make([]string, 0, len(set))
 	for name := range set {
 		if _, ok := cloneOverrides[name]; !ok {

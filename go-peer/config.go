@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -67,44 +66,86 @@ func (e *endpoint) bind(seed string) {
 	}
 }
 
-// configParams is the JSON form of a server or client configuration (PROTOCOL.md).
+// configParams is a server or client configuration as a request gives it (PROTOCOL.md).
 type configParams struct {
-	MinVersion             string                 `json:"min_version"`
-	MaxVersion             string                 `json:"max_version"`
-	CipherSuites           []string               `json:"cipher_suites"`
-	CurvePreferences       []string               `json:"curve_preferences"`
-	Certificates           []certPair             `json:"certificates"`
-	ClientAuth             string                 `json:"client_auth"`
-	ClientCAs              []string               `json:"client_cas"`
-	RootCAs                []string               `json:"root_cas"`
-	ServerName             string                 `json:"server_name"`
-	InsecureSkipVerify     bool                   `json:"insecure_skip_verify"`
-	NextProtos             []string               `json:"alpn"`
-	SessionTicketsDisabled bool                   `json:"session_tickets_disabled"`
-	SessionTicketKey       string                 `json:"session_ticket_key"`
-	TicketKeys             []string               `json:"ticket_keys"`
-	RandSeed               string                 `json:"rand_seed"`
-	Cache                  string                 `json:"cache"`
-	CacheCapacity          int                    `json:"cache_capacity"`
-	WrapSession            string                 `json:"wrap_session"`
-	ConfigForClient        string                 `json:"config_for_client"`
-	RejectByCallback       string                 `json:"reject_by_callback"`
-	GetClientCertificate   string                 `json:"get_client_certificate"`
-	Misbehave              map[string]interface{} `json:"misbehave"`
-	ECHConfigList          []byte                 `json:"ech_config_list"` // base64; absent: no ECH
-	ECHKeys                []echKeyParams         `json:"ech_keys"`
+	MinVersion             string
+	MaxVersion             string
+	CipherSuites           []string
+	CurvePreferences       []string
+	Certificates           []certPair
+	ClientAuth             string
+	ClientCAs              []string
+	RootCAs                []string
+	ServerName             string
+	InsecureSkipVerify     bool
+	NextProtos             []string
+	SessionTicketsDisabled bool
+	SessionTicketKey       string
+	TicketKeys             []string
+	RandSeed               string
+	Cache                  string
+	CacheCapacity          int
+	WrapSession            string
+	ConfigForClient        string
+	RejectByCallback       string
+	GetClientCertificate   string
+	Misbehave              object
+	ECHConfigList          []byte // nil: no ECH
+	ECHKeys                []echKeyParams
 }
 
-// echKeyParams is one tls.EncryptedClientHelloKey, its bytes in base64.
+// read takes the fields by their names in PROTOCOL.md.
+func (c *configParams) read(f *fields) {
+	f.str("min_version", &c.MinVersion)
+	f.str("max_version", &c.MaxVersion)
+	f.strs("cipher_suites", &c.CipherSuites)
+	f.strs("curve_preferences", &c.CurvePreferences)
+	f.objects("certificates", func(_ int, g *fields) {
+		var pair certPair
+		g.str("cert_pem", &pair.CertPEM)
+		g.str("key_pem", &pair.KeyPEM)
+		c.Certificates = append(c.Certificates, pair)
+	})
+	f.str("client_auth", &c.ClientAuth)
+	f.strs("client_cas", &c.ClientCAs)
+	f.strs("root_cas", &c.RootCAs)
+	f.str("server_name", &c.ServerName)
+	f.boolean("insecure_skip_verify", &c.InsecureSkipVerify)
+	f.strs("alpn", &c.NextProtos)
+	f.boolean("session_tickets_disabled", &c.SessionTicketsDisabled)
+	f.str("session_ticket_key", &c.SessionTicketKey)
+	f.strs("ticket_keys", &c.TicketKeys)
+	f.str("rand_seed", &c.RandSeed)
+	f.str("cache", &c.Cache)
+	f.integer("cache_capacity", &c.CacheCapacity)
+	f.str("wrap_session", &c.WrapSession)
+	f.str("config_for_client", &c.ConfigForClient)
+	f.str("reject_by_callback", &c.RejectByCallback)
+	f.str("get_client_certificate", &c.GetClientCertificate)
+	f.object("misbehave", &c.Misbehave)
+	f.bytes("ech_config_list", &c.ECHConfigList)
+	if _, ok := f.get("ech_keys"); ok {
+		c.ECHKeys = []echKeyParams{} // given, even empty: the server has ECH keys
+	}
+	f.objects("ech_keys", func(_ int, g *fields) {
+		var k echKeyParams
+		g.bytes("config", &k.Config)
+		g.bytes("private_key", &k.PrivateKey)
+		g.boolean("send_as_retry", &k.SendAsRetry)
+		c.ECHKeys = append(c.ECHKeys, k)
+	})
+}
+
+// echKeyParams is one tls.EncryptedClientHelloKey (its bytes in base64 on the wire).
 type echKeyParams struct {
-	Config      []byte `json:"config"`
-	PrivateKey  []byte `json:"private_key"`
-	SendAsRetry bool   `json:"send_as_retry"`
+	Config      []byte
+	PrivateKey  []byte
+	SendAsRetry bool
 }
 
 type certPair struct {
-	CertPEM string `json:"cert_pem"`
-	KeyPEM  string `json:"key_pem"`
+	CertPEM string
+	KeyPEM  string
 }
 
 var versionByName = map[string]uint16{
@@ -263,7 +304,7 @@ func misbehaviours() []string {
 // applyMisbehave applies the config key misbehave: knob name to value. An
 // unknown knob, a bad value or an endpoint the knob cannot bend is an error; a
 // knob this release knows but cannot honour is unsupported.
-func applyMisbehave(m map[string]interface{}, t misbehaveTarget) error {
+func applyMisbehave(m object, t misbehaveTarget) error {
 	names := make([]string, 0, len(m))
 	for name := range m {
 		names = append(names, name)
@@ -297,7 +338,7 @@ func applyMisbehave(m map[string]interface{}, t misbehaveTarget) error {
 // wantTrue checks that a knob that is switched on is given true.
 func wantTrue(name string, value interface{}) error {
 	if value != true {
-		b, _ := json.Marshal(value)
+		b, _ := appendValue(nil, value)
 		return fmt.Errorf("misbehave: %s wants true, got %s", name, b)
 	}
 	return nil
@@ -470,14 +511,4 @@ func (r *seededRand) Read(p []byte) (int, error) {
 		n += c
 	}
 	return n, nil
-}
-
-func decodeParams(raw json.RawMessage, v interface{}) error {
-	if len(raw) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("bad params: %v", err)
-	}
-	return nil
 }

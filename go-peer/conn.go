@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -44,32 +43,42 @@ func (c *recordingConn) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// observation is what one side saw of one connection (PROTOCOL.md).
+// observation is what one side saw of one connection (PROTOCOL.md; appendObservation,
+// jsonwrite.go, writes it).
 type observation struct {
-	ConnID         string                 `json:"conn_id"`
-	Role           string                 `json:"role"`
-	HandshakeError *string                `json:"handshake_error"`
-	IOError        *string                `json:"io_error"`
-	Received       string                 `json:"received"`
-	State          map[string]interface{} `json:"state,omitempty"`
-	Written        []byte                 `json:"written"`
-	Read           []byte                 `json:"read"`
-	Keylog         string                 `json:"keylog"`
-	CacheOps       []cacheOp              `json:"cache_ops"`
-	LocalPort      int                    `json:"local_port,omitempty"`
-	RemotePort     int                    `json:"remote_port,omitempty"`
+	ConnID         string
+	Role           string
+	HandshakeError *string
+	IOError        *string
+	Received       string
+	State          map[string]interface{} // left out when empty
+	Written        []byte
+	Read           []byte
+	Keylog         string
+	CacheOps       []cacheOp
+	LocalPort      int // left out when 0
+	RemotePort     int // left out when 0
 	// ECHRetryConfigs is a client's ECHRejectionError.RetryConfigList (base64),
 	// present only when Handshake returned that error.
-	ECHRetryConfigs *string `json:"ech_retry_configs,omitempty"`
+	ECHRetryConfigs *string
 }
 
 type connParams struct {
-	Listener  string `json:"listener"`
-	Endpoint  string `json:"endpoint"`
-	Port      int    `json:"port"`
-	ConnID    string `json:"conn_id"`
-	Time      int64  `json:"time"`
-	TimeoutMS int    `json:"timeout_ms"`
+	Listener  string
+	Endpoint  string
+	Port      int
+	ConnID    string
+	Time      int64
+	TimeoutMS int
+}
+
+func (c *connParams) read(f *fields) {
+	f.str("listener", &c.Listener)
+	f.str("endpoint", &c.Endpoint)
+	f.integer("port", &c.Port)
+	f.str("conn_id", &c.ConnID)
+	f.int64("time", &c.Time)
+	f.integer("timeout_ms", &c.TimeoutMS)
 }
 
 func (c connParams) deadline() time.Time {
@@ -89,9 +98,9 @@ func errString(err error) *string {
 }
 
 // accept serves one connection on a listener made by listen, then closes it.
-func opAccept(p *peer, raw json.RawMessage) (interface{}, error) {
+func opAccept(p *peer, raw object) (interface{}, error) {
 	var params connParams
-	if err := decodeParams(raw, &params); err != nil {
+	if err := readParams(raw, params.read); err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
@@ -145,9 +154,9 @@ func opAccept(p *peer, raw json.RawMessage) (interface{}, error) {
 }
 
 // connect dials 127.0.0.1:port as a client endpoint and runs one connection.
-func opConnect(p *peer, raw json.RawMessage) (interface{}, error) {
+func opConnect(p *peer, raw object) (interface{}, error) {
 	var params connParams
-	if err := decodeParams(raw, &params); err != nil {
+	if err := readParams(raw, params.read); err != nil {
 		return nil, err
 	}
 	e, err := p.endpointNamed(params.Endpoint)

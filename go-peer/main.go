@@ -9,7 +9,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -18,20 +17,21 @@ import (
 	"sync"
 )
 
-// request is one line of the control protocol.
+// request is one line of the control protocol (readRequest, jsonread.go).
 type request struct {
-	ID     int64           `json:"id"`
-	Op     string          `json:"op"`
-	Params json.RawMessage `json:"params"`
+	ID     int64
+	Op     string
+	Params object // nil when the line has none
 }
 
-// response answers exactly one request, carrying its id.
+// response answers exactly one request, carrying its id (appendResponse, jsonwrite.go:
+// id and ok always, each other member only when set).
 type response struct {
-	ID          int64       `json:"id"`
-	OK          bool        `json:"ok"`
-	Result      interface{} `json:"result,omitempty"`
-	Error       string      `json:"error,omitempty"`
-	Unsupported string      `json:"unsupported,omitempty"`
+	ID          int64
+	OK          bool
+	Result      interface{}
+	Error       string
+	Unsupported string
 }
 
 // unsupportedError says the request cannot be honoured on this Go release.
@@ -39,7 +39,7 @@ type unsupportedError struct{ reason string }
 
 func (e unsupportedError) Error() string { return e.reason }
 
-type handler func(p *peer, params json.RawMessage) (interface{}, error)
+type handler func(p *peer, params object) (interface{}, error)
 
 var handlers = map[string]handler{
 	"hello":           opHello,

@@ -4,7 +4,6 @@ package main
 
 import (
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 )
 
@@ -12,27 +11,24 @@ import (
 const parseSessionsMax = 100000
 
 type parseSessionsParams struct {
-	Kind  string   `json:"kind"` // "session" or "ticket"
-	Keys  []string `json:"keys"` // ticket keys, 64 hex digits each (kind ticket)
-	Blobs [][]byte `json:"blobs"`
+	Kind  string   // "session" or "ticket"
+	Keys  []string // ticket keys, 64 hex digits each (kind ticket)
+	Blobs [][]byte // base64 on the wire
 }
 
-// parsedBlob is what this release made of one blob: exactly one key is set.
-// Bytes: accepted, SessionState.Bytes() of what was parsed; Error: refused, Go's
-// error string; None: a ticket DecryptTicket turned into no session (a full handshake).
-type parsedBlob struct {
-	Bytes []byte `json:"bytes,omitempty"`
-	Error string `json:"error,omitempty"`
-	None  bool   `json:"none,omitempty"`
+func (p *parseSessionsParams) read(f *fields) {
+	f.str("kind", &p.Kind)
+	f.strs("keys", &p.Keys)
+	f.bytesList("blobs", &p.Blobs)
 }
 
 // opParseSessions judges many blobs in one request, for the session fuzzer:
 // ParseSessionState (kind session) or Config.DecryptTicket under the given keys
 // (kind ticket), then Bytes() of the result, so the harness compares exactly
 // what each release kept.
-func opParseSessions(p *peer, raw json.RawMessage) (interface{}, error) {
+func opParseSessions(p *peer, raw object) (interface{}, error) {
 	var params parseSessionsParams
-	if err := decodeParams(raw, &params); err != nil {
+	if err := readParams(raw, params.read); err != nil {
 		return nil, err
 	}
 	if len(params.Blobs) > parseSessionsMax {
@@ -57,20 +53,23 @@ func opParseSessions(p *peer, raw json.RawMessage) (interface{}, error) {
 	default:
 		return nil, fmt.Errorf("kind: unknown %q (expected session or ticket)", params.Kind)
 	}
-	out := make([]parsedBlob, len(params.Blobs))
+	// What this release made of each blob, one key each: bytes, accepted (SessionState.Bytes()
+	// of what was parsed); error, refused (Go's error string); none, a ticket DecryptTicket
+	// turned into no session (a full handshake).
+	out := make([]interface{}, len(params.Blobs))
 	for i, blob := range params.Blobs {
 		state, err := parse(blob)
 		switch {
 		case err != nil:
-			out[i].Error = err.Error()
+			out[i] = map[string]interface{}{"error": err.Error()}
 		case state == nil:
-			out[i].None = true
+			out[i] = map[string]interface{}{"none": true}
 		default:
 			b, err := state.Bytes()
 			if err != nil {
-				out[i].Error = "Bytes: " + err.Error()
+				out[i] = map[string]interface{}{"error": "Bytes: " + err.Error()}
 			} else {
-				out[i].Bytes = b
+				out[i] = map[string]interface{}{"bytes": b}
 			}
 		}
 	}

@@ -2,9 +2,7 @@
 
 package main
 
-import "encoding/json"
-
 // opParseSessions: 1.19 and 1.20 have no SessionState to parse into (parse_sessions_go121.go).
-func opParseSessions(p *peer, raw json.RawMessage) (interface{}, error) {
+func opParseSessions(p *peer, raw object) (interface{}, error) {
 	return nil, unsupportedError{"parse_sessions needs ParseSessionState and Config.DecryptTicket, added in Go 1.21"}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"runtime"
@@ -70,12 +69,16 @@ func (p *peer) cacheNamed(name string, capacity int) (*recordingCache, error) {
 // helloParams: binary_sha256 asks for the executable's digest, which costs a read of the
 // whole binary (12 ms; a default run starts some forty peers, most of which no one asks).
 type helloParams struct {
-	BinarySHA256 bool `json:"binary_sha256"`
+	BinarySHA256 bool
 }
 
-func opHello(p *peer, raw json.RawMessage) (interface{}, error) {
+func (p *helloParams) read(f *fields) {
+	f.boolean("binary_sha256", &p.BinarySHA256)
+}
+
+func opHello(p *peer, raw object) (interface{}, error) {
 	var params helloParams
-	if err := decodeParams(raw, &params); err != nil {
+	if err := readParams(raw, params.read); err != nil {
 		return nil, err
 	}
 	a := apis()
@@ -99,14 +102,20 @@ func opHello(p *peer, raw json.RawMessage) (interface{}, error) {
 }
 
 type configureParams struct {
-	Name   string       `json:"name"`
-	Role   string       `json:"role"`
-	Config configParams `json:"config"`
+	Name   string
+	Role   string
+	Config configParams
 }
 
-func opConfigure(p *peer, raw json.RawMessage) (interface{}, error) {
+func (p *configureParams) read(f *fields) {
+	f.str("name", &p.Name)
+	f.str("role", &p.Role)
+	f.nested("config", p.Config.read)
+}
+
+func opConfigure(p *peer, raw object) (interface{}, error) {
 	var params configureParams
-	if err := decodeParams(raw, &params); err != nil {
+	if err := readParams(raw, params.read); err != nil {
 		return nil, err
 	}
 	if params.Role != "server" && params.Role != "client" {
@@ -126,17 +135,24 @@ func opConfigure(p *peer, raw json.RawMessage) (interface{}, error) {
 }
 
 type cloneParams struct {
-	Name     string                     `json:"name"`
-	From     string                     `json:"from"`
-	RandSeed string                     `json:"rand_seed"`
-	Set      map[string]json.RawMessage `json:"set"` // fields changed on the clone
+	Name     string
+	From     string
+	RandSeed string
+	Set      object // fields changed on the clone
+}
+
+func (p *cloneParams) read(f *fields) {
+	f.str("name", &p.Name)
+	f.str("from", &p.From)
+	f.str("rand_seed", &p.RandSeed)
+	f.object("set", &p.Set)
 }
 
 // clone makes a new endpoint with Config.Clone of a live one: whether the clone
 // shares the automatic ticket keys is one of the things a case observes.
-func opClone(p *peer, raw json.RawMessage) (interface{}, error) {
+func opClone(p *peer, raw object) (interface{}, error) {
 	var params cloneParams
-	if err := decodeParams(raw, &params); err != nil {
+	if err := readParams(raw, params.read); err != nil {
 		return nil, err
 	}
 	src, err := p.endpointNamed(params.From)
@@ -158,13 +174,18 @@ func opClone(p *peer, raw json.RawMessage) (interface{}, error) {
 }
 
 type ticketKeysParams struct {
-	Name string   `json:"name"`
-	Keys []string `json:"keys"`
+	Name string
+	Keys []string
 }
 
-func opSetTicketKeys(p *peer, raw json.RawMessage) (interface{}, error) {
+func (p *ticketKeysParams) read(f *fields) {
+	f.str("name", &p.Name)
+	f.strs("keys", &p.Keys)
+}
+
+func opSetTicketKeys(p *peer, raw object) (interface{}, error) {
 	var params ticketKeysParams
-	if err := decodeParams(raw, &params); err != nil {
+	if err := readParams(raw, params.read); err != nil {
 		return nil, err
 	}
 	e, err := p.endpointNamed(params.Name)
@@ -183,14 +204,19 @@ func opSetTicketKeys(p *peer, raw json.RawMessage) (interface{}, error) {
 }
 
 type listenParams struct {
-	Name     string `json:"name"`
-	Endpoint string `json:"endpoint"`
+	Name     string
+	Endpoint string
+}
+
+func (p *listenParams) read(f *fields) {
+	f.str("name", &p.Name)
+	f.str("endpoint", &p.Endpoint)
 }
 
 // listen opens a listener on 127.0.0.1 for one server endpoint and reports its port.
-func opListen(p *peer, raw json.RawMessage) (interface{}, error) {
+func opListen(p *peer, raw object) (interface{}, error) {
 	var params listenParams
-	if err := decodeParams(raw, &params); err != nil {
+	if err := readParams(raw, params.read); err != nil {
 		return nil, err
 	}
 	e, err := p.endpointNamed(params.Endpoint)
@@ -211,12 +237,16 @@ func opListen(p *peer, raw json.RawMessage) (interface{}, error) {
 }
 
 type cacheDumpParams struct {
-	Cache string `json:"cache"`
+	Cache string
 }
 
-func opCacheDump(p *peer, raw json.RawMessage) (interface{}, error) {
+func (p *cacheDumpParams) read(f *fields) {
+	f.str("cache", &p.Cache)
+}
+
+func opCacheDump(p *peer, raw object) (interface{}, error) {
 	var params cacheDumpParams
-	if err := decodeParams(raw, &params); err != nil {
+	if err := readParams(raw, params.read); err != nil {
 		return nil, err
 	}
 	c, err := p.existingCache(params.Cache)
@@ -227,13 +257,17 @@ func opCacheDump(p *peer, raw json.RawMessage) (interface{}, error) {
 }
 
 type dropParams struct {
-	Prefix string `json:"prefix"`
+	Prefix string
+}
+
+func (p *dropParams) read(f *fields) {
+	f.str("prefix", &p.Prefix)
 }
 
 // drop forgets every object whose name starts with prefix (the end of a case).
-func opDrop(p *peer, raw json.RawMessage) (interface{}, error) {
+func opDrop(p *peer, raw object) (interface{}, error) {
 	var params dropParams
-	if err := decodeParams(raw, &params); err != nil {
+	if err := readParams(raw, params.read); err != nil {
 		return nil, err
 	}
 	if params.Prefix == "" {
@@ -265,15 +299,20 @@ func opDrop(p *peer, raw json.RawMessage) (interface{}, error) {
 }
 
 type forgetParams struct {
-	Cache string `json:"cache"`
-	Key   string `json:"key"`
+	Cache string
+	Key   string
+}
+
+func (p *forgetParams) read(f *fields) {
+	f.str("cache", &p.Cache)
+	f.str("key", &p.Key)
 }
 
 // forget_session is the application calling ClientSessionCache.Put(key, nil) to
 // forget a server, whether or not the cache holds the key (go.dev/issue/79861).
-func opForgetSession(p *peer, raw json.RawMessage) (interface{}, error) {
+func opForgetSession(p *peer, raw object) (interface{}, error) {
 	var params forgetParams
-	if err := decodeParams(raw, &params); err != nil {
+	if err := readParams(raw, params.read); err != nil {
 		return nil, err
 	}
 	c, err := p.existingCache(params.Cache)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
@@ -27,33 +26,40 @@ const selfbenchEpoch = 1767225600
 const selfbenchMaxCount = 1000000
 
 type selfbenchParams struct {
-	Count     int          `json:"count"`
-	Resume    bool         `json:"resume"`
-	Server    configParams `json:"server"`
-	Client    configParams `json:"client"`
-	Time      int64        `json:"time"`
-	TimeoutMS int          `json:"timeout_ms"`
+	Count     int
+	Resume    bool
+	Server    object // each endpoint's config, passed on to configure as given
+	Client    object
+	Time      int64
+	TimeoutMS int
 }
 
-type selfbenchResult struct {
-	Count               int     `json:"count"`
-	Seconds             float64 `json:"seconds"`
-	HandshakesPerSecond float64 `json:"handshakes_per_second"`
-	Resumed             int     `json:"resumed"`
+func (p *selfbenchParams) read(f *fields) {
+	f.integer("count", &p.Count)
+	f.boolean("resume", &p.Resume)
+	f.object("server", &p.Server)
+	f.object("client", &p.Client)
+	f.int64("time", &p.Time)
+	f.integer("timeout_ms", &p.TimeoutMS)
 }
 
 // selfbenchRuns keeps the object names of concurrent selfbench requests apart.
 var selfbenchRuns int64
 
-func opSelfbench(p *peer, raw json.RawMessage) (interface{}, error) {
+func opSelfbench(p *peer, raw object) (interface{}, error) {
 	var params selfbenchParams
-	if err := decodeParams(raw, &params); err != nil {
+	var server configParams
+	err := readParams(raw, func(f *fields) {
+		params.read(f)
+		f.nested("server", server.read)
+	})
+	if err != nil {
 		return nil, err
 	}
 	if params.Count < 1 || params.Count > selfbenchMaxCount {
 		return nil, fmt.Errorf("count: want 1 .. %d, got %d", selfbenchMaxCount, params.Count)
 	}
-	if len(params.Server.Certificates) == 0 {
+	if len(server.Certificates) == 0 {
 		return nil, fmt.Errorf("server.certificates: the server endpoint needs a certificate")
 	}
 	if params.Time == 0 {
@@ -64,21 +70,26 @@ func opSelfbench(p *peer, raw json.RawMessage) (interface{}, error) {
 	}
 
 	prefix := fmt.Sprintf("selfbench#%d#", atomic.AddInt64(&selfbenchRuns, 1))
-	defer callOp(p, opDrop, dropParams{Prefix: prefix})
+	defer opDrop(p, object{"prefix": prefix})
 
 	// The endpoints are the caller's configs, with this request's names and seeds.
-	params.Server.RandSeed = prefix + "server"
-	params.Client.RandSeed = prefix + "client"
-	params.Client.Cache = ""
-	if params.Resume {
-		params.Client.Cache = prefix + "cache"
+	serverConfig, clientConfig := object{}, object{}
+	for k, v := range params.Server {
+		serverConfig[k] = v
 	}
-	server := configureParams{Name: prefix + "server", Role: "server", Config: params.Server}
-	client := configureParams{Name: prefix + "client", Role: "client", Config: params.Client}
-	if _, err := callOp(p, opConfigure, server); err != nil {
+	for k, v := range params.Client {
+		clientConfig[k] = v
+	}
+	serverConfig["rand_seed"] = prefix + "server"
+	clientConfig["rand_seed"] = prefix + "client"
+	clientConfig["cache"] = nil
+	if params.Resume {
+		clientConfig["cache"] = prefix + "cache"
+	}
+	if _, err := opConfigure(p, object{"name": prefix + "server", "role": "server", "config": serverConfig}); err != nil {
 		return nil, fmt.Errorf("server endpoint: %v", err)
 	}
-	if _, err := callOp(p, opConfigure, client); err != nil {
+	if _, err := opConfigure(p, object{"name": prefix + "client", "role": "client", "config": clientConfig}); err != nil {
 		return nil, fmt.Errorf("client endpoint: %v", err)
 	}
 
@@ -108,14 +119,15 @@ func opSelfbench(p *peer, raw json.RawMessage) (interface{}, error) {
 	if seconds > 0 {
 		rate = float64(params.Count) / seconds
 	}
-	return selfbenchResult{Count: params.Count, Seconds: seconds, HandshakesPerSecond: rate, Resumed: resumed}, nil
+	return map[string]interface{}{"count": params.Count, "seconds": seconds, "handshakes_per_second": rate,
+		"resumed": resumed}, nil
 }
 
 // selfbenchConnection runs one connection the way the harness does: listen, then
 // accept and connect in flight at once. It reports whether the client resumed.
 func selfbenchConnection(p *peer, prefix string, i int, params selfbenchParams) (bool, error) {
 	listener := prefix + "listener" + strconv.Itoa(i)
-	res, err := callOp(p, opListen, listenParams{Name: listener, Endpoint: prefix + "server"})
+	res, err := opListen(p, object{"name": listener, "endpoint": prefix + "server"})
 	if err != nil {
 		return false, fmt.Errorf("listen: %v", err)
 	}
@@ -128,12 +140,13 @@ func selfbenchConnection(p *peer, prefix string, i int, params selfbenchParams) 
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		serverRes, serverErr = callOp(p, opAccept, connParams{
-			Listener: listener, ConnID: connID, Time: params.Time, TimeoutMS: params.TimeoutMS,
+		serverRes, serverErr = opAccept(p, object{
+			"listener": listener, "conn_id": connID, "time": params.Time, "timeout_ms": params.TimeoutMS,
 		})
 	}()
-	clientRes, clientErr := callOp(p, opConnect, connParams{
-		Endpoint: prefix + "client", Port: port, ConnID: connID, Time: params.Time, TimeoutMS: params.TimeoutMS,
+	clientRes, clientErr := opConnect(p, object{
+		"endpoint": prefix + "client", "port": port, "conn_id": connID, "time": params.Time,
+		"timeout_ms": params.TimeoutMS,
 	})
 	wg.Wait()
 
@@ -154,13 +167,4 @@ func selfbenchConnection(p *peer, prefix string, i int, params selfbenchParams) 
 	}
 	didResume, _ := clientObs.State["DidResume"].(bool)
 	return didResume, nil
-}
-
-// callOp calls a handler with params encoded as the harness would send them.
-func callOp(p *peer, h handler, params interface{}) (interface{}, error) {
-	raw, err := json.Marshal(params)
-	if err != nil {
-		return nil, err
-	}
-	return h(p, raw)
 }

@@ -5,7 +5,6 @@ package main
 import (
 	"crypto/tls"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 )
 
@@ -62,19 +61,29 @@ func flipSecretByte(cs *tls.ClientSessionState) (*tls.ClientSessionState, string
 }
 
 type sessionParams struct {
-	Action   string `json:"action"`
-	Endpoint string `json:"endpoint"`
-	Data     string `json:"data"` // base64
-	Cache    string `json:"cache"`
-	Key      string `json:"key"`
-	Ticket   []byte `json:"ticket"` // base64 in JSON
-	State    []byte `json:"state"`
+	Action   string
+	Endpoint string
+	Data     string // base64, decoded by the action
+	Cache    string
+	Key      string
+	Ticket   []byte
+	State    []byte
+}
+
+func (p *sessionParams) read(f *fields) {
+	f.str("action", &p.Action)
+	f.str("endpoint", &p.Endpoint)
+	f.str("data", &p.Data)
+	f.str("cache", &p.Cache)
+	f.str("key", &p.Key)
+	f.bytes("ticket", &p.Ticket)
+	f.bytes("state", &p.State)
 }
 
 // session exposes the 1.21+ session and ticket APIs on a server endpoint.
-func opSession(p *peer, raw json.RawMessage) (interface{}, error) {
+func opSession(p *peer, raw object) (interface{}, error) {
 	var params sessionParams
-	if err := decodeParams(raw, &params); err != nil {
+	if err := readParams(raw, params.read); err != nil {
 		return nil, err
 	}
 	data, err := base64.StdEncoding.DecodeString(params.Data)

@@ -4,7 +4,6 @@ package main
 
 import (
 	"crypto/tls"
-	"encoding/json"
 	"reflect"
 )
 
@@ -28,7 +27,7 @@ var knobs = map[string]knob{
 	"flip_secret_byte": {apply: checkCacheKnob, unsupported: "flip_secret_byte needs SessionState and NewResumptionState, added in Go 1.21"},
 }
 
-func opSession(p *peer, raw json.RawMessage) (interface{}, error) {
+func opSession(p *peer, raw object) (interface{}, error) {
 	return nil, unsupportedError{"the session APIs (SessionState.Bytes, ParseSessionState, NewResumptionState, EncryptTicket, DecryptTicket) were added in Go 1.21"}
 }
 

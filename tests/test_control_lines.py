@@ -1,7 +1,9 @@
-"""The Go peer's control lines (go-peer/lines.go): a request in any form encoding/json
-takes is answered as encoding/json read it, whether or not it is one the fast path
-takes, and what a response carries back is what was sent; on real Go peers of the
-oldest and newest line, over their standard input and output as the harness talks."""
+"""The Go peer's control lines, read and written without encoding/json (go-peer/jsonread.go,
+jsonwrite.go): a request in any form JSON allows is read as encoding/json read it (but
+for member names, which are matched exactly), a malformed line is refused without
+ending the session, and strings come back as they were sent, as encoding/json would
+have decoded them; on real Go peers of the oldest and newest line, over their standard
+input and output as the harness talks to them."""
 from __future__ import annotations
 
 import json
@@ -56,15 +58,21 @@ def raw_peer(request, edge_releases) -> Iterator[RawPeer]:
     '{"id":5,"op":"hello","params":{}}',  # as the harness writes it
     '{"params":{},"op":"hello","id":5}',  # another order
     ' { "id" : 5 ,\t"op" : "hello" } \r',  # space everywhere, no params
-    '{"id":5,"op":"hel\\u006co"}',  # an escaped op: encoding/json's path
+    '{"id":5,"op":"hel\\u006co"}',  # an escape in a string
     '{"id":5,"op":"hello","note":[1,{"a":null}]}',  # an unknown key, ignored
-    '{"ID":5,"OP":"hello"}',  # encoding/json matches keys without case
     '{"id":4,"id":5,"op":"hello","params":null}',  # the last of two keys
 ])
 def test_a_request_is_read_as_encoding_json_reads_it(raw_peer, line) -> None:
     answer = raw_peer.ask(line)
     assert answer["id"] == 5 and answer["ok"] is True, answer
     assert HELLO_OPS <= set(answer["result"]["ops"])
+
+
+def test_member_names_are_matched_exactly(raw_peer) -> None:
+    """encoding/json took "ID" for "id"; PROTOCOL.md spells every name, and another
+    spelling is a member the peer does not read."""
+    assert raw_peer.ask('{"ID":5,"op":"hello"}')["id"] == 0
+    assert raw_peer.ask('{"id":5,"OP":"hello"}') == {"id": 5, "ok": False, "error": 'go-peer: unknown op ""'}
 
 
 @pytest.mark.parametrize("line", [
@@ -74,6 +82,13 @@ def test_a_request_is_read_as_encoding_json_reads_it(raw_peer, line) -> None:
     '{"id":5.5,"op":"hello"}',  # an id that is no integer
     '{"id":5,"op":"hello","params":"\x01"}',  # a control character in a string
     '{"id":5,"op":"hello","params":"\\x"}',  # an escape JSON does not have
+    '{"id":5,"op":"hello","params":"\\u12"}',  # a short \\u escape
+    '{"id":5,"op":"hello","params":{"a":01}}',  # a number with a leading zero
+    '{"id":5,"op":"hello","params":{"a":1.}}',  # a number without its fraction
+    '{"id":5,"op":"hello","params":{"a" 1}}',  # no colon
+    '{"id":5,"op":"hello","params":[1,]}',  # a trailing comma
+    '["id",5]',  # not an object
+    '{"id":5,"op":"hello","params":' + '[' * 10001 + ']' * 10001 + '}',  # deeper than encoding/json allows
 ])
 def test_a_malformed_line_is_refused_as_encoding_json_refuses_it(raw_peer, line) -> None:
     answer = raw_peer.ask(line)
@@ -99,6 +114,32 @@ def test_strings_come_back_as_they_were_sent_in_and_out_of_a_batch(raw_peer) -> 
         assert ok == {"id": 0, "ok": True, "result": {"name": AWKWARD_NAME + "2"}}
         assert refused["ok"] is False and refused["error"].startswith("role: "), refused
         assert dropped["result"] == {"dropped": 2}
+
+
+@pytest.mark.parametrize("sent, got", [
+    (b'"a\\ud800b"', "a\ufffdb"),  # a lone surrogate
+    (b'"a\\udc00\\ud83d\\ude00b"', "a\ufffd\U0001f600b"),  # a low half alone, then a pair
+    (b'"a\\ud83d\\u0041b"', "a\ufffdAb"),  # a high half whose next escape is no low half
+    (b'"a\xffb\xc3"', "a\ufffdb\ufffd"),  # bytes that are not UTF-8
+    (b'"\\/\\b\\f"', "/\b\f"),
+])
+def test_strings_are_decoded_as_encoding_json_decodes_them(raw_peer, sent, got) -> None:
+    answer = raw_peer.ask(b'{"id":1,"op":"configure","params":{"name":' + sent + b',"role":"client","config":{}}}')
+    assert answer == {"id": 1, "ok": True, "result": {"name": got}}
+
+
+def test_a_field_of_the_wrong_kind_is_named(raw_peer) -> None:
+    for params, says in (('{"name":7,"role":"client","config":{}}', "bad params: name: want a string, got a number"),
+                         ('{"name":"x","role":"client","config":{"alpn":["h2",1]}}',
+                          "bad params: config.alpn[1]: want a string, got a number"),
+                         ('{"name":"x","role":"client","config":{"certificates":[{"cert_pem":true}]}}',
+                          "bad params: config.certificates[0].cert_pem: want a string, got a boolean"),
+                         ('{"name":"x","role":"client","config":{"cache_capacity":1.5}}',
+                          "bad params: config.cache_capacity: want an integer, got 1.5"),
+                         ('{"name":"x","role":"client","config":{"ech_config_list":"%%%"}}',
+                          "bad params: config.ech_config_list: not base64: ")):
+        answer = raw_peer.ask('{"id":3,"op":"configure","params":' + params + '}')
+        assert answer["id"] == 3 and answer["error"].startswith(says), answer
 
 
 def test_a_batch_in_another_form_is_read_alike(raw_peer) -> None:
@@ -130,4 +171,4 @@ def test_a_pair_connects_to_its_own_listener_whatever_port_the_connect_names(raw
     answer = raw_peer.ask(json.dumps({"id": 9, "op": "pair", "params": {
         "listen": {"name": "p#l9", "endpoint": "p#s"}, "accept": {"listener": "p#l9", **common},
         "connect": [1]}}))
-    assert answer["error"].startswith("connect: bad params: "), answer
+    assert answer["error"] == "bad params: connect: want an object, got an array", answer
