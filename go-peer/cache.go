@@ -82,13 +82,17 @@ func (c *recordingCache) takeOps() []cacheOp {
 }
 
 // dump lists the keys whose last Put stored a session, with that ticket's hash.
-func (c *recordingCache) dump() []map[string]string {
+func (c *recordingCache) dump() []interface{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := []map[string]string{}
-	for k, t := range c.keys {
-		out = append(out, map[string]string{"key": k, "ticket": t})
+	keys := make([]string, 0, len(c.keys))
+	for k := range c.keys {
+		keys = append(keys, k)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i]["key"] < out[j]["key"] })
+	sort.Strings(keys)
+	out := make([]interface{}, len(keys))
+	for i, k := range keys {
+		out[i] = map[string]interface{}{"key": k, "ticket": c.keys[k]}
+	}
 	return out
 }

@@ -98,9 +98,9 @@ func errString(err error) *string {
 }
 
 // accept serves one connection on a listener made by listen, then closes it.
-func opAccept(p *peer, raw object) (interface{}, error) {
+func opAccept(p *peer, given object) (interface{}, error) {
 	var params connParams
-	if err := readParams(raw, params.read); err != nil {
+	if err := readParams(given, params.read); err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
@@ -154,9 +154,9 @@ func opAccept(p *peer, raw object) (interface{}, error) {
 }
 
 // connect dials 127.0.0.1:port as a client endpoint and runs one connection.
-func opConnect(p *peer, raw object) (interface{}, error) {
+func opConnect(p *peer, given object) (interface{}, error) {
 	var params connParams
-	if err := readParams(raw, params.read); err != nil {
+	if err := readParams(given, params.read); err != nil {
 		return nil, err
 	}
 	e, err := p.endpointNamed(params.Endpoint)

@@ -58,7 +58,6 @@ func appendResponse(dst []byte, r response) ([]byte, error) {
 
 // appendValue writes the types handlers return, and refuses any other.
 func appendValue(dst []byte, v interface{}) ([]byte, error) {
-	var err error
 	switch x := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
@@ -82,106 +81,27 @@ func appendValue(dst []byte, v interface{}) ([]byte, error) {
 	case []byte:
 		return appendBytes(dst, x), nil
 	case []string:
-		if x == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, s := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, s)
-		}
-		return append(dst, ']'), nil
+		return appendList(dst, x == nil, len(x), func(dst []byte, i int) ([]byte, error) {
+			return appendString(dst, x[i]), nil
+		})
 	case [][]string:
-		if x == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, s := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst, _ = appendValue(dst, s)
-		}
-		return append(dst, ']'), nil
+		return appendList(dst, x == nil, len(x), func(dst []byte, i int) ([]byte, error) {
+			return appendValue(dst, x[i])
+		})
 	case []interface{}:
-		if x == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, item := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if dst, err = appendValue(dst, item); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, ']'), nil
+		return appendList(dst, x == nil, len(x), func(dst []byte, i int) ([]byte, error) {
+			return appendValue(dst, x[i])
+		})
+	case []response:
+		return appendList(dst, x == nil, len(x), func(dst []byte, i int) ([]byte, error) {
+			return appendResponse(dst, x[i])
+		})
 	case object:
-		return appendValue(dst, map[string]interface{}(x))
-	case map[string]bool:
-		m := make(map[string]interface{}, len(x))
-		for k, v := range x {
-			m[k] = v
-		}
-		return appendValue(dst, m)
-	case map[string]string:
-		m := make(map[string]interface{}, len(x))
-		for k, v := range x {
-			m[k] = v
-		}
-		return appendValue(dst, m)
-	case []map[string]string:
-		if x == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, m := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst, _ = appendValue(dst, m)
-		}
-		return append(dst, ']'), nil
+		return appendObject(dst, x)
 	case map[string]interface{}:
-		if x == nil {
-			return append(dst, "null"...), nil
-		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		dst = append(dst, '{')
-		for i, k := range keys {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, k)
-			dst = append(dst, ':')
-			if dst, err = appendValue(dst, x[k]); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, '}'), nil
+		return appendObject(dst, x)
 	case response:
 		return appendResponse(dst, x)
-	case []response:
-		if x == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, r := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if dst, err = appendResponse(dst, r); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, ']'), nil
 	case *observation:
 		if x == nil {
 			return append(dst, "null"...), nil
@@ -189,6 +109,49 @@ func appendValue(dst []byte, v interface{}) ([]byte, error) {
 		return appendObservation(dst, x)
 	}
 	return dst, fmt.Errorf("cannot write a %T", v)
+}
+
+// appendList writes n items (null for a nil slice) with item.
+func appendList(dst []byte, null bool, n int, item func(dst []byte, i int) ([]byte, error)) ([]byte, error) {
+	if null {
+		return append(dst, "null"...), nil
+	}
+	dst = append(dst, '[')
+	var err error
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, err = item(dst, i); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+// appendObject writes the members sorted by name, as encoding/json wrote a map.
+func appendObject(dst []byte, m map[string]interface{}) ([]byte, error) {
+	if m == nil {
+		return append(dst, "null"...), nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	dst = append(dst, '{')
+	var err error
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+		if dst, err = appendValue(dst, m[k]); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
 }
 
 // appendFloat writes f as encoding/json does: the shortest form that reads back as
@@ -235,18 +198,9 @@ func appendObservation(dst []byte, o *observation) ([]byte, error) {
 	dst = append(dst, `,"keylog":`...)
 	dst = appendString(dst, o.Keylog)
 	dst = append(dst, `,"cache_ops":`...)
-	if o.CacheOps == nil {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, '[')
-		for i, op := range o.CacheOps {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendCacheOp(dst, op)
-		}
-		dst = append(dst, ']')
-	}
+	dst, _ = appendList(dst, o.CacheOps == nil, len(o.CacheOps), func(dst []byte, i int) ([]byte, error) {
+		return appendCacheOp(dst, o.CacheOps[i]), nil
+	})
 	if o.LocalPort != 0 {
 		dst = append(dst, `,"local_port":`...)
 		dst = strconv.AppendInt(dst, int64(o.LocalPort), 10)

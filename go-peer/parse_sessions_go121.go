@@ -26,9 +26,9 @@ func (p *parseSessionsParams) read(f *fields) {
 // ParseSessionState (kind session) or Config.DecryptTicket under the given keys
 // (kind ticket), then Bytes() of the result, so the harness compares exactly
 // what each release kept.
-func opParseSessions(p *peer, raw object) (interface{}, error) {
+func opParseSessions(p *peer, given object) (interface{}, error) {
 	var params parseSessionsParams
-	if err := readParams(raw, params.read); err != nil {
+	if err := readParams(given, params.read); err != nil {
 		return nil, err
 	}
 	if len(params.Blobs) > parseSessionsMax {

@@ -76,9 +76,9 @@ func (p *helloParams) read(f *fields) {
 	f.boolean("binary_sha256", &p.BinarySHA256)
 }
 
-func opHello(p *peer, raw object) (interface{}, error) {
+func opHello(p *peer, given object) (interface{}, error) {
 	var params helloParams
-	if err := readParams(raw, params.read); err != nil {
+	if err := readParams(given, params.read); err != nil {
 		return nil, err
 	}
 	a := apis()
@@ -113,9 +113,9 @@ func (p *configureParams) read(f *fields) {
 	f.nested("config", p.Config.read)
 }
 
-func opConfigure(p *peer, raw object) (interface{}, error) {
+func opConfigure(p *peer, given object) (interface{}, error) {
 	var params configureParams
-	if err := readParams(raw, params.read); err != nil {
+	if err := readParams(given, params.read); err != nil {
 		return nil, err
 	}
 	if params.Role != "server" && params.Role != "client" {
@@ -150,9 +150,9 @@ func (p *cloneParams) read(f *fields) {
 
 // clone makes a new endpoint with Config.Clone of a live one: whether the clone
 // shares the automatic ticket keys is one of the things a case observes.
-func opClone(p *peer, raw object) (interface{}, error) {
+func opClone(p *peer, given object) (interface{}, error) {
 	var params cloneParams
-	if err := readParams(raw, params.read); err != nil {
+	if err := readParams(given, params.read); err != nil {
 		return nil, err
 	}
 	src, err := p.endpointNamed(params.From)
@@ -183,9 +183,9 @@ func (p *ticketKeysParams) read(f *fields) {
 	f.strs("keys", &p.Keys)
 }
 
-func opSetTicketKeys(p *peer, raw object) (interface{}, error) {
+func opSetTicketKeys(p *peer, given object) (interface{}, error) {
 	var params ticketKeysParams
-	if err := readParams(raw, params.read); err != nil {
+	if err := readParams(given, params.read); err != nil {
 		return nil, err
 	}
 	e, err := p.endpointNamed(params.Name)
@@ -214,9 +214,9 @@ func (p *listenParams) read(f *fields) {
 }
 
 // listen opens a listener on 127.0.0.1 for one server endpoint and reports its port.
-func opListen(p *peer, raw object) (interface{}, error) {
+func opListen(p *peer, given object) (interface{}, error) {
 	var params listenParams
-	if err := readParams(raw, params.read); err != nil {
+	if err := readParams(given, params.read); err != nil {
 		return nil, err
 	}
 	e, err := p.endpointNamed(params.Endpoint)
@@ -244,9 +244,9 @@ func (p *cacheDumpParams) read(f *fields) {
 	f.str("cache", &p.Cache)
 }
 
-func opCacheDump(p *peer, raw object) (interface{}, error) {
+func opCacheDump(p *peer, given object) (interface{}, error) {
 	var params cacheDumpParams
-	if err := readParams(raw, params.read); err != nil {
+	if err := readParams(given, params.read); err != nil {
 		return nil, err
 	}
 	c, err := p.existingCache(params.Cache)
@@ -265,9 +265,9 @@ func (p *dropParams) read(f *fields) {
 }
 
 // drop forgets every object whose name starts with prefix (the end of a case).
-func opDrop(p *peer, raw object) (interface{}, error) {
+func opDrop(p *peer, given object) (interface{}, error) {
 	var params dropParams
-	if err := readParams(raw, params.read); err != nil {
+	if err := readParams(given, params.read); err != nil {
 		return nil, err
 	}
 	if params.Prefix == "" {
@@ -310,9 +310,9 @@ func (p *forgetParams) read(f *fields) {
 
 // forget_session is the application calling ClientSessionCache.Put(key, nil) to
 // forget a server, whether or not the cache holds the key (go.dev/issue/79861).
-func opForgetSession(p *peer, raw object) (interface{}, error) {
+func opForgetSession(p *peer, given object) (interface{}, error) {
 	var params forgetParams
-	if err := readParams(raw, params.read); err != nil {
+	if err := readParams(given, params.read); err != nil {
 		return nil, err
 	}
 	c, err := p.existingCache(params.Cache)

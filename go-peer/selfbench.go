@@ -46,10 +46,10 @@ func (p *selfbenchParams) read(f *fields) {
 // selfbenchRuns keeps the object names of concurrent selfbench requests apart.
 var selfbenchRuns int64
 
-func opSelfbench(p *peer, raw object) (interface{}, error) {
+func opSelfbench(p *peer, given object) (interface{}, error) {
 	var params selfbenchParams
 	var server configParams
-	err := readParams(raw, func(f *fields) {
+	err := readParams(given, func(f *fields) {
 		params.read(f)
 		f.nested("server", server.read)
 	})

@@ -8,8 +8,8 @@ import (
 	"fmt"
 )
 
-func apis() map[string]bool {
-	return map[string]bool{"session_state": true, "wrap_session": true, "encrypt_ticket": true}
+func apis() map[string]interface{} {
+	return map[string]interface{}{"session_state": true, "wrap_session": true, "encrypt_ticket": true}
 }
 
 // sessionTicket is the ticket (TLS 1.2) or PSK identity (TLS 1.3) of a session.
@@ -81,9 +81,9 @@ func (p *sessionParams) read(f *fields) {
 }
 
 // session exposes the 1.21+ session and ticket APIs on a server endpoint.
-func opSession(p *peer, raw object) (interface{}, error) {
+func opSession(p *peer, given object) (interface{}, error) {
 	var params sessionParams
-	if err := readParams(raw, params.read); err != nil {
+	if err := readParams(given, params.read); err != nil {
 		return nil, err
 	}
 	data, err := base64.StdEncoding.DecodeString(params.Data)

@@ -7,8 +7,8 @@ import (
 	"reflect"
 )
 
-func apis() map[string]bool {
-	return map[string]bool{"session_state": false, "wrap_session": false, "encrypt_ticket": false}
+func apis() map[string]interface{} {
+	return map[string]interface{}{"session_state": false, "wrap_session": false, "encrypt_ticket": false}
 }
 
 // sessionTicket reads the unexported ticket of a pre-1.21 session: these releases
@@ -27,7 +27,7 @@ var knobs = map[string]knob{
 	"flip_secret_byte": {apply: checkCacheKnob, unsupported: "flip_secret_byte needs SessionState and NewResumptionState, added in Go 1.21"},
 }
 
-func opSession(p *peer, raw object) (interface{}, error) {
+func opSession(p *peer, given object) (interface{}, error) {
 	return nil, unsupportedError{"the session APIs (SessionState.Bytes, ParseSessionState, NewResumptionState, EncryptTicket, DecryptTicket) were added in Go 1.21"}
 }
 
