@@ -8,9 +8,9 @@ import (
 
 // The control protocol's lines are read here, without encoding/json: compiling it took
 // 0.5 to 0.7 CPU-s of a peer's cold build on Go 1.19 to 1.24 and 2.5 on 1.25 and later
-// (encoding/json/v2 and jsontext), and its reflection was 13% of a peer's CPU in a
-// default run (perf). A line is read into plain values once, and each op takes its
-// params from them with the accessors of params.go.
+// (encoding/json/v2 and jsontext), and reading and writing lines with it was 13% of a
+// peer's CPU in a default run (perf). A line is read into plain values once, and each
+// op takes its params from them with the accessors of params.go.
 //
 // The values are those encoding/json gives an interface{}, but for numbers, which
 // keep their text (number) so that an integer is read exactly: object, []interface{},
