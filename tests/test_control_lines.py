@@ -7,6 +7,7 @@ input and output as the harness talks to them."""
 from __future__ import annotations
 
 import json
+import random
 import select
 import subprocess
 from pathlib import Path
@@ -126,6 +127,30 @@ def test_strings_come_back_as_they_were_sent_in_and_out_of_a_batch(raw_peer) -> 
 def test_strings_are_decoded_as_encoding_json_decodes_them(raw_peer, sent, got) -> None:
     answer = raw_peer.ask(b'{"id":1,"op":"configure","params":{"name":' + sent + b',"role":"client","config":{}}}')
     assert answer == {"id": 1, "ok": True, "result": {"name": got}}
+
+
+def _any_string(rng: random.Random) -> str:
+    """Up to 40 code points from every range UTF-8 and JSON treat apart: ASCII, two-,
+    three- and four-byte ones, what JSON escapes, and lone surrogates."""
+    picks = (lambda: chr(rng.randint(0, 0x7f)), lambda: chr(rng.randint(0x80, 0x7ff)),
+             lambda: chr(rng.choice([rng.randint(0x800, 0xd7ff), rng.randint(0xe000, 0xffff)])),
+             lambda: chr(rng.randint(0x10000, 0x10ffff)), lambda: rng.choice('"\\/<>&\u2028\u2029\b\f\n\r\t'),
+             lambda: chr(rng.randint(0xd800, 0xdfff)))
+    return "".join(rng.choice(picks)() for _ in range(rng.randint(0, 40)))
+
+
+def test_any_string_comes_back_as_encoding_json_would_have_read_it(raw_peer) -> None:
+    """500 seeded strings, escaped by the sender or sent as UTF-8: each comes back as
+    sent, but for a surrogate left without its other half, which reads as U+FFFD."""
+    rng = random.Random(7)
+    for i in range(500):
+        name = _any_string(rng)
+        lone = any(0xD800 <= ord(c) <= 0xDFFF for c in name)
+        line = json.dumps({"id": i, "op": "configure", "params": {"name": name, "role": "client", "config": {}}},
+                          ensure_ascii=lone or rng.random() < 0.5)
+        sent = json.loads(line)["params"]["name"]  # two halves in a row are one code point now
+        expected = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in sent)
+        assert raw_peer.ask(line) == {"id": i, "ok": True, "result": {"name": expected}}, line
 
 
 def test_a_field_of_the_wrong_kind_is_named(raw_peer) -> None:
