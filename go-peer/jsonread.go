@@ -28,19 +28,24 @@ type number string
 // the stack.
 const maxDepth = 10000
 
-// readRequest reads one request line: {"id": N, "op": "name", "params": {...}}.
+// readRequest reads one request line: {"id": N, "op": "name", "params": {...}}. On an
+// error the request's ID is -1 unless its id was read: then the error answers that id,
+// and the harness's request fails at once instead of waiting out its timeout.
 func readRequest(line []byte) (request, error) {
+	unread := request{ID: -1}
 	v, err := parseJSON(line)
 	if err != nil {
-		return request{}, err
+		return unread, err
 	}
 	o, ok := v.(object)
 	if !ok {
-		return request{}, fmt.Errorf("want an object, got %s", kindOf(v))
+		return unread, fmt.Errorf("want an object, got %s", kindOf(v))
 	}
 	var req request
 	f := fields{o: o}
-	f.int64("id", &req.ID)
+	if f.int64("id", &req.ID); f.err != nil {
+		return unread, f.err
+	}
 	f.str("op", &req.Op)
 	f.object("params", &req.Params)
 	return req, f.err

@@ -118,7 +118,7 @@ func serve(p *peer, src io.Reader, dst io.Writer) {
 	for in.Scan() {
 		req, err := readRequest(in.Bytes())
 		if err != nil {
-			write(response{ID: -1, Error: "go-peer: malformed request: " + err.Error()})
+			write(response{ID: req.ID, Error: "go-peer: malformed request: " + err.Error()})
 			continue
 		}
 		if req.Op == "shutdown" {

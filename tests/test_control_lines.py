@@ -97,6 +97,16 @@ def test_a_malformed_line_is_refused_as_encoding_json_refuses_it(raw_peer, line)
     assert raw_peer.ask('{"id":6,"op":"hello"}')["ok"] is True  # and the session goes on
 
 
+@pytest.mark.parametrize("line, says", [
+    ('{"id":5,"op":"hello","params":[1]}', "params: want an object, got an array"),
+    ('{"id":5,"op":7}', "op: want a string, got a number"),
+])
+def test_a_request_whose_id_was_read_is_refused_under_its_id(raw_peer, line, says) -> None:
+    """Answered at once under its own id: the harness's request fails now rather than
+    waiting out its timeout and killing the peer as hung."""
+    assert raw_peer.ask(line) == {"id": 5, "ok": False, "error": "go-peer: malformed request: " + says}
+
+
 #: Every character encoding/json escapes, beside some it does not.
 AWKWARD_NAME = 'q"b\\s/ <tag> & \u2028\u2029 \n\r\t\x01\x1f\x7f é 世界 \U0001f600#'
 
