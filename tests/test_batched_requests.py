@@ -71,6 +71,23 @@ def test_a_pair_whose_listen_fails_runs_neither_half(peer) -> None:
             peer.wait(f, 10)
 
 
+def test_a_batch_that_waits_holds_up_no_other_request(peer) -> None:
+    """tlspeerd answers quick requests on the thread that reads them; a batch holding an
+    accept must still go where waiting is allowed, or every later request waits with it."""
+    for f in peer.send_batch([_server("wait#s"), ("listen", {"name": "wait#l", "endpoint": "wait#s"})]):
+        peer.wait(f, 10)
+    common = {"conn_id": "wait", "time": int(pki.EPOCH.timestamp()), "timeout_ms": 1500}
+    # A batch of two (one request goes alone); nobody connects, so the accept waits 1.5 s.
+    _, waiting = peer.send_batch([("drop", {"prefix": "wait#none"}), ("accept", {"listener": "wait#l", **common})])
+    started = time.monotonic()
+    assert peer.call("configure", _client("wait#c")[1], timeout=1.0) == {"name": "wait#c"}
+    assert time.monotonic() - started < 1.0
+    assert not waiting.done()
+    with pytest.raises(PeerError, match="accept"):
+        peer.wait(waiting, 10)
+    peer.call("drop", {"prefix": "wait#"})
+
+
 def test_ended_runs_are_dropped_together(peer) -> None:
     prefixes = [f"drop{i}#" for i in range(peer.DROP_BATCH)]
     for f in peer.send_batch([_server(p + "s") for p in prefixes]):

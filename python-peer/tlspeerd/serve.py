@@ -640,6 +640,21 @@ def response(op: str, result: Any, error: BaseException | None) -> dict[str, Any
 
 #: Ops whose connection runs on the loop thread (loop.py) when they come alone.
 LOOP_OPS = ("accept", "connect")
+#: Ops that never wait (no connection, no socket read): answered on the thread that
+#: reads the requests. Handing each to a worker thread cost more than most of them
+#: (a thread woken, the GIL passed twice).
+QUICK_OPS = frozenset({"hello", "configure", "listen", "drop", "cache_dump", "clone",
+                       "forget_session", "set_ticket_keys", "session"})
+
+
+def _quick(req: dict[str, Any]) -> bool:
+    """Whether a request never waits: a quick op, or a batch of quick ops only."""
+    op = req.get("op")
+    if op == "batch":
+        requests = (req.get("params") or {}).get("requests")
+        return isinstance(requests, list) and all(isinstance(r, dict) and r.get("op") in QUICK_OPS
+                                                  for r in requests)
+    return op in QUICK_OPS
 
 
 #: Allocations between young garbage collections. A handshake allocates thousands of
@@ -681,6 +696,8 @@ def main() -> None:
             break
         if req.get("op") in LOOP_OPS:
             on_loop(req)
+        elif _quick(req):
+            run(req)
         else:
             workers.submit(req)
     workers.close(timeout=10)
