@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import arguments, children, toolchains
+from . import arguments, children, early, toolchains
 from .collection import collect_less, no_collection_at_exit
 from .errors import UserError
 from .execute import WORKERS
@@ -408,7 +408,19 @@ def _releases_asked(args: argparse.Namespace) -> str:
     return str(go)
 
 
+def _start_helpers_early() -> None:
+    """tlspeerd and the normalizer's worker, importing on the idle core while the case
+    files are read (early.py); a run that needs neither kills them at exit."""
+    from .observe import parallel
+    from .peers.local import peer_env
+    from .peers.pool import python_peer_argv
+    early.spawn(python_peer_argv(), peer_env())
+    parallel.start_early()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.runner == "local" and not args.list and not args.peers:
+        _start_helpers_early()
     from . import capture, expected, progress
     from .report import diff, json_report, outputs, terminal
     from .runs import Run
@@ -656,6 +668,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         children.kill_all()
         print("tlsdiff: interrupted", file=sys.stderr)
         return 130
+    finally:
+        early.discard()  # helpers started early that the command did not use
 
 
 if __name__ == "__main__":

@@ -368,3 +368,32 @@ def test_plugin_expected_failures_are_xfail_and_strict(tmp_path: Path, edge_rele
     listed.write_text('- case: nowhere\n  reason: x\n')
     p = pytest_run("--go", newest, "--cases", str(root), "--expected-failures", str(listed), str(root))
     assert p.returncode == 4 and "[0].case: 'nowhere' matches no case" in p.stdout + p.stderr
+
+
+def _session_processes(sid: int) -> list[str]:
+    """The command lines of processes still in session sid."""
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[3]) == sid:
+            left.append(cmdline)
+    return left
+
+
+@pytest.mark.parametrize("what", ["bad-case", "neither-helper-used"])
+def test_helpers_started_early_are_ended_when_unused(tmp_path: Path, edge_releases, what: str) -> None:
+    """`run` starts tlspeerd and the normalizer's worker while it reads the case files:
+    a run refused for its input, and a run that needs neither, leave neither behind."""
+    if what == "bad-case":
+        args = ["run", "--no-default-cases", "--cases", str(_case_dir(tmp_path, {"c.yaml": GOOD + "foo: y\n"}))]
+    else:  # Go on both ends, fewer runs than the worker is started for
+        args = ["run", "state/tls13-full-handshake", "--go", edge_releases.versions[-1]]
+    p = subprocess.Popen([sys.executable, "-m", "tlsdiff.cli", *args], cwd=REPO, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    out, err = p.communicate(timeout=600)
+    assert p.returncode == (2 if what == "bad-case" else 0), out + err
+    assert _session_processes(p.pid) == []

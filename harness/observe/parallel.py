@@ -30,6 +30,7 @@ import threading
 from collections import deque
 from typing import Any, Sequence
 
+from .. import early
 from ..collection import collect_less
 from ..execute import CaseRun
 from ..memory import trim_periodically
@@ -91,11 +92,11 @@ class Normalizer:
     def _start(self) -> bool:
         """Start a worker (self._cond held); False if it cannot be started. The threads
         of one that died end on their own: they serve only the worker they were given."""
+        argv, env = worker_command()
         try:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,  # a failure is met again, and reported, in this process
-                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+            # stderr: a failure is met again, and reported, in this process
+            worker = early.take(argv, env, subprocess.DEVNULL) or subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         except OSError:
             return False
         self._worker = worker
@@ -248,6 +249,19 @@ def _take_newest(n: Normalizer, mine: set[int]) -> tuple[int, CaseRun, bool] | N
                 del n._waiting[i]
                 return entry
     return None
+
+
+def worker_command() -> tuple[list[str], dict[str, str]]:
+    """The worker's command and environment (the harness's import path, so it runs this code)."""
+    return [sys.executable, "-m", __name__], {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+
+
+def start_early() -> None:
+    """Start a worker now for a batch to take later (tlsdiff/early.py), on a machine where
+    a batch would use one."""
+    if (os.cpu_count() or 1) > 1:
+        argv, env = worker_command()
+        early.spawn(argv, env, subprocess.DEVNULL)
 
 
 def _end(worker: subprocess.Popen) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import orjson
 
+from .. import early
 from .reactor import reactor
 
 #: The control-protocol version this harness speaks (go-peer/PROTOCOL.md, "Versions").
@@ -201,8 +202,9 @@ class PeerProcess:
     _asked_to_exit: bool | None = None  # shutdown sent and stdin closed; False: it took neither
 
     def start(self, timeout: float = 20.0) -> dict[str, Any]:
-        """Start the process and ask for its capabilities (the preflight)."""
-        self.proc = subprocess.Popen(
+        """Start the process (or take the one the command started early with exactly this
+        argv and environment) and ask for its capabilities (the preflight)."""
+        self.proc = early.take(self.argv, self.env) or subprocess.Popen(
             list(self.argv),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
