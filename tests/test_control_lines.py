@@ -16,15 +16,18 @@ from typing import Any, Iterator
 import pytest
 
 from tlsdiff import pki
+from tlsdiff.peers.pool import python_peer_argv
 
 HELLO_OPS = {"batch", "pair", "configure", "drop"}
 
 
 class RawPeer:
-    """A go-peer process spoken to in raw lines, each answer read with a timeout."""
+    """A peer process (go-peer, or tlspeerd's argv) spoken to in raw lines, each answer read
+    with a timeout."""
 
-    def __init__(self, binary: Path) -> None:
-        self.proc = subprocess.Popen([str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    def __init__(self, binary: Path | list[str]) -> None:
+        argv = binary if isinstance(binary, list) else [str(binary)]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, env={"GOMAXPROCS": "1"})
         self.pending = b""
 
@@ -105,6 +108,24 @@ def test_a_request_whose_id_was_read_is_refused_under_its_id(raw_peer, line, say
     """Answered at once under its own id: the harness's request fails now rather than
     waiting out its timeout and killing the peer as hung."""
     assert raw_peer.ask(line) == {"id": 5, "ok": False, "error": "go-peer: malformed request: " + says}
+
+
+@pytest.mark.parametrize("line, answer_id", [
+    ('["id",5]', -1),  # not an object
+    ('{"id":5,"op":"batch","params":[1]}', 5),  # a batch whose params are no object
+    ('{"id":5,"op":"configure","params":"x"}', 5),
+    ('not json', -1),
+])
+def test_tlspeerd_refuses_a_line_that_is_no_request_and_goes_on(line, answer_id) -> None:
+    """tlspeerd reads its lines with orjson; a line of the wrong shape is answered with an
+    error (under its id once it has one), and the session goes on."""
+    peer = RawPeer(python_peer_argv())
+    try:
+        answer = peer.ask(line)
+        assert answer["id"] == answer_id and answer["error"].startswith("tlspeer: "), answer
+        assert peer.ask('{"id":6,"op":"hello"}')["ok"] is True
+    finally:
+        peer.close()
 
 
 #: Every character encoding/json escapes, beside some it does not.

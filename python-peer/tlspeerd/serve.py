@@ -649,9 +649,9 @@ QUICK_OPS = frozenset({"hello", "configure", "listen", "drop", "cache_dump", "cl
 
 def _quick(req: dict[str, Any]) -> bool:
     """Whether a request never waits: a quick op, or a batch of quick ops only."""
-    op = req.get("op")
+    op, params = req.get("op"), req.get("params")
     if op == "batch":
-        requests = (req.get("params") or {}).get("requests")
+        requests = params.get("requests") if isinstance(params, dict) else None
         return isinstance(requests, list) and all(isinstance(r, dict) and r.get("op") in QUICK_OPS
                                                   for r in requests)
     return op in QUICK_OPS
@@ -691,6 +691,9 @@ def main() -> None:
             req = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             reply({"id": -1, "error": f"tlspeer: malformed request: {exc}"})
+            continue
+        if not isinstance(req, dict):
+            reply({"id": -1, "error": f"tlspeer: malformed request: a JSON {type(req).__name__}, not an object"})
             continue
         if req.get("op") == "shutdown":
             break
