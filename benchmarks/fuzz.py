@@ -60,8 +60,9 @@ TARGET_STIMULI = 50.0
 #: apart on the same machine.
 DEFAULT_COUNT = 1280
 TARGET_CORES = 2
-# tlspeerd with each request under cProfile (its worker threads serve many; a pair's
-# accept runs in a thread of its own, profiled when it ends), and each callback of its
+# tlspeerd with each request under cProfile (its worker threads serve many, and the thread
+# that reads the requests answers those that never wait; a pair's accept runs in a
+# thread of its own, profiled when it ends), and each callback of its
 # loop thread, which drives every connection's handshake (that thread never ends: its
 # profile goes on across callbacks); the profiles added up and dumped every 1,000 loop
 # callbacks and every 100 requests (the process is killed at the end, not asked to exit).
@@ -102,6 +103,14 @@ def profiled_guarded(self, fn):
 eventloop.EventLoop._guarded = profiled_guarded
 workers_init = serve._Workers.__init__
 serve._Workers.__init__ = lambda self, serve_one: workers_init(self, profiled(serve_one))
+respond, reader, inside = serve.respond, threading.get_ident(), threading.local()
+def respond_on_reader(peer, op, params):  # a quick request, once (not again for each of a batch's)
+    if threading.get_ident() != reader or getattr(inside, "on", False):
+        return respond(peer, op, params)
+    inside.on = True
+    try: return profiled(respond)(peer, op, params)
+    finally: inside.on = False
+serve.respond = respond_on_reader
 thread_run = threading.Thread.run
 threading.Thread.run = lambda self: thread_run(self) if self.name in ("worker", "connections") else profiled(thread_run)(self)
 serve.main()
