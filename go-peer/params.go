@@ -134,14 +134,22 @@ func (f *fields) integer(key string, dst *int) {
 	}
 }
 
-func (f *fields) strs(key string, dst *[]string) {
+// array is the field's value as an array; ok is false for an absent or null field, after
+// an error, or for a value of another kind (an error saying want).
+func (f *fields) array(key, want string) (list []interface{}, ok bool) {
 	v, ok := f.get(key)
 	if !ok {
-		return
+		return nil, false
 	}
-	list, ok := v.([]interface{})
+	if list, ok = v.([]interface{}); !ok {
+		f.wrong(key, want, v)
+	}
+	return list, ok
+}
+
+func (f *fields) strs(key string, dst *[]string) {
+	list, ok := f.array(key, "an array of strings")
 	if !ok {
-		f.wrong(key, "an array of strings", v)
 		return
 	}
 	out := make([]string, len(list))
@@ -185,13 +193,8 @@ func (f *fields) object(key string, dst *object) {
 
 // objects calls read with fields of each object of the array key, in order.
 func (f *fields) objects(key string, read func(i int, item *fields)) {
-	v, ok := f.get(key)
+	list, ok := f.array(key, "an array of objects")
 	if !ok {
-		return
-	}
-	list, ok := v.([]interface{})
-	if !ok {
-		f.wrong(key, "an array of objects", v)
 		return
 	}
 	for i, item := range list {
