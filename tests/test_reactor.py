@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import weakref
@@ -134,3 +136,32 @@ def test_local_peers_run_every_thread_under_sched_batch(local_peers, edge_releas
         pid = local_peers.get(release).proc.pid
         policies = {int(t): os.sched_getscheduler(int(t)) for t in os.listdir(f"/proc/{pid}/task")}
         assert len(policies) > 1 and set(policies.values()) == {os.SCHED_BATCH}, (release, policies)
+
+
+#: A command that starts tlspeerd, then, once the interpreter is exiting (atexit runs
+#: after concurrent.futures has stopped taking work), kills it and waits for the reactor
+#: to record its end, as a peer that a command's last moments outlive.
+_END_READ_AT_EXIT = """
+import atexit, os, signal, time
+from tlsdiff.peers.pool import python_peer_argv
+from tlsdiff.peers.protocol import PeerProcess
+peer = PeerProcess("python", python_peer_argv())
+peer.start(timeout=20)
+def at_exit():
+    os.kill(peer.proc.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while peer.dead is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    print("dead:", peer.dead, flush=True)
+atexit.register(at_exit)
+"""
+
+
+def test_a_peer_that_ends_while_the_command_exits_is_recorded_without_a_traceback() -> None:
+    # A fuzz campaign once printed "cannot schedule new futures after interpreter
+    # shutdown" under its summary: a peer's end, read that late, went to the helper
+    # threads, which no longer take work.
+    done = subprocess.run([sys.executable, "-c", _END_READ_AT_EXIT], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.startswith("dead: ") and "None" not in done.stdout, (done.stdout, done.stderr)

@@ -45,7 +45,14 @@ class Reactor(EventLoop):
                 value, exc = None, e
             if then is not None:
                 self.call_soon(lambda: then(value, exc))
-        self._helpers.submit(helper)
+        try:
+            self._helpers.submit(helper)
+        except RuntimeError:
+            # The interpreter is exiting (concurrent.futures refuses new work from
+            # then on), and a peer's end was read after the command's own: done here,
+            # its exit is still recorded and its cleanup still runs. Nothing is left
+            # for the reactor to read in time.
+            helper()
 
 
 _reactor: Reactor | None = None
