@@ -37,7 +37,8 @@ class Reactor(EventLoop):
         self.call_soon(lambda: self.watch(fd, selectors.EVENT_READ, fn))
 
     def offload(self, fn: Callable[[], Any], then: Callable[[Any, BaseException | None], None] | None = None) -> None:
-        """fn() on a helper thread; then(result, exception) back on the reactor thread."""
+        """fn() on a helper thread (here, once the interpreter is exiting); then(result,
+        exception) back on the reactor thread."""
         def helper() -> None:
             try:
                 value, exc = fn(), None
