@@ -43,6 +43,8 @@ def spawn(argv: Sequence[str], env: Mapping[str, str] | None, stderr: int = subp
 def take(argv: Sequence[str], env: Mapping[str, str] | None, stderr: int = subprocess.PIPE) -> subprocess.Popen | None:
     """The process spawn started with exactly this command, still running; else None."""
     with _lock:
+        if not _started:  # the usual case after the first starts (and in every fuzz campaign and library run)
+            return None
         proc = _started.pop(_key(argv, env, stderr), None)
     if proc is not None and proc.poll() is not None:  # it exited: let the caller start one and see why
         _reap(proc)
