@@ -1,15 +1,18 @@
 """The long-running child processes tlsdiff starts (go build and the compilers under
 it), each in a process group of its own, so that an interrupt ends all of them at
 once instead of waiting for them (`kill_all`), and what an interrupt of a command
-does (`Interrupts`, the signal handler of `run` and `fuzz`)."""
+does (`Interrupts`, the signal handler of `run` and `fuzz`); and the timer slack a
+child starts with (`timer_slack`)."""
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import threading
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 _lock = threading.Lock()
 _groups: set[int] = set()
@@ -32,6 +35,44 @@ def run(cmd: Sequence[str], *, timeout: float, **kwargs: Any) -> subprocess.Comp
         with _lock:
             _groups.discard(proc.pid)
     return subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
+
+
+_PR_SET_TIMERSLACK, _PR_GET_TIMERSLACK = 29, 30  # linux/prctl.h
+
+
+@contextlib.contextmanager
+def timer_slack(ns: int) -> Iterator[None]:
+    """The calling thread's timer slack (Linux: how late the kernel may end its timed
+    sleeps, to wake it together with others) set to `ns` while the block runs, then
+    put back. A process started in the block starts with it, and every thread that
+    process starts inherits it; the caller's own sleeps are late by it only inside.
+    Where the system has no such setting, nothing changes."""
+    prctl = _prctl()
+    if not ns or prctl is None:
+        yield
+        return
+    before = prctl(_PR_GET_TIMERSLACK, 0, 0, 0, 0)
+    prctl(_PR_SET_TIMERSLACK, ctypes.c_ulong(ns), 0, 0, 0)
+    try:
+        yield
+    finally:
+        prctl(_PR_SET_TIMERSLACK, ctypes.c_ulong(max(before, 0)), 0, 0, 0)
+
+
+_libc_prctl: Any = None
+
+
+def _prctl() -> Any:
+    """libc's prctl, or None off Linux."""
+    global _libc_prctl
+    if _libc_prctl is None:
+        _libc_prctl = False
+        if sys.platform.startswith("linux"):
+            try:
+                _libc_prctl = ctypes.CDLL(None, use_errno=True).prctl
+            except (OSError, AttributeError):
+                pass
+    return _libc_prctl or None
 
 
 def _kill_group(pgid: int) -> None:

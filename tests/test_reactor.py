@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import weakref
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from tlsdiff.compare import verdict_for
 from tlsdiff.execute import run_all, run_case
 from tlsdiff.observe.normalize import normalize_run
 from tlsdiff.paths import CASES_DIR
+from tlsdiff.peers import local
 from tlsdiff.peers.pool import PYTHON_PEER
 from tlsdiff.peers.reactor import reactor
 from tlsdiff.peers.steps import Await, run_many
@@ -136,6 +138,23 @@ def test_local_peers_run_every_thread_under_sched_batch(local_peers, edge_releas
         pid = local_peers.get(release).proc.pid
         policies = {int(t): os.sched_getscheduler(int(t)) for t in os.listdir(f"/proc/{pid}/task")}
         assert len(policies) > 1 and set(policies.values()) == {os.SCHED_BATCH}, (release, policies)
+
+
+def _timer_slack(tid: int | str) -> int:
+    return int(Path(f"/proc/{tid}/timerslack_ns").read_text())
+
+
+@pytest.mark.skipif(not Path("/proc/self/timerslack_ns").exists(), reason="no timer slack on this system")
+def test_local_go_peers_start_with_a_millisecond_of_timer_slack(local_peers, edge_releases) -> None:
+    # Every thread: sysmon, whose 20 µs sleeps the slack is for, is the runtime's first.
+    # tlspeerd keeps the system's default, and so does the thread that started them.
+    default = _timer_slack(threading.get_native_id())
+    assert default != local.GO_TIMER_SLACK_NS
+    for release in [*edge_releases.versions, PYTHON_PEER]:
+        peer = local_peers.get(release)
+        slack = {_timer_slack(t) for t in os.listdir(f"/proc/{peer.proc.pid}/task")}
+        assert slack == {default if release == PYTHON_PEER else local.GO_TIMER_SLACK_NS}, (release, slack)
+    assert _timer_slack(threading.get_native_id()) == default
 
 
 #: A command that starts tlspeerd, then, once the interpreter is exiting (atexit runs

@@ -15,6 +15,15 @@ from .protocol import PeerProcess
 #: time by about a quarter on 2 cores; what they observe does not change.
 GO_RUNTIME_ENV = {"GOMAXPROCS": "1", "GOGC": "400"}
 
+#: The timer slack a Go peer starts with: 1 ms (Linux's default is 50 µs). Each time a
+#: peer's P goes from idle to busy, its runtime wakes sysmon, which then sleeps 20 µs at
+#: a time until the P is idle again: two-thirds of a Go peer's system calls in a fuzz
+#: campaign (12.7 nanosleeps a handshake, 1.27.3) and most of its context switches.
+#: With the slack those sleeps last about a millisecond (3.4 times fewer), and sysmon's
+#: own work (preempting a goroutine, retaking a P, polling the network) is on a 10 ms
+#: scale. Timeouts a case sees are seconds long; what a peer observes does not change.
+GO_TIMER_SLACK_NS = 1_000_000
+
 
 def peer_env() -> dict[str, str]:
     """The harness's environment with GO_RUNTIME_ENV's defaults filled in."""
@@ -55,4 +64,5 @@ def local_pool(binaries: Mapping[str, Path]) -> PeerPool:
         return [str(binaries[release])], {**env, "GODEBUG": godebug}
 
     return PeerPool(lambda release: python_peer_argv() if release == PYTHON_PEER else [str(binaries[release])],
-                    env=env, godebug_launch=with_godebug, started=schedule_as_batch)
+                    env=env, godebug_launch=with_godebug, started=schedule_as_batch,
+                    timer_slack=lambda release: 0 if release == PYTHON_PEER else GO_TIMER_SLACK_NS)

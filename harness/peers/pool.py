@@ -77,6 +77,7 @@ class PeerPool:
     started: Callable[[PeerProcess], None] | None = None
     exit_text: Callable[[str, int], str] | None = None
     env: Mapping[str, str] | None = None  # every peer's environment (PeerProcess.env)
+    timer_slack: Callable[[str], int] | None = None  # release -> its peer's PeerProcess.timer_slack_ns
     godebug_launch: GodebugLaunch | None = None
     no_godebug: str = "this runner cannot start a peer with a GODEBUG of its own"
     hello_params: Mapping[str, Any] = field(default_factory=dict)  # each peer's hello asks this (PeerProcess)
@@ -118,6 +119,7 @@ class PeerPool:
             else:
                 argv, env = self.make_argv(release), self.env
             peer = PeerProcess(label, argv, on_exit=self.on_exit, exit_text=exit_text, env=env,
+                               timer_slack_ns=self.timer_slack(release) if self.timer_slack else 0,
                                hello_params=dict(self.hello_params))
             try:
                 peer.start(timeout=self.start_timeout)

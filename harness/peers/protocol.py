@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import orjson
 
-from .. import early
+from .. import children, early
 from .reactor import reactor
 
 #: The control-protocol version this harness speaks (go-peer/PROTOCOL.md, "Versions").
@@ -183,6 +183,7 @@ class PeerProcess:
     on_exit: Callable[["PeerProcess"], None] | None = None
     exit_text: Callable[[int], str] | None = None
     env: Mapping[str, str] | None = None  # the process's environment; None: the harness's
+    timer_slack_ns: int = 0  # the timer slack it starts with (children.timer_slack); 0: the harness's
     proc: subprocess.Popen | None = None
     _next_id: int = 0
     _pending: dict[int, _Pending] = field(default_factory=dict)
@@ -204,13 +205,11 @@ class PeerProcess:
     def start(self, timeout: float = 20.0) -> dict[str, Any]:
         """Start the process (or take the one the command started early with exactly this
         argv and environment) and ask for its capabilities (the preflight)."""
-        self.proc = early.take(self.argv, self.env) or subprocess.Popen(
-            list(self.argv),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=self.env,
-        )
+        self.proc = early.take(self.argv, self.env)
+        if self.proc is None:
+            with children.timer_slack(self.timer_slack_ns):
+                self.proc = subprocess.Popen(list(self.argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                             stderr=subprocess.PIPE, env=self.env)
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
         os.set_blocking(self.proc.stdin.fileno(), False)  # written by _write, with a deadline
         try:
