@@ -17,9 +17,10 @@ GO_RUNTIME_ENV = {"GOMAXPROCS": "1", "GOGC": "400"}
 
 #: The timer slack a Go peer starts with: 1 ms (Linux's default is 50 µs). Each time a
 #: peer's P goes from idle to busy, its runtime wakes sysmon, which then sleeps 20 µs at
-#: a time until the P is idle again: two-thirds of a Go peer's system calls in a fuzz
-#: campaign (12.7 nanosleeps a handshake, 1.27.3) and most of its context switches.
-#: With the slack those sleeps last about a millisecond (3.4 times fewer), and sysmon's
+#: a time until the P is idle again, each sleep a context switch: in a fuzz campaign,
+#: 12.7 nanosleeps for each connection a 1.27.3 peer took part in, a fifth of its system
+#: calls (a third with the futex calls that wake sysmon). With the slack those sleeps
+#: last about a millisecond (3.4 times fewer), and sysmon's
 #: own work (preempting a goroutine, retaking a P, polling the network) is on a 10 ms
 #: scale. Timeouts a case sees are seconds long; what a peer observes does not change.
 GO_TIMER_SLACK_NS = 1_000_000
