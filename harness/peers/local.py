@@ -20,9 +20,9 @@ GO_RUNTIME_ENV = {"GOMAXPROCS": "1", "GOGC": "400"}
 #: a time until the P is idle again, each sleep a context switch: in a fuzz campaign,
 #: 12.7 nanosleeps for each connection a 1.27.3 peer took part in, a fifth of its system
 #: calls (a third with the futex calls that wake sysmon). With the slack those sleeps
-#: last about a millisecond (3.4 times fewer), and sysmon's
-#: own work (preempting a goroutine, retaking a P, polling the network) is on a 10 ms
-#: scale. Timeouts a case sees are seconds long; what a peer observes does not change.
+#: last about a millisecond (3.4 times fewer), and sysmon's own work (preempting a
+#: goroutine, retaking a P, polling the network) is on a 10 ms scale. Timeouts a case
+#: sees are seconds long; what a peer observes does not change.
 GO_TIMER_SLACK_NS = 1_000_000
 
 
