@@ -14,6 +14,10 @@ Every figure comes from this one invocation and is printed, never asserted:
 - with --repeat N, N rounds of the three mixes taking turns, each on the same stimuli:
   each mix's median round is its figure, and every round's rate is printed beside it
   (this machine's speed drifts by tens of percent within minutes);
+- the machine's speed at each round, measured right before it: TLS 1.3 handshakes a
+  second made by Go alone (`selfbench`, both ends in the newest release's peer, one P),
+  as benchmarks/run.py's floor makes them. This machine's speed drifts by a third
+  within the hour, and this says how fast it was while the rounds ran;
 - with --profile, cProfile of the harness's threads and of tlspeerd's (its loop thread,
   which drives every connection, and its request threads), the profiles added up, the
   top functions by own time;
@@ -29,6 +33,7 @@ import platform
 import pstats
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -50,6 +55,7 @@ from tlsdiff.peers.pool import PYTHON_PEER  # noqa: E402
 from tlsdiff.peers.reactor import reactor  # noqa: E402
 from tlsdiff.runs import Run  # noqa: E402
 
+from run import Kind, kind_params  # benchmarks/run.py: the floor's request for a kind of connection
 from tables import cpu_name, table  # benchmarks/tables.py (this folder is on sys.path when run)
 
 TARGET_STIMULI = 50.0
@@ -190,6 +196,19 @@ def median_round(got: list[dict[str, Any]]) -> dict[str, Any]:
     return sorted(got, key=lambda f: f["stimuli_per_second"])[(len(got) - 1) // 2]
 
 
+#: The machine's speed meter: TLS 1.3 full handshakes with the server identity, verified.
+METER = Kind("1.3", False, "", "", "server", "root-a")
+METER_COUNT = 400
+
+
+def machine_speed(run: Run) -> float:
+    """TLS 1.3 handshakes a second Go alone makes now: selfbench in the newest release's
+    peer of the run (its one P, so one core's worth)."""
+    newest = run.releases.versions[-1]
+    result = run.pool.get(newest).call("selfbench", kind_params(METER, METER_COUNT), timeout=120)
+    return METER_COUNT / result["seconds"]
+
+
 def measure(run: Run, label: str, bases: list, count: int, batch: int, seed: int) -> dict[str, Any]:
     pool = run.pool
     pids = {r: pool.get(r).proc.pid for r in run.releases.versions}  # type: ignore[union-attr]
@@ -236,10 +255,12 @@ def main() -> int:
     double = [b for b in all_bases() if b.connections == 2]
     mixes = (("single-connection", single), ("campaign mix", None), ("two-connection", double))
     rounds: list[list[dict[str, Any]]] = [[] for _ in mixes]  # per mix, each round's figures
+    speeds: list[float] = []  # per round, machine_speed right before it
     with Run(args.go, timeout=2.0, workers=args.workers) as run:
         releases = run.prepare()
         Campaign(run, Known(), 0, count=args.batch, batch=args.batch, minimizing=False).fuzz()  # warm up every peer
         for _ in range(args.repeat):  # the same stimuli every round: what differs is the machine's moment
+            speeds.append(machine_speed(run))
             for (label, bases), got in zip(mixes, rounds):
                 got.append(measure(run, label, bases, args.count, args.batch, args.seed))
     figures = [median_round(got) for got in rounds]
@@ -284,6 +305,7 @@ def main() -> int:
         rows = [["mix", *(str(i + 1) for i in range(args.repeat))]]
         for got in rounds:
             rows.append([got[0]["mix"], *(f"{f['stimuli_per_second']:.1f}" for f in got)])
+        rows.append(["machine: Go alone, hs/s", *(f"{v:.0f}" for v in speeds)])
         print(table(rows, right=set(range(1, args.repeat + 1))))
     if args.profile:
         print()
@@ -296,6 +318,8 @@ def main() -> int:
     mix = next(f for f in figures if f["mix"] == "campaign mix")
     total_ms = sum(mix["cpu_ms_per_handshake"].values())
     print()
+    print(f"the machine's speed: Go alone ({releases.versions[-1]}, one P) made {statistics.median(speeds):.0f} TLS 1.3 "
+          f"handshakes/s before {'a round (the median of ' + str(len(speeds)) + ')' if len(speeds) > 1 else 'the round'}")
     print(f"at {total_ms:.1f} ms of CPU per handshake, {TARGET_CORES} whole cores allow at most "
           f"{TARGET_CORES * 1000 / total_ms:.0f} handshakes/s")
     meets = mix["stimuli_per_second"] >= TARGET_STIMULI
@@ -305,7 +329,7 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps({"releases": releases.versions, "cores": cores, "cpu": cpu_name(), "load": load,
                                          "workers": args.workers, "batch": args.batch, "figures": figures,
-                                         "rounds": rounds,
+                                         "rounds": rounds, "machine_speed": speeds,
                                          "target_met": meets}, indent=1, sort_keys=True) + "\n")
         print(f"figures saved to {args.json}")
     return 0
