@@ -16,8 +16,9 @@ Every figure comes from this one invocation and is printed, never asserted:
   (this machine's speed drifts by tens of percent within minutes);
 - the machine's speed at each round, measured right before it: TLS 1.3 handshakes a
   second made by Go alone (`selfbench`, both ends in the newest release's peer, one P),
-  as benchmarks/run.py's floor makes them. This machine's speed drifts by a third
-  within the hour, and this says how fast it was while the rounds ran;
+  as benchmarks/run.py's floor makes them: how fast one core was at that moment (this
+  machine's drifts by a third within minutes), to compare figures across machines and
+  days. It does not predict a round, whose nine processes contend for two cores;
 - with --profile, cProfile of the harness's threads and of tlspeerd's (its loop thread,
   which drives every connection, and its request threads), the profiles added up, the
   top functions by own time;
