@@ -149,7 +149,8 @@ def test_local_go_peers_start_with_a_millisecond_of_timer_slack(local_peers, edg
     # Every thread: sysmon, whose 20 µs sleeps the slack is for, is the runtime's first.
     # tlspeerd keeps the system's default, and so does the thread that started them.
     default = _timer_slack(threading.get_native_id())
-    assert default != local.GO_TIMER_SLACK_NS
+    if default == local.GO_TIMER_SLACK_NS:
+        pytest.skip("the tests already run with the Go peers' timer slack: nothing tells them apart")
     for release in [*edge_releases.versions, PYTHON_PEER]:
         peer = local_peers.get(release)
         slack = {_timer_slack(t) for t in os.listdir(f"/proc/{peer.proc.pid}/task")}
