@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 _lock = threading.Lock()
 _groups: set[int] = set()
@@ -40,6 +40,18 @@ def run(cmd: Sequence[str], *, timeout: float, **kwargs: Any) -> subprocess.Comp
 _PR_SET_TIMERSLACK, _PR_GET_TIMERSLACK = 29, 30  # linux/prctl.h
 
 
+def _find_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):  # the option numbers above are Linux's
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl  # the C library this process runs on
+    except (OSError, AttributeError):
+        return None
+
+
+_prctl = _find_prctl()
+
+
 @contextlib.contextmanager
 def timer_slack(ns: int) -> Iterator[None]:
     """The calling thread's timer slack (Linux: how late the kernel may end its timed
@@ -47,32 +59,15 @@ def timer_slack(ns: int) -> Iterator[None]:
     put back. A process started in the block starts with it, and every thread that
     process starts inherits it; the caller's own sleeps are late by it only inside.
     Where the system has no such setting, nothing changes."""
-    prctl = _prctl()
-    if not ns or prctl is None:
+    if not ns or _prctl is None:
         yield
         return
-    before = prctl(_PR_GET_TIMERSLACK, 0, 0, 0, 0)
-    prctl(_PR_SET_TIMERSLACK, ctypes.c_ulong(ns), 0, 0, 0)
+    before = _prctl(_PR_GET_TIMERSLACK, 0, 0, 0, 0)
+    _prctl(_PR_SET_TIMERSLACK, ctypes.c_ulong(ns), 0, 0, 0)
     try:
         yield
     finally:
-        prctl(_PR_SET_TIMERSLACK, ctypes.c_ulong(max(before, 0)), 0, 0, 0)
-
-
-_libc_prctl: Any = None
-
-
-def _prctl() -> Any:
-    """libc's prctl, or None off Linux."""
-    global _libc_prctl
-    if _libc_prctl is None:
-        _libc_prctl = False
-        if sys.platform.startswith("linux"):
-            try:
-                _libc_prctl = ctypes.CDLL(None, use_errno=True).prctl
-            except (OSError, AttributeError):
-                pass
-    return _libc_prctl or None
+        _prctl(_PR_SET_TIMERSLACK, ctypes.c_ulong(max(before, 0)), 0, 0, 0)
 
 
 def _kill_group(pgid: int) -> None:
