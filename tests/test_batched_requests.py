@@ -112,19 +112,20 @@ def test_ended_runs_are_dropped_together(peer) -> None:
 def test_a_drop_forgets_exactly_the_names_that_begin_with_its_prefix(peer) -> None:
     """Endpoints and listeners alike; a name that only shares the start of the prefix, or
     sorts just before or after the names it matches, stays."""
-    names = ["px#1", "px#10", "px#1#s", "px#1\u00e9", "px#2", "px#", "px", "px#0", "pw#1", "py#1", "px#1~"]
+    root = "exact-drop/"  # no other test's names begin with it: the peers serve the whole session
+    names = [root + n for n in ("x#1", "x#10", "x#1#s", "x#1\u00e9", "x#2", "x#", "x", "x#0", "w#1", "y#1", "x#1~")]
     for f in peer.send_batch([_server(n) for n in names]):
         peer.wait(f, 10)
-    peer.call("listen", {"name": "px#1 listener", "endpoint": "px#2"})
-    assert peer.call("drop", {"prefix": "px#1"}) == {"dropped": 6}  # five endpoints and the listener
+    peer.call("listen", {"name": root + "x#1 listener", "endpoint": root + "x#2"})
+    assert peer.call("drop", {"prefix": root + "x#1"}) == {"dropped": 6}  # five endpoints and the listener
     for n in names:
         try:
             peer.call("listen", {"name": f"{n} kept", "endpoint": n})
             kept = True
         except PeerError:
             kept = False
-        assert kept == (not n.startswith("px#1")), n
-    assert peer.call("drop", {"prefix": "p"}) == {"dropped": 2 * 6}
+        assert kept == (not n.startswith(root + "x#1")), n
+    assert peer.call("drop", {"prefix": root}) == {"dropped": 2 * 6}
 
 
 def test_flushing_drops_leaves_the_peer_at_rest(peer, local_peers) -> None:
