@@ -579,6 +579,9 @@ def main(argv: list[str] | None = None) -> int:
             benches, profiled, profiled_what = build_benches(cert_dir)
         except ssl.SSLCertVerificationError as exc:
             raise SystemExit(_clock_advice(exc)) from exc
+        except ssl.SSLError as exc:  # Debian's 3.11.2 cannot limit a context to X25519
+            raise SystemExit(f"benchmarks/tlspeer_handshake.py: this Python's ssl ({ssl.OPENSSL_VERSION}) "
+                             f"cannot set up the side it compares tlspeer with: {exc}") from None
     by_key = {b.key: b for b in benches}
 
     print("tlspeer handshake: tlspeer client <-> tlspeer server, and Python's ssl on both sides")
