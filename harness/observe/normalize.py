@@ -1,7 +1,8 @@
 """Raw peer observations -> the stable, comparable observation of one side.
 
 Alerts and the handshake transcript come from the wire: the bytes the side wrote
-and read, decrypted with its own key log by tlspeer. ConnectionState comes from
+and read, decrypted by tlspeer with the connection's secrets (its own key log, and the
+other side's for what its own lacks). ConnectionState comes from
 the peer, with certificates named, per-connection values masked by name, and a
 field the release lacks marked "absent".
 """
@@ -79,11 +80,26 @@ OUTCOME_STATE: tuple[str, ...] = tuple(f[len("state."):] for f in OUTCOME_FIELDS
 _DECODED = DecodeCache(size=2048)
 
 
-def _decode(raw: dict[str, Any]) -> Any:
+def _keylog(raw: dict[str, Any], other: dict[str, Any] | None) -> str:
+    """The key log a side's bytes are decrypted with: the other side's lines, then its
+    own. Both ends of one connection hold the same secrets, but an end that fails before
+    logging one may already have written under it: a Go 1.26+ server refusing a stray
+    message when it sets its handshake read secret has set its write secret, and sends
+    its alert encrypted, before it logs either. Its own lines last: where both logged a
+    label, its own wins (the last line wins). A record opens only under its own key
+    (AEAD, or TLS 1.2's MAC), so the other's secrets can open a record, never misread one."""
+    own = raw.get("keylog") or ""
+    theirs = (other or {}).get("keylog") or ""
+    if not theirs or theirs == own:
+        return own
+    return theirs if not own else (theirs if theirs.endswith("\n") else theirs + "\n") + own
+
+
+def _decode(raw: dict[str, Any], other: dict[str, Any] | None = None) -> Any:
     written = binascii.a2b_base64(raw.get("written") or "")  # base64.b64decode's work, without its checks
     read = binascii.a2b_base64(raw.get("read") or "")
     c2s, s2c = (written, read) if raw["role"] == "client" else (read, written)
-    return decode_connection(c2s, s2c, raw.get("keylog") or "", _DECODED)
+    return decode_connection(c2s, s2c, _keylog(raw, other), _DECODED)
 
 
 def _what_the_view_reads(conn: Any, outcome_only: bool = False) -> dict[str, Any]:
@@ -152,7 +168,9 @@ def normalize_step(step: StepResult, labels: Labeler, key: tuple[str, ...] = (),
     # read (a close_notify the client never took), so its server-to-client stream holds
     # the client's, whose decoding the cache then cuts from it. The sides are normalized
     # client first: labels are given in that order.
-    decoded = {side: _decode(getattr(step, side)) for side in ("server", "client") if getattr(step, side) is not None}
+    other = {"client": step.server, "server": step.client}
+    decoded = {side: _decode(getattr(step, side), other[side])
+               for side in ("server", "client") if getattr(step, side) is not None}
     for side in ("client", "server"):
         raw = getattr(step, side)
         doc[side] = normalize_side(raw, labels, decoded[side], outcome_only) if raw is not None else None
