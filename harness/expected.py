@@ -62,7 +62,10 @@ def load(path: Path, case_ids: Sequence[str]) -> list[Entry]:
     except UnicodeDecodeError:
         raise UserError(f"--expected-failures: {path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
-        raise UserError(f"--expected-failures: {path}: malformed YAML: {str(exc).splitlines()[0]}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"--expected-failures: {path}: {where}malformed YAML: {problem}") from None
     except OSError as exc:
         raise UserError(f"--expected-failures: {path}: cannot read: {exc.strerror}") from None
     if not isinstance(data, list):
@@ -77,6 +80,10 @@ def _entry(path: Path, i: int, raw: Any, case_ids: Sequence[str]) -> Entry:
     unknown = sorted(set(map(str, raw)) - KEYS)
     if unknown:
         raise UserError(f"{where}.{unknown[0]}: unknown key; expected case, releases, reason")
+    missing = [k for k in ("case", "reason") if k not in raw]
+    if missing:
+        raise UserError(f"{where}.{missing[0]}: missing; expected "
+                        + ("a case id or a folder ending in /" if missing[0] == "case" else "why the failure is expected, in words"))
     case, reason = raw.get("case"), raw.get("reason")
     if not isinstance(case, str) or not case:
         raise UserError(f"{where}.case: {case!r}; expected a case id or a folder ending in /")

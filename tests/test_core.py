@@ -210,6 +210,11 @@ def test_a_good_case_loads_with_typed_steps(tmp_path: Path) -> None:
     assert [str(s.kind) for s in case.steps] == ["connect"]
 
 
+def test_tags_are_words_with_dots_underscores_and_dashes(tmp_path: Path) -> None:
+    case = load_case(_write(tmp_path, GOOD + "tags: [tls13, key_share, go-1.26, rfc8446.4.2]\n"), tmp_path)
+    assert case.tags == ("tls13", "key_share", "go-1.26", "rfc8446.4.2")
+
+
 @pytest.mark.parametrize("extra, message", [
     ("clients: {c1: {misbehave: {corrupt_binder: 1}}}\n",
      "clients.c1.misbehave.corrupt_binder: needs 'peer: python' (a Go endpoint can only flip_secret_byte)"),
@@ -251,6 +256,12 @@ def test_a_good_case_loads_with_typed_steps(tmp_path: Path) -> None:
     ("clients: {c1: {peer: 1.21}}\n", "clients.c1.peer: 1.21 has the wrong type; expected string"),
     ("clients: {c1: {peer: c}}\n", "clients.c1.peer: 'c' does not match the expected form (a, b, python, or a Go release"),
     ("clients: {c1: {peer: '1.21.x'}}\n", "clients.c1.peer: '1.21.x' does not match the expected form"),
+    # what YAML makes of a value, and a form said in words, not as the schema's pattern
+    ("clients: {c1: {max_version: 1.3}}\n",
+     "clients.c1.max_version: 1.3 is not allowed; expected one of: 1.0, 1.1, 1.2, 1.3 (YAML read a number: quote it, \"1.3\")"),
+    ("tags: [Key Share]\n", "tags[0]: 'Key Share' does not match the expected form (a lowercase word: letters, digits"),
+    ("clients: {c1: {peer: python, misbehave: {message_edits: [{message: finished, do: replace, bytes: zz}]}}}\n",
+     "clients.c1.misbehave.message_edits[0].bytes: 'zz' does not match the expected form (hex digits, two a byte)"),
 ])
 def test_bad_cases_are_one_line_naming_the_field(tmp_path: Path, extra: str, message: str) -> None:
     text = GOOD.replace("clients: {c1: {cache: main}}\n", extra) if extra.startswith("clients") else GOOD + extra

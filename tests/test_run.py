@@ -231,11 +231,12 @@ def test_expected_failures_pass_with_their_reason_and_stale_entries_fail(tmp_pat
 
 @pytest.mark.parametrize("content, expected", [
     ("- case: nowhere/at-all\n  reason: x\n", "[0].case: 'nowhere/at-all' matches no case"),
-    ("- case: bugs/\n", "[0].reason: None; expected why the failure is expected, in words"),
+    ("- case: bugs/\n", "[0].reason: missing; expected why the failure is expected, in words"),
+    ("- case: bugs/\n  reason: ''\n", "[0].reason: ''; expected why the failure is expected, in words"),
     ("- case: bugs/\n  reason: x\n  why: y\n", "[0].why: unknown key; expected case, releases, reason"),
     ("- case: bugs/\n  reason: x\n  releases: '<1.2'\n", "[0].releases: '<1.2' matches no Go release"),
     ("case: bugs/\n", "(top level): expected a list of entries with case, releases, reason"),
-    ("- [", "malformed YAML"),
+    ("- [", "line 1, column 4: malformed YAML"),
 ])
 def test_a_bad_expected_failures_file_is_one_line(tmp_path: Path, content: str, expected: str) -> None:
     listed = tmp_path / "xfail.yaml"

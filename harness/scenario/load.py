@@ -17,7 +17,7 @@ from ..errors import UserError
 from . import misbehaviours
 from .model import KEY_PEERS, PYTHON_PEER, SESSION_STEPS, Case, Endpoint, Expectation, Pairing, Role, Step, StepKind
 from .ranges import parse_range, possible
-from .schema import case_schema
+from .schema import TRUE_END, case_schema
 
 if TYPE_CHECKING:
     import jsonschema
@@ -100,13 +100,18 @@ def _describe(err: jsonschema.ValidationError) -> str:
         extra = sorted((set(err.instance) - set(allowed)), key=str) if isinstance(err.instance, dict) else []
         return f"unknown key {_short(extra[0])}; expected one of: {', '.join(allowed)}" if extra else err.message
     if v == "enum":
-        return f"{_short(err.instance)} is not allowed; expected one of: {', '.join(map(str, err.validator_value))}"
+        allowed = [str(a) for a in err.validator_value]
+        text = f"{_short(err.instance)} is not allowed; expected one of: {', '.join(allowed)}"
+        if isinstance(err.instance, (int, float)) and not isinstance(err.instance, bool) and str(err.instance) in allowed:
+            text += f' (YAML read a number: quote it, "{err.instance}")'
+        return text
     if v == "type":
         return f"{_short(err.instance)} has the wrong type; expected {err.validator_value}"
     if v == "required":
         return err.message.replace("is a required property", "is required")
     if v == "pattern":
-        return f"{_short(err.instance)} does not match the expected form ({(err.schema.get('description') or err.validator_value)})"
+        form = err.schema.get("description") or err.validator_value.replace(TRUE_END, "$")
+        return f"{_short(err.instance)} does not match the expected form ({form})"
     if v in ("minProperties", "maxProperties") and err.schema.get("maxProperties") == 1:
         return f"a step has exactly one of: {', '.join(sorted(err.schema.get('properties', {})))}"
     return err.message if len(err.message) < 200 else err.message[:197] + "..."

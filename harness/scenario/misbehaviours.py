@@ -50,7 +50,8 @@ def _k(name: str, role: Role | None, peer: str, value: dict[str, Any], shown: st
 
 C, S, EITHER = Role.CLIENT, Role.SERVER, None
 
-_HEX = {"type": "string", "pattern": "^([0-9a-fA-F]{2})*$", "maxLength": 131072}
+_HEX = {"type": "string", "pattern": "^([0-9a-fA-F]{2})*$", "maxLength": 131072,
+        "description": "hex digits, two a byte"}
 _EXTENSION = {"anyOf": [{"enum": sorted(EXTENSION_NAMES)}, {"type": "integer", "minimum": 0, "maximum": 65535}]}
 # Groups tlspeer makes key shares for (its own list: Go names a few more it cannot).
 _GROUP = {"enum": list(GROUP_IDS)}

@@ -45,7 +45,7 @@ def case_schema() -> dict[str, Any]:
     return schema
 
 
-_TRUE_END = r"(?!\n)$"
+TRUE_END = r"(?!\n)$"
 
 
 def _anchor_ends(node: Any) -> None:
@@ -53,8 +53,8 @@ def _anchor_ends(node: Any) -> None:
     newline, which would let "s1\\n" pass as the name s1. The lookahead is ECMA too."""
     if isinstance(node, dict):
         pattern = node.get("pattern")
-        if isinstance(pattern, str) and pattern.endswith("$") and not pattern.endswith(_TRUE_END):
-            node["pattern"] = pattern[:-1] + _TRUE_END
+        if isinstance(pattern, str) and pattern.endswith("$") and not pattern.endswith(TRUE_END):
+            node["pattern"] = pattern[:-1] + TRUE_END
         for value in node.values():
             _anchor_ends(value)
     elif isinstance(node, list):
