@@ -2,12 +2,13 @@
 maintainer who made a deliberate change (as Go's tests do with -update).
 
 For each expectation that failed, the fields that failed take the values the releases
-observed. When the releases it covers observed different values, the expectation is
+observed, `absent` where a release lacks a ConnectionState field the expectation names
+(stale). When the releases it covers observed different values, the expectation is
 split, one per run of consecutive releases that agree, each with the range those
 releases make (whole lines where the run had one release of the line, exact releases
 otherwise). Nothing else in the file changes: comments, order and layout stay (the
-file is edited with ruamel.yaml's round-trip mode). Fields that are absent on some
-release (stale) and cross-release cases are named, not edited.
+file is edited with ruamel.yaml's round-trip mode). Cross-release cases are named, not
+edited.
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .compare import CaseResult, CheckOutcome, judge
-from .observe.fields import ABSENT
 from .scenario.model import Pairing, ReleaseKey
 from .toolchains.lines import release_of_name
 
@@ -69,7 +69,7 @@ def _failing(r: CaseResult) -> dict[int, dict[ReleaseKey, dict[tuple[str, str], 
                 checks = judge(exp, doc)
                 actual.setdefault(exp.index, {})[key] = {(c.side, c.field): c.actual for c in checks}
                 failing.setdefault(exp.index, set()).update(
-                    (c.side, c.field) for c in checks if c.outcome == CheckOutcome.FAIL)
+                    (c.side, c.field) for c in checks if c.outcome in (CheckOutcome.FAIL, CheckOutcome.STALE))
     return {i: {key: {f: got[f] for f in sorted(failing[i])} for key, got in per_key.items()}
             for i, per_key in actual.items() if failing.get(i)}
 
@@ -90,11 +90,6 @@ def _plan_case(r: CaseResult, order: list[str]) -> FileUpdate | None:
     # Walk from the last expectation so that splitting one keeps the indexes before it.
     for index in sorted(observed, reverse=True):
         per_key = observed[index]
-        stale = sorted({f"{s} {n}" for vals in per_key.values() for (s, n), v in vals.items() if v == ABSENT})
-        if stale:
-            notes.append(f"{r.case.id}: expect[{index}]: {', '.join(stale)} is absent on some release; "
-                         "narrow its range by hand")
-            continue
         if any(isinstance(v, str) and v.startswith("(no observation:") for vals in per_key.values()
                for v in vals.values()):
             notes.append(f"{r.case.id}: expect[{index}]: a step was not observed on some release; not updated")

@@ -288,6 +288,27 @@ def test_update_previews_then_writes_what_the_releases_observed(tmp_path: Path, 
     assert bad.returncode == 2 and bad.stderr.strip() == "tlsdiff: --write: goes with --update (it writes the updated case files)"
 
 
+def test_update_writes_absent_where_a_release_lacks_the_field(tmp_path: Path, edge_releases) -> None:
+    """A stale expectation (LocalCertificate, which 1.19 lacks, expected of every release)
+    is split by --update into `absent` for the releases without the field and the value
+    for the rest, and then passes."""
+    folder = tmp_path / "cases" / "mine"
+    folder.mkdir(parents=True)
+    case = folder / "stale.yaml"
+    case.write_text("description: d\nsource: s\nservers:\n  s1: {}\nclients:\n  c1: {}\nsteps:\n"
+                    "  - connect: {client: c1, server: s1}\nexpect:\n"
+                    "  - {step: 1, server: {state: {LocalCertificate: [server]}}}\n")
+    base = ("run", "--go", EDGE_RELEASES, "--cases", str(tmp_path / "cases"), "mine/", "-q")
+    stale = tlsdiff(*base[:-1])
+    assert stale.returncode == 1 and "(stale)" in stale.stdout, stale.stdout
+    written = tlsdiff(*base, "--update", "--write")
+    assert "--update: wrote 1 case file" in written.stdout, written.stdout + written.stderr
+    text = case.read_text()
+    assert 'releases: "<1.20", server: {state: {LocalCertificate: absent}}' in text, text
+    again = tlsdiff(*base)
+    assert again.returncode == 0, again.stdout
+
+
 def test_absent_is_an_expected_value_that_can_fail(tmp_path: Path, edge_releases) -> None:
     """`absent` holds where a release lacks the field (1.19 has no LocalCertificate) and fails where
     it is present, instead of being stale."""
