@@ -200,8 +200,14 @@ def test_minimization_drops_the_knobs_that_do_not_matter(edge_releases) -> None:
             ran.append(len(stimuli))
             result = run.run([s.case(f"min/{len(ran)}-{i}") for i, s in enumerate(stimuli)])
             return [Outcome.of(r.docs) for r in result.results]
-        signature = runner([relevant])[0].signatures()[0]
+        outcome = runner([relevant])[0]
+        signature = outcome.signatures()[0]
         assert signature[0] == "lone-accept" and signature[1][0] == ("1.19.8",)
+        # The finding names the release alone, not only the partition it makes.
+        from tlsdiff.fuzz.findings import Finding
+        found = Finding(*signature, relevant, outcome)
+        assert found.kind_text() == "lone-accept 1.19.8"
+        assert "one release alone accepts (1.19.8): 1.19.8 | " in found.description()
         assert signature in runner([noisy])[0].signatures()
         result = minimize(noisy, signature, runner)
     assert result.reproduced and not result.exhausted

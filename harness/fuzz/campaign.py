@@ -243,7 +243,7 @@ class Campaign:
             f = fnd.Finding(signature[0], signature[1], s, o, explained_by=self.known.explains(o, new))
             self.findings[signature] = f
             fresh.append(f)
-            self.say(f"finding: {f.kind}: {fnd.partition_text(f.partition)}: {s.label()[:160]}{f.hint()}")
+            self.say(f"finding: {f.kind_text()}: {fnd.partition_text(f.partition)}: {s.label()[:160]}{f.hint()}")
         return fresh
 
     def _minimize(self, f: fnd.Finding) -> None:

@@ -63,6 +63,15 @@ class Finding:
         text = json.dumps([self.kind, [list(g) for g in self.partition]])
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
+    def alone(self) -> list[str]:
+        """The releases alone in accepting (lone-accept) or rejecting (lone-reject), as the
+        first stimulus of the group showed; [] for the other kinds."""
+        return [r for kind, r in self.outcome.lone() if kind == self.kind]
+
+    def kind_text(self) -> str:
+        """The kind, with the release a lone kind is about: "lone-accept 1.21.13"."""
+        return " ".join([self.kind, *self.alone()])
+
     @property
     def final(self) -> Stimulus:
         return self.minimized or self.first
@@ -78,6 +87,8 @@ class Finding:
                 "lone-reject": "one release alone rejects",
                 "peer-failure": "a Go peer fails",
                 "peer-leak": "a Go peer keeps file descriptors open after the connections end"}[self.kind]
+        if self.alone():
+            what += f" ({', '.join(self.alone())})"
         text = f"{s.base.describe()}; the Python {s.base.role}: {knobs}. Found by tlsdiff fuzz: {what}: " \
                f"{partition_text(self.partition)}."
         if self.explained_by:
