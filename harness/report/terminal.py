@@ -68,6 +68,8 @@ def render(results: list[CaseResult], releases: list[Any], out: TextIO = sys.std
         out.write(f"\nGo {t.requested}: unavailable: {t.reason}\n")
     out.write("\nLetters are agreement classes per case (same letter = same outcome); "
               "! an expectation failed, E the peer failed, - unsupported on that release"
+              + (" (tlsdiff repro CASE.yaml, or -v, says why)" if any(
+                  v.verdict == Verdict.UNSUPPORTED for r in results for v in r.verdicts.values()) else "")
               + (", x an expected failure (--expected-failures)" if any(
                   v.verdict == Verdict.XFAIL for r in results for v in r.verdicts.values()) else "") + ".\n")
     _failures(results, out)
