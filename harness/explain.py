@@ -269,17 +269,45 @@ def _add_writers(e: Explanation, a: Source, b: Source, diffed: set[tuple[str, st
                 e.diffs.append((rel, fn, diff))
 
 
+def changed_places(e: Explanation, a: str, b: str) -> list[Place]:
+    """The places whose own line the diff of their function takes out (in a) or puts in
+    (in b): where the releases' source says the thing differently, the likeliest
+    explanation (CVE-2025-58189: the error's format; 1.25's decode_error: the alert of
+    unmarshalHandshakeMessage)."""
+    edited: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for rel, fn, diff in e.diffs:
+        for ln in diff.splitlines():
+            if ln[:1] in "+-" and not ln.startswith(("+++", "---")):
+                edited.setdefault((rel, fn), set()).add((ln[0], ln[1:].strip()))
+    sign = {a: "-", b: "+"}
+    return [p for p in e.places
+            if p.release in sign and (sign[p.release], p.text.strip()) in edited.get((p.file, p.function), ())]
+
+
 def render(case_id: str, explanations: Sequence[Explanation], changed_files: Sequence[str], a: str, b: str) -> str:
     lines = [f"{case_id}: go{a} against go{b}"]
     shown: set[tuple[str, str]] = set()  # each function's diff is printed once
+    # Outcomes that come from the same places (an alert, and the errors both sides say
+    # of it) are explained once.
+    explained: dict[tuple[Any, ...], str] = {}
     if not explanations:
         lines.append("  no outcome differs between these releases")
     for e in explanations:
-        lines.append(f"\nstep {e.step} {e.side} {e.field}:")
+        title = f"step {e.step} {e.side} {e.field}"
+        lines.append(f"\n{title}:")
         for releases, value in e.values:
             if e.field == "alerts":
                 value = {"sent": _first_alert(value, "sent"), "received": _first_alert(value, "received")}
             lines.append(f"  {show(value):<60} {', '.join(releases)}")
+        key = (tuple(e.places), tuple(e.diffs))
+        if e.places and key in explained:
+            lines.append(f"  produced at the same places as {explained[key]}, above")
+            continue
+        explained[key] = title
+        edited = changed_places(e, a, b)
+        if edited:
+            lines.append("  the line that changed:")
+            lines += [f"    go{p.release} {p.file}:{p.line} in {p.function}: {p.text}" for p in edited]
         changed = {(rel, fn) for rel, fn, diff in e.diffs if diff}
         places, same = list(e.places), []
         if len(places) > MAX_PLACES:

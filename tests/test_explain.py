@@ -26,6 +26,9 @@ def test_explain_names_the_source_lines_and_the_diff_of_the_function_that_decide
     # The alert the 1.26 server sent, found where it is sent, with file and line.
     assert "step 3 server alerts:" in out and "sendAlert(alertCertificateRequired)" in out
     assert "crypto/tls/handshake_server.go:" in out and " in processCertsFromClient: " in out
+    # The alert's places are the client's io_error's: said once, then pointed to.
+    assert out.count(" in processCertsFromClient: ") == 2  # in 1.25 and in 1.26, under io_error
+    assert "step 3 server alerts:" in out.split("produced at the same places as step 3 client io_error, above")[1]
     # The client side: its cache entry is no longer replaced (no ticket on a full handshake).
     assert "step 3 client cache:" in out
 
@@ -50,6 +53,13 @@ def test_explain_finds_a_formatted_error_and_the_patch_that_quoted_it() -> None:
     p = tlsdiff("explain", "bugs/cve-2025-58189-alpn-error-quoted", "--go", "1.25.1,1.25.2")
     assert p.returncode == 0, p.stdout + p.stderr
     assert "go1.25.2 crypto/tls/handshake_server.go:" in p.stdout and " in negotiateALPN: " in p.stdout
+    # The line whose text the patch changed is named first, in both releases.
+    changed = p.stdout.split("  the line that changed:\n", 1)[1].split("  produced at:", 1)[0]
+    assert changed.splitlines() == [
+        '    go1.25.1 crypto/tls/handshake_server.go:360 in negotiateALPN: return "", fmt.Errorf("tls: client '
+        'requested unsupported application protocols (%s)", clientProtos)',
+        '    go1.25.2 crypto/tls/handshake_server.go:360 in negotiateALPN: return "", fmt.Errorf("tls: client '
+        'requested unsupported application protocols (%q)", clientProtos)'], changed
     assert ('+\treturn "", fmt.Errorf("tls: client requested unsupported application protocols (%q)", clientProtos)'
             in p.stdout)
     assert "crypto/tls files that differ between go1.25.1 and go1.25.2: handshake_server.go" in p.stdout
@@ -62,6 +72,7 @@ def test_explain_follows_an_unchanged_check_to_the_function_that_changed_its_sta
     assert p.returncode == 0, p.stdout + p.stderr
     io_error = p.stdout.split("step 2 client io_error:", 1)[1].split("\nstep ", 1)[0]
     assert "in handlePostHandshakeMessage: " in io_error
+    assert "the line that changed" not in io_error  # the check is the same line in both: its state moved
     assert "handlePostHandshakeMessage (crypto/tls/conn.go): the same in go1.26.5 and go1.26.6" in io_error
     assert ("readRecordOrCCS (crypto/tls/conn.go) changed between go1.26.5 and go1.26.6 (it assigns "
             "c.retryCount, which the check at conn.go:") in io_error
