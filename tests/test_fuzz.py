@@ -142,6 +142,37 @@ def test_a_split_that_known_splits_make_together_names_those_cases() -> None:
     assert known.explained_by((EIGHT[:6], EIGHT[6:7], EIGHT[7:])) == []
 
 
+def test_among_cases_that_split_alike_the_one_set_up_like_the_stimulus_is_named() -> None:
+    """Seed 40: an ECH extension in a Python server's HelloRetryRequest, resumed by a Go
+    client, split 1.19.8 | 1.21-1.22 | 1.23 | 1.24+. By the order cases were added, the
+    ALPN error's case and an ECH client's split so too; the cases set up as the stimulus
+    was (the ECH-in-HRR edit; a Python server and 1.19.8's HRR binder) are the ones named,
+    on real cases' words."""
+    from tlsdiff.fuzz.outcome import case_words
+    from tlsdiff.scenario.catalog import load_cases
+    cases = {c.id: c for c in load_cases(["bugs/cve-2025-58189-alpn-error-quoted", "ech/pyclient-server-without-keys",
+                                          "bugs/go-31641-server-verify-peer-certificate-on-resumption",
+                                          "bugs/go-59424-against-python-server", "ech/pyserver-unsolicited-ech-in-hrr"])}
+    splits = {"bugs/cve-2025-58189-alpn-error-quoted": (EIGHT[:1], EIGHT[1:4], EIGHT[4:]),
+              "ech/pyclient-server-without-keys": (EIGHT[:3], EIGHT[3:]),
+              "bugs/go-31641-server-verify-peer-certificate-on-resumption": (EIGHT[:1], EIGHT[1:]),
+              "bugs/go-59424-against-python-server": (EIGHT[:1], EIGHT[1:]),
+              "ech/pyserver-unsolicited-ech-in-hrr": (EIGHT[:3], EIGHT[3:4], EIGHT[4:])}
+    known = Known()
+    for case_id, groups in splits.items():
+        known.add(_split(*groups), case_id, case_words(cases[case_id]))
+    found = (EIGHT[:1], EIGHT[1:3], EIGHT[3:4], EIGHT[4:])
+    assert known.explained_by(found) == ["bugs/cve-2025-58189-alpn-error-quoted", "ech/pyclient-server-without-keys"]
+    stimulus = Stimulus(0, "test", Base("pyserver", "1.3", resume=True, hrr=True), {
+        "extension_edits": [{"message": "hello_retry_request", "extension": "encrypted_client_hello", "do": "empty"}]})
+    words = case_words(stimulus.case("seed-40"))
+    assert known.explained_by(found, words) == ["bugs/go-59424-against-python-server",
+                                                "ech/pyserver-unsolicited-ech-in-hrr"]
+    # The same partition shown by two cases: the one set up alike is named.
+    assert known.explains(_split(EIGHT[:1], EIGHT[1:]), [("partition", (EIGHT[:1], EIGHT[1:]))], words) == [
+        "bugs/go-59424-against-python-server"]
+
+
 def test_a_release_alone_as_a_known_case_has_it_alone_is_named_with_the_splits() -> None:
     """Seed 11: 1.19.8 alone rejects a resumption through an HRR (the go-59424 binder
     case shows that) while a KeyUpdate pair splits off 1.26+ (another case shows that)."""

@@ -31,7 +31,7 @@ from . import findings as fnd
 from .bases import Base
 from .generate import Stimuli, Stimulus
 from .minimize import minimize
-from .outcome import Known, Outcome
+from .outcome import Known, Outcome, case_words
 
 DEFAULT_BATCH = 64
 #: Batches running at once (Campaign.fuzz). With three, more runs overlap and each process
@@ -240,7 +240,8 @@ class Campaign:
             if signature in self.findings:
                 self.findings[signature].count += 1
                 continue
-            f = fnd.Finding(signature[0], signature[1], s, o, explained_by=self.known.explains(o, new))
+            f = fnd.Finding(signature[0], signature[1], s, o,
+                            explained_by=self.known.explains(o, new, case_words(s.case("finding"))))
             self.findings[signature] = f
             fresh.append(f)
             self.say(f"finding: {f.kind_text()}: {fnd.partition_text(f.partition)}: {s.label()[:160]}{f.hint()}")

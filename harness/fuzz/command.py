@@ -176,7 +176,7 @@ def cli(args: argparse.Namespace) -> int:
                               campaign.python_examples, _timing(campaign), interrupts.stop.is_set())
         (args.out / fnd.FINDINGS_FILE).write_text(fnd.findings_json(summary, written))
     for f in written:
-        print(f"{f.kind_text():<12} {partition_text(f.partition)}  x{f.count}  {f.file}{f.hint('  ')}")
+        print(f"{f.kind_text():<20} {partition_text(f.partition)}  x{f.count}  {f.file}{f.hint('  ')}")
         if f.landings:
             print(f"{'':<12} {f.caveat()}")
     s = campaign.stats

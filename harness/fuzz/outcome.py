@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping
 
 from ..compare import agreement_classes
 from ..errors import UserError
-from ..scenario.model import ReleaseKey
+from ..scenario.model import PYTHON_PEER, Case, ReleaseKey, StepKind
 
 KINDS = ("peer-failure", "lone-accept", "lone-reject", "partition")  # most telling first
 Partition = tuple[tuple[str, ...], ...]
@@ -137,6 +137,27 @@ def partition_text(partition: Partition) -> str:
     return " | ".join(" ".join(g) for g in partition)
 
 
+def case_words(case: Case) -> frozenset[str]:
+    """What a case sets up, as words to compare cases by: each endpoint's role and peer,
+    the settings it names, its misbehaviour knobs, and the messages and extensions its
+    edits touch; how many connections it makes. Two cases sharing many of them are likely
+    about the same thing (`Known.explained_by` prefers such cases among equals)."""
+    words = {f"connects:{sum(1 for s in case.steps if s.kind == StepKind.CONNECT)}"}
+    for e in case.endpoints.values():
+        role = str(e.role)
+        words.add(f"{role}:{'python' if e.peer == PYTHON_PEER else 'go'}")
+        for key, value in e.settings.items():
+            if key != "misbehave":
+                words.add(f"{role}.{key}")
+                continue
+            for knob, setting in value.items():
+                words.add(f"{role}.misbehave.{knob}")
+                for entry in setting if isinstance(setting, list) else ():
+                    if isinstance(entry, dict):
+                        words.update(f"{knob}.{entry[k]}" for k in ("message", "extension") if k in entry)
+    return frozenset(words)
+
+
 @dataclass
 class Known:
     """The signatures the known cases show: a stimulus is a finding only for others.
@@ -149,27 +170,32 @@ class Known:
 
     signatures: set[Signature] = field(default_factory=set)
     cases: int = 0
-    #: Each partition the known cases show, with the first case that shows it.
-    partitions: dict[Partition, str] = field(default_factory=dict)
+    #: Each partition the known cases show, with the cases that show it, in the order added.
+    partitions: dict[Partition, list[str]] = field(default_factory=dict)
     #: Each (lone kind, release) the known cases show, with the first case that shows it.
     lone: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: What each known case sets up (case_words), where its case was at hand.
+    words: dict[str, frozenset[str]] = field(default_factory=dict)
 
-    def add(self, outcome: Outcome, case: str = "") -> None:
+    def add(self, outcome: Outcome, case: str = "", words: frozenset[str] = frozenset()) -> None:
         self.cases += 1
+        if words:
+            self.words[case] = words
         self.signatures.update(s for s in outcome.signatures() if s[0] != "peer-failure")
         if len(outcome.partition) > 1 and not outcome.python_error:
-            self.partitions.setdefault(outcome.partition, case)
+            self.partitions.setdefault(outcome.partition, []).append(case)
             for fact in outcome.lone():
                 self.lone.setdefault(fact, case)
 
     def new(self, outcome: Outcome) -> list[Signature]:
         return [s for s in outcome.signatures() if s[0] == "peer-failure" or s not in self.signatures]
 
-    def explains(self, outcome: Outcome, new: list[Signature]) -> list[str]:
+    def explains(self, outcome: Outcome, new: list[Signature], words: frozenset[str] = frozenset()) -> list[str]:
         """The known cases that together show every signature in `new` (what `new`
         gave for outcome), or [] if some is not theirs: a partition their splits make
-        (explained_by), and for a lone kind, each release alone as a known case has it
-        alone. A Go peer failure is never explained."""
+        (explained_by, preferring cases that set up what `words` says the stimulus did),
+        and for a lone kind, each release alone as a known case has it alone. A Go peer
+        failure is never explained."""
         cases: list[str] = []
         for kind, partition in new:
             if kind == "peer-failure":
@@ -179,38 +205,49 @@ class Known:
                 if not alone or any(fact not in self.lone for fact in alone):
                     return []
                 cases += [self.lone[fact] for fact in alone]
-            splits = [self.partitions[partition]] if partition in self.partitions else self.explained_by(partition)
+            splits = ([self._likest(self.partitions[partition], words)] if partition in self.partitions
+                      else self.explained_by(partition, words))
             if not splits:
                 return []
             cases += splits
         return list(dict.fromkeys(cases))
 
-    def explained_by(self, partition: Partition) -> list[str]:
+    def explained_by(self, partition: Partition, words: frozenset[str] = frozenset()) -> list[str]:
         """The known cases whose splits, together, make `partition`; [] if none do.
 
         Over the releases the partition has: a known partition that keeps apart two
         releases the partition keeps together cannot be one of them; the others must
         keep apart every two releases the partition keeps apart. Few cases (the one that
-        explains most first, greedily), named in the order they were added."""
+        explains most first, greedily; among those that explain as much, the one sharing
+        most of `words`, what the stimulus set up), named in the order they were added.
+        Seed 40's ECH extension in a HelloRetryRequest, resumed by 1.19.8 with its wrong
+        binder, split 1.19.8 | 1.21-1.22 | 1.23 | 1.24+: in the order added, the ALPN
+        error's and an ECH client's cases split so as well, where the ECH-in-HRR and the
+        go-59424 cases are what it did."""
         where = {r: i for i, group in enumerate(partition) for r in group}
         apart = _apart(where)
         if not apart:
             return []
         usable: list[tuple[set[tuple[str, str]], str]] = []
-        for known, case in self.partitions.items():
+        for known, cases in self.partitions.items():
             theirs = {r: i for i, group in enumerate(known) for r in group if r in where}
             splits = _apart(theirs)
             if splits and all(where[a] != where[b] for a, b in splits):
-                usable.append((splits, case))
+                usable += [(splits, case) for case in cases]
         left, chosen = set(apart), []
         while left:
-            splits, case = max(usable, key=lambda u: len(u[0] & left), default=(set(), ""))
+            splits, case = max(usable, key=lambda u: (len(u[0] & left), len(words & self.words.get(u[1], frozenset()))),
+                                default=(set(), ""))
             if not splits & left:
                 return []
             chosen.append(case)
             left -= splits
-        order = list(self.partitions.values())
+        order = [case for cases in self.partitions.values() for case in cases]
         return sorted(chosen, key=order.index)
+
+    def _likest(self, cases: list[str], words: frozenset[str]) -> str:
+        """Of cases that show the same thing, the one sharing most of `words` (the first such)."""
+        return max(cases, key=lambda case: len(words & self.words.get(case, frozenset())))
 
     @classmethod
     def of_results(cls, results: Iterable[Any]) -> "Known":
@@ -218,7 +255,7 @@ class Known:
         known = cls()
         for r in results:
             if all(len(k) == 1 for k in r.docs) and r.docs:
-                known.add(Outcome.of(r.docs, r.classes), r.case.id)
+                known.add(Outcome.of(r.docs, r.classes), r.case.id, case_words(r.case))
         return known
 
     @classmethod
