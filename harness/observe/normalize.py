@@ -81,8 +81,8 @@ _DECODED = DecodeCache(size=2048)
 
 
 def _keylog(raw: dict[str, Any], other: dict[str, Any] | None) -> str:
-    """The key log a side's bytes are decrypted with: the other side's lines, then its
-    own. Both ends of one connection hold the same secrets, but an end that fails before
+    """The key log a side's bytes are decrypted with: the other side's lines that its own
+    lacks, then its own. Both ends of one connection hold the same secrets, but an end that fails before
     logging one may already have written under it: a Go 1.26+ server refusing a stray
     message when it sets its handshake read secret has set its write secret, and sends
     its alert encrypted, before it logs either. Its own lines last: where both logged a
@@ -92,7 +92,11 @@ def _keylog(raw: dict[str, Any], other: dict[str, Any] | None) -> str:
     theirs = (other or {}).get("keylog") or ""
     if not theirs or theirs == own:
         return own
-    return theirs if not own else (theirs if theirs.endswith("\n") else theirs + "\n") + own
+    lines = own.splitlines()
+    missing = [line for line in theirs.splitlines() if line not in lines]
+    if not missing:  # the usual case: both logged every secret, in their own order
+        return own
+    return "".join(line + "\n" for line in missing) + own
 
 
 def _decode(raw: dict[str, Any], other: dict[str, Any] | None = None) -> Any:
