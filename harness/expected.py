@@ -20,7 +20,7 @@ import yaml
 
 from .compare import CaseResult, RunVerdict, Verdict
 from .errors import UserError
-from .scenario.load import release_lines
+from .scenario.load import release_lines, yaml_error_text
 from .scenario.ranges import Range, parse_range, possible
 
 MAX_BYTES = 1 << 20
@@ -62,10 +62,7 @@ def load(path: Path, case_ids: Sequence[str]) -> list[Entry]:
     except UnicodeDecodeError:
         raise UserError(f"--expected-failures: {path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"--expected-failures: {path}: {where}malformed YAML: {problem}") from None
+        raise UserError(f"--expected-failures: {path}: {yaml_error_text(exc)}") from None
     except OSError as exc:
         raise UserError(f"--expected-failures: {path}: cannot read: {exc.strerror}") from None
     if not isinstance(data, list):
@@ -80,17 +77,16 @@ def _entry(path: Path, i: int, raw: Any, case_ids: Sequence[str]) -> Entry:
     unknown = sorted(set(map(str, raw)) - KEYS)
     if unknown:
         raise UserError(f"{where}.{unknown[0]}: unknown key; expected case, releases, reason")
-    missing = [k for k in ("case", "reason") if k not in raw]
-    if missing:
-        raise UserError(f"{where}.{missing[0]}: missing; expected "
-                        + ("a case id or a folder ending in /" if missing[0] == "case" else "why the failure is expected, in words"))
     case, reason = raw.get("case"), raw.get("reason")
+
+    def shown(key: str) -> str:
+        return repr(raw[key]) if key in raw else "missing"
     if not isinstance(case, str) or not case:
-        raise UserError(f"{where}.case: {case!r}; expected a case id or a folder ending in /")
+        raise UserError(f"{where}.case: {shown('case')}; expected a case id or a folder ending in /")
     if not any(_names(case, c) for c in case_ids):
         raise UserError(f"{where}.case: {case!r} matches no case; expected a case id or a folder ending in /")
     if not isinstance(reason, str) or not reason.strip():
-        raise UserError(f"{where}.reason: {reason!r}; expected why the failure is expected, in words")
+        raise UserError(f"{where}.reason: {shown('reason')}; expected why the failure is expected, in words")
     releases = None
     if "releases" in raw:
         if not isinstance(raw["releases"], str):

@@ -92,6 +92,14 @@ def _where(path: Iterable[Any]) -> str:
     return out or "(top level)"
 
 
+def yaml_error_text(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: where, when PyYAML says, and what."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{where}malformed YAML: {problem}"
+
+
 def _describe(err: jsonschema.ValidationError) -> str:
     """One readable line for a schema violation."""
     v = err.validator
@@ -211,10 +219,7 @@ def load_file(path: Path, case_id: str, file: str) -> Case:
         _refuse_aliases(text, shown)
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"{shown}: {where}malformed YAML: {problem}") from None
+        raise UserError(f"{shown}: {yaml_error_text(exc)}") from None
     if not isinstance(data, dict):
         raise UserError(f"{shown}: (top level): expected a mapping with description, source, steps")
     problem = _schema_error(shown, data)

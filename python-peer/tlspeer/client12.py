@@ -175,10 +175,10 @@ class Client12:
             raise IllegalParameter("tls: server selected unsupported curve")
         if not tls12.suite_fits_key(self._suite, self._peer_key):
             raise IllegalParameter("tls: server's certificate does not fit the cipher suite")
-        # RFC 5246 §7.4.1.4.1: a client that sent no signature_algorithms (an edit took
-        # it out) has offered SHA-1 with each key type, and a server signs with that.
+        # A client that sent no signature_algorithms (an edit took it out) has offered
+        # SHA-1 with each key type, and a server signs with that.
         allowed = (self.config.signature_algorithms if hello.has(ext.EXT_SIGNATURE_ALGORITHMS)
-                   else (tls12.RSA_PKCS1_SHA1, tls12.ECDSA_SHA1))
+                   else tls12.IMPLIED_SCHEMES)
         if ske.scheme not in allowed:
             raise IllegalParameter("tls: certificate used with invalid signature algorithm")
         signed = self.client_random + self.server_random + ske.params()

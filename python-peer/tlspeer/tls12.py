@@ -124,11 +124,15 @@ def schemes_for_key(key: Any) -> tuple[int, ...]:
     return ()
 
 
+#: What a peer that sent no signature_algorithms has offered (RFC 5246 §7.4.1.4.1).
+IMPLIED_SCHEMES: tuple[int, ...] = (RSA_PKCS1_SHA1, ECDSA_SHA1)
+
+
 def select_scheme(peer_schemes: Sequence[int] | None, key: Any) -> int | None:
     """The first of the peer's schemes the key can sign (Go: the peer's order).
-    None, no signature_algorithms extension, means SHA-1 (RFC 5246 §7.4.1.4.1)."""
+    None, no signature_algorithms extension, means IMPLIED_SCHEMES."""
     mine = schemes_for_key(key)
-    wanted = [RSA_PKCS1_SHA1, ECDSA_SHA1] if peer_schemes is None else list(peer_schemes)
+    wanted = IMPLIED_SCHEMES if peer_schemes is None else list(peer_schemes)
     return next((s for s in wanted if s in mine), None)
 
 
