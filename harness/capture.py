@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from tlspeer import keylog
 from tlspeer.wire import Direction, decode_connection
 
 from . import pcapng, pki
@@ -169,12 +170,8 @@ def streams(step: StepResult) -> tuple[bytes, bytes, str]:
         if writer is not None:
             return base64.b64decode(writer.get("written") or "")
         return base64.b64decode((reader or {}).get("read") or "")
-    lines: list[str] = []
-    for obs in (client, server):
-        for line in ((obs or {}).get("keylog") or "").splitlines():
-            if line.strip() and line not in lines:
-                lines.append(line)
-    return stream(client, server), stream(server, client), "".join(line + "\n" for line in lines)
+    logs = ((obs or {}).get("keylog") or "" for obs in (client, server))
+    return stream(client, server), stream(server, client), keylog.union(*logs)
 
 
 def ports(step: StepResult) -> tuple[int, int]:

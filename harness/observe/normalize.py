@@ -14,6 +14,7 @@ import hashlib
 from typing import AbstractSet, Any
 
 import gomodel
+from tlspeer import keylog
 from tlspeer.wire import DecodeCache, decode_connection
 
 from .. import ech
@@ -81,8 +82,8 @@ _DECODED = DecodeCache(size=2048)
 
 
 def _keylog(raw: dict[str, Any], other: dict[str, Any] | None) -> str:
-    """The key log a side's bytes are decrypted with: the other side's lines that its own
-    lacks, then its own. Both ends of one connection hold the same secrets, but an end that fails before
+    """The key log a side's bytes are decrypted with: the other side's lines, then its
+    own. Both ends of one connection hold the same secrets, but an end that fails before
     logging one may already have written under it: a Go 1.26+ server refusing a stray
     message when it sets its handshake read secret has set its write secret, and sends
     its alert encrypted, before it logs either. Its own lines last: where both logged a
@@ -90,13 +91,9 @@ def _keylog(raw: dict[str, Any], other: dict[str, Any] | None) -> str:
     (AEAD, or TLS 1.2's MAC), so the other's secrets can open a record, never misread one."""
     own = raw.get("keylog") or ""
     theirs = (other or {}).get("keylog") or ""
-    if not theirs or theirs == own:
-        return own
-    lines = own.splitlines()
-    missing = [line for line in theirs.splitlines() if line not in lines]
-    if not missing:  # the usual case: both logged every secret, in their own order
-        return own
-    return "".join(line + "\n" for line in missing) + own
+    if not theirs or theirs == own or set(theirs.splitlines()) <= set(own.splitlines()):
+        return own  # the usual case: both logged every secret, in their own order
+    return keylog.union(theirs, own)
 
 
 def _decode(raw: dict[str, Any], other: dict[str, Any] | None = None) -> Any:

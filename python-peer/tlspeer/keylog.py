@@ -86,6 +86,16 @@ def parse_keylog(text: str, strict: bool = True) -> KeyLog:
     return out
 
 
+def union(*texts: str) -> str:
+    """Key log texts as one: each non-blank line once, in the order first met. A later
+    text's line for a label an earlier one also logged comes after it, so it is the one
+    parse_keylog keeps."""
+    lines: dict[str, None] = {}
+    for text in texts:
+        lines.update((line, None) for line in text.splitlines() if line.strip())
+    return "".join(line + "\n" for line in lines)
+
+
 def format_keylog(entries: KeyLog) -> str:
     """Write entries back in NSS format (used by tests and by the Python peer)."""
     lines = []
