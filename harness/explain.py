@@ -70,6 +70,8 @@ class Explanation:
     diffs: list[tuple[str, str, str]] = field(default_factory=list)  # (file, function, unified diff or "")
     # A function added because it writes state a place's condition reads: (file, function) -> why.
     writers: dict[tuple[str, str], str] = field(default_factory=dict)
+    # The places whose own line their function's diff takes out or puts in (_edited).
+    edited: list[Place] = field(default_factory=list)
 
 
 class Source:
@@ -107,15 +109,19 @@ class Source:
     def function(self, rel: str, name: str, receiver_hint: str = "") -> list[str]:
         """The source of a top-level function or method by name (the first whose receiver
         contains receiver_hint), through its closing brace at column 0."""
+        return self.function_at_line(rel, name, receiver_hint)[1]
+
+    def function_at_line(self, rel: str, name: str, receiver_hint: str = "") -> tuple[int, list[str]]:
+        """`function`, with the line number of its first line (0 and [] when absent)."""
         lines = self.lines(rel)
         for i, line in enumerate(lines):
             m = re.match(r"func (\([^)]*\) )?(\w+)\(", line)
             if m and m.group(2) == name and receiver_hint in (m.group(1) or ""):
                 for j in range(i + 1, len(lines)):
                     if lines[j] == "}":
-                        return lines[i:j + 1]
-                return lines[i:]
-        return []
+                        return i + 1, lines[i:j + 1]
+                return i + 1, lines[i:]
+        return 0, []
 
 
 def _alert_constant(src: Source, name: str) -> str | None:
@@ -235,8 +241,28 @@ def explain(differences: Sequence[dict[str, Any]], sources: dict[str, Source]) -
                     e.diffs.append((rel, fn, diff))
             if d["field"] in ("error", "io_error"):
                 _add_writers(e, a, b, functions)
+            e.edited = _edited(e, a, b)
         out.append(e)
     return out
+
+
+def _edited(e: Explanation, a: Source, b: Source) -> list[Place]:
+    """The places whose own line the diff of their function takes out (in a) or puts in
+    (in b), by line number: where the releases' source says the thing differently, the
+    likeliest explanation (CVE-2025-58189: the error's format; 1.25's decode_error: the
+    alert of unmarshalHandshakeMessage)."""
+    changed: set[tuple[str, str, int]] = set()  # release, file, line
+    for rel, fn, diff in e.diffs:
+        if not diff:
+            continue
+        start_a, before = a.function_at_line(rel, fn)
+        start_b, after = b.function_at_line(rel, fn)
+        # the matcher unified_diff uses, so these are the lines the printed diff marks
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after).get_opcodes():
+            if tag != "equal":
+                changed.update((a.release, rel, start_a + i) for i in range(i1, i2))
+                changed.update((b.release, rel, start_b + j) for j in range(j1, j2))
+    return [p for p in e.places if (p.release, p.file, p.line) in changed]
 
 
 def _diff(a: Source, b: Source, rel: str, fn: str) -> str | None:
@@ -269,21 +295,6 @@ def _add_writers(e: Explanation, a: Source, b: Source, diffed: set[tuple[str, st
                 e.diffs.append((rel, fn, diff))
 
 
-def changed_places(e: Explanation, a: str, b: str) -> list[Place]:
-    """The places whose own line the diff of their function takes out (in a) or puts in
-    (in b): where the releases' source says the thing differently, the likeliest
-    explanation (CVE-2025-58189: the error's format; 1.25's decode_error: the alert of
-    unmarshalHandshakeMessage)."""
-    edited: dict[tuple[str, str], set[tuple[str, str]]] = {}
-    for rel, fn, diff in e.diffs:
-        for ln in diff.splitlines():
-            if ln[:1] in "+-" and not ln.startswith(("+++", "---")):
-                edited.setdefault((rel, fn), set()).add((ln[0], ln[1:].strip()))
-    sign = {a: "-", b: "+"}
-    return [p for p in e.places
-            if p.release in sign and (sign[p.release], p.text.strip()) in edited.get((p.file, p.function), ())]
-
-
 def render(case_id: str, explanations: Sequence[Explanation], changed_files: Sequence[str], a: str, b: str) -> str:
     lines = [f"{case_id}: go{a} against go{b}"]
     shown: set[tuple[str, str]] = set()  # each function's diff is printed once
@@ -304,10 +315,9 @@ def render(case_id: str, explanations: Sequence[Explanation], changed_files: Seq
             lines.append(f"  produced at the same places as {explained[key]}, above")
             continue
         explained[key] = title
-        edited = changed_places(e, a, b)
-        if edited:
+        if e.edited:
             lines.append("  the line that changed:")
-            lines += [f"    go{p.release} {p.file}:{p.line} in {p.function}: {p.text}" for p in edited]
+            lines += [f"    go{p.release} {p.file}:{p.line} in {p.function}: {p.text}" for p in e.edited]
         changed = {(rel, fn) for rel, fn, diff in e.diffs if diff}
         places, same = list(e.places), []
         if len(places) > MAX_PLACES:
