@@ -327,12 +327,13 @@ def cmd_ticket(args: argparse.Namespace) -> int:
         tt.check_known(source, "--from")
         tt.check_known(target, "--to")
         keys = [tt.read_key(k) for k in args.key]
-        print(base64.b64encode(tt.convert(tt.read_ticket(args.ticket), keys, source, target, curve=curve)).decode())
+        print(base64.b64encode(tt.convert(tt.read_ticket(args.ticket), keys, source, target, curve=curve,
+                                          shown=tt.ticket_source(args.ticket))).decode())
         return 0
     release = tt.release_of(args.go)
     tt.check_known(release)
     keys = [tt.read_key(k) for k in args.key]
-    found, why = tt.inspect(tt.read_ticket(args.ticket), keys, release)
+    found, why = tt.inspect(tt.read_ticket(args.ticket), keys, release, tt.ticket_source(args.ticket))
     if why is not None and not found:
         print(f"tlsdiff: {why}", file=sys.stderr)
         return 1

@@ -72,6 +72,11 @@ def read_ticket(text: str, flag: str = "TICKET") -> bytes:
                         "by a packet capture or a cache, or @FILE with its bytes") from None
 
 
+def ticket_source(text: str, flag: str = "TICKET") -> str:
+    """How messages about a ticket name it: the file it came from (@FILE), or the argument."""
+    return text[1:] if text.startswith("@") else flag
+
+
 def release_of(text: str, flag: str = "--go") -> str:
     release = lines.canonical(text.strip())
     if release is None:
@@ -98,19 +103,21 @@ def check_known(release: str, flag: str = "--go") -> None:
         raise UserError(f"{flag}: Go {release} does not exist yet (the newest line a provider offers is 1.{newest})")
 
 
-def inspect(ticket: bytes, keys: Sequence[bytes], release: str) -> tuple[dict[str, Any], str | None]:
-    """(what a release's server reads from the ticket, or None and why it would not open it)."""
+def inspect(ticket: bytes, keys: Sequence[bytes], release: str,
+            shown: str = "TICKET") -> tuple[dict[str, Any], str | None]:
+    """(what a release's server reads from the ticket, or None and why it would not open it);
+    shown: how the why names the ticket (ticket_source)."""
     try:
         opened = open_ticket(ticket, keys, release)
     except TicketError as exc:
-        return {}, f"a Go {release} server would not open this ticket: {exc}"
+        return {}, f"{shown}: a Go {release} server would not open this ticket: {exc}"
     out: dict[str, Any] = {"release": release, "layout": "1.19/1.20" if uses_key_name(release) else "1.21+",
                            "key_index": opened.key_index, "iv": opened.iv.hex(), "length": len(ticket)}
     if uses_key_name(release):
         try:
             old = gomodel.legacy.decode(opened.plaintext)
         except ValueError as exc:
-            return out, (f"a Go {release} server opens this ticket but cannot read the session in it ({exc}): "
+            return out, (f"{shown}: a Go {release} server opens this ticket but cannot read the session in it ({exc}): "
                          "it falls back to a full handshake")
         out["session"] = {"version": old.version, "cipher_suite": old.cipher_suite, "created_at": old.created_at,
                           "secret_length": len(old.secret), "certificates": len(old.certificates),
@@ -119,7 +126,7 @@ def inspect(ticket: bytes, keys: Sequence[bytes], release: str) -> tuple[dict[st
         return out, None
     parsed = gomodel.parse(opened.plaintext, release)
     if parsed.error is not None:
-        return out, (f"a Go {release} server opens this ticket but cannot read the session in it "
+        return out, (f"{shown}: a Go {release} server opens this ticket but cannot read the session in it "
                      f"({parsed.error}): it falls back to a full handshake")
     out["session"] = {**parsed.fields, **gomodel.describe(opened.plaintext)}
     return out, None
@@ -130,13 +137,14 @@ def render(found: dict[str, Any]) -> str:
 
 
 def convert(ticket: bytes, keys: Sequence[bytes], source: str, target: str, *, curve: int | None = None,
-            iv: bytes | None = None) -> bytes:
+            iv: bytes | None = None, shown: str = "TICKET") -> bytes:
     """The ticket a `target` server would have sealed for the same session as a `source`
     server's ticket, under the first key; UserError saying exactly why when it cannot be.
 
     1.19/1.20 TLS 1.3 sessions hold the resumption master secret, 1.21+ the PSK derived
     from it with the empty nonce Go servers send; a 1.25+ TLS 1.2 session records the
-    ECDHE group, which older ones lack (give `curve`)."""
+    ECDHE group, which older ones lack (give `curve`). shown: how errors name the
+    ticket (ticket_source)."""
     import os
 
     from tlspeer.keyschedule import resumption_psk
@@ -146,17 +154,17 @@ def convert(ticket: bytes, keys: Sequence[bytes], source: str, target: str, *, c
     try:
         opened = open_ticket(ticket, keys, source)
     except TicketError as exc:
-        raise UserError(f"TICKET: a Go {source} server would not open it: {exc}") from None
+        raise UserError(f"{shown}: a Go {source} server would not open it: {exc}") from None
     if uses_key_name(source):
         try:
             old = gomodel.legacy.decode(opened.plaintext)
         except ValueError as exc:
-            raise UserError(f"TICKET: not a Go {source} session: {exc}") from None
+            raise UserError(f"{shown}: not a Go {source} session: {exc}") from None
         secret = old.secret
         if old.version == gomodel.TLS13:
             suite = SUITE_BY_ID.get(old.cipher_suite)
             if suite is None:
-                raise UserError(f"TICKET: cipher suite 0x{old.cipher_suite:04x} is unknown")
+                raise UserError(f"{shown}: cipher suite 0x{old.cipher_suite:04x} is unknown")
             secret = resumption_psk(suite.prf_hash, old.secret, b"")
         session = gomodel.Session(version=old.version, type=gomodel.SERVER, cipher_suite=old.cipher_suite,
                                   created_at=old.created_at, secret=secret, certificates=old.certificates,
@@ -165,7 +173,7 @@ def convert(ticket: bytes, keys: Sequence[bytes], source: str, target: str, *, c
         try:
             session = gomodel.decode(opened.plaintext, source)
         except ValueError as exc:
-            raise UserError(f"TICKET: a Go {source} server cannot read the session in it: {exc}") from None
+            raise UserError(f"{shown}: a Go {source} server cannot read the session in it: {exc}") from None
     if uses_key_name(target):
         raise UserError(f"--to: converting into the 1.19/1.20 layout is not supported (a {target} server keeps the "
                         "resumption master secret, which a 1.21+ session no longer holds)")

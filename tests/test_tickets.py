@@ -141,6 +141,23 @@ def test_inspect_bad_input_is_one_line(tmp_path, args: list[str], expected: str)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and expected in p.stderr, p.stderr
 
 
+def test_a_ticket_from_a_file_is_named_by_its_file_when_no_key_opens_it(observed, edge_releases, tmp_path) -> None:
+    """A real ticket read with the wrong key: `inspect` answers no (exit 1), `convert` cannot
+    (exit 2), and both name the file the ticket came from, not the argument's placeholder."""
+    newest = edge_releases.versions[-1]
+    wrong = tmp_path / "other.key"
+    wrong.write_bytes(bytes(32))
+    ticket = tmp_path / "from-the-capture.bin"
+    ticket.write_bytes(observed["1.3"][(newest, newest)][0])
+    looked = _inspect("--key", str(wrong), "--go", newest, f"@{ticket}")
+    assert looked.returncode == 1 and looked.stdout == "", looked.stderr
+    assert looked.stderr == f"tlsdiff: {ticket}: a Go {newest} server would not open this ticket: its MAC matches no key\n"
+    converted = subprocess.run([sys.executable, "-m", "tlsdiff.cli", "ticket", "convert", "--key", str(wrong), "--from",
+                                newest, "--to", newest, f"@{ticket}"], capture_output=True, text=True, timeout=60)
+    assert converted.returncode == 2 and converted.stdout == "", converted.stderr
+    assert converted.stderr == f"tlsdiff: {ticket}: a Go {newest} server would not open it: its MAC matches no key\n"
+
+
 # ---------------------------------------------------------------- minted by Python, resumed by Go
 
 
