@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--update", action="store_true",
                    help="show, as a diff of each case file, the failed expectations rewritten to what the "
                         "releases observed (split by release range where they differ)")
-    r.add_argument("--write", action="store_true", help="with --update: write those case files")
+    r.add_argument("--write", action="store_true", help="with --update: write those case files (-q: without the diff)")
     r.add_argument("--model", action="store_true",
                    help="judge every server resumption decision against the Python model of Go "
                         "(gomodel.resumption); a disagreement fails the run")
@@ -538,7 +538,7 @@ def _update(args: argparse.Namespace, result: Any, screen: Any) -> None:
     updates = update.plan(result.results, order)
     changed = [u for u in updates if u.after != u.before]
     for u in updates:
-        if u.after != u.before:
+        if u.after != u.before and not (args.write and args.quiet):  # written and quiet: the files say it
             print(u.diff(), file=screen, end="")
         for note in u.notes:
             print(f"tlsdiff: --update: {note}", file=screen)

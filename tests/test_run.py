@@ -280,6 +280,7 @@ def test_update_previews_then_writes_what_the_releases_observed(tmp_path: Path, 
     assert "1 case file would change; add --write to write them" in preview.stdout
     written = tlsdiff(*base, "--update", "--write")
     assert "--update: wrote 1 case file" in written.stdout
+    assert "releases:" not in written.stdout, written.stdout  # -q: what was written is in the file, not repeated
     text = case.read_text()
     assert "# a comment --update keeps" in text and text != SPLIT_CASE
     again = tlsdiff(*base, "--update")
