@@ -194,6 +194,28 @@ def test_a_report_of_the_findings_makes_them_known(campaign: Path, tmp_path: Pat
     assert json.loads((tmp_path / "again" / "findings.json").read_text())["findings"] == []
 
 
+def test_known_from_a_report_names_the_case_set_up_like_the_stimulus(tmp_path: Path) -> None:
+    """--known REPORT.json: the report names each case's file, not what it sets up; the
+    files are read again (here tlsdiff's own, run from another folder), so among cases
+    that split the releases alike the hint names the one set up like the stimulus."""
+    from tlsdiff.fuzz.outcome import case_words
+    from tlsdiff.scenario.catalog import load_cases
+    ids = ["bugs/go-31641-server-verify-peer-certificate-on-resumption", "bugs/go-59424-against-python-server"]
+    report = tmp_path / "r.json"
+    proc = tlsdiff("run", "--go", RELEASES, *ids, "--json", str(report), "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    versions = next(iter(json.loads(report.read_text())["results"]))["classes"]
+    releases = sorted(r for group in versions.values() for r in group)
+    known = Known.of_report(report, releases)
+    cases = {c.id: c for c in load_cases(ids)}
+    assert known.words == {i: case_words(cases[i]) for i in ids}
+    split = next(p for p in known.partitions)
+    assert known.partitions[split] == ids  # both split 1.19 from the rest
+    stimulus = Stimulus(0, "test", Base("pyserver", "1.3", resume=True, hrr=True), {})
+    outcome = Outcome(tuple(releases), split, accepted={r: (True,) for g in split for r in g})
+    assert known.explains(outcome, [("partition", split)], case_words(stimulus.case("s"))) == [ids[1]]
+
+
 def test_the_default_cases_are_known(campaign: Path, tmp_path: Path) -> None:
     """With tlsdiff's own cases known, what they already show is not found again."""
     proc = _fuzz(tmp_path / "out")

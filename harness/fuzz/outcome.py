@@ -158,6 +158,28 @@ def case_words(case: Case) -> frozenset[str]:
     return frozenset(words)
 
 
+def _words_of_file(file: Any, report_folder: Path) -> frozenset[str]:
+    """case_words of the case file a report names (catalog.report_name: relative to the
+    run's working folder, or as its case folder's name and its id), looked for from here,
+    from the report's folder and in tlsdiff's own cases; none where it is not found or no
+    longer loads: the words only order hints that are equally good."""
+    from ..paths import CASES_DIR
+    from ..scenario.load import load_file
+    if not isinstance(file, str) or not file:
+        return frozenset()
+    candidates = [Path(file), report_folder / file]
+    folder, _, rest = file.partition("/")
+    if folder == CASES_DIR.name and rest:
+        candidates.append(CASES_DIR / rest)
+    for candidate in dict.fromkeys(candidates):
+        if candidate.is_file():
+            try:
+                return case_words(load_file(candidate, candidate.stem, file))
+            except UserError:
+                return frozenset()
+    return frozenset()
+
+
 @dataclass
 class Known:
     """The signatures the known cases show: a stimulus is a finding only for others.
@@ -278,5 +300,6 @@ class Known:
             if missing:
                 raise UserError(f"--known: {str(path)!r}: case {r.get('case')!r} has no run on {missing[0]}; "
                                 "expected a report of a run on the releases of this campaign")
-            known.add(Outcome.of({(v,): runs[v]["observations"] for v in wanted}), str(r.get("case", "")))
+            known.add(Outcome.of({(v,): runs[v]["observations"] for v in wanted}), str(r.get("case", "")),
+                      _words_of_file(r.get("file"), path.parent))
         return known
