@@ -296,6 +296,23 @@ def test_a_flipped_byte_that_falls_apart_between_releases_is_said_so(edge_releas
             "server_hello byte 31 for") in f.description()
 
 
+def test_a_size_each_release_computed_itself_does_not_split_the_releases(edge_releases) -> None:
+    """Seed 99's huge_ticket: every release's client fails to marshal the resumption's
+    ClientHello around the ticket, each naming the length of its own ClientHello (larger
+    in newer releases). The run's classes keep them apart, as the report does; the fuzzer
+    does not, so it is no finding in every campaign."""
+    from tlsdiff.runs import Run
+    huge = Stimulus(0, "test", Base("pyserver", "1.3", resume=True), {"huge_ticket": 65437})
+    with Run(",".join(edge_releases.versions), timeout=2.0) as run:
+        result = run.run([huge.case("sizes/huge-ticket")]).results[0]
+    errors = {k[0]: d["steps"][1]["client"]["error"] for k, d in result.docs.items()}
+    assert len(set(errors.values())) == 2 and all(
+        e.startswith("cryptobyte: pending child length ") for e in errors.values()), errors
+    assert len(set(result.classes.values())) == 2
+    assert Outcome.of(result.docs, result.classes).partition == (tuple(edge_releases.versions),)
+    assert Outcome.of(result.docs).signatures() == []
+
+
 # ---------------------------------------------------------------- peers that fail
 
 
