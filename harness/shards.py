@@ -71,7 +71,7 @@ def check_shards(reports: Sequence[tuple[str, dict[str, Any]]]) -> None:
                             "'tlsdiff run --shard K/N'")
         for what, field in (("a different tlsdiff", "tlsdiff"), ("other releases", "releases"),
                             ("other pinned releases", "pinned")):
-            if report.get(field) != first.get(field):
+            if _without_folders(report.get(field)) != _without_folders(first.get(field)):
                 raise UserError(f"{name}: made by {what} than {first_name} ({field} differs); "
                                 "merge only shards of one run")
         for what, key in (("a different case set", "cases"), ("another shard count", "count")):
@@ -91,6 +91,15 @@ def check_shards(reports: Sequence[tuple[str, dict[str, Any]]]) -> None:
     if missing:
         absent = ", ".join(f"{i}/{count}" for i in missing)
         raise UserError(f"merge: shards {absent} are missing; a merge without them would not be the whole run")
+
+
+def _without_folders(rows: Any) -> Any:
+    """Release rows without where a Go root lay: shards on other machines unpack the same
+    toolchain (the same digest) into other folders; the merged report keeps the first's."""
+    if not isinstance(rows, list):
+        return rows
+    return [{k: v for k, v in r.items() if k not in ("goroot", "also_goroots")} if isinstance(r, dict) else r
+            for r in rows]
 
 
 def _check_runs(reports: Sequence[tuple[str, dict[str, Any]]]) -> None:
@@ -122,8 +131,9 @@ def rows_of(report: dict[str, Any]) -> tuple[list[Toolchain | Unavailable], dict
                                      binary_sha256=r["binary_sha256"]))
             capabilities[r["name"]] = r["peer"]
         elif r["available"]:
-            rows.append(Toolchain(line=r["line"], version=r["version"], provider=r["provider"], goroot=Path(),
-                                  digest=r["digest"], name=r["name"]))
+            rows.append(Toolchain(line=r["line"], version=r["version"], provider=r["provider"],
+                                  goroot=Path(r.get("goroot", "")), digest=r["digest"], name=r["name"],
+                                  also=tuple(r.get("also_goroots", ()))))
             capabilities[r["name"]] = r["peer"]
         else:
             rows.append(Unavailable(r["requested"], r["line"], r["reason"]))

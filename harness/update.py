@@ -95,6 +95,12 @@ def _plan_case(r: CaseResult, order: list[str]) -> FileUpdate | None:
             notes.append(f"{r.case.id}: expect[{index}]: a step was not observed on some release; not updated")
             continue
         blocks = _blocks([(k, per_key[k]) for k in sorted(per_key, key=lambda k: order.index(k[0]))], order)
+        twins = _same_release_apart(blocks)
+        if twins:
+            notes.append(f"{r.case.id}: expect[{index}]: {twins[0]} and {twins[1]} observed different values, and a "
+                         "release range cannot tell a Go root from the release it is; not updated (run --update "
+                         "with one of them)")
+            continue
         original = expect[index]
         replacements = []
         for keys, values in blocks:
@@ -130,8 +136,22 @@ def _blocks(observed: list[tuple[ReleaseKey, dict[tuple[str, str], Any]]], order
     return out
 
 
+def _same_release_apart(blocks: list[tuple[list[str], dict[tuple[str, str], Any]]]) -> tuple[str, str] | None:
+    """Two columns of one release (stock 1.26.6 and a Go root 1.26.6+6cf820) on either side
+    of a split: no range can hold one without the other."""
+    for (left, _), (right, _) in zip(blocks, blocks[1:]):
+        if release_of_name(left[-1]) == release_of_name(right[0]):
+            return left[-1], right[0]
+    return None
+
+
 def _line(release: str) -> tuple[int, int]:
     return release_of_name(release)[:2]
+
+
+def _version(name: str) -> str:
+    """A column's release as a range names it: a Go root "1.26.6+6cf820" is 1.26.6."""
+    return ".".join(map(str, release_of_name(name)))
 
 
 def _range_text(releases: list[str], order: list[str], within: str | None) -> str:
@@ -144,9 +164,9 @@ def _range_text(releases: list[str], order: list[str], within: str | None) -> st
     lo_line, hi_line = _line(lo), _line(hi)
     terms = []
     if before is not None:
-        terms.append(f">={lo_line[0]}.{lo_line[1]}" if _line(before) != lo_line else f">={lo}")
+        terms.append(f">={lo_line[0]}.{lo_line[1]}" if _line(before) != lo_line else f">={_version(lo)}")
     if after is not None:
-        terms.append(f"<{hi_line[0]}.{hi_line[1] + 1}" if _line(after) != hi_line else f"<{after}")
+        terms.append(f"<{hi_line[0]}.{hi_line[1] + 1}" if _line(after) != hi_line else f"<{_version(after)}")
     text = " ".join(terms)
     if lo_line == hi_line and before is not None and after is not None and terms == [
             f">={lo_line[0]}.{lo_line[1]}", f"<{hi_line[0]}.{hi_line[1] + 1}"]:

@@ -24,12 +24,13 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 def test_an_edited_goroot_is_its_own_column_and_shows_the_edit(edge_releases, tmp_path: Path) -> None:
     stock = edge_releases.available[-1]  # the newest line, from tlsdiff's cache
-    edited = tmp_path / "go-edited"
+    edited, same = tmp_path / "go-edited", tmp_path / "go-same"
     link_tree(stock.goroot, edited)
+    link_tree(stock.goroot, same)  # the stock release in another folder: no column of its own
     _edit(edited / "src" / "crypto" / "tls" / "handshake_server_tls13.go", f'"{STOCK_ERROR}"', f'"{EDITED_ERROR}"')
     out = tmp_path / "r.json"
     p = subprocess.run([sys.executable, "-m", "tlsdiff.cli", "run", CASE, "--go", stock.version,
-                        "--goroot", str(edited), "--json", str(out)],
+                        "--goroot", str(edited), "--goroot", str(same), "--json", str(out)],
                        cwd=REPO, capture_output=True, text=True, timeout=900)
     assert p.returncode == 1, p.stdout + p.stderr  # the edited column fails the case's expectation
     report = json.loads(out.read_text())
@@ -37,11 +38,23 @@ def test_an_edited_goroot_is_its_own_column_and_shows_the_edit(edge_releases, tm
     (edited_name,) = [n for n in rows if n != stock.version]
     assert edited_name.startswith(f"{stock.version}+") and rows[edited_name]["provider"] == "goroot"
     assert rows[edited_name]["digest"] != rows[stock.version]["digest"]
+    # Which folder each column is, in the report and under the matrix.
+    assert rows[edited_name]["goroot"] == str(edited) and rows[stock.version]["also_goroots"] == [str(same)]
+    assert f"go{edited_name}: the Go root {edited}\n" in p.stdout
+    assert f"go{stock.version}: also the Go root {same} (the same sources and binaries: one column)" in p.stdout
+    header = p.stdout.splitlines()[0].split()
+    assert header == [stock.version, edited_name], p.stdout  # columns apart, however long a name
     runs = report["results"][0]["runs"]
     assert runs[stock.version]["verdict"] == "pass"
     assert runs[stock.version]["observations"]["steps"][1]["server"]["error"] == STOCK_ERROR
     assert runs[edited_name]["verdict"] == "fail"
     assert runs[edited_name]["observations"]["steps"][1]["server"]["error"] == EDITED_ERROR
     assert f"go{edited_name}" in p.stdout and EDITED_ERROR in p.stdout
+    # --update cannot split an expectation between a release and a Go root of it: it says so.
+    p = subprocess.run([sys.executable, "-m", "tlsdiff.cli", "run", CASE, "--go", stock.version,
+                        "--goroot", str(edited), "--update", "-q"], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert (f"expect[0]: {stock.version} and {edited_name} observed different values, and a release range cannot "
+            "tell a Go root from the release it is; not updated") in p.stdout, p.stdout + p.stderr
+    assert "--update: no expectation to update" in p.stdout
     # The stock toolchain in the cache is untouched.
     assert EDITED_ERROR not in (stock.goroot / "src/crypto/tls/handshake_server_tls13.go").read_text()

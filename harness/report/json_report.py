@@ -26,6 +26,10 @@ def release_rows(toolchains: list[Any], capabilities: dict[str, dict[str, Any]])
                          "digest": t.digest, "available": True, "peer": capabilities.get(t.name, {})})
             if getattr(t, "address", ""):  # an external peer: where it ran and the binary it reported
                 rows[-1].update(address=t.address, binary_sha256=t.binary_sha256)
+            elif t.provider == "goroot":  # which of the user's folders this column is
+                rows[-1]["goroot"] = str(t.goroot.absolute())
+            if t.also:  # roots the user named that are this very toolchain
+                rows[-1]["also_goroots"] = list(t.also)
         else:
             rows.append({"line": t.line, "requested": t.requested, "available": False, "reason": t.reason})
     return rows

@@ -53,19 +53,26 @@ def render(results: list[CaseResult], releases: list[Any], out: TextIO = sys.std
     same = [r for r in results if r.case.pairing == Pairing.SAME]
     cross = [r for r in results if r.case.pairing == Pairing.CROSS]
     width = max([len(r.case.id) for r in results] + [10])
+    col = max([8] + [len(v) + 2 for v in versions])  # a Go root's name (1.26.6+6cf820) is wider than a release's
     if same:
-        header = " " * width + " " + "".join(f"{v:>8}" for v in versions)
+        header = " " * width + " " + "".join(f"{v:>{col}}" for v in versions)
         out.write(header + "\n")
         for r in same:
-            cells = "".join(f"{_cell(r, (v,)):>8}" for v in versions)
+            cells = "".join(f"{_cell(r, (v,)):>{col}}" for v in versions)
             out.write(f"{r.case.id:<{width}} {cells}\n")
     for r in cross:
         out.write(f"\n{r.case.id}  (rows: release a, columns: release b)\n")
-        out.write(" " * 8 + "".join(f"{v:>8}" for v in versions) + "\n")
+        out.write(" " * col + "".join(f"{v:>{col}}" for v in versions) + "\n")
         for a in versions:
-            out.write(f"{a:>8}" + "".join(f"{_cell(r, (a, b)):>8}" for b in versions) + "\n")
+            out.write(f"{a:>{col}}" + "".join(f"{_cell(r, (a, b)):>{col}}" for b in versions) + "\n")
     for t in missing:
         out.write(f"\nGo {t.requested}: unavailable: {t.reason}\n")
+    folders = [f"go{t.name}: the Go root {t.goroot.absolute()}" for t in releases
+               if getattr(t, "provider", "") == "goroot"]  # which of the user's folders each column is
+    folders += [f"go{t.name}: also the Go root {folder} (the same sources and binaries: one column)"
+                for t in releases for folder in getattr(t, "also", ())]
+    if folders:
+        out.write("\n" + "\n".join(folders) + "\n")
     out.write("\nLetters are agreement classes per case (same letter = same outcome); "
               "! an expectation failed, E the peer failed, - unsupported on that release"
               + (" (tlsdiff repro CASE.yaml, or -v, says why)" if any(

@@ -18,6 +18,7 @@ Unavailable with the reason, never as an exception.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class Toolchain:
     note: str = field(default="", compare=False)  # a caveat worth showing, e.g. an old index was used
     digest: str = field(default="", compare=False)  # identity.content_digest: what it compiles
     name: str = ""  # its column: the version, or "1.24.11+a1b2c3" for an edited root of a stock release
+    also: tuple[str, ...] = field(default=(), compare=False)  # Go roots the user named that are this same toolchain
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -223,7 +225,7 @@ def resolve_many(
 ) -> list[Toolchain | Unavailable]:
     """resolve() for each release, fetching up to `jobs` at once, then each Go root the
     user named (goroots, default $TLSDIFF_GOROOT) as a toolchain of its own; results in
-    that order, a root identical to a release already there (same digest) left out.
+    that order, a root identical to a release already there (same digest) named in its `also`.
 
     Every release and root is checked before anything is fetched, so a typo costs no download.
     """
@@ -239,10 +241,13 @@ def resolve_many(
     if requested:
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(requested)))) as pool:
             results = list(pool.map(one, requested))
-    digests = {r.digest for r in results if isinstance(r, Toolchain) and r.digest}
+    by_digest = {r.digest: i for i, r in enumerate(results) if isinstance(r, Toolchain) and r.digest}
     for tc in named:
-        if tc.digest not in digests:
-            digests.add(tc.digest)
+        if tc.digest in by_digest:  # one column, which says it is that root too
+            i = by_digest[tc.digest]
+            results[i] = dataclasses.replace(results[i], also=(*results[i].also, str(tc.goroot.absolute())))
+        else:
+            by_digest[tc.digest] = len(results)
             results.append(tc)
     return results
 
