@@ -385,6 +385,24 @@ def test_user_goroot_that_is_no_goroot_is_a_user_error(tmp_path: Path, monkeypat
         resolve_many([], cache_root=tmp_path, goroots=[old], fetch=False)
 
 
+def test_a_go_that_hangs_is_killed_with_what_it_started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Go root whose bin/go starts a child and never answers: one line, and neither is left running."""
+    root = tmp_path / "stuck"
+    go = root / "bin" / "go"
+    go.parent.mkdir(parents=True)
+    go.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {tmp_path / 'child.pid'}\nwait\n")
+    go.chmod(0o755)
+    monkeypatch.setattr(cache, "VERIFY_TIMEOUT_S", 1)
+    with pytest.raises(UserError, match=r"^--goroot: .* is not a working Go root \(cannot run .*bin/go version: "):
+        resolve_many([], cache_root=tmp_path, goroots=[root], fetch=False)
+    child = int((tmp_path / "child.pid").read_text())
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:  # the kill is sent; it may take a moment
+        time.sleep(0.05)
+    assert not Path(f"/proc/{child}").exists() or Path(f"/proc/{child}/stat").read_text().split()[2] == "Z", \
+        f"bin/go's child {child} is still running"
+
+
 # ---------------------------------------------------------------- cache logic with fake toolchains
 
 

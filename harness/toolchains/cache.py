@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from tlsdiff import children
 from tlsdiff.paths import cache_dir
 from tlsdiff.progress import busy
 from tlsdiff.toolchains import identity
@@ -102,11 +103,9 @@ def parse_go_version(output: str) -> str | None:
 def go_version_output(goroot: Path) -> str:
     """Run <goroot>/bin/go version with an environment that cannot switch toolchains."""
     env = dict(os.environ, GOROOT=str(goroot), GOTOOLCHAIN="local", GOENV="off")
-    try:
-        proc = subprocess.run(
-            [str(goroot.absolute() / "bin" / "go"), "version"],
-            cwd=goroot, env=env, capture_output=True, text=True, errors="replace", timeout=VERIFY_TIMEOUT_S,
-        )
+    try:  # in a process group of its own: a `go` that hangs is killed with whatever it started
+        proc = children.run([str(goroot.absolute() / "bin" / "go"), "version"],
+                            cwd=goroot, env=env, errors="replace", timeout=VERIFY_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise FetchError(f"cannot run {goroot / 'bin' / 'go'} version: {exc}") from exc
     if proc.returncode != 0:
