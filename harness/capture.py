@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from tlspeer import keylog
+from tlspeer.keylog import CLIENT_RANDOM
 from tlspeer.wire import Direction, decode_connection
 
 from . import pcapng, pki
@@ -35,8 +36,6 @@ PACKET_SPACING_US = 1000  # one packet per millisecond of the case clock
 
 _HANDSHAKE, _APPLICATION_DATA = 22, 23
 _CHANGE_CIPHER_SPEC = 20
-_TLS12 = 0x0303
-_TLS13 = 0x0304
 
 
 @dataclass(frozen=True)
@@ -226,59 +225,26 @@ def connection_pcapng(c2s: bytes, s2c: bytes, keylog: str, client_port: int, ser
     return b"".join(out)
 
 
-class _Sessions12:
-    """Go logs no key for a resumed TLS 1.2 connection: its master secret is that of
-    the earlier connection that made the session. This remembers each connection's
-    master secret by the tickets its server sent and its session ID, and gives a
-    resumed connection the CLIENT_RANDOM line it lacks."""
+class _Keys:
+    """The key log a capture carries, so that Wireshark decrypts it alone. Wireshark looks
+    keys up by the ClientHello random on the wire, which two kinds of connection have no
+    line for: with ECH accepted, Go logs the TLS 1.3 secrets under the inner hello's
+    random (encrypted on the wire); a resumed TLS 1.2 connection reuses the master secret
+    of the earlier connection that made the session, and Go logs none for it. The decoder
+    finds the entry whose keys open the server's records, as it does for the normalizer
+    (tlspeer.wire: the run's master secrets so far are the earlier entries); its secrets
+    are given again under the wire's random."""
 
     def __init__(self) -> None:
-        self.by_ticket: dict[str, str] = {}
-        self.by_session_id: dict[str, str] = {}
+        self.masters = ""  # the CLIENT_RANDOM lines of the run's connections so far
 
     def complete(self, c2s: bytes, s2c: bytes, keylog: str) -> str:
-        conn = decode_connection(c2s, s2c, keylog)
-        if conn.version != _TLS12 or conn.client_random is None:
-            return keylog
-        client_random = conn.client_random.hex()
-        hello = _summary(conn.client_to_server, "client_hello")
-        server_hello = _summary(conn.server_to_client, "server_hello")
-        session_id = server_hello.get("session_id") or ""
-        master = next((line.split()[2].lower() for line in keylog.splitlines()
-                       if len(line.split()) == 3 and line.split()[:2] == ["CLIENT_RANDOM", client_random]), None)
-        if master is None:
-            offered = next((e.get("data") for e in hello.get("extensions") or [] if e.get("name") == "session_ticket"),
-                           None)
-            master = self.by_ticket.get(offered or "") or self.by_session_id.get(session_id)
-            if master is None:
-                return keylog
-            keylog += f"CLIENT_RANDOM {client_random} {master}\n"
-        for m in conn.server_to_client.handshake_messages:
-            if m.name == "new_session_ticket" and (m.summary or {}).get("ticket"):
-                self.by_ticket[m.summary["ticket"]] = master
-        if session_id:
-            self.by_session_id[session_id] = master
+        conn = decode_connection(c2s, s2c, keylog, earlier=self.masters)
+        if conn.client_random is not None and conn.borrowed_secrets:
+            wire = conn.client_random.hex()
+            keylog += "".join(f"{label} {wire} {secret.hex()}\n" for label, secret in conn.borrowed_secrets.items())
+        self.masters += "".join(line + "\n" for line in keylog.splitlines() if line.startswith(f"{CLIENT_RANDOM} "))
         return keylog
-
-
-def outer_random_keys(c2s: bytes, s2c: bytes, keylog: str) -> str:
-    """With ECH accepted, Go logs the TLS 1.3 secrets under the inner ClientHello's
-    random, which is encrypted on the wire; Wireshark looks keys up by the random it
-    sees. When the ClientHello random on the wire has no line and the log names one
-    other random, its lines are given again under the wire's."""
-    conn = decode_connection(c2s, s2c, keylog)
-    lines = [line.split() for line in keylog.splitlines() if len(line.split()) == 3]
-    randoms = {parts[1].lower() for parts in lines}
-    if conn.version != _TLS13 or conn.client_random is None or len(randoms) != 1:
-        return keylog
-    wire = conn.client_random.hex()
-    if wire in randoms:
-        return keylog
-    return keylog + "".join(f"{label} {wire} {secret}\n" for label, _, secret in lines)
-
-
-def _summary(d: Direction, name: str) -> dict[str, Any]:
-    return next((m.summary or {} for m in d.handshake_messages if m.name == name), {})
 
 
 @dataclass(frozen=True)
@@ -291,13 +257,13 @@ class Capture:
 def run_captures(run: CaseRun) -> list[Capture]:
     """Every connection of one case run, in step order."""
     defs = {s.number: s for s in run.case.steps}
-    sessions = _Sessions12()
+    keys = _Keys()
     out = []
     for step in run.steps:
         if _observed(step, "client") is None and _observed(step, "server") is None:
             continue  # not a connection (a clone, a session export), or no side answered
         c2s, s2c, keylog = streams(step)
-        keylog = outer_random_keys(c2s, s2c, sessions.complete(c2s, s2c, keylog))
+        keylog = keys.complete(c2s, s2c, keylog)
         conn_id = f"{run.case.id}#{key_text(run.key)}#{step.step}"
         at = defs[step.step].at_seconds if step.step in defs else 0
         server = run.case.endpoints.get(defs[step.step].args.get("server", "")) if step.step in defs else None

@@ -96,11 +96,18 @@ def _keylog(raw: dict[str, Any], other: dict[str, Any] | None) -> str:
     return keylog.union(theirs, own)
 
 
-def _decode(raw: dict[str, Any], other: dict[str, Any] | None = None) -> Any:
+def _decode(raw: dict[str, Any], other: dict[str, Any] | None = None, earlier: str = "") -> Any:
     written = binascii.a2b_base64(raw.get("written") or "")  # base64.b64decode's work, without its checks
     read = binascii.a2b_base64(raw.get("read") or "")
     c2s, s2c = (written, read) if raw["role"] == "client" else (read, written)
-    return decode_connection(c2s, s2c, _keylog(raw, other), _DECODED)
+    return decode_connection(c2s, s2c, _keylog(raw, other), _DECODED, earlier)
+
+
+def _masters(step: StepResult) -> str:
+    """The TLS 1.2 master secrets a connection's ends logged, for the connections after it:
+    a Go end resuming a TLS 1.2 session logs no line of its own (wire._master_by_trial)."""
+    return "".join(line + "\n" for side in (step.client, step.server) if side is not None
+                   for line in (side.get("keylog") or "").splitlines() if line.startswith("CLIENT_RANDOM "))
 
 
 def _what_the_view_reads(conn: Any, outcome_only: bool = False) -> dict[str, Any]:
@@ -160,7 +167,8 @@ def _failure(text: str, key: tuple[str, ...]) -> str:
 
 
 def normalize_step(step: StepResult, labels: Labeler, key: tuple[str, ...] = (),
-                   outcome_only: bool = False) -> dict[str, Any]:
+                   outcome_only: bool = False, earlier: str = "") -> dict[str, Any]:
+    """earlier: _masters of the run's steps before this one."""
     doc: dict[str, Any] = {"step": step.step}
     if step.session is not None:
         doc["session"] = normalize_session(step.session, labels)
@@ -170,7 +178,7 @@ def normalize_step(step: StepResult, labels: Labeler, key: tuple[str, ...] = (),
     # the client's, whose decoding the cache then cuts from it. The sides are normalized
     # client first: labels are given in that order.
     other = {"client": step.server, "server": step.client}
-    decoded = {side: _decode(getattr(step, side), other[side])
+    decoded = {side: _decode(getattr(step, side), other[side], earlier)
                for side in ("server", "client") if getattr(step, side) is not None}
     for side in ("client", "server"):
         raw = getattr(step, side)
@@ -202,7 +210,10 @@ def normalize_run(run: CaseRun, observed: AbstractSet[int] | None = None, outcom
         doc["stderr"] = run.stderr[-2000:]
     if observed is None:
         observed = observed_steps(run.case)
+    earlier = ""
     for step in run.steps:
         if step.step in observed or step.failure:
-            doc["steps"].append(normalize_step(step, labels, tuple(run.key), outcome_only))
+            doc["steps"].append(normalize_step(step, labels, tuple(run.key), outcome_only, earlier))
+        if step.session is None:
+            earlier += _masters(step)
     return doc

@@ -258,6 +258,10 @@ class Connection:
     client_to_server: Direction
     server_to_client: Direction
     notes: list[str] = field(default_factory=list)
+    # The key log entry (by its client random) whose secrets opened this connection when
+    # the key log had none for its own random: ECH's inner hello, a resumed TLS 1.2 session.
+    borrowed_from: bytes | None = None
+    borrowed_secrets: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def version_name(self) -> str | None:
@@ -835,6 +839,35 @@ def _entry_by_trial(entries: KeyLog, server_records: list[Record], suite: Cipher
     return None
 
 
+def _master_by_trial(entries: KeyLog, server_records: list[Record], suite: CipherSuite | None,
+                     client_random: bytes | None, server_random: bytes | None,
+                     encrypt_then_mac: bool) -> tuple[bytes, dict[str, bytes]] | None:
+    """Find the key log entry whose master secret, with this connection's randoms, opens
+    the server's first protected record (its Finished, after its ChangeCipherSpec). A
+    resumed TLS 1.2 connection reuses its session's master secret with new randoms, and Go
+    logs no line for it (writeKeyLog is only in doFullHandshake, handshake_server.go and
+    handshake_client.go): the line is the earlier connection's that made the session."""
+    if suite is None or suite.tls13 or client_random is None or server_random is None:
+        return None
+    ccs = next((i for i, r in enumerate(server_records) if r.content_type == CHANGE_CIPHER_SPEC), None)
+    if ccs is None or ccs + 1 >= len(server_records):
+        return None
+    first = server_records[ccs + 1]
+    for random, secrets in entries.items():
+        master = secrets.get(CLIENT_RANDOM)
+        if random == client_random or master is None:
+            continue
+        block = key_block12(suite.prf_hash, master, client_random, server_random,
+                            suite.mac_len, suite.key_len, suite.fixed_iv_len)
+        try:
+            tls12_protection(suite, block.server_write_key, block.server_write_iv, block.server_write_mac_key,
+                             encrypt_then_mac=encrypt_then_mac and suite.kind == "cbc").decrypt(first)
+        except (RecordError, ValueError):
+            continue
+        return random, {CLIENT_RANDOM: master}
+    return None
+
+
 def _parse_keylog(keylog: str) -> tuple[KeyLog, str | None]:
     """The key log's entries, and a note when malformed lines were skipped."""
     try:
@@ -844,23 +877,25 @@ def _parse_keylog(keylog: str) -> tuple[KeyLog, str | None]:
 
 
 def decode_connection(client_to_server: bytes, server_to_client: bytes, keylog: str,
-                      cache: DecodeCache | None = None) -> Connection:
+                      cache: DecodeCache | None = None, earlier: str = "") -> Connection:
     """Decode one TLS connection recorded by one endpoint.
 
     `client_to_server` and `server_to_client` are the raw TCP payload bytes each way
     (either may be empty or end mid-record); `keylog` is the NSS key log text that
-    endpoint wrote. Never raises for bad input; see Connection.notes and each
-    Direction's notes for what could not be decoded. With a `cache`, streams it has
-    decoded before are not decoded again, and the result shares their parts.
+    endpoint wrote; `earlier`, key log lines of earlier connections, tried only where the
+    key log has no line for this connection's random (a resumed TLS 1.2 session's master
+    secret). Never raises for bad input; see Connection.notes and each Direction's notes
+    for what could not be decoded. With a `cache`, streams it has decoded before are not
+    decoded again, and the result shares their parts.
     """
     if cache is None:  # a cache of this call's own: its hellos are decoded once
-        return _decode_connection(client_to_server, server_to_client, keylog, DecodeCache())
-    return cache.get(("connection", bytes(client_to_server), bytes(server_to_client), keylog),
-                     lambda: _decode_connection(client_to_server, server_to_client, keylog, cache))
+        return _decode_connection(client_to_server, server_to_client, keylog, DecodeCache(), earlier)
+    return cache.get(("connection", bytes(client_to_server), bytes(server_to_client), keylog, earlier),
+                     lambda: _decode_connection(client_to_server, server_to_client, keylog, cache, earlier))
 
 
 def _decode_connection(client_to_server: bytes, server_to_client: bytes, keylog: str,
-                       cache: DecodeCache) -> Connection:
+                       cache: DecodeCache, earlier: str = "") -> Connection:
     notes: list[str] = []
     entries, keylog_note = cache.get(("keylog", keylog), lambda: _parse_keylog(keylog))
     if keylog_note:
@@ -895,24 +930,28 @@ def _decode_connection(client_to_server: bytes, server_to_client: bytes, keylog:
     client_random = ch1.random if ch1 else None
     server_random = final_sh.random if final_sh else None
 
+    encrypt_then_mac = bool(final_sh and final_sh.has_extension(hs.EXT_ENCRYPT_THEN_MAC))
     secrets: dict[str, bytes] = {}
+    found: tuple[bytes, dict[str, bytes]] | None = None
     if client_random is not None:
         if client_random in entries:
             secrets = entries[client_random]
-        elif entries:
-            found = None
+        elif entries or earlier:
             if version == TLS13:
                 found = _entry_by_trial(entries, s_framed.records, suite, client_random)
+            elif version == TLS12:
+                before, _ = cache.get(("keylog", earlier), lambda: _parse_keylog(earlier))
+                found = _master_by_trial({**before, **entries}, s_framed.records, suite, client_random,
+                                         server_random, encrypt_then_mac)
             if found is not None:
                 notes.append("ClientHello random not in key log; used the entry for "
                              f"{found[0].hex()}, whose keys open the server's records")
                 secrets = found[1]
-            else:
+            elif entries:
                 notes.append("ClientHello random not in key log")
     elif entries:
         notes.append("no ClientHello seen; key log not used")
 
-    encrypt_then_mac = bool(final_sh and final_sh.has_extension(hs.EXT_ENCRYPT_THEN_MAC))
     ctx = _Context(version, suite, suite_id, client_random, server_random, secrets,
                    early_offered, offered13, encrypt_then_mac, cache)
 
@@ -946,4 +985,6 @@ def _decode_connection(client_to_server: bytes, server_to_client: bytes, keylog:
         client_to_server=client_dir,
         server_to_client=server_dir,
         notes=notes,
+        borrowed_from=found[0] if found else None,
+        borrowed_secrets=dict(found[1]) if found else {},
     )
