@@ -248,6 +248,25 @@ def differences(docs: dict[ReleaseKey, dict[str, Any]]) -> list[dict[str, Any]]:
                     out.append({"step": n, "side": side, "field": name,
                                 "values": [{"releases": [keys[i] for i in at], "value": got[at[0]]}
                                            for at in groups]})
+        out += _session_differences(n, {key: steps_.get(n, {}).get("session") for key, steps_ in by_step.items()})
+    return out
+
+
+def _session_differences(step: int, sessions: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """An export or import step's fields (normalize_session: the Go error, the session as
+    the model reads it) that are not the same on all keys, as side "session"."""
+    first, *rest = sessions.values()
+    if all(_same(first, other) for other in rest):
+        return []
+    names = list(dict.fromkeys(name for doc in sessions.values() for name in doc or {}))
+    keys = list(sessions)
+    out = []
+    for name in names:
+        got = [(doc or {}).get(name) for doc in sessions.values()]
+        groups = _equal_json_groups(got)
+        if len(groups) > 1:
+            out.append({"step": step, "side": "session", "field": name,
+                        "values": [{"releases": [keys[i] for i in at], "value": got[at[0]]} for at in groups]})
     return out
 
 

@@ -104,3 +104,19 @@ def test_markdown_has_the_matrix_and_the_grid(reports, edge_releases) -> None:
     assert f"| case | {old} | {new} |" in text
     assert "| `binder/tls13-altered-secret` | – | A |" in text
     assert "**`tickets/tls13-cross-release-shared-key`** (rows: release a, columns: release b)" in text
+
+
+def test_an_imported_sessions_error_is_among_the_differences() -> None:
+    """A TLS 1.2 session exported by 1.21 and imported by 1.27 (1.25 added the ECDHE group
+    to the encoding): the import's error is a difference of its own (side `session`), not
+    only the failed resumption that follows it. Found by a first-use trial: `--diff` and
+    the JSON listed only the connection's symptoms."""
+    import tlsdiff
+    with tlsdiff.Run(go="1.21,1.27") as run:
+        (result,) = run.run(tlsdiff.load_cases(["encoding/tls12-client-session-across-releases"])).results
+    old, new = (k[0] for k in result.docs if k[0] == k[1])
+    errors = [d for d in result.diffs if (d["side"], d["field"]) == ("session", "error")]
+    assert len(errors) == 1, result.diffs
+    by_value = {v["value"]: set(v["releases"]) for v in errors[0]["values"]}
+    assert by_value["tls: invalid session encoding"] == {f"{old}>{new}", f"{new}>{old}"}, by_value
+    assert by_value[None] == {f"{old}>{old}", f"{new}>{new}"}, by_value
