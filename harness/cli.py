@@ -140,12 +140,16 @@ def _parser() -> argparse.ArgumentParser:
                     help="the 32-byte session ticket key file; the first seals")
     tm.add_argument("--go", required=True, help="the release of the server that will read it")
     tm.add_argument("--tls", choices=["1.2", "1.3"], default="1.3", help="the session's TLS version (default 1.3)")
-    tm.add_argument("--suite", default="TLS_AES_128_GCM_SHA256", help="the session's cipher suite (Go name)")
+    tm.add_argument("--suite", help="the session's cipher suite (Go name; default TLS_AES_128_GCM_SHA256 for TLS "
+                                    "1.3, named for TLS 1.2: it follows the server's certificate)")
     tm.add_argument("--secret", required=True, help="hex: TLS 1.3 the PSK (1.21+) or resumption master secret "
                                                     "(1.19/1.20); TLS 1.2 the master secret")
     tm.add_argument("--created-at", type=int, required=True, help="Unix seconds the session was made (the server "
                                                                   "refuses one older than 7 days)")
     tm.add_argument("--curve", help="the ECDHE group of a TLS 1.2 session, for 1.25+")
+    tm.add_argument("--no-ems", dest="ems", action="store_false",
+                    help="a TLS 1.2 session made without extended master secret (1.21+ record it; a Go client from "
+                         "1.21 offers it, and a 1.21+ server resumes a session only as it was made)")
     tc = tks.add_parser("convert", help="the ticket another release's server would have sealed for the same session")
     tc.add_argument("ticket", help="the ticket: hex, base64, or @FILE with its raw bytes")
     tc.add_argument("--key", action="append", type=Path, required=True, metavar="FILE",
@@ -320,7 +324,7 @@ def cmd_ticket(args: argparse.Namespace) -> int:
             raise UserError(f"--created-at: {args.created_at} is not a Unix time")
         keys = [tt.read_key(k) for k in args.key]
         print(base64.b64encode(tt.mint(keys, release, tls=args.tls, suite=args.suite, secret=bytes.fromhex(args.secret),
-                                       created_at=args.created_at, curve=curve or 0)).decode())
+                                       created_at=args.created_at, curve=curve or 0, ems=args.ems)).decode())
         return 0
     if args.ticket_command == "convert":
         source, target = tt.release_of(args.source, "--from"), tt.release_of(args.target, "--to")

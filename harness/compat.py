@@ -78,7 +78,7 @@ def predict_ticket(ticket: bytes, b: str) -> tuple[bool, str]:
     verdict = gomodel.parse(opened.plaintext, b)
     if verdict.error is not None:
         written = gomodel.describe(opened.plaintext).get("readable_by", "none")
-        hint = f"; the session is readable by {written}" if written != "none" else ""
+        hint = f"; the session is readable by {written}{_because(written)}" if written != "none" else ""
         return False, f"{b} opens it but ParseSessionState says {verdict.error!r}{hint}"
     return True, ""
 
@@ -88,9 +88,16 @@ def predict_session(state: bytes, ticket: bytes, b: str) -> tuple[bool, str]:
     verdict = gomodel.parse(state, b)
     if verdict.error is not None:
         written = gomodel.describe(state).get("readable_by", "none")
-        return False, f"{b}'s ParseSessionState says {verdict.error!r} (the session is readable by {written})"
+        return False, (f"{b}'s ParseSessionState says {verdict.error!r} (the session is readable by "
+                       f"{written}{_because(written)})")
     ok, why = predict_ticket(ticket, b)
     return ok, ("the session restores, but " + why) if not ok else ""
+
+
+def _because(readable_by: str) -> str:
+    """What changed in the encoding, where the model knows (gomodel.session_state.WHY_UNREADABLE)."""
+    why = gomodel.session_state.WHY_UNREADABLE.get(readable_by)
+    return f": {why}" if why else ""
 
 
 def cells(runs: Sequence[CaseRun], tls_versions: Sequence[str]) -> list[Cell]:

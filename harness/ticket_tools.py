@@ -55,21 +55,37 @@ def read_key(path: Path, flag: str = "--key") -> bytes:
 
 
 def read_ticket(text: str, flag: str = "TICKET") -> bytes:
-    """A ticket given as hex or base64 (standard or URL-safe, padding optional), or @FILE of raw bytes."""
+    """A ticket given as hex or base64 (standard or URL-safe, padding optional), or @FILE of
+    its raw bytes or of that text (a ticket's random bytes are never all hex or base64 digits)."""
     if text.startswith("@"):
         data = _read_small(Path(text[1:]), MAX_TICKET, flag)
         if len(data) > MAX_TICKET:
             raise UserError(f"{flag}: {text[1:]!r} holds more than {MAX_TICKET} bytes; a ticket is at most 65535")
-        return data
+        if not data:
+            raise UserError(f"{flag}: {text[1:]!r} is empty; expected a ticket's bytes, or the ticket as hex or base64")
+        try:
+            return _from_text(data.decode("ascii").strip()) or data
+        except UnicodeDecodeError:
+            return data
     stripped = text.strip()
-    if _HEX.match(stripped):
-        return bytes.fromhex(stripped)
-    try:
-        return base64.b64decode(stripped + "=" * (-len(stripped) % 4), altchars=b"-_" if "-" in stripped
-                                or "_" in stripped else None, validate=True)
-    except (binascii.Error, ValueError):
+    decoded = _from_text(stripped)
+    if decoded is None:
         raise UserError(f"{flag}: not hex or base64 ({len(stripped)} characters); expected a ticket as printed "
-                        "by a packet capture or a cache, or @FILE with its bytes") from None
+                        "by a packet capture or a cache, or @FILE with its bytes")
+    return decoded
+
+
+def _from_text(text: str) -> bytes | None:
+    """The bytes of a ticket written as hex or base64; None if the text is neither (or empty)."""
+    if not text:
+        return None
+    if _HEX.match(text):
+        return bytes.fromhex(text)
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_" if "-" in text
+                                or "_" in text else None, validate=True) or None
+    except (binascii.Error, ValueError):
+        return None
 
 
 def ticket_source(text: str, flag: str = "TICKET") -> str:
@@ -119,17 +135,32 @@ def inspect(ticket: bytes, keys: Sequence[bytes], release: str,
         except ValueError as exc:
             return out, (f"{shown}: a Go {release} server opens this ticket but cannot read the session in it ({exc}): "
                          "it falls back to a full handshake")
-        out["session"] = {"version": old.version, "cipher_suite": old.cipher_suite, "created_at": old.created_at,
-                          "secret_length": len(old.secret), "certificates": len(old.certificates),
-                          "layout": "1.19/1.20 " + ("sessionStateTLS13" if old.version == gomodel.TLS13
-                                                    else "sessionState")}
+        out["session"] = _named({"version": old.version, "cipher_suite": old.cipher_suite,
+                                 "created_at": old.created_at, "secret_length": len(old.secret),
+                                 "certificates": len(old.certificates),
+                                 "layout": "1.19/1.20 " + ("sessionStateTLS13" if old.version == gomodel.TLS13
+                                                           else "sessionState")})
         return out, None
     parsed = gomodel.parse(opened.plaintext, release)
     if parsed.error is not None:
         return out, (f"{shown}: a Go {release} server opens this ticket but cannot read the session in it "
                      f"({parsed.error}): it falls back to a full handshake")
-    out["session"] = {**parsed.fields, **gomodel.describe(opened.plaintext)}
+    out["session"] = _named({**parsed.fields, **gomodel.describe(opened.plaintext)})
     return out, None
+
+
+def _named(session: dict[str, Any]) -> dict[str, Any]:
+    """The session's numbers with their names beside them, as --suite and --curve take them."""
+    from tlspeer.groups import GROUP_NAMES
+    from tlspeer.suites import suite_name
+    names = {"version": lambda v: {0x0303: "TLS 1.2", 0x0304: "TLS 1.3"}.get(v), "cipher_suite": suite_name,
+             "curve_id": lambda v: GROUP_NAMES.get(v) if v else None,
+             "type": lambda v: {gomodel.SERVER: "server", gomodel.CLIENT: "client"}.get(v)}
+    out = dict(session)
+    for field, name_of in names.items():
+        if isinstance(session.get(field), int) and name_of(session[field]):
+            out[f"{field}_name"] = name_of(session[field])
+    return out
 
 
 def render(found: dict[str, Any]) -> str:
@@ -183,21 +214,39 @@ def convert(ticket: bytes, keys: Sequence[bytes], source: str, target: str, *, c
             raise UserError(f"--curve: a Go {target} TLS 1.2 session records its ECDHE group, which this "
                             f"{source} session lacks; name it (e.g. --curve X25519)")
         session = dataclasses.replace(session, curve_id=curve)
+    elif curve is not None:  # said and not used would read as done
+        raise UserError(f"--curve: not needed: " + (f"the {source} session already records its group"
+                                                     if new_tls12 else f"a Go {target} TLS "
+                                                     f"{'1.3' if session.version == gomodel.TLS13 else '1.2'} "
+                                                     "session records none"))
     plaintext = gomodel.encode(session, target)
     if gomodel.parse(plaintext, target).error is not None:  # the model's own check before a ticket goes out
         raise UserError(f"the {target} session this would seal does not parse: {gomodel.parse(plaintext, target).error}")
     return seal(plaintext, keys[0], iv if iv is not None else os.urandom(16), target)
 
 
-def mint(keys: Sequence[bytes], release: str, *, tls: str, suite: str, secret: bytes, created_at: int,
-         curve: int = 0, iv: bytes | None = None) -> bytes:
+#: A TLS 1.2 master secret's length (RFC 5246 §8.1), which every session Go makes holds.
+MASTER_SECRET_BYTES = 48
+
+
+def mint(keys: Sequence[bytes], release: str, *, tls: str, suite: str | None, secret: bytes, created_at: int,
+         curve: int = 0, ems: bool = True, iv: bytes | None = None) -> bytes:
     """A server ticket a `release` server accepts, for a session with this secret (TLS 1.3: the
-    PSK on 1.21+, the resumption master secret on 1.19/1.20; TLS 1.2: the master secret)."""
+    PSK on 1.21+, the resumption master secret on 1.19/1.20; TLS 1.2: the master secret).
+    suite: None is TLS_AES_128_GCM_SHA256 for TLS 1.3; a TLS 1.2 session's suite must be named
+    (it follows the server's certificate). ems: a TLS 1.2 session made with extended master
+    secret, as every Go client from 1.21 offers it: a 1.21+ server resumes a session only as
+    it was made (RFC 7627 §5.3)."""
     import os
 
     from gomodel.tickets import seal
     from tlspeer.suites import SUITE_BY_NAME
 
+    if suite is None:
+        if tls == "1.2":
+            raise UserError("--suite: a TLS 1.2 session's suite follows the server's certificate; name it (e.g. "
+                            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, or TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)")
+        suite = "TLS_AES_128_GCM_SHA256"
     info = SUITE_BY_NAME.get(suite)
     if info is None:
         raise UserError(f"--suite: {suite[:60]!r} is not a cipher suite; expected a Go suite name such as "
@@ -205,14 +254,25 @@ def mint(keys: Sequence[bytes], release: str, *, tls: str, suite: str, secret: b
     version = 0x0304 if tls == "1.3" else 0x0303
     if info.tls13 != (tls == "1.3"):
         raise UserError(f"--suite: {suite} is not a TLS {tls} suite")
-    if not 1 <= len(secret) <= (255 if tls == "1.3" else 255 if not uses_key_name(release) else 65535):
-        raise UserError(f"--secret: {len(secret)} bytes; expected 1 to 255")
+    want = info.hash_len if tls == "1.3" else MASTER_SECRET_BYTES
+    if len(secret) != want:
+        what = (f"the {'resumption master secret' if uses_key_name(release) else 'PSK'} of {suite} is as long as "
+                f"its hash" if tls == "1.3" else "a TLS 1.2 master secret")
+        raise UserError(f"--secret: {len(secret)} bytes; expected {want} ({what})")
+    records_curve = version < gomodel.TLS13 and not uses_key_name(release) and lines.minor_of(release) >= 25
+    if curve and not records_curve:
+        raise UserError(f"--curve: only a 1.25+ TLS 1.2 session records its ECDHE group; a Go {release} TLS {tls} "
+                        "session has none")
+    if not ems and (version == gomodel.TLS13 or uses_key_name(release)):
+        raise UserError(f"--no-ems: only a 1.21+ TLS 1.2 session records extended master secret; a Go {release} "
+                        f"TLS {tls} session has none")
     if uses_key_name(release):
         plaintext = gomodel.legacy.encode(gomodel.legacy.LegacySession(version, info.id, created_at, secret))
     else:
-        if version < gomodel.TLS13 and lines.minor_of(release) >= 25 and not curve:
+        if records_curve and not curve:
             raise UserError(f"--curve: a Go {release} TLS 1.2 session records its ECDHE group; name it "
                             "(e.g. --curve X25519)")
         plaintext = gomodel.encode(gomodel.Session(version=version, type=gomodel.SERVER, cipher_suite=info.id,
-                                                   created_at=created_at, secret=secret, curve_id=curve), release)
+                                                   created_at=created_at, secret=secret, curve_id=curve,
+                                                   ext_master_secret=ems and version < gomodel.TLS13), release)
     return seal(plaintext, keys[0], iv if iv is not None else os.urandom(16), release)

@@ -190,13 +190,80 @@ def test_a_go_server_resumes_a_ticket_python_minted(edge_releases, edge: str) ->
 # ---------------------------------------------------------------- tlsdiff ticket convert
 
 
-def _resume_with(release: str, binaries, ticket: bytes, psk: bytes, now: float) -> dict:
-    """Offer a ticket (with its PSK) from tlspeer's client to a Go server of release that holds the fleet key."""
+def test_a_minted_tls12_ticket_is_resumed_as_a_go_client_offers_it(edge_releases, tmp_path) -> None:
+    """A TLS 1.2 ticket minted for the newest release, offered with extended master secret (as
+    every Go client from 1.21 offers it): resumed. Minted --no-ems, the same server declines it,
+    as 1.21+ servers resume a session only as it was made (RFC 7627 §5.3). A first-use trial
+    found the minted tickets never resumed: they were always minted without it."""
+    import os
+
+    from tlsdiff import pki
+    newest = edge_releases.versions[-1]
+    key = tmp_path / "fleet.key"
+    key.write_bytes(FLEET_KEY)
+    master, now = os.urandom(48), int(pki.EPOCH.timestamp())
+
+    def minted(*extra: str) -> bytes:
+        p = subprocess.run([sys.executable, "-m", "tlsdiff.cli", "ticket", "mint", "--key", str(key), "--go", newest,
+                            "--tls", "1.2", "--suite", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "--curve", "X25519",
+                            "--secret", master.hex(), "--created-at", str(now - 60), *extra],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return base64.b64decode(p.stdout.strip())
+    resumed = _resume_with(newest, edge_releases.binaries, minted(), master, now=now, tls12=True)
+    assert resumed["handshake_error"] is None and resumed["state"]["DidResume"] is True, resumed
+    declined = _resume_with(newest, edge_releases.binaries, minted("--no-ems"), master, now=now, tls12=True)
+    assert declined["handshake_error"] is None and declined["state"]["DidResume"] is False, declined
+
+
+def test_mint_refuses_what_no_go_session_holds(tmp_path) -> None:
+    key = tmp_path / "fleet.key"
+    key.write_bytes(FLEET_KEY)
+    base = ["--key", str(key), "--go", "1.24", "--created-at", "1767225600"]
+    cases = {
+        "a TLS 1.2 suite left to the default": (["--tls", "1.2", "--secret", "00" * 48], "--suite: a TLS 1.2 session"),
+        "a short PSK": (["--secret", "00" * 15], "--secret: 15 bytes; expected 32"),
+        "a PSK of the wrong hash": (["--suite", "TLS_AES_256_GCM_SHA384", "--secret", "00" * 32],
+                                    "--secret: 32 bytes; expected 48"),
+        "a curve 1.24 does not record": (["--tls", "1.2", "--suite", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                                          "--secret", "00" * 48, "--curve", "X25519"],
+                                         "--curve: only a 1.25+ TLS 1.2 session records"),
+        "no EMS for TLS 1.3": (["--secret", "00" * 32, "--no-ems"], "--no-ems: only a 1.21+ TLS 1.2 session"),
+    }
+    for name, (args, expected) in cases.items():
+        p = subprocess.run([sys.executable, "-m", "tlsdiff.cli", "ticket", "mint", *base, *args],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and expected in p.stderr, (name, p.stderr)
+
+
+def test_a_ticket_file_may_hold_the_ticket_as_text(observed, edge_releases, tmp_path) -> None:
+    """@FILE of the ticket as hex (as tshark prints it) reads as the same ticket as its bytes;
+    an empty file is bad input, not a ticket no key opens."""
+    import json
+    newest = edge_releases.versions[-1]
+    key = tmp_path / "fleet.key"
+    key.write_bytes(FLEET_KEY)
+    ticket = observed["1.3"][(newest, newest)][0]
+    (tmp_path / "raw.bin").write_bytes(ticket)
+    (tmp_path / "hex.txt").write_text(ticket.hex() + "\n")
+    (tmp_path / "empty").write_bytes(b"")
+    raw = _inspect("--key", str(key), "--go", newest, f"@{tmp_path / 'raw.bin'}")
+    text = _inspect("--key", str(key), "--go", newest, f"@{tmp_path / 'hex.txt'}")
+    assert raw.returncode == 0 and text.returncode == 0, raw.stderr + text.stderr
+    assert json.loads(text.stdout) == json.loads(raw.stdout)
+    empty = _inspect("--key", str(key), "--go", newest, f"@{tmp_path / 'empty'}")
+    assert empty.returncode == 2 and "is empty; expected a ticket's bytes" in empty.stderr, empty.stderr
+
+
+def _resume_with(release: str, binaries, ticket: bytes, psk: bytes, now: float, tls12: bool = False) -> dict:
+    """Offer a ticket (with its PSK, or for TLS 1.2 its master secret, offering extended master
+    secret as every Go client from 1.21 does) from tlspeer's client to a Go server of release
+    that holds the fleet key."""
     from cryptography import x509
 
     from tlsdiff import pki
     from tlsdiff.peers.protocol import PeerProcess
-    from tlspeer import ClientConfig, ClientTicket, connect
+    from tlspeer import ClientConfig, ClientSession12, ClientTicket, connect
 
     roots = tuple(x509.load_pem_x509_certificates(pki.root_pem("root-a").encode()))
     peer = PeerProcess(release, [str(binaries[release])])
@@ -209,10 +276,17 @@ def _resume_with(release: str, binaries, ticket: bytes, psk: bytes, now: float) 
         port = peer.call("listen", {"name": "conv-l", "endpoint": "conv-s"})["port"]
         accepted = peer.send("accept", {"listener": "conv-l", "conn_id": "conv", "time": int(now),
                                         "timeout_ms": 5000})
-        offered = ClientTicket(ticket=ticket, psk=psk, cipher_suite=0x1301, lifetime=604800, age_add=0, nonce=b"",
-                               received_at=now - 60)
-        conn = connect("127.0.0.1", port, ClientConfig(server_name=pki.SERVER_NAME, roots=roots), tickets=[offered],
-                       now=lambda: now, timeout=5)
+        if tls12:
+            config = ClientConfig(server_name=pki.SERVER_NAME, roots=roots, min_version="1.2", max_version="1.2",
+                                  cipher_suites=["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"])
+            session = ClientSession12(master_secret=psk, cipher_suite=0xC02B, extended_master_secret=True,
+                                      received_at=now - 60, ticket=ticket)
+            conn = connect("127.0.0.1", port, config, session12=session, now=lambda: now, timeout=5)
+        else:
+            offered = ClientTicket(ticket=ticket, psk=psk, cipher_suite=0x1301, lifetime=604800, age_add=0,
+                                   nonce=b"", received_at=now - 60)
+            conn = connect("127.0.0.1", port, ClientConfig(server_name=pki.SERVER_NAME, roots=roots),
+                           tickets=[offered], now=lambda: now, timeout=5)
         conn.send(b"tlsdiff-ping")
         conn.recv(12)
         conn.close()

@@ -301,6 +301,14 @@ def outcome(data: bytes, release: str, known_certificates: Collection[bytes] | N
         return Outcome(f"Bytes: {exc}", None, certs.pending)
 
 
+#: Why a session describe() says only some releases read does not parse on the others:
+#: what changed in SessionState's encoding between them.
+WHY_UNREADABLE = {
+    "1.25+": "1.25 added the ECDHE group (curveID) to TLS 1.2 sessions, which 1.21-1.24 do not expect",
+    "1.21-1.24": "1.25 added the ECDHE group (curveID) to TLS 1.2 sessions, and reads one this session lacks",
+}
+
+
 def describe(data: bytes) -> dict[str, Any]:
     """A release-independent summary of an encoding, for observations: the fields
     as the newest format reads them, and which format wrote it."""
