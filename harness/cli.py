@@ -123,7 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     x = sub.add_parser("explain", help="why two releases observed different things: the crypto/tls source "
                                        "lines that produce each difference, and their diff")
     x.add_argument("case", help="one case: an id (binder/tls13-altered-secret) or a case file")
-    x.add_argument("--go", required=True, help="the two releases to compare, e.g. '1.25.5,1.26.0'")
+    x.add_argument("--go", default="", help="the two releases to compare, e.g. '1.25.5,1.26.0' (with --goroot: "
+                                            "one, or none beside two Go roots)")
     x.add_argument("--goroot", action="append", default=[], help="a Go installation to compare (repeatable)")
     x.add_argument("--cases", action="append", default=[], type=Path, metavar="DIR",
                    help="a folder of your own cases (repeatable)")
@@ -217,7 +218,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     case = _one_case_of_same_pairing(args, "explain")
     named = toolchains.parse_release_list(args.go) if args.go.strip() else []
     if len(named) + len(args.goroot) != 2:
-        raise UserError(f"--go: {args.go!r} with {len(args.goroot)} --goroot; expected exactly two releases to compare")
+        raise UserError(f"--go: {args.go!r} with {len(args.goroot)} --goroot; expected two releases to compare "
+                        "(--go A,B, or --go A --goroot DIR, or --goroot DIR1 --goroot DIR2)")
     with Run(args.go, goroots=[Path(g) for g in args.goroot]) as run:
         with progress.Reminder():
             releases = run.prepare([case])
@@ -270,8 +272,7 @@ def cmd_repro(args: argparse.Namespace) -> int:
     with Run(_releases_asked(args), goroots=[Path(g) for g in args.goroot], timeout=args.timeout) as run:
         with progress.Reminder():
             releases = run.prepare([case])
-        for u in releases.unavailable:
-            print(f"tlsdiff: Go {u.requested}: unavailable, left out: {u.reason}", file=sys.stderr)
+        _say_unavailable(releases)
         _say_pins(releases)
         result = run.run([case])
     print(repro.render(result.results[0]), end="")
@@ -291,7 +292,7 @@ def cmd_compat(args: argparse.Namespace) -> int:
     cases = load_cases(sorted({compat.CASES[(k, v)] for k in compat.KINDS for v in tls}))
     with Run(args.go, goroots=[Path(g) for g in args.goroot]) as run:
         with progress.Reminder():
-            run.prepare()
+            _say_unavailable(run.prepare())
         result = run.run(cases)
     names = result.releases.versions
     found = compat.cells(result.runs, tls)
@@ -361,8 +362,7 @@ def cmd_images(args: argparse.Namespace) -> int:
     client = docker_runner.engine(who="images")
     with progress.Reminder():
         releases = prepare_releases(args.go)
-    for u in releases.unavailable:
-        print(f"tlsdiff: Go {u.requested}: unavailable, left out: {u.reason}", file=sys.stderr)
+    _say_unavailable(releases)
     for name, tag in docker_runner.tag_for_compose(client, releases.binaries).values():
         print(f"{name}  (= {tag})")
     return 0
@@ -458,8 +458,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with progress.Reminder():
         releases = run.prepare(cases)
     interrupts.running = True
-    for u in releases.unavailable:
-        print(f"tlsdiff: Go {u.requested}: unavailable, left out: {u.reason}", file=sys.stderr)
+    _say_unavailable(releases)
     _say_pins(releases)
 
     def done(case_run) -> None:  # type: ignore[no-untyped-def]
@@ -525,6 +524,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         diff.render(changed, screen)
         code = 1 if changed or model_wrong or stale else 0
     return 130 if result.interrupted and code != 2 else code
+
+
+def _say_unavailable(releases: Any) -> None:
+    """A release asked for (as `all` asks for 1.20) that no provider has: a line, and the run goes on."""
+    for u in releases.unavailable:
+        print(f"tlsdiff: Go {u.requested}: unavailable, left out: {u.reason}", file=sys.stderr)
 
 
 def _say_pins(releases: Any) -> None:

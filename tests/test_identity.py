@@ -56,5 +56,10 @@ def test_an_edited_goroot_is_its_own_column_and_shows_the_edit(edge_releases, tm
     assert (f"expect[0]: {stock.version} and {edited_name} observed different values, and a release range cannot "
             "tell a Go root from the release it is; not updated") in p.stdout, p.stdout + p.stderr
     assert "--update: no expectation to update" in p.stdout
+    # explain between two Go roots needs no --go: it names the edited line.
+    p = subprocess.run([sys.executable, "-m", "tlsdiff.cli", "explain", CASE, "--goroot", str(stock.goroot),
+                        "--goroot", str(edited)], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"go{edited_name} crypto/tls/handshake_server_tls13.go:" in p.stdout and EDITED_ERROR in p.stdout
     # The stock toolchain in the cache is untouched.
     assert EDITED_ERROR not in (stock.goroot / "src/crypto/tls/handshake_server_tls13.go").read_text()
