@@ -253,7 +253,9 @@ def cmd_bisect(args: argparse.Namespace) -> int:
         shown = args.go.strip()
     else:
         roots = [toolchains.from_goroot(Path(g)) for g in args.goroot]
-        candidates = [bisect.Candidate(t.name, goroot=t.goroot) for t in roots]
+        # Two roots of one toolchain (a copy of a release) share its name: the folder tells them apart.
+        clash = len({t.name for t in roots}) < len(roots)
+        candidates = [bisect.Candidate(f"{t.name} ({t.goroot})" if clash else t.name, goroot=t.goroot) for t in roots]
         shown = f"{len(roots)} Go roots in the order given"
 
     def say(text: str) -> None:
