@@ -258,9 +258,8 @@ class Connection:
     client_to_server: Direction
     server_to_client: Direction
     notes: list[str] = field(default_factory=list)
-    # The key log entry (by its client random) whose secrets opened this connection when
-    # the key log had none for its own random: ECH's inner hello, a resumed TLS 1.2 session.
-    borrowed_from: bytes | None = None
+    # The secrets that opened this connection when the key log had none for its own random,
+    # found by trial: ECH's inner hello's, a resumed TLS 1.2 session's master secret.
     borrowed_secrets: dict[str, bytes] = field(default_factory=dict)
 
     @property
@@ -985,6 +984,5 @@ def _decode_connection(client_to_server: bytes, server_to_client: bytes, keylog:
         client_to_server=client_dir,
         server_to_client=server_dir,
         notes=notes,
-        borrowed_from=found[0] if found else None,
         borrowed_secrets=dict(found[1]) if found else {},
     )
