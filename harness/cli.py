@@ -531,7 +531,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _say_unavailable(releases: Any) -> None:
     """A release asked for (as `all` asks for 1.20) that no provider has: a line, and the run goes on."""
     for u in releases.unavailable:
-        print(f"tlsdiff: Go {u.requested}: unavailable, left out: {u.reason}", file=sys.stderr)
+        reason = u.reason.removeprefix(f"Go {u.requested}: ")  # the reason may start by naming it too
+        print(f"tlsdiff: Go {u.requested}: unavailable, left out: {reason}", file=sys.stderr)
 
 
 def _say_pins(releases: Any) -> None:

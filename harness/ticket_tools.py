@@ -49,6 +49,9 @@ def read_key(path: Path, flag: str = "--key") -> bytes:
         return raw
     if len(text) == 64 and _HEX.match(text.decode("ascii", "replace")):
         return bytes.fromhex(text.decode())
+    if len(text) == 64:  # the length of a hex key: say which part is wrong
+        raise UserError(f"{flag}: {str(path)!r} holds 64 characters that are not all hex digits; expected a "
+                        "32-byte session ticket key (32 raw bytes, or 64 hex digits)")
     size = f"{len(raw)}" if len(raw) <= MAX_KEY_FILE else f"more than {MAX_KEY_FILE}"
     raise UserError(f"{flag}: {str(path)!r} holds {size} bytes; expected a 32-byte session ticket key "
                     "(32 raw bytes, or 64 hex digits)")

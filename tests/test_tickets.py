@@ -130,11 +130,13 @@ def test_inspect_shows_a_real_ticket_and_says_why_another_release_would_not_open
     (["--go", "1.27", "00"], "the following arguments are required: --key"),
     (["--key", "/nonexistent", "--go", "1.27", "00"], "--key: '/nonexistent': no such file"),
     (["--key", "@short", "--go", "1.27", "00"], "expected a 32-byte session ticket key"),
+    (["--key", "@nonhex", "--go", "1.27", "00"], "holds 64 characters that are not all hex digits"),
     (["--key", "@good", "--go", "1.9", "00"], "--go: '1.9' is not a Go release tlsdiff knows"),
     (["--key", "@good", "--go", "1.27", "%%%"], "TICKET: not hex or base64"),
 ])
 def test_inspect_bad_input_is_one_line(tmp_path, args: list[str], expected: str) -> None:
     (tmp_path / "short").write_bytes(b"0123")
+    (tmp_path / "nonhex").write_text("zz" * 32 + "\n")
     (tmp_path / "good").write_bytes(FLEET_KEY)
     args = [str(tmp_path / a[1:]) if a.startswith("@") else a for a in args]
     p = _inspect(*args)
