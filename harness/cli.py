@@ -482,7 +482,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         applied = expected.apply(xfails, result.results)
         stale = applied.stale
     runs = sum(len(r.verdicts) for r in result.results)
-    summary = (f"{terminal.summary_line(result.counts)} ({len(result.results)} cases, {runs} runs, "
+    # A shard takes runs, not cases: a case whose runs fall in several shards counts in each.
+    cases = f"{len(result.results)} cases" + (f" with runs in shard {args.shard}" if shard is not None else "")
+    summary = (f"{terminal.summary_line(result.counts)} ({cases}, {runs} runs, "
                f"{result.handshakes} connections, {result.seconds:.1f} s)")
     if result.interrupted:
         summary += f"; interrupted: {total - runs} of {total} runs did not run"

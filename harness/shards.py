@@ -90,7 +90,9 @@ def check_shards(reports: Sequence[tuple[str, dict[str, Any]]]) -> None:
     missing = sorted(set(range(1, count + 1)) - set(seen))
     if missing:
         absent = ", ".join(f"{i}/{count}" for i in missing)
-        raise UserError(f"merge: shards {absent} are missing; a merge without them would not be the whole run")
+        which = f"shard {absent} is" if len(missing) == 1 else f"shards {absent} are"
+        raise UserError(f"merge: {which} missing; a merge without {'it' if len(missing) == 1 else 'them'} would "
+                        "not be the whole run")
 
 
 def _without_folders(rows: Any) -> Any:

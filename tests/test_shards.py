@@ -94,7 +94,8 @@ def test_merge_refuses_what_is_not_one_run(runs) -> None:
         r["results"].append(first)
     overlapping = _edited(runs["shards"][2], d / "o.json", steal)
     cases = {
-        "missing": ([s1, s2], "merge: shards 3/3 are missing"),
+        "missing": ([s1, s2], "merge: shard 3/3 is missing; a merge without it would not be the whole run"),
+        "two missing": ([s1], "merge: shards 2/3, 3/3 are missing; a merge without them"),
         "twice": ([s1, s2, s2, s3], "shard 2/3 is also"),
         "version": ([s1, s2, str(other_version)], "made by a different tlsdiff than"),
         "case set": ([s1, s2, str(other_cases)], "a different case set than"),
