@@ -257,6 +257,12 @@ class Campaign:
         f.minimized = m.stimulus if m.reproduced else None
         if m.reproduced:
             f.reproduced = True
+            # The hint again, by what the minimized stimulus still sets up: the stimulus as
+            # found may carry a base or knobs that do not matter (seed 41's huge ticket was
+            # found with a client certificate, which named a client-auth case for 1.19.8's
+            # split where the HRR binder case is what it does).
+            f.explained_by = self.known.explains(f.outcome, [f.signature],
+                                                 case_words(m.stimulus.case("finding"))) or f.explained_by
         elif self.stop.is_set():  # interrupted before it could tell: written as found
             f.reproduced = None
         else:
