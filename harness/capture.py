@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from tlspeer import keylog
-from tlspeer.keylog import CLIENT_RANDOM
+from tlspeer.keylog import master_secret_lines
 from tlspeer.wire import Direction, decode_connection
 
 from . import pcapng, pki
@@ -243,7 +243,7 @@ class _Keys:
         if conn.client_random is not None and conn.borrowed_secrets:
             wire = conn.client_random.hex()
             keylog += "".join(f"{label} {wire} {secret.hex()}\n" for label, secret in conn.borrowed_secrets.items())
-        self.masters += "".join(line + "\n" for line in keylog.splitlines() if line.startswith(f"{CLIENT_RANDOM} "))
+        self.masters += master_secret_lines(keylog)
         return keylog
 
 

@@ -103,11 +103,6 @@ def _decode(raw: dict[str, Any], other: dict[str, Any] | None = None, earlier: s
     return decode_connection(c2s, s2c, _keylog(raw, other), _DECODED, earlier)
 
 
-def _masters(step: StepResult) -> str:
-    """The TLS 1.2 master secrets a connection's ends logged, for the connections after it:
-    a Go end resuming a TLS 1.2 session logs no line of its own (wire._master_by_trial)."""
-    return "".join(line + "\n" for side in (step.client, step.server) if side is not None
-                   for line in (side.get("keylog") or "").splitlines() if line.startswith("CLIENT_RANDOM "))
 
 
 def _what_the_view_reads(conn: Any, outcome_only: bool = False) -> dict[str, Any]:
@@ -168,7 +163,7 @@ def _failure(text: str, key: tuple[str, ...]) -> str:
 
 def normalize_step(step: StepResult, labels: Labeler, key: tuple[str, ...] = (),
                    outcome_only: bool = False, earlier: str = "") -> dict[str, Any]:
-    """earlier: _masters of the run's steps before this one."""
+    """earlier: the master secrets the run's steps before this one logged."""
     doc: dict[str, Any] = {"step": step.step}
     if step.session is not None:
         doc["session"] = normalize_session(step.session, labels)
@@ -210,10 +205,11 @@ def normalize_run(run: CaseRun, observed: AbstractSet[int] | None = None, outcom
         doc["stderr"] = run.stderr[-2000:]
     if observed is None:
         observed = observed_steps(run.case)
-    earlier = ""
-    for step in run.steps:
+    earlier = ""  # the master secrets the run's connections so far logged (keylog.master_secret_lines)
+    for i, step in enumerate(run.steps):
         if step.step in observed or step.failure:
             doc["steps"].append(normalize_step(step, labels, tuple(run.key), outcome_only, earlier))
-        if step.session is None:
-            earlier += _masters(step)
+        if step.session is None and i + 1 < len(run.steps):  # only a later connection reads them
+            logs = ((side or {}).get("keylog") or "" for side in (step.client, step.server))
+            earlier += keylog.master_secret_lines(*logs)
     return doc

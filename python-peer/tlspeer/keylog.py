@@ -96,6 +96,13 @@ def union(*texts: str) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+def master_secret_lines(*texts: str) -> str:
+    """The CLIENT_RANDOM lines (TLS 1.2 master secrets) of key log texts, each once, as
+    union gives them: what a later connection that resumes a session may need, since Go
+    logs none for a resumed TLS 1.2 connection (wire.decode_connection's `earlier`)."""
+    return "".join(line + "\n" for line in union(*texts).splitlines() if line.startswith(f"{CLIENT_RANDOM} "))
+
+
 def format_keylog(entries: KeyLog) -> str:
     """Write entries back in NSS format (used by tests and by the Python peer)."""
     lines = []
