@@ -47,19 +47,21 @@ _PYTHON_FAILURE = re.compile(r"\btlspeer:|\bpeer python:")
 _OWN_SIZE = re.compile(r"(pending child length )\d+")
 
 
+_ERRORS = ("error", "io_error")
+
+
 def _own_sizes_masked(doc: dict[str, Any]) -> dict[str, Any] | None:
-    """The document with _OWN_SIZE's numbers masked in its sides' errors; None if it has none."""
-    steps, found = [], False
-    for step in doc.get("steps", []):
-        step = dict(step)
-        for side in ("client", "server"):
-            d = step.get(side)
-            if not d or not any(_OWN_SIZE.search(d.get(f) or "") for f in ("error", "io_error")):
-                continue
-            found = True
-            step[side] = {**d, **{f: _OWN_SIZE.sub(r"\1<n>", d[f]) for f in ("error", "io_error") if d.get(f)}}
-        steps.append(step)
-    return {**doc, "steps": steps} if found else None
+    """The document with _OWN_SIZE's numbers masked in its sides' errors; None if it has
+    none (every document of every stimulus is asked: it is copied only when it has one)."""
+    steps = doc.get("steps", [])
+    sides = [d for step in steps for d in (step.get("client"), step.get("server")) if d]
+    if not any(_OWN_SIZE.search(d.get(f) or "") for d in sides for f in _ERRORS):
+        return None
+
+    def masked(d: dict[str, Any]) -> dict[str, Any]:
+        return {**d, **{f: _OWN_SIZE.sub(r"\1<n>", d[f]) for f in _ERRORS if d.get(f)}}
+    return {**doc, "steps": [{**step, **{side: masked(step[side]) for side in ("client", "server") if step.get(side)}}
+                             for step in steps]}
 
 
 def _failures(doc: dict[str, Any]) -> list[str]:
