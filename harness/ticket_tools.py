@@ -218,10 +218,10 @@ def convert(ticket: bytes, keys: Sequence[bytes], source: str, target: str, *, c
                             f"{source} session lacks; name it (e.g. --curve X25519)")
         session = dataclasses.replace(session, curve_id=curve)
     elif curve is not None:  # said and not used would read as done
-        raise UserError(f"--curve: not needed: " + (f"the {source} session already records its group"
-                                                     if new_tls12 else f"a Go {target} TLS "
-                                                     f"{'1.3' if session.version == gomodel.TLS13 else '1.2'} "
-                                                     "session records none"))
+        tls = "1.3" if session.version == gomodel.TLS13 else "1.2"
+        why = (f"the {source} session already records its group" if new_tls12
+               else f"a Go {target} TLS {tls} session records none")
+        raise UserError(f"--curve: not needed: {why}")
     plaintext = gomodel.encode(session, target)
     if gomodel.parse(plaintext, target).error is not None:  # the model's own check before a ticket goes out
         raise UserError(f"the {target} session this would seal does not parse: {gomodel.parse(plaintext, target).error}")
