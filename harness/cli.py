@@ -318,29 +318,36 @@ def cmd_ticket(args: argparse.Namespace) -> int:
         from .session_fuzz import cli
         return cli(args)
     curve = tt.group_id(args.curve) if getattr(args, "curve", None) is not None else None
+    flags = {"mint": ("--go",), "convert": ("--from", "--to"), "inspect": ("--go",)}[args.ticket_command]
+    releases = [tt.checked_release(getattr(args, {"--from": "source", "--to": "target"}.get(f, "go")), f)
+                for f in flags]
+    notes = [n for r, f in zip(releases, flags) if (n := tt.unread_note(r, f)) is not None]
+    code = _ticket_answer(args, releases, curve)
+    for note in notes:  # after the answer, so that bad input still gets exactly one line
+        print(f"tlsdiff: {note}", file=sys.stderr)
+    return code
+
+
+def _ticket_answer(args: argparse.Namespace, releases: list[str], curve: int | None) -> int:
+    """mint, convert or inspect, for releases already checked (in the order of their flags)."""
+    from . import ticket_tools as tt
     if args.ticket_command == "mint":
-        release = tt.release_of(args.go)
-        tt.check_known(release)
         if not re.fullmatch(r"(?:[0-9a-fA-F]{2})+", args.secret):
             raise UserError(f"--secret: not hex ({len(args.secret)} characters); expected the secret as hex digits")
         if not 0 <= args.created_at < 1 << 63:
             raise UserError(f"--created-at: {args.created_at} is not a Unix time")
         keys = [tt.read_key(k) for k in args.key]
-        print(base64.b64encode(tt.mint(keys, release, tls=args.tls, suite=args.suite, secret=bytes.fromhex(args.secret),
-                                       created_at=args.created_at, curve=curve or 0, ems=args.ems)).decode())
+        print(base64.b64encode(tt.mint(keys, releases[0], tls=args.tls, suite=args.suite,
+                                       secret=bytes.fromhex(args.secret), created_at=args.created_at,
+                                       curve=curve or 0, ems=args.ems)).decode())
         return 0
     if args.ticket_command == "convert":
-        source, target = tt.release_of(args.source, "--from"), tt.release_of(args.target, "--to")
-        tt.check_known(source, "--from")
-        tt.check_known(target, "--to")
         keys = [tt.read_key(k) for k in args.key]
-        print(base64.b64encode(tt.convert(tt.read_ticket(args.ticket), keys, source, target, curve=curve,
+        print(base64.b64encode(tt.convert(tt.read_ticket(args.ticket), keys, releases[0], releases[1], curve=curve,
                                           shown=tt.ticket_source(args.ticket))).decode())
         return 0
-    release = tt.release_of(args.go)
-    tt.check_known(release)
     keys = [tt.read_key(k) for k in args.key]
-    found, why = tt.inspect(tt.read_ticket(args.ticket), keys, release, tt.ticket_source(args.ticket))
+    found, why = tt.inspect(tt.read_ticket(args.ticket), keys, releases[0], tt.ticket_source(args.ticket))
     if why is not None and not found:
         print(f"tlsdiff: {why}", file=sys.stderr)
         return 1

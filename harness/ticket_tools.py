@@ -122,6 +122,23 @@ def check_known(release: str, flag: str = "--go") -> None:
         raise UserError(f"{flag}: Go {release} does not exist yet (the newest line a provider offers is 1.{newest})")
 
 
+def checked_release(text: str, flag: str = "--go") -> str:
+    """The release a flag names, refused (UserError) if it is no release or past the next line."""
+    release = release_of(text, flag)
+    check_known(release, flag)
+    return release
+
+
+def unread_note(release: str, flag: str = "--go") -> str | None:
+    """What to say when release is past the newest line the model was read from: its
+    answer is that line's, a guess the user should know is one."""
+    newest = gomodel.READ_THROUGH
+    if lines.minor_of(release) <= lines.minor_of(newest):
+        return None
+    return (f"note: {flag} {release}: tlsdiff's model of Go's tickets was read from sources up to Go {newest}; "
+            f"this answer is what {newest} would do")
+
+
 def inspect(ticket: bytes, keys: Sequence[bytes], release: str,
             shown: str = "TICKET") -> tuple[dict[str, Any], str | None]:
     """(what a release's server reads from the ticket, or None and why it would not open it);

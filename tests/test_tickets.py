@@ -363,3 +363,23 @@ def test_mint_makes_a_ticket_the_release_resumes(edge_releases, tmp_path, edge: 
     psk = resumption_psk("sha256", secret, b"") if uses_key_name(release) else secret
     server = _resume_with(release, edge_releases.binaries, base64.b64decode(p.stdout.strip()), psk, now=now)
     assert server["handshake_error"] is None and server["state"]["DidResume"] is True
+
+
+def test_a_release_past_what_the_model_was_read_from_is_answered_with_a_note(tmp_path) -> None:
+    """A devel line's sources may have changed how it seals: the answer says it is the
+    newest read line's, and bad input is still one line without the note."""
+    key = tmp_path / "fleet.key"
+    key.write_bytes(FLEET_KEY)
+    newest = gomodel.READ_THROUGH
+    devel = f"1.{int(newest.split('.')[1]) + 1}"
+
+    def mint(release: str, secret: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tlsdiff.cli", "ticket", "mint", "--key", str(key), "--go", release,
+                               "--secret", secret, "--created-at", "1767225600"], capture_output=True, text=True,
+                              timeout=60)
+    read, past, bad = mint(newest, "00" * 32), mint(devel, "00" * 32), mint(devel, "zz")
+    assert read.returncode == 0 and read.stderr == ""
+    assert past.returncode == 0 and past.stdout.strip()
+    note = past.stderr.splitlines()
+    assert len(note) == 1 and note[0].startswith(f"tlsdiff: note: --go {devel}:") and f"what {newest} would do" in note[0]
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1 and "--secret" in bad.stderr
