@@ -230,7 +230,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise UserError(f"--go: {args.go!r}: {len(rows)} of 2 releases can be had ({missing})")
     sources = {t.name: explain.Source(t.name, Path(t.goroot)) for t in rows}
     a, b = (sources[t.name] for t in rows)
-    found = explain.explain(result.results[0].diffs, sources)
+    found = explain.explain(result.results[0].diffs, sources, explain.runners(case, result.results[0].docs))
     print(explain.render(case.id, found, explain.changed_files(a, b), a.release, b.release), end="")
     return 0
 

@@ -15,7 +15,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from .report.changed import show
 
@@ -72,6 +72,9 @@ class Explanation:
     writers: dict[tuple[str, str], str] = field(default_factory=dict)
     # The places whose own line their function's diff takes out or puts in (_edited).
     edited: list[Place] = field(default_factory=list)
+    # What ran this side instead of the compared release, by column, when the side ran
+    # neither compared source in any column (a pinned release, or tlspeer).
+    ran_instead: dict[str, str] = field(default_factory=dict)
 
 
 class Source:
@@ -207,14 +210,34 @@ def _first_alert(value: Any, way: str) -> str | None:
     return None
 
 
-def explain(differences: Sequence[dict[str, Any]], sources: dict[str, Source]) -> list[Explanation]:
-    """An explanation for each difference of an outcome field, between the given releases."""
+def runners(case: Any, docs: Mapping[tuple[str, ...], dict[str, Any]]) -> dict[tuple[int, str, str], str]:
+    """(step, side, column) -> what ran that side of that connect step in that column, as
+    the document's `endpoints` name it: the column's own release, a pinned one, or python."""
+    ends = {s.number: s.args for s in case.steps if "client" in s.args and "server" in s.args}
+    out = {}
+    for key, doc in docs.items():
+        for step, args in ends.items():
+            for side in ("client", "server"):
+                peer = (doc.get("endpoints") or {}).get(args[side], {}).get("peer")
+                if peer is not None:
+                    out[(step, side, key[0])] = peer
+    return out
+
+
+def explain(differences: Sequence[dict[str, Any]], sources: dict[str, Source],
+            ran: Mapping[tuple[int, str, str], str] | None = None) -> list[Explanation]:
+    """An explanation for each difference of an outcome field, between the given releases.
+    ran (runners): who ran each side; a side that a pinned release or tlspeer ran is not
+    looked for in the column's source (what it did follows from the other side)."""
     out = []
     for d in differences:
         if d["field"] not in EXPLAINED:
             continue
         values = [(v["releases"], v["value"]) for v in d["values"]]
         e = Explanation(d["step"], d["side"], d["field"], values)
+
+        def column_ran(side: str, release: str) -> bool:
+            return ran is None or ran.get((d["step"], side, release), release) == release
         found: list[Place] = []
         for releases, value in values:
             for release in releases:
@@ -222,16 +245,25 @@ def explain(differences: Sequence[dict[str, Any]], sources: dict[str, Source]) -
                 if src is None:
                     continue
                 if d["field"] in ("error", "io_error") and isinstance(value, str):
-                    found += _places_for_error(src, d["side"], value)
+                    # a remote error is the alert the other side sent: its sender's source
+                    sender = OTHER[d["side"]] if value.startswith("remote error:") else d["side"]
+                    if column_ran(sender, release):
+                        found += _places_for_error(src, d["side"], value)
                 elif d["field"] == "alerts":
                     sent, received = _first_alert(value, "sent"), _first_alert(value, "received")
-                    if sent:
+                    if sent and column_ran(d["side"], release):
                         found += _places_for_alert(src, d["side"], sent)
-                    if received:
+                    if received and column_ran(OTHER[d["side"]], release):
                         found += _places_for_alert(src, OTHER[d["side"]], received)
         e.places = sorted(set(found), key=lambda p: (p.release, p.file, p.line))
         functions = {(p.file, p.function) for p in e.places if p.function}
-        functions |= {(f"crypto/tls/{f}", fn) for f, fn in DECIDERS.get((d["side"], d["field"]), ())}
+        columns = [r for rs, _ in values for r in rs if r in sources]
+        functions |= {(f"crypto/tls/{f}", fn) for f, fn in DECIDERS.get((d["side"], d["field"]), ())
+                      if any(column_ran(_decided_by(f, d["side"]), r) for r in columns)}
+        if not functions and not any(column_ran(d["side"], r) for r in columns):
+            e.ran_instead = {r: ran[(d["step"], d["side"], r)] for r in columns if ran is not None}
+            out.append(e)
+            continue
         names = sorted({r for rs, _ in values for r in rs if r in sources})
         if len(names) >= 2:
             a, b = sources[names[0]], sources[names[-1]]
@@ -244,6 +276,11 @@ def explain(differences: Sequence[dict[str, Any]], sources: dict[str, Source]) -
             e.edited = _edited(e, a, b)
         out.append(e)
     return out
+
+
+def _decided_by(file: str, side: str) -> str:
+    """The side whose source a decider file is: handshake_server*.go the server's, and so on."""
+    return next((s for s, prefix in SIDE_FILES.items() if file.startswith(prefix)), side)
 
 
 def _edited(e: Explanation, a: Source, b: Source) -> list[Place]:
@@ -310,6 +347,12 @@ def render(case_id: str, explanations: Sequence[Explanation], changed_files: Seq
             if e.field == "alerts":
                 value = {"sent": _first_alert(value, "sent"), "received": _first_alert(value, "received")}
             lines.append(f"  {show(value):<60} {', '.join(releases)}")
+        if e.ran_instead:
+            who = sorted(set(e.ran_instead.values()))
+            named = ", ".join("tlspeer (the Python peer)" if w == "python" else f"go{w}" for w in who)
+            lines.append(f"  the {e.side} ran {named} in both, not go{a} or go{b} (the case names its peer): its sources "
+                         f"are not these; this follows from what the {OTHER[e.side]} did differently")
+            continue
         key = (tuple(e.places), tuple(e.diffs))
         if e.places and key in explained:
             lines.append(f"  produced at the same places as {explained[key]}, above")

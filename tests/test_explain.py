@@ -81,3 +81,18 @@ def test_explain_follows_an_unchanged_check_to_the_function_that_changed_its_sta
     alerts = p.stdout.split("step 2 client alerts:", 1)[1].split("\nstep ", 1)[0]
     assert " in readRecordOrCCS: " in alerts and " in handleKeyUpdate: " not in alerts
     assert "more in functions the same in go1.26.5 and go1.26.6: " in alerts and "handleKeyUpdate" in alerts
+
+
+def test_explain_leaves_a_side_the_case_pins_to_another_release_to_the_other_side() -> None:
+    """The server is pinned to 1.19: the 1.26.5 and 1.26.6 sources did not run it, so its
+    resumption decision is not looked for in their checkForResumption; the client's is."""
+    p = tlsdiff("explain", "godebug/fips140ems-0-client-to-pinned-1.19-server", "--go", "1.26.5,1.26.6")
+    assert p.returncode == 0, p.stdout + p.stderr
+    client = p.stdout.split("step 1 client error:", 1)[1].split("\nstep ", 1)[0]
+    assert "go1.26.5 crypto/tls/handshake_client.go:" in client and " in doFullHandshake: " in client
+    assert "+\t\t\tif fips140ems.Value() != \"0\" {" in client
+    server = p.stdout.split("step 2 server state.DidResume:", 1)[1].split("\nstep ", 1)[0]
+    assert "the server ran go1.19.8 in both, not go1.26.5 or go1.26.6" in server
+    assert "checkForResumption" not in p.stdout
+    resumed = p.stdout.split("step 2 client state.DidResume:", 1)[1].split("\nstep ", 1)[0]
+    assert "loadSession (crypto/tls/handshake_client.go) changed" in resumed
