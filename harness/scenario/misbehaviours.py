@@ -109,9 +109,10 @@ KNOBS: tuple[Knob, ...] = (
        "(the outer hello carries an extension of that type), or names a type twice. A server that cannot open "
        "the inner hello answers the outer one: tlspeer's ECH client then finishes that handshake and fails "
        "(`tls: server rejected ECH`, ech_required after its Finished), through a HelloRetryRequest too"),
-    _k("omit_ems", C, PYTHON, _TRUE, "true",
-       "TLS 1.2: no hello has extended_master_secret, as a client from before RFC 7627 (Go 1.22+ then refuses "
-       "`ExportKeyingMaterial` unless GODEBUG `tlsunsafeekm=1`)"),
+    _k("omit_ems", EITHER, PYTHON, _TRUE, "true",
+       "TLS 1.2: no hello has extended_master_secret, as a peer from before RFC 7627: a client does not offer "
+       "it, a server does not take it up (Go 1.22+ then refuses `ExportKeyingMaterial` unless GODEBUG "
+       "`tlsunsafeekm=1`)"),
     _k("two_hrrs", S, PYTHON, _TRUE, "true", "answers ClientHello 2 with a second HelloRetryRequest"),
     _k("hrr_no_change", S, PYTHON, _TRUE, "true", "a HelloRetryRequest for a group the client already shared"),
     _k("hrr_cookie", S, PYTHON, {"type": "string", "minLength": 1, "maxLength": 1024}, "text",

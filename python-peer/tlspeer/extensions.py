@@ -73,7 +73,8 @@ _WIRE_NAMES = {EXT_SERVER_NAME: "server_name", EXT_STATUS_REQUEST: "status_reque
 
 # The names a misbehaviour may give an extension by (any number is allowed too).
 EXTENSION_NAMES = {**{name: number for number, name in _WIRE_NAMES.items()},
-                   "padding": 21, "record_size_limit": 28, "certificate_authorities": 47,
+                   "padding": 21, "extended_master_secret": EXT_EXTENDED_MASTER_SECRET,
+                   "record_size_limit": 28, "certificate_authorities": 47,
                    "post_handshake_auth": 49, "encrypted_client_hello": 0xFE0D}
 
 

@@ -4,8 +4,9 @@ Each knob of `Misbehaviour` is off by default. Most work through the engines'
 hooks (`Misbehaviour.hooks`); those that change what an engine decides are read
 by the engine itself: `two_hrrs`, `hrr_no_change`, `hrr_cookie` (TLS 1.3 server),
 `unrequested_ticket`, `echo_session_id`, `resume_other_suite` (TLS 1.2 server,
-`server12`), `drop_ems_on_resume`, `omit_ems` (client, when it builds its hello) and
-`corrupt_premaster` (client, when it encrypts an RSA premaster secret).
+`server12`), `drop_ems_on_resume`, `omit_ems` (a client when it builds its hello, a
+TLS 1.2 server when it reads one) and `corrupt_premaster` (client, when it encrypts an
+RSA premaster secret).
 A client knob on a server (or the reverse) is a configuration error.
 """
 from __future__ import annotations
@@ -26,11 +27,11 @@ CLIENT_KNOBS = ("corrupt_binder", "wrong_ticket_age", "extra_identities_before",
                 "psk_modes", "empty_binders", "binder_count_mismatch", "second_ch_change_suites",
                 "second_ch_drop_key_share", "second_ch_identities", "pipeline_after_ch1", "wrong_cookie_echo",
                 "drop_ems_on_resume", "second_client_hello", "pipeline_second_client_hello",
-                "send_early_data", "corrupt_premaster", "ech_outer_extensions", "omit_ems")
+                "send_early_data", "corrupt_premaster", "ech_outer_extensions")
 SERVER_KNOBS = ("two_hrrs", "hrr_no_change", "hrr_cookie", "ticket_lifetime",
                 "empty_ticket_label", "huge_ticket", "early_data_in_ee", "unrequested_ticket",
                 "echo_session_id", "resume_other_suite")
-BOTH_KNOBS = ("extension_edits", "message_edits", "post_handshake")
+BOTH_KNOBS = ("extension_edits", "message_edits", "post_handshake", "omit_ems")
 POST_HANDSHAKE_MESSAGES = ("key_update", "key_update_requested", "new_session_ticket")
 SECOND_HELLO_FIELDS = ("key_shares", "cipher_suites", "session_id", "random", "legacy_version")
 
@@ -137,10 +138,11 @@ class Misbehaviour:
         inner hello is sealed so that a server whose decoding accepts the variant
         rebuilds it exactly (except "duplicate", which none accepts).
     omit_ems
-        TLS 1.2: no hello has extended_master_secret, as a client from before
-        RFC 7627: the master secret is not bound to the handshake, so Go 1.22+
-        refuses ExportKeyingMaterial unless GODEBUG tlsunsafeekm=1 (removed in
-        1.27).
+        TLS 1.2, either role: no hello has extended_master_secret, as a peer from
+        before RFC 7627. A client does not offer it; a server does not take it
+        up when offered, and derives the master secret as RFC 5246 does. The
+        master secret is not bound to the handshake, so Go 1.22+ refuses
+        ExportKeyingMaterial unless GODEBUG tlsunsafeekm=1 (removed in 1.27).
 
     Server knobs:
 

@@ -60,7 +60,8 @@ class Server12:
         sni = ch.find(ext.ServerName)
         self._server_name = sni.host_name if sni is not None else None
         self._alpn = self._select_alpn(ch)
-        self.extended_master_secret = cfg.extended_master_secret and ch.has(ext.EXT_EXTENDED_MASTER_SECRET)
+        self.extended_master_secret = (cfg.extended_master_secret and not cfg.misbehaviour.omit_ems
+                                       and ch.has(ext.EXT_EXTENDED_MASTER_SECRET))
         self._cred_key = cfg.certificate.private_key or cfg.certificate.public_key()
         self._mutual_groups = self._groups12(ch)
         ticket = ch.find(ext.SessionTicket)

@@ -513,6 +513,21 @@ def test_omit_ems() -> None:
     assert again.info("client").resumed and not again.info("server").extended_master_secret
 
 
+def test_omit_ems_on_a_server_does_not_take_up_the_clients_offer() -> None:
+    """A server from before RFC 7627: the client offers EMS, the ServerHello does not echo
+    it, and both derive the RFC 5246 master secret (an edit that only drops the echo
+    leaves the server on EMS, and Finished fails)."""
+    scfg = s12(misbehaviour=Misbehaviour(omit_ems=True))
+    pair = ok(run(c12(), scfg))
+    assert not pair.info("client").extended_master_secret and not pair.info("server").extended_master_secret
+    flights = decode_connection(bytes(pair.c2s), bytes(pair.s2c), "")
+    offered = [e["name"] for e in flights.client_to_server.handshake_messages[0].summary["extensions"]]
+    echoed = [e["name"] for e in flights.server_to_client.handshake_messages[0].summary["extensions"]]
+    assert "extended_master_secret" in offered and "extended_master_secret" not in echoed
+    again = ok(run(c12(), scfg, session=session_of(pair)))
+    assert again.info("client").resumed and not again.info("client").extended_master_secret
+
+
 def test_ticket_knobs_act_on_tls12_tickets() -> None:
     scfg = s12(misbehaviour=Misbehaviour(huge_ticket=3000, ticket_lifetime=77))
     session = session_of(ok(run(c12(), scfg)))
