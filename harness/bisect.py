@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 from . import toolchains
 from .compare import actual_value
 from .errors import UserError
-from .observe.fields import DERIVED_FIELDS, SIDE_FIELDS, STATE_FIELDS, state_path
+from .observe.fields import DERIVED_FIELDS, SIDE_FIELDS, STATE_FIELDS, alert_words, state_path
 from .scenario.model import Case
 from .toolchains.cache import line_of, version_key
 
@@ -280,11 +280,18 @@ def _differing(visits: Sequence[Visit]) -> list[str]:
     width = max(len(v.candidate.name) for v in visits)
     labels = list(dict.fromkeys(label for v in visits for label in v.values))
     for label in labels:
-        shown = [json.dumps(v.values.get(label, "(absent)"), sort_keys=True) for v in visits]
+        shown = [_shown(label, v.values.get(label, "(absent)")) for v in visits]
         if len(set(shown)) > 1:
             lines.append(f"  {label}")
             lines += [f"    {v.candidate.name:<{width}}  {s}" for v, s in zip(visits, shown)]
     return lines
+
+
+def _shown(label: str, value: Any) -> str:
+    """A value whole, on one line; alerts as words (their bytes are their name and level)."""
+    if label.endswith(" alerts") and isinstance(value, dict):
+        return ", ".join(alert_words(value)) or "none"
+    return json.dumps(value, sort_keys=True)
 
 
 def _unserved_between(a: str, b: str) -> list[str]:

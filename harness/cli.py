@@ -212,10 +212,20 @@ def _one_case_of_same_pairing(args: argparse.Namespace, command: str) -> Any:
     return cases[0]
 
 
+def _shown_case(args: argparse.Namespace, case: Any) -> str:
+    """The case as the user named it: a file by its path (a loose file's id is no selector
+    they could give back), else its id."""
+    return args.case if Path(args.case).is_file() else case.id
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from . import explain, progress
     from .runs import Run
     case = _one_case_of_same_pairing(args, "explain")
+    if ".." in args.go:
+        first, _, last = args.go.partition("..")
+        raise UserError(f"--go: {args.go!r} is a range; explain compares two releases: --go {first},{last} "
+                        "(bisect searches a range)")
     named = toolchains.parse_release_list(args.go) if args.go.strip() else []
     if len(named) + len(args.goroot) != 2:
         raise UserError(f"--go: {args.go!r} with {len(args.goroot)} --goroot; expected two releases to compare "
@@ -231,7 +241,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     sources = {t.name: explain.Source(t.name, Path(t.goroot)) for t in rows}
     a, b = (sources[t.name] for t in rows)
     found = explain.explain(result.results[0].diffs, sources, explain.runners(case, result.results[0].docs))
-    print(explain.render(case.id, found, explain.changed_files(a, b), a.release, b.release), end="")
+    print(explain.render(_shown_case(args, case), found, explain.changed_files(a, b), a.release, b.release), end="")
     return 0
 
 
@@ -263,7 +273,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     search = bisect.Search(candidates, lambda c: bisect.probe(case, c, fields or OUTCOME_FIELDS, args.timeout), say)
     with progress.Reminder():
         outcome = search.run()
-    print(bisect.render(outcome, case.id, shown, fields), end="")
+    print(bisect.render(outcome, _shown_case(args, case), shown, fields), end="")
     return 0 if outcome.compared else 1
 
 
@@ -540,8 +550,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _say_unavailable(releases: Any) -> None:
     """A release asked for (as `all` asks for 1.20) that no provider has: a line, and the run goes on."""
     for u in releases.unavailable:
-        reason = u.reason.removeprefix(f"Go {u.requested}: ")  # the reason may start by naming it too
-        print(f"tlsdiff: Go {u.requested}: unavailable, left out: {reason}", file=sys.stderr)
+        print(f"tlsdiff: Go {u.requested}: unavailable, left out: {u.reason_alone}", file=sys.stderr)
 
 
 def _say_pins(releases: Any) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from .compare import CaseResult, Verdict
 from .errors import UserError
+from .observe.fields import alert_words
 from .scenario.catalog import SUFFIXES, load_case
 from .scenario.model import Case, key_text
 
@@ -23,16 +24,6 @@ def load_file(text: str) -> Case:
     if not path.exists() and not path.is_symlink():
         raise UserError(f"repro: {text!r} does not exist; expected a case file (FILE.yaml)")
     return load_case(path)
-
-
-def _alerts(side: dict[str, Any]) -> list[str]:
-    out = []
-    for way in ("sent", "received"):
-        for a in side["alerts"][way]:
-            usual = "warning" if a["name"] == "close_notify" else "fatal"
-            level = "" if a["level"] == usual else f" {a['level']}"
-            out.append(f"{way} {a['name']}{level}{' (encrypted)' if a['encrypted'] else ''}")
-    return out
 
 
 def side_line(side: dict[str, Any]) -> str:
@@ -53,7 +44,7 @@ def side_line(side: dict[str, Any]) -> str:
         parts.append(f"{side['tickets']} ticket{'s' if side['tickets'] != 1 else ''}")
     if side.get("cache"):
         parts.append("cache [" + ", ".join(side["cache"]) + "]")
-    parts += _alerts(side)
+    parts += alert_words(side["alerts"])
     for name in ("error", "io_error"):
         if side.get(name) is not None:
             parts.append(f"{name} {json.dumps(side[name])}")

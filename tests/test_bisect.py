@@ -112,6 +112,23 @@ def test_bisect_bad_input_is_one_line_and_exit_2(args: list[str], expected: str)
     assert not p.stdout
 
 
+def test_bisect_shows_alerts_as_words_and_a_loose_file_as_it_was_named(tmp_path: Path) -> None:
+    """go-79866 (1.26.6 aborts after 16 non-advancing post-handshake records) from a case
+    file outside any case folder: named by its path, the alerts as repro words them."""
+    (tmp_path / "mine.yaml").write_text((REPO / "cases/bugs/go-79866-post-handshake-records-do-not-advance.yaml")
+                                        .read_text())
+    p = tlsdiff("bisect", "mine.yaml", "--go", "1.26.5..1.26.6", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.startswith("bisect mine.yaml over 1.26.5..1.26.6")
+    alerts = p.stdout.split("  step 2 client alerts\n", 1)[1].split("\n  step ", 1)[0]
+    assert alerts.splitlines() == ["    1.26.5  sent close_notify (encrypted)",
+                                   "    1.26.6  sent unexpected_message (encrypted)"], alerts
+    # The id a loose file had is no selector: the way back is the file, and the error says so.
+    p = tlsdiff("explain", "mine", "--go", "1.26.5,1.26.6", cwd=tmp_path)
+    assert p.returncode == 2 and p.stderr.strip().splitlines() == [
+        "tlsdiff: case selector 'mine': no case under cases/ matches; the file is mine.yaml"], p.stderr
+
+
 REPORT = """\
 description: From a bug report, a Go server with ALPN h2 and a client offering protocols it does not know.
 source: a user's report

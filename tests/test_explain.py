@@ -42,6 +42,8 @@ def test_explain_with_nothing_that_differs() -> None:
     (["bugs/", "--go", "1.25,1.26"], "expected exactly one"),
     (["bugs/go-79861-lru-forget-missing-key", "--go", "1.26"], "expected two releases to compare"),
     (["tickets/tls13-cross-release-shared-key", "--go", "1.25,1.26"], "a pairing: cross case"),
+    (["bugs/go-79861-lru-forget-missing-key", "--go", "1.26.5..1.26.6"], "is a range; explain compares two "
+                                                                        "releases: --go 1.26.5,1.26.6"),
 ])
 def test_explain_refuses_what_it_cannot_compare_in_one_line(args: list[str], expected: str) -> None:
     p = tlsdiff("explain", *args)

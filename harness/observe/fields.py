@@ -18,6 +18,18 @@ from tlspeer.errors import ALERT_DESCRIPTIONS
 ABSENT = "absent"
 
 
+def alert_words(alerts: dict[str, Any]) -> list[str]:
+    """A side's `alerts` as words: "sent close_notify (encrypted)", "received
+    unexpected_message"; a level only where it is not the alert's usual one."""
+    out = []
+    for way in ("sent", "received"):
+        for a in alerts.get(way) or ():
+            usual = "warning" if a["name"] == "close_notify" else "fatal"
+            level = "" if a["level"] == usual else f" {a['level']}"
+            out.append(f"{way} {a['name']}{level}{' (encrypted)' if a['encrypted'] else ''}")
+    return out
+
+
 @dataclass(frozen=True)
 class SideField:
     """One key of a side's observation document."""

@@ -97,7 +97,9 @@ def select_files(selectors: Iterable[str], folders: Sequence[Path]) -> list[tupl
     for sel in list(selectors) or [""]:
         found = _select(sel, folders)
         if not found:
-            raise UserError(f"case selector {sel!r}: no case under {names} matches; try 'tlsdiff run --list'")
+            files = [sel + suffix for suffix in SUFFIXES if Path(sel + suffix).is_file()]
+            hint = f"the file is {files[0]}" if files else "try 'tlsdiff run --list'"
+            raise UserError(f"case selector {sel!r}: no case under {names} matches; {hint}")
         for path, folder in found:
             cid = case_id(path, folder)
             if not _ID.match(cid):
