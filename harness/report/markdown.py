@@ -36,7 +36,7 @@ def render(results: list[CaseResult], rows: list[Any], counts: dict[str, int], t
     lines = [f"## tlsdiff: {counts['pass']} passed, {counts['fail']} failed, {counts['error']} errors, "
              f"{counts['unsupported']} unsupported", "",
              f"{counts['cases']} cases, {total_runs} runs on Go {', '.join(names)}."]
-    lines += [f"Go {t.requested}: unavailable: {_esc(t.reason)}" for t in missing]
+    lines += [f"Go {t.requested}: unavailable: {_esc(t.reason_alone)}" for t in missing]
     lines += ["", "Letters are agreement classes per case (same letter, same outcome); ❌ an expectation "
               "failed, ⚠️ a peer failed, – unsupported on that release.", ""]
     same = [r for r in results if r.case.pairing == Pairing.SAME]

@@ -66,7 +66,7 @@ def render(results: list[CaseResult], releases: list[Any], out: TextIO = sys.std
         for a in versions:
             out.write(f"{a:>{col}}" + "".join(f"{_cell(r, (a, b)):>{col}}" for b in versions) + "\n")
     for t in missing:
-        out.write(f"\nGo {t.requested}: unavailable: {t.reason}\n")
+        out.write(f"\nGo {t.requested}: unavailable: {t.reason_alone}\n")
     folders = [f"go{t.name}: the Go root {t.goroot.absolute()}" for t in releases
                if getattr(t, "provider", "") == "goroot"]  # which of the user's folders each column is
     folders += [f"go{t.name}: also the Go root {folder} (the same sources and binaries: one column)"

@@ -67,6 +67,11 @@ class Unavailable:
     line: str
     reason: str
 
+    @property
+    def reason_alone(self) -> str:
+        """The reason without the "Go 1.20: " it may start with, for a line that names the release."""
+        return self.reason.removeprefix(f"Go {self.requested}: ")
+
 
 # ---------------------------------------------------------------- parsing
 
