@@ -45,6 +45,9 @@ DECIDERS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
 #: listed: an alert that thirty call sites send would bury the one function that changed.
 MAX_PLACES = 8
 EXPLAINED = ("error", "io_error", "alerts", "state.DidResume", "cache", "tickets", "hrr", "ech_retry_configs")
+#: Outcomes an error of the same side and step can account for: the calls it would have
+#: made later were never made.
+FOLLOW_ERRORS = ("state.DidResume", "cache", "tickets")
 SIDE_FILES = {"server": "handshake_server", "client": "handshake_client"}
 OTHER = {"server": "client", "client": "server"}
 
@@ -75,6 +78,11 @@ class Explanation:
     # What ran this side instead of the compared release, by column, when the side ran
     # neither compared source in any column (a pinned release, or tlspeer).
     ran_instead: dict[str, str] = field(default_factory=dict)
+    # The error difference whose functions an alert's sites were narrowed to ("step 2 client io_error").
+    beside: str = ""
+    # For what a connection does after its handshake (cache calls, tickets, resumption): the
+    # same side's error difference in this step, which cut it short in some release.
+    failed: str = ""
 
 
 class Source:
@@ -230,14 +238,28 @@ def explain(differences: Sequence[dict[str, Any]], sources: dict[str, Source],
     ran (runners): who ran each side; a side that a pinned release or tlspeer ran is not
     looked for in the column's source (what it did follows from the other side)."""
     out = []
+    raised = _raised(differences, sources, ran)
     for d in differences:
         if d["field"] not in EXPLAINED:
             continue
         values = [(v["releases"], v["value"]) for v in d["values"]]
         e = Explanation(d["step"], d["side"], d["field"], values)
+        e.failed = next((f"step {d['step']} {d['side']} {f}" for f in ("error", "io_error")
+                         if (d["step"], d["side"], f) in raised), "") if d["field"] in FOLLOW_ERRORS else ""
 
         def column_ran(side: str, release: str) -> bool:
             return ran is None or ran.get((d["step"], side, release), release) == release
+
+        def sent_by(side: str, places: list[Place]) -> list[Place]:
+            """An alert's sites, narrowed to the functions where that side raised its
+            error in this step, when it did and some are there (an alert thirty call
+            sites send is the one beside the error)."""
+            where = {w for f in ("error", "io_error") for w in raised.get((d["step"], side, f), ())}
+            near = [p for p in places if (p.release, p.file, p.function) in where]
+            if near:
+                e.beside = e.beside or next(f"step {d['step']} {side} {f}" for f in ("error", "io_error")
+                                            if (d["step"], side, f) in raised)
+            return near or places
         found: list[Place] = []
         for releases, value in values:
             for release in releases:
@@ -246,15 +268,17 @@ def explain(differences: Sequence[dict[str, Any]], sources: dict[str, Source],
                     continue
                 if d["field"] in ("error", "io_error") and isinstance(value, str):
                     # a remote error is the alert the other side sent: its sender's source
-                    sender = OTHER[d["side"]] if value.startswith("remote error:") else d["side"]
+                    remote = value.startswith("remote error:")
+                    sender = OTHER[d["side"]] if remote else d["side"]
                     if column_ran(sender, release):
-                        found += _places_for_error(src, d["side"], value)
+                        places = _places_for_error(src, d["side"], value)
+                        found += sent_by(sender, places) if remote else places
                 elif d["field"] == "alerts":
                     sent, received = _first_alert(value, "sent"), _first_alert(value, "received")
                     if sent and column_ran(d["side"], release):
-                        found += _places_for_alert(src, d["side"], sent)
+                        found += sent_by(d["side"], _places_for_alert(src, d["side"], sent))
                     if received and column_ran(OTHER[d["side"]], release):
-                        found += _places_for_alert(src, OTHER[d["side"]], received)
+                        found += sent_by(OTHER[d["side"]], _places_for_alert(src, OTHER[d["side"]], received))
         e.places = sorted(set(found), key=lambda p: (p.release, p.file, p.line))
         functions = {(p.file, p.function) for p in e.places if p.function}
         columns = [r for rs, _ in values for r in rs if r in sources]
@@ -275,6 +299,26 @@ def explain(differences: Sequence[dict[str, Any]], sources: dict[str, Source],
                 _add_writers(e, a, b, functions)
             e.edited = _edited(e, a, b)
         out.append(e)
+    return out
+
+
+def _raised(differences: Sequence[dict[str, Any]], sources: dict[str, Source],
+            ran: Mapping[tuple[int, str, str], str] | None) -> dict[tuple[int, str, str], set[tuple[str, str, str]]]:
+    """(step, side, field) -> (release, file, function) of each place a side's own error
+    (not a remote one) is raised, for the error and io_error differences whose side ran
+    the compared release."""
+    out: dict[tuple[int, str, str], set[tuple[str, str, str]]] = {}
+    for d in differences:
+        if d["field"] not in ("error", "io_error"):
+            continue
+        for v in d["values"]:
+            if not isinstance(v["value"], str) or v["value"].startswith("remote error:"):
+                continue
+            for release in v["releases"]:
+                if release in sources and (ran is None or ran.get((d["step"], d["side"], release), release) == release):
+                    out.setdefault((d["step"], d["side"], d["field"]), set()).update(
+                        (p.release, p.file, p.function) for p in _places_for_error(sources[release], d["side"],
+                                                                                  v["value"]))
     return out
 
 
@@ -353,6 +397,11 @@ def render(case_id: str, explanations: Sequence[Explanation], changed_files: Seq
             lines.append(f"  the {e.side} ran {named} in both, not go{a} or go{b} (the case names its peer): its sources "
                          f"are not these; this follows from what the {OTHER[e.side]} did differently")
             continue
+        if e.failed:
+            lines.append(f"  where the connection failed ({e.failed}), what it would have done after the error "
+                         "is missing")
+        if e.beside:
+            lines.append(f"  sent beside {e.beside} (the sites in the functions that raise it)")
         key = (tuple(e.places), tuple(e.diffs))
         if e.places and key in explained:
             lines.append(f"  produced at the same places as {explained[key]}, above")
