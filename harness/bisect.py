@@ -329,6 +329,11 @@ def render(outcome: Outcome, case_id: str, range_text: str, fields: Sequence[str
         same, diff = outcome.visits[outcome.last_same], outcome.visits[outcome.first_different]
         lines.append(f"last same:       {same.candidate.name}")
         lines.append(f"first different: {diff.candidate.name}")
+        spanned = sorted({line_of(c.release) for c in cands if c.release}, key=version_key)
+        if len(spanned) > 1:
+            lines.append(f"the range spans the lines {', '.join(spanned)}, searched in version order: a change "
+                         "backported to a patch release of one line shows there only if the next line has it "
+                         "from its first release; bisect within one line to find that line's own patch release")
         between = [outcome.visits[i] for i in range(outcome.last_same + 1, outcome.first_different)]
         if between:
             lines.append("the change may lie in a release between them that gave no observation: " +

@@ -123,6 +123,10 @@ def test_bisect_shows_alerts_as_words_and_a_loose_file_as_it_was_named(tmp_path:
     alerts = p.stdout.split("  step 2 client alerts\n", 1)[1].split("\n  step ", 1)[0]
     assert alerts.splitlines() == ["    1.26.5  sent close_notify (encrypted)",
                                    "    1.26.6  sent unexpected_message (encrypted)"], alerts
+    # Over two lines, the search order is said (a backport is found within one line).
+    p = tlsdiff("bisect", "mine.yaml", "--go", "1.26.5..1.27.0", "--fields", "io_error", cwd=tmp_path)
+    assert p.returncode == 0 and "first different: 1.26.6\n" in p.stdout, p.stdout + p.stderr
+    assert "the range spans the lines 1.26, 1.27, searched in version order" in p.stdout
     # The id a loose file had is no selector: the way back is the file, and the error says so.
     p = tlsdiff("explain", "mine", "--go", "1.26.5,1.26.6", cwd=tmp_path)
     assert p.returncode == 2 and p.stderr.strip().splitlines() == [
