@@ -26,11 +26,16 @@ def load_file(text: str) -> Case:
     return load_case(path)
 
 
+#: ConnectionState.Version of a side that negotiated none (tlspeer's before its handshake completes).
+NO_VERSION = "0x0000"
+
+
 def side_line(side: dict[str, Any]) -> str:
     """A side's outcome fields on one line: version and suite, completion, resumption,
     ECH, HelloRetryRequest, tickets, cache calls, alerts, errors (whole)."""
     st = side["state"]
-    parts = [" ".join(p for p in (st.get("Version"), st.get("CipherSuite")) if p)]
+    version = st.get("Version") if st.get("Version") != NO_VERSION else None  # none negotiated: nothing to say
+    parts = [" ".join(p for p in (version, st.get("CipherSuite")) if p)]
     parts.append("complete" if st.get("HandshakeComplete") else "incomplete")
     if st.get("DidResume"):
         parts.append("resumed")
@@ -48,7 +53,7 @@ def side_line(side: dict[str, Any]) -> str:
     for name in ("error", "io_error"):
         if side.get(name) is not None:
             parts.append(f"{name} {json.dumps(side[name])}")
-    return ", ".join(parts)
+    return ", ".join(p for p in parts if p)
 
 
 def render(result: CaseResult) -> str:

@@ -179,3 +179,12 @@ def test_repro_bad_file_is_one_line_and_exit_2(tmp_path: Path, name: str, conten
     assert p.returncode == 2 and "Traceback" not in p.stderr, p.stdout + p.stderr
     assert p.stderr.strip() == f"tlsdiff: {expected}" or expected in p.stderr.strip(), p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_repro_says_nothing_of_a_version_no_side_negotiated() -> None:
+    """tlspeer reports Version 0x0000 until its handshake completes: a repro line leaves it out."""
+    from tlsdiff.repro import side_line
+    side = {"state": {"Version": "0x0000", "CipherSuite": "", "HandshakeComplete": False},
+            "alerts": {"sent": [], "received": [{"name": "illegal_parameter", "level": "fatal", "encrypted": False}]},
+            "error": "remote error: tls: illegal parameter"}
+    assert side_line(side) == 'incomplete, received illegal_parameter, error "remote error: tls: illegal parameter"'
