@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         priming = time.perf_counter() - started
         added = sorted(cache_contents() - before)
         versions = releases.versions
-        unavailable = [f"{u.requested} ({u.reason})" for u in releases.unavailable]
+        unavailable = [f"{u.requested} ({u.reason_alone})" for u in releases.unavailable]
 
         # Warm runs and the floor take turns, a round each: a warm run, then the floor
         # made right after it. The machine's speed drifts by a third within an hour, and
