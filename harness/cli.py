@@ -236,7 +236,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         result = run.run([case])
     rows = [t for t in releases.rows if hasattr(t, "goroot")]
     if len(rows) != 2:
-        missing = "; ".join(f"{u.requested}: {u.reason}" for u in releases.unavailable)
+        missing = "; ".join(f"{u.requested}: {u.reason_alone}" for u in releases.unavailable)
         raise UserError(f"--go: {args.go!r}: {len(rows)} of 2 releases can be had ({missing})")
     sources = {t.name: explain.Source(t.name, Path(t.goroot)) for t in rows}
     a, b = (sources[t.name] for t in rows)
@@ -557,7 +557,7 @@ def _say_pins(releases: Any) -> None:
     """A pinned release that cannot be had: its cases' runs are unsupported, and the user should know why."""
     for spec, row in releases.pinned.items():
         if isinstance(row, toolchains.Unavailable):
-            print(f"tlsdiff: Go {spec} (pinned by cases): unavailable, their runs are unsupported: {row.reason}",
+            print(f"tlsdiff: Go {spec} (pinned by cases): unavailable, their runs are unsupported: {row.reason_alone}",
                   file=sys.stderr)
 
 

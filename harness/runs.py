@@ -104,7 +104,7 @@ def prepare_releases(spec: str, *, source: str = "--go", goroots: Sequence[Path]
     available = [t for t in available if not (t.name in seen or seen.add(t.name))]
     _refuse_unavailable(unavailable, named, source, roots)  # a peer that did not build
     if not available:
-        reasons = "; ".join(f"{u.requested}: {u.reason}" for u in unavailable)
+        reasons = "; ".join(f"{u.requested}: {u.reason_alone}" for u in unavailable)
         raise UserError(f"{source}: no requested Go release is available: {reasons}")
     return Releases(available, unavailable, binaries, rows)
 
@@ -115,7 +115,7 @@ def _refuse_unavailable(results: Sequence[Any], named: set[str], source: str, ro
         if isinstance(u, toolchains.Unavailable) and u.requested in named:
             flag = "--goroot" if u.requested in roots else source
             what = f"{u.requested!r}" if u.requested in roots else f"Go {u.requested}"
-            raise UserError(f"{flag}: {what} cannot be had here: {u.reason.removeprefix(f'Go {u.requested}: ')}")
+            raise UserError(f"{flag}: {what} cannot be had here: {u.reason_alone}")
 
 
 def _repaired(tc: toolchains.Toolchain) -> toolchains.Toolchain | toolchains.Unavailable:

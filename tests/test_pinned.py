@@ -79,7 +79,7 @@ def test_a_pinned_release_that_cannot_be_had_makes_its_cases_unsupported(tmp_pat
                         "--go", NEWEST_LINE, "--json", "report.json"], cwd=tmp_path, capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "tlsdiff: Go 1.20 (pinned by cases): unavailable, their runs are unsupported: Go 1.20: no provider" \
+    assert "tlsdiff: Go 1.20 (pinned by cases): unavailable, their runs are unsupported: no provider" \
         in p.stderr
     report = _valid(json.loads((tmp_path / "report.json").read_text()))
     (row,) = report["pinned"]

@@ -153,7 +153,7 @@ def cli(args: argparse.Namespace) -> int:
     with run:
         releases = run.prepare()
         for u in releases.unavailable:
-            print(f"tlsdiff: Go {u.requested}: unavailable, left out: {u.reason}", file=sys.stderr)
+            print(f"tlsdiff: Go {u.requested}: unavailable, left out: {u.reason_alone}", file=sys.stderr)
         if len(releases.versions) < 2:
             raise UserError(f"--go: {args.go!r}: {len(releases.versions)} release can be had; expected two or more "
                             "to compare")
