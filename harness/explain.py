@@ -12,10 +12,11 @@ prints the diff of that function between them, so a maintainer sees why, not onl
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .report.changed import show
 
@@ -238,27 +239,27 @@ def explain(differences: Sequence[dict[str, Any]], sources: dict[str, Source],
     ran (runners): who ran each side; a side that a pinned release or tlspeer ran is not
     looked for in the column's source (what it did follows from the other side)."""
     out = []
-    raised = _raised(differences, sources, ran)
+    error_places = functools.cache(_places_for_error)  # _raised and the loop below ask alike
+    raised = _raised(differences, sources, ran, error_places)
     for d in differences:
         if d["field"] not in EXPLAINED:
             continue
         values = [(v["releases"], v["value"]) for v in d["values"]]
         e = Explanation(d["step"], d["side"], d["field"], values)
-        e.failed = next((f"step {d['step']} {d['side']} {f}" for f in ("error", "io_error")
-                         if (d["step"], d["side"], f) in raised), "") if d["field"] in FOLLOW_ERRORS else ""
+        own = raised.get((d["step"], d["side"]))
+        e.failed = own.title if own is not None and d["field"] in FOLLOW_ERRORS else ""
 
         def column_ran(side: str, release: str) -> bool:
-            return ran is None or ran.get((d["step"], side, release), release) == release
+            return _ran_column(ran, d["step"], side, release)
 
         def sent_by(side: str, places: list[Place]) -> list[Place]:
             """An alert's sites, narrowed to the functions where that side raised its
             error in this step, when it did and some are there (an alert thirty call
             sites send is the one beside the error)."""
-            where = {w for f in ("error", "io_error") for w in raised.get((d["step"], side, f), ())}
-            near = [p for p in places if (p.release, p.file, p.function) in where]
+            error = raised.get((d["step"], side))
+            near = [p for p in places if error is not None and (p.release, p.file, p.function) in error.where]
             if near:
-                e.beside = e.beside or next(f"step {d['step']} {side} {f}" for f in ("error", "io_error")
-                                            if (d["step"], side, f) in raised)
+                e.beside = e.beside or error.title
             return near or places
         found: list[Place] = []
         for releases, value in values:
@@ -271,7 +272,7 @@ def explain(differences: Sequence[dict[str, Any]], sources: dict[str, Source],
                     remote = value.startswith("remote error:")
                     sender = OTHER[d["side"]] if remote else d["side"]
                     if column_ran(sender, release):
-                        places = _places_for_error(src, d["side"], value)
+                        places = error_places(src, d["side"], value)
                         found += sent_by(sender, places) if remote else places
                 elif d["field"] == "alerts":
                     sent, received = _first_alert(value, "sent"), _first_alert(value, "received")
@@ -281,14 +282,13 @@ def explain(differences: Sequence[dict[str, Any]], sources: dict[str, Source],
                         found += sent_by(OTHER[d["side"]], _places_for_alert(src, OTHER[d["side"]], received))
         e.places = sorted(set(found), key=lambda p: (p.release, p.file, p.line))
         functions = {(p.file, p.function) for p in e.places if p.function}
-        columns = [r for rs, _ in values for r in rs if r in sources]
+        names = sorted({r for rs, _ in values for r in rs if r in sources})
         functions |= {(f"crypto/tls/{f}", fn) for f, fn in DECIDERS.get((d["side"], d["field"]), ())
-                      if any(column_ran(_decided_by(f, d["side"]), r) for r in columns)}
-        if not functions and not any(column_ran(d["side"], r) for r in columns):
-            e.ran_instead = {r: ran[(d["step"], d["side"], r)] for r in columns if ran is not None}
+                      if any(column_ran(_decided_by(f, d["side"]), r) for r in names)}
+        if not functions and not any(column_ran(d["side"], r) for r in names):
+            e.ran_instead = {r: ran[(d["step"], d["side"], r)] for r in names if ran is not None}
             out.append(e)
             continue
-        names = sorted({r for rs, _ in values for r in rs if r in sources})
         if len(names) >= 2:
             a, b = sources[names[0]], sources[names[-1]]
             for rel, fn in sorted(functions):
@@ -302,12 +302,21 @@ def explain(differences: Sequence[dict[str, Any]], sources: dict[str, Source],
     return out
 
 
+@dataclass
+class _Raised:
+    """A side's own errors in one step (not remote ones): the first difference that names
+    one ("step 2 client io_error"), and (release, file, function) of each place raising them."""
+
+    title: str
+    where: set[tuple[str, str, str]] = field(default_factory=set)
+
+
 def _raised(differences: Sequence[dict[str, Any]], sources: dict[str, Source],
-            ran: Mapping[tuple[int, str, str], str] | None) -> dict[tuple[int, str, str], set[tuple[str, str, str]]]:
-    """(step, side, field) -> (release, file, function) of each place a side's own error
-    (not a remote one) is raised, for the error and io_error differences whose side ran
-    the compared release."""
-    out: dict[tuple[int, str, str], set[tuple[str, str, str]]] = {}
+            ran: Mapping[tuple[int, str, str], str] | None,
+            error_places: Callable[[Source, str, str], list[Place]]) -> dict[tuple[int, str], _Raised]:
+    """(step, side) -> its own errors, for the error and io_error differences whose side
+    ran the compared release."""
+    out: dict[tuple[int, str], _Raised] = {}
     for d in differences:
         if d["field"] not in ("error", "io_error"):
             continue
@@ -315,11 +324,16 @@ def _raised(differences: Sequence[dict[str, Any]], sources: dict[str, Source],
             if not isinstance(v["value"], str) or v["value"].startswith("remote error:"):
                 continue
             for release in v["releases"]:
-                if release in sources and (ran is None or ran.get((d["step"], d["side"], release), release) == release):
-                    out.setdefault((d["step"], d["side"], d["field"]), set()).update(
-                        (p.release, p.file, p.function) for p in _places_for_error(sources[release], d["side"],
-                                                                                  v["value"]))
+                if release in sources and _ran_column(ran, d["step"], d["side"], release):
+                    found = out.setdefault((d["step"], d["side"]), _Raised(f"step {d['step']} {d['side']} {d['field']}"))
+                    found.where.update((p.release, p.file, p.function)
+                                       for p in error_places(sources[release], d["side"], v["value"]))
     return out
+
+
+def _ran_column(ran: Mapping[tuple[int, str, str], str] | None, step: int, side: str, release: str) -> bool:
+    """Whether the column's own release ran this side of this step (not a pinned release, not tlspeer)."""
+    return ran is None or ran.get((step, side, release), release) == release
 
 
 def _decided_by(file: str, side: str) -> str:
