@@ -322,16 +322,20 @@ def cmd_compat(args: argparse.Namespace) -> int:
     return 2 if problems else (1 if disagree else 0)
 
 
+#: The releases each ticket command names: (flag, its argparse dest), in the order it takes them.
+_TICKET_RELEASES = {"mint": (("--go", "go"),), "convert": (("--from", "source"), ("--to", "target")),
+                    "inspect": (("--go", "go"),)}
+
+
 def cmd_ticket(args: argparse.Namespace) -> int:
     from . import ticket_tools as tt
     if args.ticket_command == "fuzz":
         from .session_fuzz import cli
         return cli(args)
     curve = tt.group_id(args.curve) if getattr(args, "curve", None) is not None else None
-    flags = {"mint": ("--go",), "convert": ("--from", "--to"), "inspect": ("--go",)}[args.ticket_command]
-    releases = [tt.checked_release(getattr(args, {"--from": "source", "--to": "target"}.get(f, "go")), f)
-                for f in flags]
-    notes = [n for r, f in zip(releases, flags) if (n := tt.unread_note(r, f)) is not None]
+    flags = _TICKET_RELEASES[args.ticket_command]
+    releases = [tt.checked_release(getattr(args, dest), flag) for flag, dest in flags]
+    notes = [n for r, (flag, _) in zip(releases, flags) if (n := tt.unread_note(r, flag)) is not None]
     code = _ticket_answer(args, releases, curve)
     for note in notes:  # after the answer, so that bad input still gets exactly one line
         print(f"tlsdiff: {note}", file=sys.stderr)

@@ -103,8 +103,6 @@ def _decode(raw: dict[str, Any], other: dict[str, Any] | None = None, earlier: s
     return decode_connection(c2s, s2c, _keylog(raw, other), _DECODED, earlier)
 
 
-
-
 def _what_the_view_reads(conn: Any, outcome_only: bool = False) -> dict[str, Any]:
     """The part of Connection.to_json() that wire_view reads, made without the rest
     (every record's JSON is most of to_json's cost and none of the view's); for the
