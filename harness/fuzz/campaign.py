@@ -217,8 +217,9 @@ class Campaign:
     def progress(self, seconds: float) -> str:
         s = self.stats
         rate = s.stimuli / seconds if seconds else 0.0
+        found = len(self.findings) - s.unstable
         return (f"{s.stimuli} stimuli ({rate:.1f}/s, {s.handshakes / seconds if seconds else 0:.0f} handshakes/s), "
-                f"{len(self.findings) - s.unstable} findings")
+                f"{found} finding{'s' if found != 1 else ''}")
 
     def _judge(self, batch: Sequence[Stimulus], outcomes: Sequence[Outcome | None]) -> list[fnd.Finding]:
         fresh = []

@@ -180,9 +180,10 @@ def cli(args: argparse.Namespace) -> int:
         if f.landings:
             print(f"{'':<12} {f.caveat()}")
     s = campaign.stats
+    findings = f"{len(written)} finding{'s' if len(written) != 1 else ''}"
     print(f"{s.stimuli} stimuli on {len(releases.versions)} releases in {s.seconds:.0f} s "
           f"({s.stimuli / s.seconds if s.seconds else 0:.1f}/s, {s.handshakes / s.seconds if s.seconds else 0:.0f} "
-          f"handshakes/s): {len(written)} findings in {args.out} ({s.unstable} unstable, {s.python_errors} stimuli "
+          f"handshakes/s): {findings} in {args.out} ({s.unstable} unstable, {s.python_errors} stimuli "
           "the Python peer could not play)")
     if interrupts.stop.is_set():
         return 130
