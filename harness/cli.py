@@ -185,7 +185,7 @@ def _parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("repro", help="run a case file written from a bug report on every release: what each did, "
                                       "which agree, the expectations' verdicts")
-    rp.add_argument("file", help="the case file (FILE.yaml), anywhere on disk")
+    rp.add_argument("file", help="the case file (FILE.yaml), anywhere on disk, or the id of a case tlsdiff ships")
     rp.add_argument("--go", help="releases: 'all', '1.21,1.27', '1.24.11' (default all; $TLSDIFF_GO)")
     rp.add_argument("--goroot", action="append", default=[], help="a Go installation: a column of its own (repeatable)")
     rp.add_argument("--timeout", type=arguments.seconds, default=5.0, help="seconds a connection may take (default 5)")
@@ -280,7 +280,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
 def cmd_repro(args: argparse.Namespace) -> int:
     from . import progress, repro
     from .runs import Run
-    case = repro.load_file(args.file)
+    case = repro.case_named(args.file)
     with Run(_releases_asked(args), goroots=[Path(g) for g in args.goroot], timeout=args.timeout) as run:
         with progress.Reminder():
             releases = run.prepare([case])

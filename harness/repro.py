@@ -10,20 +10,38 @@ from typing import Any
 from .compare import CaseResult, Verdict
 from .errors import UserError
 from .observe.fields import alert_words
-from .scenario.catalog import SUFFIXES, load_case
+from .scenario.catalog import SUFFIXES, load_case, load_file, select_files
 from .scenario.model import Case, key_text
 
 
-def load_file(text: str) -> Case:
-    """The case file the user wrote, validated like any case; its id is its file name."""
+def case_named(text: str) -> Case:
+    """The case file the user wrote, validated like any case; its id is its file name.
+    An argument without a .yaml or .yml suffix may be a bundled case's id instead
+    (`bugs/go-79866-...`), as bisect and explain take."""
     if not text.strip():
         raise UserError("repro: an empty file name; expected a case file (FILE.yaml)")
     path = Path(text)
     if path.suffix not in SUFFIXES:
-        raise UserError(f"repro: {text!r} is not a .yaml or .yml file; expected a case file (FILE.yaml)")
+        return _bundled(text)
     if not path.exists() and not path.is_symlink():
         raise UserError(f"repro: {text!r} does not exist; expected a case file (FILE.yaml)")
     return load_case(path)
+
+
+def _bundled(text: str) -> Case:
+    """The one case tlsdiff ships that `text` names (an id, or a prefix of exactly one), as
+    bisect and explain find it."""
+    from .paths import CASES_DIR
+    try:
+        found = select_files([text], [CASES_DIR])
+    except UserError:  # matches nothing, or not as an id
+        found = []
+    if len(found) != 1:
+        named = f"names {len(found)} cases tlsdiff ships" if found else "is not the id of a case tlsdiff ships"
+        raise UserError(f"repro: {text!r} is not a .yaml or .yml file and {named}; expected a case file (FILE.yaml) "
+                        "or one case's id ('tlsdiff run --list')")
+    path, cid, shown = found[0]
+    return load_file(path, cid, shown)
 
 
 #: ConnectionState.Version of a side that negotiated none (tlspeer's before its handshake completes).

@@ -166,9 +166,19 @@ def test_repro_runs_a_case_file_from_anywhere_and_prints_the_classes(tmp_path: P
     assert "  fail        1.25.2\n" in p.stdout and f"expected {BEFORE}, got {AFTER}" in p.stdout
 
 
+def test_repro_takes_a_shipped_case_by_its_id(tmp_path: Path) -> None:
+    """As bisect and explain do: go-79866's seventeenth KeyUpdate is refused from 1.26.6."""
+    p = tlsdiff("repro", "bugs/go-79866-post-handshake-records-do-not-advance", "--go", "1.26.5,1.26.6",
+                cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "agreement classes (same letter, same outcome):\n  A  1.26.5\n  B  1.26.6\n" in p.stdout
+    assert 'io_error "tls: too many non-advancing records"' in p.stdout
+
+
 @pytest.mark.parametrize("name, content, expected", [
     ("missing.yaml", None, "repro: 'missing.yaml' does not exist; expected a case file"),
-    ("report.txt", "description: x\n", "repro: 'report.txt' is not a .yaml or .yml file"),
+    ("report.txt", "description: x\n", "repro: 'report.txt' is not a .yaml or .yml file and is not the id of a case"),
+    ("bugs/", None, "cases tlsdiff ships; expected a case file (FILE.yaml) or one case's id"),
     ("bad.yaml", "description: x\n", "bad.yaml: (top level): 'source' is required"),
 ])
 def test_repro_bad_file_is_one_line_and_exit_2(tmp_path: Path, name: str, content: str | None,
