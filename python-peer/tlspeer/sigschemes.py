@@ -6,6 +6,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 ECDSA_SECP256R1_SHA256 = 0x0403
 ECDSA_SECP384R1_SHA384 = 0x0503
@@ -68,15 +69,42 @@ def signed_content(server: bool, transcript_digest: bytes) -> bytes:
 
 
 def sign(key: Any, scheme: int, data: bytes) -> bytes:
-    """Sign with a private key. ECDSA and RSA-PSS are randomized by the library."""
+    """Sign with a private key. ECDSA and RSA-PSS are randomized by the library; ECDSA's
+    length is fixed (ecdsa_sign)."""
     if scheme == ED25519:
         return key.sign(data)
     if scheme in _ECDSA:
-        return key.sign(data, ec.ECDSA(_ECDSA[scheme][1]()))
+        return ecdsa_sign(key, _ECDSA[scheme][1](), data)
     if scheme in _PSS_HASHES:
         h = _PSS_HASHES[scheme]()
         return key.sign(data, padding.PSS(padding.MGF1(h), h.digest_size), h)
     raise ValueError(f"cannot sign with scheme 0x{scheme:04x}")
+
+
+#: Each curve's group order n: (r, n - s) is as valid a signature as (r, s).
+_ORDERS = {
+    "secp256r1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "secp384r1": int("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF"
+                     "581A0DB248B0A77AECEC196ACCC52973", 16),
+    "secp521r1": int("01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+                     "FA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409", 16),
+}
+
+
+def ecdsa_sign(key: ec.EllipticCurvePrivateKey, algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
+    """ECDSA in its longest DER encoding (72 bytes on P-256): r and s as long as the
+    curve's order. A randomized signature is 70 to 72 bytes from one run to the next, and
+    an edit placed by counting (flip_byte's offset is taken modulo the message's length)
+    fell on a different byte each run: the same case gave different outcomes. s is taken
+    as the larger of s and n - s; r is drawn again until it is long enough (about one
+    signature in two)."""
+    n = _ORDERS[key.curve.name]
+    bits = n.bit_length()
+    while True:
+        r, s = decode_dss_signature(key.sign(data, ec.ECDSA(algorithm)))
+        s = max(s, n - s)
+        if r.bit_length() == bits and s.bit_length() == bits:
+            return encode_dss_signature(r, s)
 
 
 def verify(public_key: Any, scheme: int, data: bytes, signature: bytes) -> bool:

@@ -15,6 +15,7 @@ from . import groups
 from .certs import Credential
 from .keyschedule import key_block12, prf12
 from .record import Record, Tls12CbcProtection, tls12_protection
+from .sigschemes import ecdsa_sign
 from .suites import NAMED_ONLY, SUITE_BY_ID, SUITE_BY_NAME, CipherSuite
 
 TLS12 = 0x0303
@@ -144,7 +145,7 @@ def sign(cred: Credential, scheme: int, data: bytes) -> bytes:
         return key.sign(data)
     h = _HASHES[scheme]()
     if scheme in _ECDSA:
-        return key.sign(data, ec.ECDSA(h))
+        return ecdsa_sign(key, h, data)
     if scheme in _PSS:
         return key.sign(data, padding.PSS(padding.MGF1(h), h.digest_size), h)
     return key.sign(data, padding.PKCS1v15(), h)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tlspeer import groups, sigschemes
 from tlspeer.errors import (AlertReceived, BadCertificate, CertificateExpired, CertificateRequired,
@@ -66,6 +68,20 @@ def test_every_signature_scheme(kind: str, scheme: int) -> None:
     pair = run_pair(client_config(), server_config(certificate=leaf_credential(kind)))
     assert pair.client_error is None, pair.client_error
     assert pair.info("client").signature_scheme == scheme
+
+
+@pytest.mark.parametrize("curve, algorithm, length", [
+    (ec.SECP256R1, hashes.SHA256, 72), (ec.SECP384R1, hashes.SHA384, 104), (ec.SECP521R1, hashes.SHA512, 139)])
+def test_ecdsa_signatures_are_always_their_longest_and_verify(curve: type, algorithm: type, length: int) -> None:
+    """A flip_byte counted past a CertificateVerify's end must fall on the same byte every
+    run (cases/edits/pyserver-certificate-verify-flip-counted-past-its-end); (r, n - s)
+    must verify, so a wrong group order in the table fails here."""
+    key = ec.generate_private_key(curve())
+    for i in range(40):
+        data = b"content %d" % i
+        signature = sigschemes.ecdsa_sign(key, algorithm(), data)
+        assert len(signature) == length
+        key.public_key().verify(signature, data, ec.ECDSA(algorithm()))
 
 
 def test_a_full_handshake_is_fast() -> None:
