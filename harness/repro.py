@@ -44,7 +44,7 @@ def _bundled(text: str) -> Case:
     return load_file(path, cid, shown)
 
 
-#: ConnectionState.Version of a side that negotiated none (tlspeer's before its handshake completes).
+#: ConnectionState.Version of a side whose hellos never settled one.
 NO_VERSION = "0x0000"
 
 

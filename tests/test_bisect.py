@@ -192,7 +192,7 @@ def test_repro_bad_file_is_one_line_and_exit_2(tmp_path: Path, name: str, conten
 
 
 def test_repro_says_nothing_of_a_version_no_side_negotiated() -> None:
-    """tlspeer reports Version 0x0000 until its handshake completes: a repro line leaves it out."""
+    """A side whose hellos never settled a version reports 0x0000: a repro line leaves it out."""
     from tlsdiff.repro import side_line
     side = {"state": {"Version": "0x0000", "CipherSuite": "", "HandshakeComplete": False},
             "alerts": {"sent": [], "received": [{"name": "illegal_parameter", "level": "fatal", "encrypted": False}]},

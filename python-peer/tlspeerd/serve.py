@@ -556,12 +556,18 @@ _VERSION_NAMES = {tls12.TLS12: "TLS 1.2", tls12.TLS13: "TLS 1.3"}
 
 
 def _state(conn: TLSConnection, ep: Endpoint) -> dict[str, Any]:
-    info = conn.engine.info
-    done = conn.engine.handshake_complete and info is not None
+    engine = conn.engine
+    info = engine.info
+    done = engine.handshake_complete and info is not None
+    # As Go's ConnectionState: the version and suite once the hellos settled them, also
+    # when the handshake failed after that.
+    version = info.version if done else engine.version
+    suite = SUITE_BY_ID[info.cipher_suite] if done else engine.suite
     state: dict[str, Any] = {
-        "Version": _VERSION_NAMES[info.version] if done else "0x0000", "HandshakeComplete": bool(done),
+        "Version": _VERSION_NAMES.get(version, "0x0000") if version else "0x0000",
+        "HandshakeComplete": bool(done),
         "DidResume": bool(done and info.resumed),
-        "CipherSuite": SUITE_BY_ID[info.cipher_suite].name if done else "",
+        "CipherSuite": suite.name if suite is not None else "",
         "NegotiatedProtocol": (info.alpn or "") if done else "", "NegotiatedProtocolIsMutual": True,
         "ServerName": (info.server_name or "") if done else "",
         "PeerCertificates": [_fp(c) for c in info.peer_chain] if done else [],
