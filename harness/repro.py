@@ -1,5 +1,5 @@
-"""`tlsdiff repro FILE.yaml`: a case written from a bug report, anywhere on disk, run on
-every release asked for; per release one compact line per step of what happened, which
+"""`tlsdiff repro FILE.yaml`: a case written from a bug report, anywhere on disk (or a
+case tlsdiff ships, by its id), run on every release asked for; per release one compact line per step of what happened, which
 releases agree (the agreement classes) and, if the file expects anything, the verdicts."""
 from __future__ import annotations
 
@@ -16,19 +16,19 @@ from .scenario.model import Case, key_text
 
 def case_named(text: str) -> Case:
     """The case file the user wrote, validated like any case; its id is its file name.
-    An argument without a .yaml or .yml suffix may be a bundled case's id instead
+    An argument without a .yaml or .yml suffix may be the id of a case tlsdiff ships instead
     (`bugs/go-79866-...`), as bisect and explain take."""
     if not text.strip():
         raise UserError("repro: an empty file name; expected a case file (FILE.yaml)")
     path = Path(text)
     if path.suffix not in SUFFIXES:
-        return _bundled(text)
+        return _shipped(text)
     if not path.exists() and not path.is_symlink():
         raise UserError(f"repro: {text!r} does not exist; expected a case file (FILE.yaml)")
     return load_case(path)
 
 
-def _bundled(text: str) -> Case:
+def _shipped(text: str) -> Case:
     """The one case tlsdiff ships that `text` names (an id, or a prefix of exactly one), as
     bisect and explain find it."""
     from .paths import CASES_DIR
