@@ -1,6 +1,7 @@
 """`tlsdiff repro FILE.yaml`: a case written from a bug report, anywhere on disk (or a
-case tlsdiff ships, by its id), run on every release asked for; per release one compact line per step of what happened, which
-releases agree (the agreement classes) and, if the file expects anything, the verdicts."""
+case tlsdiff ships, by its id), run on every release asked for; per release one compact
+line per step of what happened, which releases agree (the agreement classes) and, if
+the file expects anything, the verdicts."""
 from __future__ import annotations
 
 import json
