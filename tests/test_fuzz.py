@@ -300,6 +300,30 @@ def test_minimization_drops_the_knobs_that_do_not_matter(edge_releases) -> None:
     assert result.tests == sum(ran[2:])
 
 
+def test_minimization_takes_post_handshake_messages_one_by_one(edge_releases) -> None:
+    """go-79866: from 1.26.6 the seventeenth post-handshake record in a row that does not
+    advance the connection is refused. Thirty messages of every kind, packed as a campaign
+    draws them, are minimized to seventeen, not kept whole as one knob (seed 43's finding
+    kept sixty-four)."""
+    from tlsdiff.runs import Run
+    kinds = ["key_update", "new_session_ticket", "key_update_requested"]
+    messages = [kinds[i % 3] for i in range(30)]
+    stimulus = Stimulus(0, "test", Base("pyserver", "1.3"),
+                        {"post_handshake": {"messages": messages, "records": "apart"}})
+    ran: list[int] = []
+    with Run(RELEASES, timeout=2.0, workers=8) as run:
+        def runner(stimuli):  # type: ignore[no-untyped-def]
+            ran.append(len(stimuli))
+            result = run.run([s.case(f"min-ph/{len(ran)}-{i}") for i, s in enumerate(stimuli)])
+            return [Outcome.of(r.docs) for r in result.results]
+        signature = runner([stimulus])[0].signatures()[0]
+        assert signature[1][-1] == (edge_releases.versions[-1],), signature  # the newest line alone
+        result = minimize(stimulus, signature, runner)
+    assert result.reproduced, result
+    kept = result.stimulus.misbehave["post_handshake"]["messages"]
+    assert len(kept) == 17, (kept, result.tests, ran)
+
+
 def test_a_flipped_byte_that_falls_apart_between_releases_is_said_so(edge_releases) -> None:
     """Seed 53's lone-accept: a byte of the Python server's TLS 1.2 ServerHello flipped at
     offset 229, modulo the message's length. 1.19 offers no extended_master_secret, so its

@@ -1,8 +1,10 @@
 """Minimizing a finding: the fewest knobs and edits, then the simplest values and base,
 that still give the same signature (kind and partition) on every release.
 
-The units are the stimulus's knobs, each entry of a list-valued knob counted apart.
-Delta debugging (Zeller's ddmin) removes units while the signature holds; then each
+The units are the stimulus's knobs, each entry of a list-valued knob counted apart (and
+of the list an object knob requires: post_handshake's messages).
+The shortest prefix of the units that keeps the signature is found by bisection, then
+delta debugging (Zeller's ddmin) removes units while the signature holds; then each
 remaining value is replaced by the simplest of `values.simpler` that keeps it; then
 the base loses its features (the resumption, the HelloRetryRequest, the client
 certificate) where it can. Every test is a stimulus run on all releases; the tests
@@ -29,10 +31,8 @@ Runner = Callable[[Sequence[Stimulus]], list[Outcome | None]]
 def units_of(misbehave: dict[str, Any]) -> list[Unit]:
     out: list[Unit] = []
     for name, value in misbehave.items():
-        if is_list_knob(BY_NAME[name]) and isinstance(value, list):
-            out += [(name, i) for i in range(len(value))]
-        else:
-            out.append((name, -1))
+        entries = _entries(name, value)
+        out += [(name, i) for i in range(len(entries))] if entries is not None else [(name, -1)]
     return out
 
 
@@ -41,13 +41,33 @@ def with_units(misbehave: dict[str, Any], units: Sequence[Unit]) -> dict[str, An
     keep = set(units)
     out: dict[str, Any] = {}
     for name, value in misbehave.items():
+        entries = _entries(name, value)
         if (name, -1) in keep:
             out[name] = value
-        elif isinstance(value, list) and is_list_knob(BY_NAME[name]):
-            entries = [v for i, v in enumerate(value) if (name, i) in keep]
-            if entries:
-                out[name] = entries
+        elif entries is not None:
+            kept = [v for i, v in enumerate(entries) if (name, i) in keep]
+            if kept:
+                field = _list_field(BY_NAME[name].value)
+                out[name] = {**value, field: kept} if field else kept
     return out
+
+
+def _entries(name: str, value: Any) -> list[Any] | None:
+    """What minimizing takes entry by entry: a list knob's edits, or the list an object
+    knob requires (post_handshake's messages: a finding that needs seventeen of them
+    should not keep sixty-four)."""
+    if is_list_knob(BY_NAME[name]):
+        return value if isinstance(value, list) else None
+    field = _list_field(BY_NAME[name].value)
+    return value[field] if field and isinstance(value, dict) and isinstance(value.get(field), list) else None
+
+
+def _list_field(schema: dict[str, Any]) -> str | None:
+    """The list property an object knob requires, if any."""
+    if schema.get("type") != "object":
+        return None
+    props = schema.get("properties", {})
+    return next((p for p in schema.get("required", []) if props.get(p, {}).get("type") == "array"), None)
 
 
 @dataclass
@@ -84,10 +104,25 @@ def minimize(stimulus: Stimulus, signature: Signature, run: Runner) -> Minimized
     if first is None:
         return Minimized(stimulus, t.tests, reproduced=False)
     best = stimulus.with_(misbehave={}) if first == 1 else stimulus
-    best = _ddmin(best, t)
+    best = _ddmin(_shortest_prefix(best, t), t)
     best = _simpler_values(best, t)
     best = _simpler_base(best, t)
     return Minimized(best, t.tests, True, t.tests >= MAX_TESTS)
+
+
+def _shortest_prefix(s: Stimulus, t: _Tester) -> Stimulus:
+    """The shortest prefix of the units that keeps the signature, by bisection: a few tests
+    where ddmin spends dozens on a finding that needs any seventeen of sixty-four
+    post-handshake messages. Only prefixes that were run and kept it are taken."""
+    units = units_of(s.misbehave)
+    lo, hi = 0, len(units)  # no unit: the base alone, which does not keep it; all: the stimulus
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if t.first_keeping([s.with_(misbehave=with_units(s.misbehave, units[:mid]))]) is None:
+            lo = mid
+        else:
+            hi = mid
+    return s.with_(misbehave=with_units(s.misbehave, units[:hi]))
 
 
 def _ddmin(s: Stimulus, t: _Tester) -> Stimulus:
