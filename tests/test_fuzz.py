@@ -173,6 +173,33 @@ def test_among_cases_that_split_alike_the_one_set_up_like_the_stimulus_is_named(
         "bugs/go-59424-against-python-server"]
 
 
+def test_cases_set_up_like_the_stimulus_are_named_over_one_that_splits_alike_alone() -> None:
+    """Seed 43: sixteen KeyUpdates from a Python server, then a resumption through an HRR,
+    split 1.19.8 | 1.21-1.25 | 1.26+ with 1.19.8 alone rejecting. A client-certificate
+    case splits so alone, and another case had 1.19.8 alone first; the go-59424 binder
+    case and the go-79866 KeyUpdate case are what the stimulus did (their splits, as
+    `tlsdiff run` shows them on these eight releases; the cases' own words)."""
+    from tlsdiff.fuzz.outcome import case_words
+    from tlsdiff.scenario.catalog import load_cases
+    splits = {"bugs/go-31641-server-verify-peer-certificate-on-resumption": (EIGHT[:1], EIGHT[1:]),
+              "bugs/go-77113-clone-other-client-cas": (EIGHT[:1], EIGHT[1:6], EIGHT[6:]),
+              "bugs/go-59424-against-python-server": (EIGHT[:1], EIGHT[1:]),
+              "bugs/go-79866-post-handshake-records-do-not-advance": (EIGHT[:6], EIGHT[6:])}
+    cases = {c.id: c for c in load_cases(list(splits))}
+    known = Known()
+    for case_id, groups in splits.items():
+        rejecting = EIGHT[:1] if len(groups) == 2 and groups[0] == EIGHT[:1] else ()  # the binder cases
+        known.add(_split(*groups, rejecting=rejecting), case_id, case_words(cases[case_id]))
+    stimulus = Stimulus(0, "test", Base("pyserver", "1.3", resume=True, hrr=True),
+                        {"post_handshake": {"messages": ["key_update"] * 16}})
+    found = _split(EIGHT[:1], EIGHT[1:6], EIGHT[6:], rejecting=EIGHT[:1])
+    assert known.explains(found, known.new(found), case_words(stimulus.case("seed-43"))) == [
+        "bugs/go-59424-against-python-server", "bugs/go-79866-post-handshake-records-do-not-advance"]
+    # Without what the stimulus set up: the first case with 1.19.8 alone, the one split alike.
+    assert known.explains(found, known.new(found)) == [
+        "bugs/go-31641-server-verify-peer-certificate-on-resumption", "bugs/go-77113-clone-other-client-cas"]
+
+
 def test_a_release_alone_as_a_known_case_has_it_alone_is_named_with_the_splits() -> None:
     """Seed 11: 1.19.8 alone rejects a resumption through an HRR (the go-59424 binder
     case shows that) while a KeyUpdate pair splits off 1.26+ (another case shows that)."""

@@ -20,6 +20,7 @@ counts each Go peer's open file descriptors between batches, campaign.py.)
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -209,6 +210,14 @@ def _words_of_file(file: Any, report_folder: Path) -> frozenset[str]:
     return frozenset()
 
 
+#: The most known cases one partition is put down to: more would explain anything.
+MAX_EXPLAINING = 3
+
+
+def _covers(combo: tuple[tuple[frozenset[tuple[str, str]], str], ...], apart: set[tuple[str, str]]) -> bool:
+    return apart <= set().union(*(splits for splits, _ in combo))
+
+
 @dataclass
 class Known:
     """The signatures the known cases show: a stimulus is a finding only for others.
@@ -223,8 +232,8 @@ class Known:
     cases: int = 0
     #: Each partition the known cases show, with the cases that show it, in the order added.
     partitions: dict[Partition, list[str]] = field(default_factory=dict)
-    #: Each (lone kind, release) the known cases show, with the first case that shows it.
-    lone: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: Each (lone kind, release) the known cases show, with the cases that show it, in the order added.
+    lone: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     #: What each known case sets up (case_words), where its case was at hand.
     words: dict[str, frozenset[str]] = field(default_factory=dict)
 
@@ -236,7 +245,7 @@ class Known:
         if len(outcome.partition) > 1 and not outcome.python_error:
             self.partitions.setdefault(outcome.partition, []).append(case)
             for fact in outcome.lone():
-                self.lone.setdefault(fact, case)
+                self.lone.setdefault(fact, []).append(case)
 
     def new(self, outcome: Outcome) -> list[Signature]:
         return [s for s in outcome.signatures() if s[0] == "peer-failure" or s not in self.signatures]
@@ -255,9 +264,8 @@ class Known:
                 alone = [(k, r) for k, r in outcome.lone() if k == kind]
                 if not alone or any(fact not in self.lone for fact in alone):
                     return []
-                cases += [self.lone[fact] for fact in alone]
-            splits = ([self._likest(self.partitions[partition], words)] if partition in self.partitions
-                      else self.explained_by(partition, words))
+                cases += [self._likest(self.lone[fact], words) for fact in alone]
+            splits = self.explained_by(partition, words)
             if not splits:
                 return []
             cases += splits
@@ -268,33 +276,39 @@ class Known:
 
         Over the releases the partition has: a known partition that keeps apart two
         releases the partition keeps together cannot be one of them; the others must
-        keep apart every two releases the partition keeps apart. Few cases (the one that
-        explains most first, greedily; among those that explain as much, the one sharing
-        most of `words`, what the stimulus set up), named in the order they were added.
-        Seed 40's ECH extension in a HelloRetryRequest, resumed by 1.19.8 with its wrong
-        binder, split 1.19.8 | 1.21-1.22 | 1.23 | 1.24+: in the order added, the ALPN
-        error's and an ECH client's cases split so as well, where the ECH-in-HRR and the
-        go-59424 cases are what it did."""
+        keep apart every two releases the partition keeps apart. Of the sets of up to
+        three cases that do, none of them needless, the one whose cases share most of
+        `words` (what the stimulus set up), then the fewest, then the first in the order
+        the cases were added; named in that order. Seed 40's ECH extension in a
+        HelloRetryRequest, resumed by 1.19.8 with its wrong binder, split 1.19.8 |
+        1.21-1.22 | 1.23 | 1.24+: in the order added, the ALPN error's and an ECH client's
+        cases split so as well, where the ECH-in-HRR and the go-59424 cases are what it
+        did. Seed 43's sixteen KeyUpdates after a resumption through an HRR split 1.19.8 |
+        1.21-1.25 | 1.26+, as one case about client certificates does alone; go-59424's
+        and go-79866's cases are what it did."""
         where = {r: i for i, group in enumerate(partition) for r in group}
         apart = _apart(where)
         if not apart:
             return []
-        usable: list[tuple[set[tuple[str, str]], str]] = []
+        by_splits: dict[frozenset[tuple[str, str]], list[str]] = {}
         for known, cases in self.partitions.items():
             theirs = {r: i for i, group in enumerate(known) for r in group if r in where}
             splits = _apart(theirs)
             if splits and all(where[a] != where[b] for a, b in splits):
-                usable += [(splits, case) for case in cases]
-        left, chosen = set(apart), []
-        while left:
-            splits, case = max(usable, key=lambda u: (len(u[0] & left), len(words & self.words.get(u[1], frozenset()))),
-                                default=(set(), ""))
-            if not splits & left:
-                return []
-            chosen.append(case)
-            left -= splits
+                by_splits.setdefault(frozenset(splits), []).extend(cases)
+        options = [(splits, self._likest(cases, words)) for splits, cases in by_splits.items()]
+        best: tuple[int, tuple[tuple[frozenset[tuple[str, str]], str], ...]] | None = None
+        for size in range(1, MAX_EXPLAINING + 1):
+            for combo in itertools.combinations(options, size):
+                if not _covers(combo, apart) or any(_covers(combo[:i] + combo[i + 1:], apart) for i in range(size)):
+                    continue
+                score = sum(len(words & self.words.get(case, frozenset())) for _, case in combo)
+                if best is None or score > best[0]:
+                    best = (score, combo)
+        if best is None:
+            return []
         order = [case for cases in self.partitions.values() for case in cases]
-        return sorted(chosen, key=order.index)
+        return sorted((case for _, case in best[1]), key=order.index)
 
     def _likest(self, cases: list[str], words: frozenset[str]) -> str:
         """Of cases that show the same thing, the one sharing most of `words` (the first such)."""
