@@ -295,6 +295,15 @@ def test_a_minimized_finding_is_explained_by_what_it_still_sets_up(edge_releases
     assert before != f.explained_by
 
 
+def _runner(run, prefix: str, ran: list[int]):  # type: ignore[no-untyped-def]
+    """Stimuli as minimize runs them: on every release of `run`, each batch's size kept in `ran`."""
+    def runner(stimuli):  # type: ignore[no-untyped-def]
+        ran.append(len(stimuli))
+        result = run.run([s.case(f"{prefix}/{len(ran)}-{i}") for i, s in enumerate(stimuli)])
+        return [Outcome.of(r.docs) for r in result.results]
+    return runner
+
+
 def test_minimization_drops_the_knobs_that_do_not_matter(edge_releases) -> None:
     """A TLS 1.2 client that leaves out extended_master_secret when it resumes: only 1.19
     resumes anyway. Knobs of TLS 1.3 (no use in TLS 1.2), an extension edit of a message
@@ -307,10 +316,7 @@ def test_minimization_drops_the_knobs_that_do_not_matter(edge_releases) -> None:
                             {"message": "end_of_early_data", "extension": 65000, "do": "empty"}]})
     ran: list[int] = []
     with Run(RELEASES, timeout=2.0, workers=8) as run:
-        def runner(stimuli):  # type: ignore[no-untyped-def]
-            ran.append(len(stimuli))
-            result = run.run([s.case(f"min/{len(ran)}-{i}") for i, s in enumerate(stimuli)])
-            return [Outcome.of(r.docs) for r in result.results]
+        runner = _runner(run, "min", ran)
         outcome = runner([relevant])[0]
         signature = outcome.signatures()[0]
         assert signature[0] == "lone-accept" and signature[1][0] == ("1.19.8",)
@@ -337,12 +343,8 @@ def test_minimization_takes_post_handshake_messages_one_by_one(edge_releases) ->
     messages = [kinds[i % 3] for i in range(30)]
     stimulus = Stimulus(0, "test", Base("pyserver", "1.3"),
                         {"post_handshake": {"messages": messages, "records": "apart"}})
-    ran: list[int] = []
     with Run(RELEASES, timeout=2.0, workers=8) as run:
-        def runner(stimuli):  # type: ignore[no-untyped-def]
-            ran.append(len(stimuli))
-            result = run.run([s.case(f"min-ph/{len(ran)}-{i}") for i, s in enumerate(stimuli)])
-            return [Outcome.of(r.docs) for r in result.results]
+        runner = _runner(run, "min-ph", [])
         signature = runner([stimulus])[0].signatures()[0]
         assert signature[1][-1] == (edge_releases.versions[-1],), signature  # the newest line alone
         result = minimize(stimulus, signature, runner)
