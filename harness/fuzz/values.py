@@ -239,10 +239,11 @@ def simpler(schema: dict[str, Any], value: Any) -> list[Any]:
         # Every entry made simpler at once first (each to the first of its candidates): one
         # test where entry by entry takes a round each, and thirty post-handshake messages
         # ran out of the minimizer's tests before they were all key_update.
-        at_once = [next(iter(simpler(schema["items"], item)), item) for item in value]
+        each = [simpler(schema["items"], item) for item in value]
+        at_once = [options[0] if options else item for options, item in zip(each, value)]
         out = [at_once] if at_once != value and not schema.get("uniqueItems") else []
-        for i, item in enumerate(value):
-            out += [value[:i] + [s] + value[i + 1:] for s in simpler(schema["items"], item)]
+        for i, options in enumerate(each):
+            out += [value[:i] + [s] + value[i + 1:] for s in options]
         return out
     if t == "object" and isinstance(value, dict):
         props = schema.get("properties", {})
