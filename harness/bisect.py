@@ -96,8 +96,9 @@ def _unserved(release: str, flag: str) -> str:
     """The line `run`, `repro` and `explain` give for a release no provider has: the
     providers' own reasons (asking them fetches nothing they do not have)."""
     found = toolchains.resolve(release)
-    reason = found.reason_alone if isinstance(found, toolchains.Unavailable) else "no provider serves it here"
-    return f"{flag}: Go {release} cannot be had here: {reason}"
+    if isinstance(found, toolchains.Unavailable):
+        return found.refusal(flag)
+    return f"{flag}: Go {release} cannot be had here: no provider serves it here"
 
 
 def field_names() -> list[str]:

@@ -114,8 +114,7 @@ def _refuse_unavailable(results: Sequence[Any], named: set[str], source: str, ro
     for u in results:
         if isinstance(u, toolchains.Unavailable) and u.requested in named:
             flag = "--goroot" if u.requested in roots else source
-            what = f"{u.requested!r}" if u.requested in roots else f"Go {u.requested}"
-            raise UserError(f"{flag}: {what} cannot be had here: {u.reason_alone}")
+            raise UserError(u.refusal(flag, f"{u.requested!r}" if u.requested in roots else None))
 
 
 def _repaired(tc: toolchains.Toolchain) -> toolchains.Toolchain | toolchains.Unavailable:

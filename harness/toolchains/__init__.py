@@ -72,6 +72,10 @@ class Unavailable:
         """The reason without the "Go 1.20: " it may start with, for a line that names the release."""
         return self.reason.removeprefix(f"Go {self.requested}: ")
 
+    def refusal(self, flag: str, what: str | None = None) -> str:
+        """The one line that refuses it where the user asked for it by name (default "Go 1.20")."""
+        return f"{flag}: {what or f'Go {self.requested}'} cannot be had here: {self.reason_alone}"
+
 
 # ---------------------------------------------------------------- parsing
 
