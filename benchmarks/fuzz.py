@@ -52,7 +52,7 @@ from tlsdiff.fuzz.campaign import DEFAULT_BATCH, Campaign  # noqa: E402
 from tlsdiff.fuzz.command import DEFAULT_WORKERS, MAX_BATCH  # noqa: E402
 from tlsdiff.fuzz.outcome import Known  # noqa: E402
 from tlsdiff.peers import local  # noqa: E402
-from tlsdiff.peers.pool import PYTHON_PEER  # noqa: E402
+from tlsdiff.peers.pool import PYTHON_PEER, pool_key  # noqa: E402
 from tlsdiff.peers.reactor import reactor  # noqa: E402
 from tlsdiff.runs import Run  # noqa: E402
 
@@ -72,7 +72,8 @@ TARGET_CORES = 2
 # thread of its own, profiled when it ends), and each callback of its
 # loop thread, which drives every connection's handshake (that thread never ends: its
 # profile goes on across callbacks); the profiles added up and dumped every 1,000 loop
-# callbacks and every 100 requests (the process is killed at the end, not asked to exit).
+# callbacks and every 100 requests (the process is killed at the end, not asked to exit),
+# each tlspeerd process to a file of its own (peers/pool.py runs two on two cores).
 _PROFILED_PEER = """
 import cProfile, os, pstats, threading, time
 import tlspeer.eventloop as eventloop
@@ -84,7 +85,7 @@ def dump():
     if state["stats"] is not None:
         out = state["stats"] if out is None else out.add(state["stats"])
     if out is not None:
-        out.dump_stats(os.environ["TLSDIFF_BENCH_PROFILE"])
+        out.dump_stats(f"{os.environ['TLSDIFF_BENCH_PROFILE']}.{os.getpid()}")
 def profiled(work):
     def run(*args):
         p = cProfile.Profile(time.thread_time); p.enable()
@@ -213,7 +214,8 @@ def machine_speed(run: Run) -> float:
 def measure(run: Run, label: str, bases: list, count: int, batch: int, seed: int) -> dict[str, Any]:
     pool = run.pool
     pids = {r: pool.get(r).proc.pid for r in run.releases.versions}  # type: ignore[union-attr]
-    pids[PYTHON_PEER] = pool.get(PYTHON_PEER).proc.pid  # type: ignore[union-attr]
+    for i in range(pool.python_instances):  # every tlspeerd process (peers/pool.py)
+        pids[pool_key(PYTHON_PEER, i)] = pool.get(PYTHON_PEER, instance=i).proc.pid  # type: ignore[union-attr]
     before = {r: cpu_seconds(p) for r, p in pids.items()}
     mine, kids = own_cpu()
     c = Campaign(run, Known(), seed, count=count, batch=batch, bases=bases, minimizing=False)
@@ -226,13 +228,14 @@ def measure(run: Run, label: str, bases: list, count: int, batch: int, seed: int
     s = c.stats
     hs = max(1, s.handshakes)
     go = sum(after[r] - before[r] for r in run.releases.versions)
+    python = sum(after[r] - before[r] for r in pids if r not in run.releases.versions)
     return {"mix": label, "stimuli": s.stimuli, "runs": s.runs, "handshakes": s.handshakes, "seconds": s.seconds,
             "stimuli_per_second": s.stimuli / s.seconds, "handshakes_per_second": s.handshakes / s.seconds,
             "cpu_seconds": {"harness": mine2 - mine, "normalizer workers": kids2 - kids,
-                            "tlspeerd": after[PYTHON_PEER] - before[PYTHON_PEER], "Go peers": go},
+                            "tlspeerd": python, "Go peers": go},
             "cpu_ms_per_handshake": {"harness": 1000 * (mine2 - mine) / hs,
                                      "normalizer workers": 1000 * (kids2 - kids) / hs,
-                                     "tlspeerd": 1000 * (after[PYTHON_PEER] - before[PYTHON_PEER]) / hs,
+                                     "tlspeerd": 1000 * python / hs,
                                      "Go peers": 1000 * go / hs}}
 
 
@@ -274,7 +277,8 @@ def main() -> int:
             with ThreadProfiles() as profiles:
                 Campaign(run, Known(), args.seed, count=args.count, batch=args.batch, minimizing=False).fuzz()
             harness_profile = profiles.stats
-        peer_profile = pstats.Stats(str(profile_file)) if profile_file.exists() else None
+        dumps = sorted(str(f) for f in profile_file.parent.glob(profile_file.name + ".*"))  # one a tlspeerd
+        peer_profile = pstats.Stats(*dumps) if dumps else None
         shutil.rmtree(profile_file.parent, ignore_errors=True)
 
     cores = os.cpu_count() or 0

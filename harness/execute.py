@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from . import ech, pki
-from .peers.pool import PYTHON_PEER, PeerPool
+from .peers.pool import PYTHON_PEER, PeerPool, python_instance
 from .peers.protocol import PeerError, PeerFailure, PeerProcess, Reply, Unsupported
 from .peers.steps import Await, Blocking, Steps, run_here, run_many
 from .scenario.model import SESSION_STEPS, Case, Endpoint, ReleaseKey, Role, Step, StepKind, key_text
@@ -56,10 +56,13 @@ class StepResult:
 class Placement:
     """The peer process that runs an endpoint in one run: a Go toolchain, named as the
     columns name it ("1.21.13", "1.24.11+a1b2c3"), or tlspeer; and the GODEBUG it was
-    started with. The pool keeps one process per placement."""
+    started with. The pool keeps one process per placement. instance: which of the
+    pool's tlspeer processes (peers.pool.python_instance); what ran is the same in each, so
+    documents do not name it."""
 
     release: str
     godebug: str = ""
+    instance: int = 0
 
     def to_json(self) -> dict[str, str]:
         return {"peer": self.release, **({"godebug": self.godebug} if self.godebug else {})}
@@ -206,7 +209,7 @@ def run_case_steps(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms:
     blobs: dict[str, dict[str, Any]] = {}  # exported sessions by name
     ctx = _Context(case, key, prefix, pool, run.endpoints, used, reply_timeout)
     try:
-        _place(case, key, pins, run.endpoints)
+        _place(case, key, pins, run.endpoints, python_instance(case.id, pool.python_instances))
         # Sent together, one batch per peer, then awaited in the case's order, so the
         # first endpoint that fails is the one reported.
         by_peer: dict[int, tuple[PeerProcess, list[Endpoint]]] = {}
@@ -266,13 +269,16 @@ def run_case_steps(case: Case, key: ReleaseKey, pool: PeerPool, conn_timeout_ms:
 _RUN_NUMBERS = itertools.count(1)
 
 
-def _place(case: Case, key: ReleaseKey, pins: Mapping[str, Pin] | None, into: dict[str, Placement]) -> None:
-    """Every endpoint's placement that can be had, into `into`; then Unsupported for the
-    first pinned release that cannot (the report still names who would run the others)."""
+def _place(case: Case, key: ReleaseKey, pins: Mapping[str, Pin] | None, into: dict[str, Placement],
+           python: int = 0) -> None:
+    """Every endpoint's placement that can be had, into `into`, tlspeer's in its process
+    number `python`; then Unsupported for the first pinned release that cannot (the
+    report still names who would run the others)."""
     refused: Unsupported | None = None
     for ep in case.endpoints.values():
         try:
-            into[ep.name] = placement(ep, key, pins)
+            where = placement(ep, key, pins)
+            into[ep.name] = Placement(PYTHON, instance=python) if where.release == PYTHON else where
         except Unsupported as exc:
             refused = refused or exc
     if refused is not None:
@@ -302,9 +308,9 @@ class _Context:
 
 def _peer_at(pool: PeerPool, where: Placement) -> Steps[PeerProcess]:
     """The placement's peer process: the running one, or started on a helper thread."""
-    peer = pool.ready(where.release, where.godebug)
+    peer = pool.ready(where.release, where.godebug, where.instance)
     if peer is None:
-        peer = yield Blocking(lambda: pool.get(where.release, where.godebug))
+        peer = yield Blocking(lambda: pool.get(where.release, where.godebug, where.instance))
     return peer
 
 

@@ -64,6 +64,31 @@ def test_crashed_peer_mid_case_is_reported_and_run_goes_on(local_peers, edge_rel
     assert verdict_for(CASE, (release,), normalize_run(again)).verdict == "pass"
 
 
+
+def test_a_hung_second_tlspeer_process_is_replaced_alone_and_says_python(local_peers, edge_releases) -> None:
+    """tlspeer runs in two processes (peers/pool.py); a case's Python endpoints are in the
+    one its id picks. That one hanging fails its case as any peer would, naming it
+    `python` as the first does (a document does not depend on which ran it), and only
+    it is replaced."""
+    from tlsdiff.peers.pool import PYTHON_PEER, python_instance
+    from tlsdiff.scenario.catalog import load_cases
+
+    local_peers.python_instances = 2
+    case = next(c for c in load_cases(["binder"]) if python_instance(c.id, 2) == 1
+                and any(e.peer == PYTHON_PEER for e in c.endpoints.values()))
+    release = edge_releases.versions[-1]
+    first = local_peers.get(PYTHON_PEER).proc.pid
+    second = local_peers.get(PYTHON_PEER, instance=1).proc.pid
+    os.kill(second, signal.SIGSTOP)
+    run = run_case(case, (release,), local_peers, conn_timeout_ms=300)
+    failure = run.failure or next(s.failure for s in run.steps if s.failure)
+    assert failure.startswith("peer python: ") and "no response within" in failure, failure
+    again = run_case(case, (release,), local_peers)
+    assert verdict_for(case, (release,), normalize_run(again)).verdict == "pass"
+    assert local_peers.get(PYTHON_PEER, instance=1).proc.pid != second
+    assert local_peers.get(PYTHON_PEER).proc.pid == first
+    assert set(local_peers.hangs) == {"python#2"}
+
 def test_a_peer_that_stops_answering_twice_is_given_up_for_the_run(tmp_path) -> None:
     """A deterministic hang (here: a peer that answers hello and nothing else) costs its
     timeout twice, not once per case: then the pool refuses at once, with the stderr."""

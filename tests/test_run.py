@@ -341,3 +341,30 @@ def test_a_run_collects_garbage_less_and_gives_the_thresholds_back(edge_releases
     assert result.results and during
     assert all(t[0] >= collection.YOUNG for t in during)
     assert gc.get_threshold() == before
+
+
+def _python_cases() -> list:
+    from tlsdiff.scenario.catalog import load_cases
+    return [c for c in load_cases(["binder", "hrr", "edits"]) if any(e.peer == "python" for e in c.endpoints.values())]
+
+
+def test_cases_spread_over_two_tlspeer_processes_give_the_documents_of_one(edge_releases) -> None:
+    from tlsdiff.execute import PYTHON
+    from tlsdiff.peers.pool import python_instance
+    from tlsdiff.runs import Run
+    cases = _python_cases()
+    assert len(cases) >= 20
+    docs: dict[int, list] = {}
+    for instances in (1, 2):
+        placed: set[tuple[str, int]] = set()
+        with Run(EDGE_RELEASES) as run:
+            run.pool.python_instances = instances
+            result = run.run(cases, on_done=lambda cr: placed.update(
+                (cr.case.id, w.instance) for w in cr.endpoints.values() if w.release == PYTHON))
+            docs[instances] = [r.docs for r in result.results]
+            running = {k for k in run.pool.running() if k.startswith("python")}
+        assert running == ({"python"} if instances == 1 else {"python", "python#2"})
+        # every run of a case, on every release, in the one process its id picks
+        assert placed == {(cid, python_instance(cid, instances)) for cid, _ in placed}
+        assert len({cid for cid, _ in placed}) == len(cases)
+    assert docs[1] == docs[2]
