@@ -432,7 +432,7 @@ def test_a_peer_that_stops_answering_is_restarted_and_is_no_finding(tmp_path: Pa
     # Stopped while runs were on it, those runs fail and do not fail again; stopped at rest
     # (the batches now leave the peers idle for a moment), the flush at the end of a batch
     # finds it.
-    assert "did not do it again" in stderr or "Go 1.21.13: its peer failed between batches" in stderr, stderr
+    assert "did not do it again" in stderr or "Go 1.21.13's peer failed between batches" in stderr, stderr
     index = json.loads((out / "findings.json").read_text())
     assert index["counts"]["unstable_findings"] >= ("did not do it again" in stderr)
     assert [f for f in index["findings"] if f["kind"] == "peer-failure"] == []

@@ -69,8 +69,8 @@ def test_a_hung_second_tlspeer_process_is_replaced_alone_and_says_python(local_p
     """tlspeer runs in two processes (peers/pool.py); a case's Python endpoints are in the
     one its id picks. That one hanging fails its case as any peer would, naming it
     `python` as the first does (a document does not depend on which ran it), and only
-    it is replaced."""
-    from tlsdiff.peers.pool import PYTHON_PEER, python_instance
+    it is replaced. A campaign's messages call every tlspeer process the Python peer."""
+    from tlsdiff.peers.pool import PYTHON_PEER, peer_name, python_instance
     from tlsdiff.scenario.catalog import load_cases
 
     local_peers.python_instances = 2
@@ -88,6 +88,8 @@ def test_a_hung_second_tlspeer_process_is_replaced_alone_and_says_python(local_p
     assert local_peers.get(PYTHON_PEER, instance=1).proc.pid != second
     assert local_peers.get(PYTHON_PEER).proc.pid == first
     assert set(local_peers.hangs) == {"python#2"}
+    assert peer_name("python#2") == peer_name("python") == "the Python peer"
+    assert peer_name("1.27.3 GODEBUG=tlsmlkem=0") == "Go 1.27.3 GODEBUG=tlsmlkem=0's peer"
 
 def test_a_peer_that_stops_answering_twice_is_given_up_for_the_run(tmp_path) -> None:
     """A deterministic hang (here: a peer that answers hello and nothing else) costs its

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..compare import Verdict
 from ..errors import UserError
+from ..peers.pool import peer_name
 from ..peers.protocol import PeerError, PeerFailure, Unsupported
 from ..runs import Run
 from ..scenario.model import Case
@@ -122,13 +123,13 @@ class Campaign:
         """A peer the pool gave up on (it hung twice) is a finding, not the end of the campaign:
         let the pool start it again."""
         pool = self.run.pool
-        for release in list(pool.given_up):
-            self.say(f"Go {release}: its peer stopped answering; starting it again")
-            pool.given_up.pop(release, None)
-            pool.hangs.pop(release, None)
-        for release, what in list(pool.failed_at_rest.items()):  # no stimulus to blame
-            self.say(f"Go {release}: its peer failed between batches ({what}); starting it again")
-            pool.failed_at_rest.pop(release, None)
+        for key in list(pool.given_up):
+            self.say(f"{peer_name(key)} stopped answering; starting it again")
+            pool.given_up.pop(key, None)
+            pool.hangs.pop(key, None)
+        for key, what in list(pool.failed_at_rest.items()):  # no stimulus to blame
+            self.say(f"{peer_name(key)} failed between batches ({what}); starting it again")
+            pool.failed_at_rest.pop(key, None)
 
     # -- the campaign ---------------------------------------------------------
 

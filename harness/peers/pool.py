@@ -13,7 +13,8 @@ from typing import Any, Callable, Mapping
 from ..scenario.model import PYTHON_PEER
 from .protocol import PeerFailure, PeerProcess, Unsupported
 
-__all__ = ["MAX_HANGS", "PYTHON_INSTANCES", "PYTHON_PEER", "PeerPool", "peer_label", "pool_key", "python_instance",
+__all__ = ["MAX_HANGS", "PYTHON_INSTANCES", "PYTHON_PEER", "PeerPool", "peer_label", "peer_name", "pool_key",
+           "python_instance",
            "python_peer_argv", "startup_refusal"]
 
 #: PYTHON_PEER is the pool key of tlspeer, the Python TLS implementation, which speaks
@@ -46,6 +47,15 @@ def peer_label(release: str, godebug: str = "") -> str:
 def pool_key(label: str, instance: int = 0) -> str:
     """How the pool keys a peer: its label, and a tlspeer process after the first, its number too."""
     return f"{label}#{instance + 1}" if instance else label
+
+
+def peer_name(key: str) -> str:
+    """How a message names the peer at a pool key: "Go 1.27.3's peer", and every tlspeer
+    process, whichever its number, "the Python peer"."""
+    label, _, number = key.rpartition("#")
+    if label == PYTHON_PEER and number.isdigit() or key == PYTHON_PEER:
+        return "the Python peer"
+    return f"Go {key}'s peer"
 
 
 def startup_refusal(peer: PeerProcess) -> str | None:
