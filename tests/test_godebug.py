@@ -50,6 +50,26 @@ def test_two_endpoints_under_different_godebug_run_in_two_processes(edge_release
     assert report["results"][0]["runs"][new]["observations"]["endpoints"]["nomlkem"]["godebug"] == "tlsmlkem=0"
 
 
+def test_closing_the_godebug_peers_leaves_the_others_running_and_a_later_run_starts_them_again(edge_releases) -> None:
+    """A fuzz campaign closes the peers its known cases started under a GODEBUG (no stimulus
+    sets one): the peer under tlsmlkem=0 exits, the plain one runs on, and the case run
+    again starts a new process under that GODEBUG and passes."""
+    new = edge_releases.versions[-1]
+    case = load_cases(["godebug/tlsmlkem-off-go-client"])[0]
+    key = peer_label(new, "tlsmlkem=0")
+    with Run(go=NEWEST_LINE) as run:
+        run.run([case])
+        plain, off = run.pool.running()[new], run.pool.running()[key]
+        assert run.pool.close_godebug() == 1
+        assert off.proc is not None and off.proc.poll() is not None
+        assert key not in run.pool.running() and run.pool.running()[new] is plain and plain.proc.poll() is None
+        assert run.pool.close_godebug() == 0
+        again = run.run([case])
+        started = run.pool.running()[key]
+        assert started is not off and started.proc is not None and _environ(started.proc.pid)["GODEBUG"] == "tlsmlkem=0"
+    assert again.results[0].verdict == "pass"
+
+
 def test_a_runtime_that_refuses_a_setting_at_startup_makes_its_runs_unsupported(edge_releases) -> None:
     """Go 1.27 aborts at startup on a removed setting with its old value: the runs that need
     that peer are unsupported with the runtime's line, the other releases and cases run on,
