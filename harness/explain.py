@@ -172,8 +172,17 @@ def _places_for_error(src: Source, side: str, text: str) -> list[Place]:
         package = "crypto/x509" if needle.startswith("x509:") else "crypto/tls"
         found = src.find(f'"{needle}', src.files(package))
         if found:
+            # a literal that ends at the needle, nothing added, made no longer text
+            # (parser.go's 'errors.New("x509: ...: invalid attribute value")' beside its
+            # 'fmt.Errorf("x509: ...: invalid attribute value: %s", err)')
+            if len(needle) < len(text):
+                found = [p for p in found if not re.match(r'"\s*\)', p.text.partition(f'"{needle}')[2])] or found
             own = [p for p in found if Path(p.file).name.startswith(SIDE_FILES[side])]
-            return own or found
+            # crypto/tls wraps crypto/x509's errors ("tls: failed to parse certificate from
+            # server: x509: ..."): what changed may be in x509, so its part is looked for too.
+            wrapped = text[len(needle):].lstrip(" :")
+            inner = _places_for_error(src, side, wrapped) if package == "crypto/tls" and wrapped.startswith("x509:") else []
+            return (own or found) + inner
     return []
 
 

@@ -104,3 +104,20 @@ def test_explain_leaves_a_side_the_case_pins_to_another_release_to_the_other_sid
     assert "where the connection failed (step 1 client error), what it would have done after" in cache
     resumed = p.stdout.split("step 2 client state.DidResume:", 1)[1].split("\nstep ", 1)[0]
     assert "loadSession (crypto/tls/handshake_client.go) changed" in resumed
+
+
+def test_explain_follows_a_wrapped_x509_error_into_crypto_x509() -> None:
+    """The Go client's error wraps crypto/x509's: what changed between 1.26 and 1.27 is
+    x509's parseName (any attribute type kept), not the crypto/tls line around it. Of
+    parseName's two literals that start the x509 text, the one that ends there (and so
+    made no longer error) is left out."""
+    p = tlsdiff("explain", "certs/pyserver-issuer-attribute-of-unknown-asn1-type", "--go", "1.26.6,1.27.3")
+    assert p.returncode == 0, p.stderr
+    error = p.stdout.split("step 1 client error:")[1].split("\nstep ")[0]
+    assert "crypto/tls/handshake_client.go:" in error and " in verifyServerCertificate: " in error
+    assert ('crypto/x509/parser.go:172 in parseName: return nil, fmt.Errorf("x509: invalid RDNSequence: '
+            'invalid attribute value: %s", err)') in error
+    assert 'errors.New("x509: invalid RDNSequence: invalid attribute value")' not in error.split("changed between")[0]
+    assert "parseName (crypto/x509/parser.go) changed between go1.26.6 and go1.27.3:" in error
+    assert "+\t\t\tattr.Value, err = readASN1Any(&atav)" in error
+    assert 'crypto/x509/verify.go:' in error and ' in Error: s := "x509: certificate signed by unknown authority"' in error
