@@ -14,8 +14,7 @@ from ..scenario.model import PYTHON_PEER
 from .protocol import PeerFailure, PeerProcess, Unsupported
 
 __all__ = ["MAX_HANGS", "PYTHON_INSTANCES", "PYTHON_PEER", "PeerPool", "peer_label", "peer_name", "pool_key",
-           "python_instance",
-           "python_peer_argv", "startup_refusal"]
+           "python_instance", "python_peer_argv", "startup_refusal"]
 
 #: PYTHON_PEER is the pool key of tlspeer, the Python TLS implementation, which speaks
 #: the same control protocol as the Go peers (python-peer/tlspeerd/serve.py).
@@ -52,8 +51,8 @@ def pool_key(label: str, instance: int = 0) -> str:
 def peer_name(key: str) -> str:
     """How a message names the peer at a pool key: "Go 1.27.3's peer", and every tlspeer
     process, whichever its number, "the Python peer"."""
-    label, _, number = key.rpartition("#")
-    if label == PYTHON_PEER and number.isdigit() or key == PYTHON_PEER:
+    label, _, number = key.rpartition("#")  # pool_key's "#2" and on
+    if key == PYTHON_PEER or (label == PYTHON_PEER and number.isdigit()):
         return "the Python peer"
     return f"Go {key}'s peer"
 
